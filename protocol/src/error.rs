@@ -1,0 +1,96 @@
+//! Error codes: carried in [`crate::ErrorFrame`]s and used as QUIC application close codes.
+
+use serde::{Deserialize, Serialize};
+
+/// A numeric error code. Unknown codes decode fine (a newer relay may send one); they have no
+/// name. The same numbers close QUIC connections and WebTransport sessions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ErrorCode(pub u16);
+
+macro_rules! codes {
+    ($($(#[doc = $doc:literal])* $name:ident = $n:literal, $text:literal;)*) => {
+        impl ErrorCode {
+            $($(#[doc = $doc])* pub const $name: ErrorCode = ErrorCode($n);)*
+
+            /// Every named code, for documentation and tests.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$name),*];
+
+            /// The code's name, e.g. `TEXT_TOO_LONG`.
+            pub fn name(self) -> &'static str {
+                match self.0 {
+                    $($n => stringify!($name),)*
+                    _ => "UNKNOWN",
+                }
+            }
+
+            /// What the code means, in words a user can read.
+            pub fn description(self) -> &'static str {
+                match self.0 {
+                    $($n => $text,)*
+                    _ => "unknown error",
+                }
+            }
+        }
+    };
+}
+
+codes! {
+    /// Normal close.
+    NO_ERROR = 0, "closed";
+    /// A frame did not decode (closes the connection).
+    BAD_FRAME = 1, "malformed frame";
+    /// A length prefix over the frame limit (closes the connection).
+    FRAME_TOO_LARGE = 2, "frame too large";
+    /// A frame type this protocol version does not know (closes the connection).
+    UNKNOWN_FRAME = 3, "unknown frame type";
+    /// A string that is not UTF-8 (closes the connection).
+    INVALID_UTF8 = 4, "invalid UTF-8";
+    /// A frame out of place, e.g. anything before Hello (closes the connection).
+    PROTOCOL_VIOLATION = 5, "protocol violation";
+    /// The Hello's version is not the relay's.
+    UNSUPPORTED_VERSION = 6, "unsupported protocol version";
+    /// The nick breaks the nick rules.
+    INVALID_NICK = 10, "invalid nick";
+    /// The room name breaks the room name rules.
+    INVALID_ROOM = 11, "invalid room name";
+    /// The text is over the relay's text limit.
+    TEXT_TOO_LONG = 12, "message too long";
+    /// The text is empty or holds control characters.
+    INVALID_TEXT = 13, "invalid message text";
+    /// The request names a room this session has not joined.
+    NOT_JOINED = 14, "not in that room";
+    /// Joining would pass the rooms-per-session limit.
+    TOO_MANY_ROOMS = 15, "too many rooms";
+    /// Sending faster than the per-session rate limit.
+    RATE_LIMITED = 16, "sending too fast";
+    /// A request field is out of range (e.g. a History limit of 0).
+    INVALID_REQUEST = 17, "invalid request";
+    /// The relay has as many sessions as it allows (closes the connection).
+    SERVER_BUSY = 20, "relay is full";
+    /// No Hello arrived in time (closes the connection).
+    HANDSHAKE_TIMEOUT = 21, "handshake timed out";
+    /// The session stayed silent too long (closes the connection).
+    IDLE_TIMEOUT = 22, "idle timeout";
+    /// The session did not read its messages fast enough (closes the connection; resume to
+    /// get everything).
+    SLOW_CONSUMER = 23, "too slow reading messages";
+    /// The relay is shutting down (closes the connection; reconnect elsewhere).
+    SHUTTING_DOWN = 24, "relay shutting down";
+    /// The message store is unreachable; nothing was stored. Try again.
+    UNAVAILABLE = 25, "message store unavailable";
+    /// The relay failed; nothing was stored.
+    INTERNAL = 26, "internal error";
+}
+
+impl ErrorCode {
+    /// Whether a relay closes the connection after sending this code.
+    pub fn is_fatal(self) -> bool {
+        matches!(self.0, 1..=6 | 20..=24)
+    }
+}
+
+impl std::fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", self.name(), self.0)
+    }
+}

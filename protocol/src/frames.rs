@@ -1,0 +1,218 @@
+//! Every value that crosses the wire between a client and a relay.
+//!
+//! Four channels carry them (see docs/protocol.md):
+//! - the control stream (one bidirectional stream per session): [`ClientFrame`] up,
+//!   [`ServerFrame`] down, every request answered by a frame carrying its `id`;
+//! - one server-to-client unidirectional stream per joined room: [`RoomFrame`]s, starting with
+//!   [`RoomFrame::Open`];
+//! - datagrams, for signals that may be lost: [`ClientDatagram`] up, [`ServerDatagram`] down.
+//!
+//! The order of variants and fields is the wire format: never reorder, only append.
+
+use serde::{Deserialize, Serialize};
+
+use crate::ErrorCode;
+
+/// A frame a client sends on its control stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClientFrame {
+    /// First frame of every session; anything else first is a protocol violation.
+    Hello(Hello),
+    /// Join a room. Answered by [`ServerFrame::Joined`]; the room's messages then arrive on
+    /// a room stream.
+    Join {
+        id: u32,
+        room: String,
+        /// Resume after this point: the relay sends every stored message after it, then
+        /// live ones, each exactly once. `None`: live messages only.
+        resume: Option<ResumePoint>,
+    },
+    /// Leave a room. Answered by [`ServerFrame::Left`]; the room stream is finished.
+    Leave { id: u32, room: String },
+    /// Send a text to a joined room. Answered by [`ServerFrame::Sent`] once it is stored.
+    Send { id: u32, room: String, text: String },
+    /// A page of stored messages, newest first from `before` (exclusive; `None`: the newest).
+    History {
+        id: u32,
+        room: String,
+        before: Option<u64>,
+        limit: u16,
+    },
+    /// Who is in a joined room. Answered by [`ServerFrame::Members`].
+    Who { id: u32, room: String },
+    /// Liveness and round-trip check. Answered by [`ServerFrame::Pong`].
+    Ping { id: u32 },
+}
+
+/// Opens a session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// Must equal [`crate::PROTOCOL_VERSION`].
+    pub version: u16,
+    /// The name others see; see [`crate::validate_nick`].
+    pub nick: String,
+    /// Reserved for authentication; relays without authentication ignore it.
+    pub token: Option<String>,
+}
+
+/// The last message a client saw in a room.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ResumePoint {
+    /// The room history's epoch the client saw, or 0 for "whatever the current epoch is"
+    /// (e.g. `chitchat tail --since N`).
+    pub epoch: u64,
+    /// The last seq seen; 0 means "from the beginning".
+    pub seq: u64,
+}
+
+/// A frame the relay sends on a session's control stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ServerFrame {
+    /// Answers [`Hello`].
+    Welcome(Welcome),
+    /// Answers [`ClientFrame::Join`].
+    Joined(Joined),
+    /// Answers [`ClientFrame::Leave`].
+    Left { id: u32, room: String },
+    /// Answers [`ClientFrame::Send`]: the message is stored under `seq`.
+    Sent {
+        id: u32,
+        room: String,
+        epoch: u64,
+        seq: u64,
+        /// Server time the message was stored, milliseconds since the Unix epoch.
+        ts: u64,
+    },
+    /// Answers [`ClientFrame::History`].
+    History(HistoryPage),
+    /// Answers [`ClientFrame::Who`].
+    Members {
+        id: u32,
+        room: String,
+        members: Vec<String>,
+    },
+    /// Answers [`ClientFrame::Ping`]; `ts` is the relay's clock (ms since the Unix epoch).
+    Pong { id: u32, ts: u64 },
+    /// A request failed (`id` names it), or, with `id` 0, the session is about to close.
+    Error(ErrorFrame),
+    /// The relay is shutting down: reconnect (to another relay if there is one) after
+    /// `reconnect_ms`, resuming every room. The relay closes the connection shortly after.
+    GoAway { reconnect_ms: u32, message: String },
+}
+
+/// Answers [`Hello`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Welcome {
+    pub version: u16,
+    /// The relay's node id, for logs and for telling relays apart in a cluster.
+    pub node_id: String,
+    /// Unique per relay process; appears in the relay's logs.
+    pub session_id: u64,
+    /// The nick as the relay recorded it.
+    pub nick: String,
+    pub limits: Limits,
+}
+
+/// The relay's limits, so clients can check before sending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Limits {
+    pub max_text_bytes: u32,
+    pub max_rooms: u32,
+    /// Sustained messages per second per session.
+    pub msgs_per_sec: u32,
+    /// How many messages may be sent at once above the sustained rate.
+    pub msgs_burst: u32,
+    /// The most messages one History page holds.
+    pub history_page: u16,
+}
+
+/// Answers [`ClientFrame::Join`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Joined {
+    pub id: u32,
+    pub room: String,
+    /// The epoch of the room's history now.
+    pub epoch: u64,
+    /// The newest stored seq (0: the room has no messages yet).
+    pub last_seq: u64,
+    /// Nicks in the room, this session's included, sorted, each once.
+    pub members: Vec<String>,
+    /// What became of the requested resume point.
+    pub resume: ResumeOutcome,
+}
+
+/// How a Join's resume point was honoured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ResumeOutcome {
+    /// No resume point was given: live messages only.
+    Live,
+    /// Every message after the resume point follows, then live ones.
+    Resumed,
+    /// The history's epoch differs from the resume point's: the store lost its history.
+    /// Every message of the current epoch follows.
+    EpochChanged,
+    /// History no longer reaches back to the resume point: messages from `first_seq` on
+    /// follow; those between were dropped by retention.
+    Truncated { first_seq: u64 },
+}
+
+/// Answers [`ClientFrame::History`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryPage {
+    pub id: u32,
+    pub room: String,
+    pub epoch: u64,
+    /// Oldest first.
+    pub messages: Vec<Message>,
+    /// Older messages exist before `messages[0]`.
+    pub more: bool,
+}
+
+/// A request's failure, or the reason a session ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorFrame {
+    /// The failed request's id, or 0.
+    pub id: u32,
+    pub code: ErrorCode,
+    /// For people: what went wrong and what to do.
+    pub message: String,
+}
+
+/// A stored chat message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub room: String,
+    /// Per room, from 1, gapless within an epoch.
+    pub seq: u64,
+    pub epoch: u64,
+    /// The sender's nick.
+    pub from: String,
+    /// Server time the message was stored, milliseconds since the Unix epoch.
+    pub ts: u64,
+    pub text: String,
+}
+
+/// A frame on a room stream (server to client, one stream per joined room).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum RoomFrame {
+    /// The first frame of every room stream: which room it carries.
+    Open { room: String, epoch: u64 },
+    /// A message, in seq order, each once.
+    Message(Message),
+    /// A member joined (`joined`) or left the room.
+    Presence { nick: String, joined: bool },
+}
+
+/// A datagram a client sends. Lost datagrams are fine: they carry nothing that matters later.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClientDatagram {
+    /// The user is typing in a joined room.
+    Typing { room: String },
+}
+
+/// A datagram the relay sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ServerDatagram {
+    /// `nick` is typing in `room`.
+    Typing { room: String, nick: String },
+}

@@ -1,0 +1,33 @@
+//! The ChitChat wire protocol: every frame between clients and relays, how frames become
+//! bytes, the rules for nicks, room names and texts, and the error codes.
+//!
+//! This crate does no I/O and knows nothing of tokio, QUIC or sockets: the relay, the CLI
+//! and the load generator all speak through it, and docs/protocol.md specifies the same
+//! bytes for other implementations (the web client's JavaScript codec among them).
+
+mod codec;
+mod error;
+mod frames;
+mod validate;
+
+pub use codec::{
+    CONFIG, Frame, FrameBuffer, FrameError, LEN_PREFIX, MAX_DATAGRAM_LEN, MAX_FRAME_LEN,
+    decode_body, decode_datagram, encode_datagram, encode_frame, encode_frame_into,
+};
+pub use error::ErrorCode;
+pub use frames::*;
+pub use validate::{
+    MAX_NICK_CHARS, MAX_ROOM_LEN, ValidationError, validate_nick, validate_room, validate_text,
+};
+
+/// The protocol version a client announces in [`Hello`]; a relay refuses any other.
+pub const PROTOCOL_VERSION: u16 = 1;
+
+/// ALPN of native QUIC sessions.
+pub const ALPN_CHITCHAT: &[u8] = b"chitchat/1";
+
+/// ALPN of WebTransport sessions (HTTP/3).
+pub const ALPN_H3: &[u8] = b"h3";
+
+/// Epochs are below 2^53 so that JavaScript numbers hold them exactly.
+pub const MAX_EPOCH: u64 = (1 << 53) - 1;
