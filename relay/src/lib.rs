@@ -1,1 +1,19 @@
+//! The ChitChat relay: accepts native QUIC and WebTransport sessions on one UDP port, keeps
+//! rooms, and moves messages through a broker.
+//!
+//! Layers, each knowing only the ones below it: [`server`] (endpoint, ALPN dispatch,
+//! admission, shutdown) -> [`session`] (one client's frames over [`transport`]) -> [`hub`]
+//! (rooms and fan-out on this relay) -> [`broker`] (numbering, storage, other relays).
+//! The wire format lives in the `chitchat-protocol` crate.
 
+pub mod broker;
+pub mod config;
+pub mod hub;
+pub mod metrics;
+pub mod server;
+pub mod session;
+pub mod tls;
+pub mod transport;
+
+pub use config::Config;
+pub use server::Relay;

@@ -1,1 +1,64 @@
-fn main() {}
+//! `chitchat-relay`: parses the configuration, sets up logging, runs the relay until
+//! SIGTERM or SIGINT.
+
+use std::io::Write;
+
+use anyhow::Context;
+use chitchat_relay::config::LogFormat;
+use chitchat_relay::{Config, Relay};
+use clap::Parser;
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    let config = Config::parse();
+    init_logging(config.log_format);
+    match run(config).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("chitchat-relay: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    let relay = Relay::load(config).await?;
+    // The one line scripts and tests wait for: where to connect.
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "READY quic={}", relay.local_addr()?).context("writing the READY line")?;
+    stdout.flush()?;
+    drop(stdout);
+    relay.run(shutdown_signal()).await
+}
+
+/// Resolves on SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::error!("cannot listen for signals; stop the relay with SIGKILL");
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM"),
+        _ = int.recv() => tracing::info!("SIGINT"),
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_env("CHITCHAT_LOG")
+        .unwrap_or_else(|_| EnvFilter::new("info,quinn=warn,wtransport=warn"));
+    use std::io::IsTerminal;
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}

@@ -1,0 +1,134 @@
+//! Brokers: where messages are numbered, stored, and carried between relays.
+//!
+//! One trait, [`Broker`], with two implementations: [`embedded::EmbeddedBroker`] (one relay,
+//! in-process fan-out, SQLite history) and the Redis broker (a cluster of relays). Only this
+//! module knows SQLite or Redis. Both pass the same [`conformance`] suite.
+//!
+//! The delivery guarantee: a message is numbered and stored before anyone receives it, and
+//! every relay subscribed to its room receives it once, in seq order, as long as the relay
+//! stays connected to the broker. Delivery to a relay is at-most-once across a lost
+//! connection: the broker then re-reads history after the last seq it delivered, so the
+//! relay's [`Deliver`] sink still sees each room gapless.
+
+use std::sync::Arc;
+
+use chitchat_protocol::{ErrorCode, Message};
+use futures::future::BoxFuture;
+
+pub mod conformance;
+pub mod embedded;
+
+/// A message to be numbered and stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewMessage {
+    pub room: String,
+    /// The sender's nick.
+    pub from: String,
+    pub text: String,
+}
+
+/// Where a room's history stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RoomHead {
+    /// The store's epoch: changes only if the store lost its history.
+    pub epoch: u64,
+    /// The newest seq, 0 if the room has no messages.
+    pub last_seq: u64,
+    /// The oldest seq still stored (retention may have dropped older ones); `last_seq + 1`
+    /// if none is stored.
+    pub first_seq: u64,
+}
+
+/// Ephemeral room events: carried to every relay with members in the room, never stored,
+/// lost without harm.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Signal {
+    /// A nick joined (`joined`) or left the room on `node`.
+    Presence {
+        node: String,
+        nick: String,
+        joined: bool,
+    },
+    /// A nick is typing.
+    Typing { nick: String },
+}
+
+/// Why a broker call failed. Nothing was stored when `publish` fails.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum BrokerError {
+    /// The store is unreachable (e.g. Redis is down); retrying later may work.
+    #[error("message store unavailable: {0}")]
+    Unavailable(String),
+    /// The store failed in a way retrying will not fix.
+    #[error("message store failed: {0}")]
+    Internal(String),
+}
+
+impl BrokerError {
+    /// The wire error code a client is told.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            BrokerError::Unavailable(_) => ErrorCode::UNAVAILABLE,
+            BrokerError::Internal(_) => ErrorCode::INTERNAL,
+        }
+    }
+}
+
+/// The relay side of a broker: receives what the broker delivers for subscribed rooms.
+///
+/// Calls for one room come in seq order and never concurrently. Implementations must not
+/// block: they hand the message to per-connection queues and return.
+pub trait Deliver: Send + Sync + 'static {
+    /// A stored message of a subscribed room.
+    fn message(&self, msg: &Message);
+    /// A signal for a subscribed room (including signals this relay sent itself).
+    fn signal(&self, room: &str, signal: &Signal);
+}
+
+/// Numbers, stores and distributes room messages. See the module docs for the guarantee.
+#[async_trait::async_trait]
+pub trait Broker: Send + Sync + 'static {
+    /// Numbers `msg` with its room's next seq, stores it, then delivers it to every relay
+    /// subscribed to the room. Resolves to the stored message once it is stored.
+    ///
+    /// Ordering: the message takes its place in line when `publish` is called, not when the
+    /// future is first polled, so messages published one after another by one caller are
+    /// numbered in that order even if their futures are awaited later or together.
+    fn publish(&self, msg: NewMessage) -> BoxFuture<'static, Result<Message, BrokerError>>;
+
+    /// Where the room's history stands.
+    async fn head(&self, room: &str) -> Result<RoomHead, BrokerError>;
+
+    /// Up to `limit` stored messages with seq > `after`, oldest first.
+    async fn read_after(
+        &self,
+        room: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Message>, BrokerError>;
+
+    /// The newest `limit` stored messages with seq < `before` (all seqs if `None`), oldest
+    /// first.
+    async fn read_before(
+        &self,
+        room: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Message>, BrokerError>;
+
+    /// Starts delivering `room`'s messages and signals to this relay's [`Deliver`] sink.
+    /// Messages stored after this returns are delivered. Idempotent.
+    async fn subscribe(&self, room: &str) -> Result<(), BrokerError>;
+
+    /// Stops delivering `room` to this relay. Idempotent.
+    async fn unsubscribe(&self, room: &str);
+
+    /// Sends a signal to every relay subscribed to `room`, this one included. Best effort.
+    fn signal(&self, room: &str, signal: Signal);
+
+    /// Whether the broker can store messages right now (for /healthz).
+    fn is_ready(&self) -> bool;
+}
+
+/// A shared broker.
+pub type SharedBroker = Arc<dyn Broker>;

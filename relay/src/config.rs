@@ -1,0 +1,178 @@
+//! The relay's configuration: command-line flags, each also an environment variable
+//! `CHITCHAT_*`. One struct per concern, flattened into [`Config`].
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chitchat_protocol::Limits as WireLimits;
+
+use crate::tls::CertSource;
+
+/// Everything a relay needs to start.
+#[derive(Debug, Clone, clap::Parser)]
+#[command(
+    name = "chitchat-relay",
+    version,
+    about = "ChitChat relay: chat rooms over QUIC and WebTransport on one UDP port"
+)]
+pub struct Config {
+    /// UDP address for QUIC and WebTransport sessions. `[::]` is dual-stack (IPv4 too).
+    #[arg(long, env = "CHITCHAT_LISTEN", default_value = "[::]:4433")]
+    pub listen: SocketAddr,
+
+    /// Directory of the embedded broker's SQLite history.
+    #[arg(long, env = "CHITCHAT_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// This relay's name in logs, Welcome frames and the cluster (default: host name and
+    /// port).
+    #[arg(long, env = "CHITCHAT_NODE_ID")]
+    pub node_id: Option<String>,
+
+    /// Log format on stderr.
+    #[arg(long, env = "CHITCHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    #[command(flatten)]
+    pub tls: TlsConfig,
+
+    #[command(flatten)]
+    pub limits: LimitsConfig,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// Where the relay's certificate comes from.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TlsConfig {
+    /// Directory of the development CA (ca.pem, ca.key), created if missing. The relay
+    /// signs a short-lived leaf with it at start and rotates it.
+    #[arg(long, env = "CHITCHAT_CERTS_DIR", default_value = "certs")]
+    pub certs_dir: PathBuf,
+
+    /// Extra names (DNS or IP) for the dev leaf, besides localhost, 127.0.0.1 and ::1.
+    #[arg(long = "tls-name", env = "CHITCHAT_TLS_NAMES", value_delimiter = ',')]
+    pub names: Vec<String>,
+
+    /// A real certificate chain (PEM) instead of the dev CA; needs --tls-key.
+    #[arg(long, env = "CHITCHAT_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, env = "CHITCHAT_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+impl TlsConfig {
+    pub fn source(&self) -> CertSource {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => CertSource::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+            _ => {
+                let mut names = vec![
+                    "localhost".to_string(),
+                    "127.0.0.1".to_string(),
+                    "::1".to_string(),
+                ];
+                for n in &self.names {
+                    if !names.contains(n) {
+                        names.push(n.clone());
+                    }
+                }
+                CertSource::DevCa {
+                    dir: self.certs_dir.clone(),
+                    names,
+                }
+            }
+        }
+    }
+}
+
+/// Limits that protect the relay and its users from any one client.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LimitsConfig {
+    /// Longest message text, in bytes.
+    #[arg(long, env = "CHITCHAT_MAX_TEXT_BYTES", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub max_text_bytes: u32,
+
+    /// Rooms one session may be in at once.
+    #[arg(long, env = "CHITCHAT_MAX_ROOMS", default_value_t = 100)]
+    pub max_rooms: u32,
+
+    /// Sustained messages per second one session may send.
+    #[arg(long, env = "CHITCHAT_MSGS_PER_SEC", default_value_t = 30)]
+    pub msgs_per_sec: u32,
+
+    /// Messages one session may send at once above the sustained rate.
+    #[arg(long, env = "CHITCHAT_MSGS_BURST", default_value_t = 60)]
+    pub msgs_burst: u32,
+
+    /// Sessions this relay serves at once; more are closed with SERVER_BUSY.
+    #[arg(long, env = "CHITCHAT_MAX_SESSIONS", default_value_t = 100_000)]
+    pub max_sessions: usize,
+
+    /// Seconds a new connection has to complete the TLS handshake and say Hello.
+    #[arg(long, env = "CHITCHAT_HANDSHAKE_TIMEOUT_SECS", default_value_t = 10)]
+    pub handshake_timeout_secs: u64,
+
+    /// Seconds of silence (not even keep-alives) after which a session is dropped.
+    #[arg(long, env = "CHITCHAT_IDLE_TIMEOUT_SECS", default_value_t = 30)]
+    pub idle_timeout_secs: u64,
+
+    /// Messages queued for one session in one room before it counts as a slow consumer
+    /// and is disconnected (it resumes from history on reconnect).
+    #[arg(long, env = "CHITCHAT_QUEUE_LEN", default_value_t = 1024)]
+    pub queue_len: usize,
+
+    /// Seconds sessions get to leave after the relay tells them it is shutting down.
+    #[arg(long, env = "CHITCHAT_DRAIN_SECS", default_value_t = 3)]
+    pub drain_secs: u64,
+}
+
+impl LimitsConfig {
+    pub fn handshake_timeout(&self) -> Duration {
+        Duration::from_secs(self.handshake_timeout_secs)
+    }
+
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs)
+    }
+
+    pub fn drain(&self) -> Duration {
+        Duration::from_secs(self.drain_secs)
+    }
+
+    /// The limits as announced in Welcome.
+    pub fn wire(&self) -> WireLimits {
+        WireLimits {
+            max_text_bytes: self.max_text_bytes,
+            max_rooms: self.max_rooms,
+            msgs_per_sec: self.msgs_per_sec,
+            msgs_burst: self.msgs_burst,
+            history_page: crate::session::HISTORY_PAGE,
+        }
+    }
+}
+
+impl Config {
+    /// The node id, defaulting to the host name and the bound port.
+    pub fn node_id(&self, port: u16) -> String {
+        self.node_id.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/etc/hostname")
+                .ok()
+                .map(|h| h.trim().to_string())
+                .filter(|h| !h.is_empty())
+                .unwrap_or_else(|| "relay".into());
+            format!("{host}:{port}")
+        })
+    }
+}

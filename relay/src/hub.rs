@@ -1,0 +1,334 @@
+//! The hub: this relay's rooms and their local members, and the fan-out of what the broker
+//! delivers into each member's bounded queue.
+//!
+//! A room exists here while it has a member on this relay; the relay is subscribed to the
+//! room at the broker exactly then. Every message is encoded once, whatever the number of
+//! receivers: members share the same bytes.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
+
+use bytes::Bytes;
+use chitchat_protocol::{ErrorCode, Message, RoomFrame, ServerDatagram};
+use tokio::sync::mpsc;
+
+use crate::broker::{BrokerError, Deliver, SharedBroker, Signal};
+use crate::metrics::Metrics;
+use crate::transport::Conn;
+
+/// What a member's room stream writer receives.
+#[derive(Debug, Clone)]
+pub enum Outbound {
+    /// An encoded [`RoomFrame::Message`] and its seq (for dropping duplicates on resume).
+    Message { seq: u64, frame: Bytes },
+    /// Any other encoded room frame (presence).
+    Frame(Bytes),
+}
+
+/// One session's membership in one room.
+struct Member {
+    session_id: u64,
+    nick: String,
+    queue: mpsc::Sender<Outbound>,
+    conn: Conn,
+}
+
+#[derive(Default)]
+struct Members {
+    list: Vec<Member>,
+    /// Local sessions per nick, so a nick in two tabs joins and leaves once.
+    nicks: HashMap<String, usize>,
+}
+
+struct Room {
+    /// Serializes joins and leaves of this room, which wait for the broker.
+    membership: tokio::sync::Mutex<()>,
+    members: Mutex<Members>,
+    /// Set once the room has no members and left the hub's map; a join that finds it set
+    /// starts over with a fresh room.
+    dead: std::sync::atomic::AtomicBool,
+}
+
+/// This relay's rooms. Implements [`Deliver`] for the broker.
+pub struct Hub {
+    node_id: String,
+    rooms: RwLock<HashMap<String, Arc<Room>>>,
+    broker: OnceLock<SharedBroker>,
+    queue_len: usize,
+    metrics: Arc<Metrics>,
+    /// Messages delivered to local members since start (for tests and /metrics).
+    delivered: AtomicU64,
+}
+
+/// A fresh membership: the queue the room writer drains, and the room's state at joining.
+pub struct Joining {
+    pub queue: mpsc::Receiver<Outbound>,
+    /// Nicks in the room, sorted, each once.
+    pub members: Vec<String>,
+}
+
+impl Hub {
+    pub fn new(node_id: String, queue_len: usize, metrics: Arc<Metrics>) -> Arc<Hub> {
+        Arc::new(Hub {
+            node_id,
+            rooms: RwLock::default(),
+            broker: OnceLock::new(),
+            queue_len,
+            metrics,
+            delivered: AtomicU64::new(0),
+        })
+    }
+
+    /// Connects the hub to its broker; called once at start, before any session.
+    pub fn set_broker(&self, broker: SharedBroker) {
+        if self.broker.set(broker).is_err() {
+            tracing::error!("hub broker set twice; keeping the first");
+        }
+    }
+
+    fn broker(&self) -> Result<&SharedBroker, BrokerError> {
+        self.broker
+            .get()
+            .ok_or_else(|| BrokerError::Internal("no broker".into()))
+    }
+
+    /// Adds a session to a room. Once this returns, every message the broker delivers for
+    /// the room lands in the returned queue, so history read afterwards plus the queue
+    /// cover everything with no gap.
+    pub async fn join(
+        &self,
+        room: &str,
+        session_id: u64,
+        nick: &str,
+        conn: Conn,
+    ) -> Result<Joining, BrokerError> {
+        let (tx, rx) = mpsc::channel(self.queue_len);
+        loop {
+            let entry = self.room_entry(room);
+            let _guard = entry.membership.lock().await;
+            if entry.dead.load(Ordering::Acquire) {
+                continue;
+            }
+            let first_here = lock(&entry.members).list.is_empty();
+            if first_here {
+                if let Err(e) = self.broker()?.subscribe(room).await {
+                    self.remove_if_empty(room, &entry);
+                    return Err(e);
+                }
+            }
+            let (members, first_of_nick) = {
+                let mut m = lock(&entry.members);
+                m.list.push(Member {
+                    session_id,
+                    nick: nick.to_string(),
+                    queue: tx,
+                    conn,
+                });
+                let count = m.nicks.entry(nick.to_string()).or_insert(0);
+                *count += 1;
+                let first_of_nick = *count == 1;
+                let mut members: Vec<String> = m.nicks.keys().cloned().collect();
+                members.sort();
+                (members, first_of_nick)
+            };
+            if first_of_nick {
+                self.broker()?.signal(
+                    room,
+                    Signal::Presence {
+                        node: self.node_id.clone(),
+                        nick: nick.to_string(),
+                        joined: true,
+                    },
+                );
+            }
+            return Ok(Joining { queue: rx, members });
+        }
+    }
+
+    /// Removes a session from a room; its queue closes, which ends its room stream.
+    pub async fn leave(&self, room: &str, session_id: u64) {
+        let Some(entry) = read(&self.rooms).get(room).cloned() else {
+            return;
+        };
+        let _guard = entry.membership.lock().await;
+        let left_nick = {
+            let mut m = lock(&entry.members);
+            let Some(pos) = m.list.iter().position(|x| x.session_id == session_id) else {
+                return;
+            };
+            let member = m.list.swap_remove(pos);
+            let gone = match m.nicks.get_mut(&member.nick) {
+                Some(n) if *n > 1 => {
+                    *n -= 1;
+                    false
+                }
+                _ => {
+                    m.nicks.remove(&member.nick);
+                    true
+                }
+            };
+            gone.then_some(member.nick)
+        };
+        if let (Some(nick), Ok(broker)) = (left_nick, self.broker()) {
+            broker.signal(
+                room,
+                Signal::Presence {
+                    node: self.node_id.clone(),
+                    nick,
+                    joined: false,
+                },
+            );
+        }
+        if self.remove_if_empty(room, &entry) {
+            if let Ok(broker) = self.broker() {
+                broker.unsubscribe(room).await;
+            }
+        }
+    }
+
+    /// Nicks in a room on this relay, sorted.
+    pub fn members(&self, room: &str) -> Vec<String> {
+        let Some(entry) = read(&self.rooms).get(room).cloned() else {
+            return Vec::new();
+        };
+        let mut nicks: Vec<String> = lock(&entry.members).nicks.keys().cloned().collect();
+        nicks.sort();
+        nicks
+    }
+
+    /// Rooms with members on this relay.
+    pub fn room_count(&self) -> usize {
+        read(&self.rooms).len()
+    }
+
+    /// Messages handed to local members' queues since start.
+    pub fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::Relaxed)
+    }
+
+    fn room_entry(&self, room: &str) -> Arc<Room> {
+        if let Some(r) = read(&self.rooms).get(room) {
+            return r.clone();
+        }
+        write(&self.rooms)
+            .entry(room.to_string())
+            .or_insert_with(|| {
+                Arc::new(Room {
+                    membership: tokio::sync::Mutex::new(()),
+                    members: Mutex::default(),
+                    dead: Default::default(),
+                })
+            })
+            .clone()
+    }
+
+    /// Drops the room from the map if it has no members; true if it did. Called with the
+    /// room's membership lock held.
+    fn remove_if_empty(&self, room: &str, entry: &Arc<Room>) -> bool {
+        if !lock(&entry.members).list.is_empty() {
+            return false;
+        }
+        let mut rooms = write(&self.rooms);
+        if rooms.get(room).is_some_and(|r| Arc::ptr_eq(r, entry)) {
+            rooms.remove(room);
+        }
+        entry.dead.store(true, Ordering::Release);
+        true
+    }
+
+    /// Queues `item` for every member of `room` (but `skip_nick`'s sessions); members whose
+    /// queue is full are disconnected as slow consumers.
+    fn fan_out(&self, room: &str, item: Outbound) -> u64 {
+        let Some(entry) = read(&self.rooms).get(room).cloned() else {
+            return 0;
+        };
+        let m = lock(&entry.members);
+        let mut sent = 0;
+        for member in &m.list {
+            match member.queue.try_send(item.clone()) {
+                Ok(()) => sent += 1,
+                Err(mpsc::error::TrySendError::Full(_)) => {
+                    self.metrics.slow_consumer();
+                    tracing::info!(
+                        session = member.session_id,
+                        room,
+                        "disconnecting a slow consumer"
+                    );
+                    member.conn.close(
+                        ErrorCode::SLOW_CONSUMER,
+                        "too slow reading messages; reconnect and resume to get the rest",
+                    );
+                }
+                // The session is ending; its leave is on its way.
+                Err(mpsc::error::TrySendError::Closed(_)) => {}
+            }
+        }
+        sent
+    }
+}
+
+impl Deliver for Hub {
+    fn message(&self, msg: &Message) {
+        let frame = match chitchat_protocol::encode_frame(&RoomFrame::Message(msg.clone())) {
+            Ok(f) => Bytes::from(f),
+            Err(e) => {
+                tracing::error!(room = %msg.room, seq = msg.seq, "cannot encode a stored message: {e}");
+                return;
+            }
+        };
+        let sent = self.fan_out(
+            &msg.room,
+            Outbound::Message {
+                seq: msg.seq,
+                frame,
+            },
+        );
+        self.delivered.fetch_add(sent, Ordering::Relaxed);
+        self.metrics.delivered(sent, msg.ts);
+    }
+
+    fn signal(&self, room: &str, signal: &Signal) {
+        match signal {
+            Signal::Presence { nick, joined, .. } => {
+                let frame = RoomFrame::Presence {
+                    nick: nick.clone(),
+                    joined: *joined,
+                };
+                if let Ok(f) = chitchat_protocol::encode_frame(&frame) {
+                    self.fan_out(room, Outbound::Frame(Bytes::from(f)));
+                }
+            }
+            Signal::Typing { nick } => {
+                let dg = ServerDatagram::Typing {
+                    room: room.to_string(),
+                    nick: nick.clone(),
+                };
+                let Ok(body) = chitchat_protocol::encode_datagram(&dg) else {
+                    return;
+                };
+                let body = Bytes::from(body);
+                let Some(entry) = read(&self.rooms).get(room).cloned() else {
+                    return;
+                };
+                for member in lock(&entry.members).list.iter().filter(|m| &m.nick != nick) {
+                    member.conn.send_datagram(body.clone());
+                }
+            }
+        }
+    }
+}
+
+/// Locks a std mutex; a panic while holding it leaves data that is still consistent here
+/// (every critical section is a few plain updates), so poisoning is ignored.
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn read<T>(l: &RwLock<T>) -> std::sync::RwLockReadGuard<'_, T> {
+    l.read().unwrap_or_else(|p| p.into_inner())
+}
+
+fn write<T>(l: &RwLock<T>) -> std::sync::RwLockWriteGuard<'_, T> {
+    l.write().unwrap_or_else(|p| p.into_inner())
+}

@@ -1,0 +1,119 @@
+//! The relay's metrics, in Prometheus text format at /metrics: sessions by transport,
+//! messages in and out, delivery latency, slow-consumer disconnects, errors by code.
+//!
+//! Handles are registered once at start, so the hot path only bumps atomics.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use chitchat_protocol::ErrorCode;
+use metrics::{Counter, Gauge, Histogram};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+use crate::transport::Kind;
+
+/// Delivery latency buckets, in seconds: from well under a millisecond to a few seconds.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+];
+
+/// The relay's metric handles.
+pub struct Metrics {
+    render: Option<PrometheusHandle>,
+    sessions_quic: Gauge,
+    sessions_wt: Gauge,
+    messages_in: Counter,
+    messages_out: Counter,
+    delivery_latency: Histogram,
+    slow_consumers: Counter,
+}
+
+impl Metrics {
+    /// Installs the process-wide Prometheus recorder (once; later calls in the same process
+    /// share the first one's registry) and registers the handles.
+    pub fn install() -> Metrics {
+        let render = PrometheusBuilder::new()
+            .set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Full(
+                    "chitchat_delivery_latency_seconds".into(),
+                ),
+                LATENCY_BUCKETS,
+            )
+            .and_then(|b| b.install_recorder())
+            .map_err(|e| tracing::debug!("metrics recorder not installed: {e}"))
+            .ok();
+        metrics::describe_gauge!("chitchat_sessions", "Open sessions, by transport.");
+        metrics::describe_counter!(
+            "chitchat_messages_in_total",
+            "Messages stored from this relay's sessions."
+        );
+        metrics::describe_counter!(
+            "chitchat_messages_out_total",
+            "Messages handed to this relay's sessions (one per receiving session)."
+        );
+        metrics::describe_histogram!(
+            "chitchat_delivery_latency_seconds",
+            "From storing a message to queueing it for a local member."
+        );
+        metrics::describe_counter!(
+            "chitchat_slow_consumer_disconnects_total",
+            "Sessions disconnected for reading too slowly."
+        );
+        metrics::describe_counter!("chitchat_errors_total", "Error frames and closes, by code.");
+        Metrics {
+            render,
+            sessions_quic: metrics::gauge!("chitchat_sessions", "transport" => "quic"),
+            sessions_wt: metrics::gauge!("chitchat_sessions", "transport" => "webtransport"),
+            messages_in: metrics::counter!("chitchat_messages_in_total"),
+            messages_out: metrics::counter!("chitchat_messages_out_total"),
+            delivery_latency: metrics::histogram!("chitchat_delivery_latency_seconds"),
+            slow_consumers: metrics::counter!("chitchat_slow_consumer_disconnects_total"),
+        }
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        self.render.as_ref().map(|h| h.render()).unwrap_or_default()
+    }
+
+    pub fn session_opened(&self, kind: Kind) {
+        self.sessions(kind).increment(1.0);
+    }
+
+    pub fn session_closed(&self, kind: Kind) {
+        self.sessions(kind).decrement(1.0);
+    }
+
+    fn sessions(&self, kind: Kind) -> &Gauge {
+        match kind {
+            Kind::Quic => &self.sessions_quic,
+            Kind::WebTransport => &self.sessions_wt,
+        }
+    }
+
+    pub fn message_in(&self) {
+        self.messages_in.increment(1);
+    }
+
+    /// `n` local deliveries of a message stored at `ts_ms`.
+    pub fn delivered(&self, n: u64, ts_ms: u64) {
+        if n == 0 {
+            return;
+        }
+        self.messages_out.increment(n);
+        let now_ms = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs_f64() * 1000.0)
+            .unwrap_or(0.0);
+        self.delivery_latency
+            .record(((now_ms - ts_ms as f64) / 1000.0).max(0.0));
+    }
+
+    pub fn slow_consumer(&self) {
+        self.slow_consumers.increment(1);
+        self.error(ErrorCode::SLOW_CONSUMER);
+    }
+
+    pub fn error(&self, code: ErrorCode) {
+        metrics::counter!("chitchat_errors_total", "code" => code.name()).increment(1);
+    }
+}

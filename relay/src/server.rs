@@ -1,0 +1,306 @@
+//! The relay as a whole: [`Relay::load`] does every start-up step in order, [`Relay::run`]
+//! accepts sessions until told to stop, then drains them and exits.
+//!
+//! One quinn endpoint on one UDP port serves both kinds of client: after the TLS handshake
+//! the negotiated ALPN says which (`chitchat/1`: native QUIC; `h3`: WebTransport), and both
+//! run the same session logic.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use anyhow::Context;
+use chitchat_protocol::{ALPN_CHITCHAT, ALPN_H3, ErrorCode};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::Instrument;
+
+use crate::broker::embedded::EmbeddedBroker;
+use crate::broker::{Deliver, SharedBroker};
+use crate::config::Config;
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::session::{self, Shared};
+use crate::tls::{CertSource, ServedCert};
+use crate::transport::Conn;
+
+/// Socket buffer size asked of the kernel: bursts of fan-out to many sessions must not be
+/// dropped by a full socket buffer. The kernel may cap it (net.core.wmem_max/rmem_max).
+const SOCKET_BUFFER: usize = 4 << 20;
+
+/// Grace after the drain time for sessions to finish closing, and for the endpoint to
+/// tell every peer it is closed.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
+
+/// The certificate in service, shared with the web page (its hash) and the rotation.
+#[derive(Default)]
+pub struct CertState {
+    /// SHA-256 (hex) of the dev leaf in service; `None` with real certificates.
+    pub sha256_hex: Option<String>,
+}
+
+/// A relay, bound and ready to run.
+pub struct Relay {
+    endpoint: quinn::Endpoint,
+    shared: Arc<Shared>,
+    broker: Arc<EmbeddedBroker>,
+    cert_source: CertSource,
+    transport: Arc<quinn::TransportConfig>,
+    rotate_at: Option<time::OffsetDateTime>,
+    cert: Arc<RwLock<CertState>>,
+    tracker: TaskTracker,
+}
+
+impl Relay {
+    /// Every start-up step, in order: certificate, broker and hub, then the socket.
+    pub async fn load(config: Config) -> anyhow::Result<Relay> {
+        let socket = bind_udp(config.listen)
+            .with_context(|| format!("binding UDP {}", config.listen))?;
+        let node_id = config.node_id(socket.local_addr()?.port());
+        let cert_source = config.tls.source();
+        let cert = ServedCert::load(&cert_source).context("preparing the TLS certificate")?;
+
+        let metrics = Arc::new(Metrics::install());
+        let hub = Hub::new(node_id.clone(), config.limits.queue_len, metrics.clone());
+        let sink: Arc<dyn Deliver> = hub.clone();
+        let broker = Arc::new(
+            EmbeddedBroker::open(&config.data_dir, sink, node_id.clone())
+                .with_context(|| format!("opening the message store in {}", config.data_dir.display()))?,
+        );
+        let shared_broker: SharedBroker = broker.clone();
+        hub.set_broker(shared_broker.clone());
+
+        let transport = Arc::new(transport_config(&config));
+        let server_config = cert.server_config(transport.clone())?;
+        let endpoint = quinn::Endpoint::new(
+            quinn::EndpointConfig::default(),
+            Some(server_config),
+            socket,
+            Arc::new(quinn::TokioRuntime),
+        )
+        .context("starting the QUIC endpoint")?;
+
+        let shared = Arc::new(Shared::new(
+            node_id,
+            hub,
+            shared_broker,
+            config.limits.clone(),
+            metrics,
+            CancellationToken::new(),
+        ));
+        tracing::info!(
+            node = %shared.node_id,
+            addr = %endpoint.local_addr()?,
+            data_dir = %config.data_dir.display(),
+            "relay ready"
+        );
+        Ok(Relay {
+            endpoint,
+            shared,
+            broker,
+            cert_source,
+            transport,
+            rotate_at: cert.rotate_at,
+            cert: Arc::new(RwLock::new(CertState {
+                sha256_hex: cert.sha256_hex(),
+            })),
+            tracker: TaskTracker::new(),
+        })
+    }
+
+    /// The UDP address sessions connect to.
+    pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.endpoint.local_addr()?)
+    }
+
+    /// The certificate state (for the web page's certificate hash).
+    pub fn cert_state(&self) -> Arc<RwLock<CertState>> {
+        self.cert.clone()
+    }
+
+    /// Serves until `shutdown` resolves, then: stop accepting, tell every session to go
+    /// (GoAway), give them the drain time, close what is left, flush the store.
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                _ = sleep_until_time(self.rotate_at) => self.rotate_certificate(),
+                incoming = self.endpoint.accept() => {
+                    let Some(incoming) = incoming else { break };
+                    let shared = self.shared.clone();
+                    let span = tracing::info_span!("conn", remote = %incoming.remote_address(), session = tracing::field::Empty);
+                    self.tracker.spawn(handle_incoming(incoming, shared).instrument(span));
+                }
+            }
+        }
+        tracing::info!(
+            sessions = self.shared.sessions.load(Ordering::Relaxed),
+            "shutting down: telling sessions to reconnect elsewhere"
+        );
+        self.endpoint.set_server_config(None);
+        self.shared.shutdown.cancel();
+        self.tracker.close();
+        let drained = tokio::time::timeout(
+            self.shared.limits.drain() + CLOSE_GRACE,
+            self.tracker.wait(),
+        )
+        .await;
+        if drained.is_err() {
+            tracing::warn!("sessions still open after the drain time; closing them");
+        }
+        self.endpoint
+            .close(quinn::VarInt::from_u32(u32::from(ErrorCode::SHUTTING_DOWN.0)), b"relay shutting down");
+        let _ = tokio::time::timeout(CLOSE_GRACE, self.endpoint.wait_idle()).await;
+        self.broker.close().await;
+        tracing::info!("relay stopped");
+        Ok(())
+    }
+
+    /// Signs a fresh leaf and serves it to new connections from now on.
+    fn rotate_certificate(&mut self) {
+        let rotated = ServedCert::load(&self.cert_source).and_then(|cert| {
+            let config = cert.server_config(self.transport.clone())?;
+            Ok((cert, config))
+        });
+        match rotated {
+            Ok((cert, config)) => {
+                self.endpoint.set_server_config(Some(config));
+                self.rotate_at = cert.rotate_at;
+                if let Ok(mut state) = self.cert.write() {
+                    state.sha256_hex = cert.sha256_hex();
+                }
+                tracing::info!(sha256 = ?cert.sha256_hex(), "rotated the TLS certificate");
+            }
+            Err(e) => {
+                // Try again in an hour; the current leaf still has days left.
+                tracing::error!("certificate rotation failed: {e:#}");
+                self.rotate_at = Some(time::OffsetDateTime::now_utc() + Duration::from_secs(3600));
+            }
+        }
+    }
+}
+
+/// Completes one connection's handshake, dispatches on ALPN, admits it, runs its session.
+async fn handle_incoming(incoming: quinn::Incoming, shared: Arc<Shared>) {
+    let handshake_timeout = shared.limits.handshake_timeout();
+    let mut connecting = match incoming.accept() {
+        Ok(c) => c,
+        Err(e) => {
+            tracing::debug!("refused a connection: {e}");
+            return;
+        }
+    };
+    let alpn = match tokio::time::timeout(handshake_timeout, connecting.handshake_data()).await {
+        Ok(Ok(data)) => data
+            .downcast::<quinn::crypto::rustls::HandshakeData>()
+            .ok()
+            .and_then(|d| d.protocol),
+        Ok(Err(e)) => {
+            tracing::debug!("handshake failed: {e}");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!("handshake timed out");
+            return;
+        }
+    };
+    let conn = match alpn.as_deref() {
+        Some(p) if p == ALPN_CHITCHAT => {
+            match tokio::time::timeout(handshake_timeout, connecting).await {
+                Ok(Ok(c)) => Conn::Quic(c),
+                _ => return,
+            }
+        }
+        Some(p) if p == ALPN_H3 => {
+            let request = tokio::time::timeout(
+                handshake_timeout,
+                wtransport::endpoint::IncomingSessionFuture::with_quic_connecting(connecting),
+            )
+            .await;
+            let request = match request {
+                Ok(Ok(r)) => r,
+                Ok(Err(e)) => {
+                    tracing::debug!("WebTransport session setup failed: {e}");
+                    return;
+                }
+                Err(_) => return,
+            };
+            match request.accept().await {
+                Ok(c) => Conn::WebTransport(c),
+                Err(e) => {
+                    tracing::debug!("WebTransport accept failed: {e}");
+                    return;
+                }
+            }
+        }
+        // rustls refuses any ALPN outside the configured two during the handshake.
+        _ => return,
+    };
+    let open = shared.sessions.fetch_add(1, Ordering::AcqRel) + 1;
+    let _admitted = SessionCount(&shared);
+    if open > shared.limits.max_sessions {
+        shared.metrics.error(ErrorCode::SERVER_BUSY);
+        conn.close(
+            ErrorCode::SERVER_BUSY,
+            "relay is full; try another relay or again later",
+        );
+        return;
+    }
+    if shared.shutdown.is_cancelled() {
+        conn.close(ErrorCode::SHUTTING_DOWN, "relay shutting down");
+        return;
+    }
+    session::run(conn, shared.clone()).await;
+}
+
+/// Decrements the open-session count when a session ends, however it ends.
+struct SessionCount<'a>(&'a Shared);
+
+impl Drop for SessionCount<'_> {
+    fn drop(&mut self) {
+        self.0.sessions.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn transport_config(config: &Config) -> quinn::TransportConfig {
+    let mut t = quinn::TransportConfig::default();
+    t.max_idle_timeout(Some(
+        quinn::IdleTimeout::try_from(config.limits.idle_timeout())
+            .unwrap_or_else(|_| quinn::IdleTimeout::from(quinn::VarInt::from_u32(30_000))),
+    ));
+    // Clients open one control stream (WebTransport adds its CONNECT stream and a few
+    // HTTP/3 unidirectional streams); room streams are opened by the relay.
+    t.max_concurrent_bidi_streams(4u32.into());
+    t.max_concurrent_uni_streams(8u32.into());
+    t.datagram_receive_buffer_size(Some(64 * 1024));
+    t
+}
+
+/// Binds a UDP socket; an IPv6 wildcard address is made dual-stack explicitly (browsers try
+/// ::1 first for localhost and do not fall back to IPv4).
+fn bind_udp(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, Some(Protocol::UDP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(false)?;
+    }
+    // Best effort: the kernel caps these at its configured maximum.
+    let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
+    let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
+    socket.bind(&addr.into())?;
+    Ok(socket.into())
+}
+
+async fn sleep_until_time(at: Option<time::OffsetDateTime>) {
+    match at {
+        Some(at) => {
+            let wait = at - time::OffsetDateTime::now_utc();
+            let wait = Duration::try_from(wait).unwrap_or(Duration::ZERO);
+            tokio::time::sleep(wait).await;
+        }
+        None => std::future::pending().await,
+    }
+}

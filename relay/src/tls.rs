@@ -1,0 +1,264 @@
+//! TLS for the relay's one QUIC endpoint: the dev CA, the short-lived leaf it signs, its
+//! rotation, and the rustls/quinn server configuration (ALPN `h3` and `chitchat/1`).
+//!
+//! Browsers accept a self-signed certificate through `serverCertificateHashes` only if it is
+//! ECDSA P-256 and valid for at most 14 days, so the relay signs a fresh leaf at start and
+//! rotates it well before it expires. With `--tls-cert/--tls-key` real certificates are used
+//! instead and nothing rotates.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use rcgen::{
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
+    Issuer, KeyPair, KeyUsagePurpose, PKCS_ECDSA_P256_SHA256, SanType,
+};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+use chitchat_protocol::{ALPN_CHITCHAT, ALPN_H3};
+
+/// How long the dev CA lives: long, it only signs local leaves.
+const CA_VALIDITY: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
+/// Total validity of a leaf: under the browsers' 14-day ceiling for hashed certificates,
+/// including the back-dating below.
+const LEAF_VALIDITY: Duration = Duration::from_secs(13 * 24 * 3600);
+
+/// Leaves start a little in the past so a client clock slightly behind still accepts them.
+const LEAF_BACKDATE: Duration = Duration::from_secs(3600);
+
+/// A leaf is replaced once this much of its life is left: pages loaded just before the
+/// rotation still have days to reconnect with the hash they know.
+pub const ROTATE_WHEN_LEFT: Duration = Duration::from_secs(6 * 24 * 3600);
+
+/// The ring crypto provider: the only one compiled in, chosen explicitly so no default is
+/// ever consulted.
+pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// Where the relay's certificate comes from.
+#[derive(Debug, Clone)]
+pub enum CertSource {
+    /// Sign short-lived leaves with the dev CA in `dir` (created if missing) for `names`.
+    DevCa { dir: PathBuf, names: Vec<String> },
+    /// Real certificate chain and key files (PEM).
+    Files { cert: PathBuf, key: PathBuf },
+}
+
+/// A certificate the endpoint serves.
+pub struct ServedCert {
+    pub chain: Vec<CertificateDer<'static>>,
+    pub key: PrivateKeyDer<'static>,
+    /// SHA-256 of the leaf's DER, for browsers' `serverCertificateHashes`; `None` for real
+    /// certificates, which browsers verify the usual way.
+    pub sha256: Option<[u8; 32]>,
+    /// When the leaf should be replaced; `None` when it never is.
+    pub rotate_at: Option<OffsetDateTime>,
+}
+
+impl ServedCert {
+    /// Loads or makes the certificate `source` describes.
+    pub fn load(source: &CertSource) -> anyhow::Result<ServedCert> {
+        match source {
+            CertSource::DevCa { dir, names } => {
+                let ca = DevCa::load_or_create(dir)?;
+                ca.sign_leaf(names)
+            }
+            CertSource::Files { cert, key } => load_pem_files(cert, key),
+        }
+    }
+
+    /// The quinn server config for this certificate, with the relay's transport settings.
+    pub fn server_config(
+        &self,
+        transport: Arc<quinn::TransportConfig>,
+    ) -> anyhow::Result<quinn::ServerConfig> {
+        let mut tls = rustls::ServerConfig::builder_with_provider(provider())
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .context("TLS 1.3 with ring")?
+            .with_no_client_auth()
+            .with_single_cert(self.chain.clone(), self.key.clone_key())
+            .context("the certificate and key do not match")?;
+        tls.alpn_protocols = vec![ALPN_H3.to_vec(), ALPN_CHITCHAT.to_vec()];
+        // WebTransport (HTTP/3) forbids 0-RTT for session setup; native sessions gain little.
+        tls.max_early_data_size = 0;
+        let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
+            .context("QUIC server TLS config")?;
+        let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+        config.transport_config(transport);
+        Ok(config)
+    }
+
+    /// The leaf hash as lowercase hex, if any.
+    pub fn sha256_hex(&self) -> Option<String> {
+        self.sha256.map(hex::encode)
+    }
+}
+
+/// The long-lived development CA kept in the certs dir (ca.pem, ca.key).
+pub struct DevCa {
+    cert_pem: String,
+    key: KeyPair,
+}
+
+impl DevCa {
+    /// Loads `dir/ca.pem` and `dir/ca.key`, or creates both (ECDSA P-256) if neither exists.
+    pub fn load_or_create(dir: &Path) -> anyhow::Result<DevCa> {
+        let cert_path = dir.join("ca.pem");
+        let key_path = dir.join("ca.key");
+        match (cert_path.exists(), key_path.exists()) {
+            (true, true) => {
+                let cert_pem = std::fs::read_to_string(&cert_path)
+                    .with_context(|| format!("reading {}", cert_path.display()))?;
+                let key_pem = std::fs::read_to_string(&key_path)
+                    .with_context(|| format!("reading {}", key_path.display()))?;
+                let key = KeyPair::from_pem(&key_pem)
+                    .with_context(|| format!("parsing {}", key_path.display()))?;
+                Ok(DevCa { cert_pem, key })
+            }
+            (false, false) => {
+                let ca = DevCa::generate()?;
+                std::fs::create_dir_all(dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+                write_private(&key_path, ca.key.serialize_pem().as_bytes())?;
+                std::fs::write(&cert_path, &ca.cert_pem)
+                    .with_context(|| format!("writing {}", cert_path.display()))?;
+                tracing::info!(dir = %dir.display(), "created a development CA");
+                Ok(ca)
+            }
+            _ => bail!(
+                "{} holds only one of ca.pem and ca.key; restore the other or remove both to make a new CA",
+                dir.display()
+            ),
+        }
+    }
+
+    fn generate() -> anyhow::Result<DevCa> {
+        let key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(DnType::CommonName, "ChitChat development CA");
+        dn.push(DnType::OrganizationName, "ChitChat");
+        params.distinguished_name = dn;
+        params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
+        params.key_usages = vec![
+            KeyUsagePurpose::KeyCertSign,
+            KeyUsagePurpose::CrlSign,
+            KeyUsagePurpose::DigitalSignature,
+        ];
+        let now = OffsetDateTime::now_utc();
+        params.not_before = now - LEAF_BACKDATE;
+        params.not_after = now + CA_VALIDITY;
+        let cert = params.self_signed(&key)?;
+        Ok(DevCa {
+            cert_pem: cert.pem(),
+            key,
+        })
+    }
+
+    /// Signs a fresh ECDSA P-256 leaf for `names` (DNS names or IP addresses).
+    pub fn sign_leaf(&self, names: &[String]) -> anyhow::Result<ServedCert> {
+        let issuer = Issuer::from_ca_cert_pem(&self.cert_pem, &self.key)
+            .context("parsing the CA certificate")?;
+        let leaf_key = KeyPair::generate_for(&PKCS_ECDSA_P256_SHA256)?;
+        let mut params = CertificateParams::default();
+        let mut dn = DistinguishedName::new();
+        dn.push(
+            DnType::CommonName,
+            names.first().map(String::as_str).unwrap_or("chitchat"),
+        );
+        params.distinguished_name = dn;
+        params.subject_alt_names = names
+            .iter()
+            .map(|n| match n.parse::<std::net::IpAddr>() {
+                Ok(ip) => Ok(SanType::IpAddress(ip)),
+                Err(_) => Ok(SanType::DnsName(n.clone().try_into()?)),
+            })
+            .collect::<Result<_, rcgen::Error>>()?;
+        params.is_ca = IsCa::ExplicitNoCa;
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+        params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
+        let now = OffsetDateTime::now_utc();
+        params.not_before = now - LEAF_BACKDATE;
+        params.not_after = params.not_before + LEAF_VALIDITY;
+        let leaf = params.signed_by(&leaf_key, &issuer)?;
+        let ca_der = rustls_pemfile::certs(&mut self.cert_pem.as_bytes())
+            .next()
+            .context("the CA PEM holds no certificate")??;
+        let leaf_der = leaf.der().clone();
+        let sha256: [u8; 32] = Sha256::digest(&leaf_der).into();
+        Ok(ServedCert {
+            chain: vec![leaf_der, ca_der],
+            key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
+            sha256: Some(sha256),
+            rotate_at: Some(params.not_after - ROTATE_WHEN_LEFT),
+        })
+    }
+}
+
+fn load_pem_files(cert: &Path, key: &Path) -> anyhow::Result<ServedCert> {
+    let cert_pem = std::fs::read(cert).with_context(|| format!("reading {}", cert.display()))?;
+    let chain = rustls_pemfile::certs(&mut cert_pem.as_slice())
+        .collect::<Result<Vec<_>, _>>()
+        .with_context(|| format!("parsing {}", cert.display()))?;
+    if chain.is_empty() {
+        bail!("{} holds no certificate", cert.display());
+    }
+    let key_pem = std::fs::read(key).with_context(|| format!("reading {}", key.display()))?;
+    let key = rustls_pemfile::private_key(&mut key_pem.as_slice())
+        .with_context(|| format!("parsing {}", key.display()))?
+        .with_context(|| format!("{} holds no private key", key.display()))?;
+    Ok(ServedCert {
+        chain,
+        key,
+        sha256: None,
+        rotate_at: None,
+    })
+}
+
+/// Writes a secret file readable by its owner only.
+fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options
+        .open(path)
+        .with_context(|| format!("creating {}", path.display()))?;
+    file.write_all(data)
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dev_ca_is_created_once_and_signs_short_lived_p256_leaves() {
+        let dir = tempfile::tempdir().unwrap();
+        let names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
+        let first = ServedCert::load(&CertSource::DevCa { dir: dir.path().into(), names: names.clone() }).unwrap();
+        let ca_pem = std::fs::read_to_string(dir.path().join("ca.pem")).unwrap();
+        let second = ServedCert::load(&CertSource::DevCa { dir: dir.path().into(), names }).unwrap();
+        assert_eq!(std::fs::read_to_string(dir.path().join("ca.pem")).unwrap(), ca_pem, "CA reused");
+        assert_ne!(first.sha256, second.sha256, "each start signs a new leaf");
+        assert_eq!(first.chain.len(), 2);
+        let rotate = first.rotate_at.unwrap();
+        let now = OffsetDateTime::now_utc();
+        assert!(rotate > now + Duration::from_secs(6 * 24 * 3600) && rotate < now + Duration::from_secs(8 * 24 * 3600));
+    }
+
+    #[test]
+    fn half_a_ca_is_an_error_not_a_new_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ca.pem"), "x").unwrap();
+        let err = DevCa::load_or_create(dir.path()).err().unwrap();
+        assert!(err.to_string().contains("only one of"), "{err}");
+    }
+}
