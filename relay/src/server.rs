@@ -54,10 +54,11 @@ pub struct Relay {
 }
 
 impl Relay {
-    /// Every start-up step, in order: certificate, broker and hub, then the socket.
+    /// Every start-up step, in order: the socket, the certificate, the broker and hub,
+    /// then the endpoint.
     pub async fn load(config: Config) -> anyhow::Result<Relay> {
-        let socket = bind_udp(config.listen)
-            .with_context(|| format!("binding UDP {}", config.listen))?;
+        let socket =
+            bind_udp(config.listen).with_context(|| format!("binding UDP {}", config.listen))?;
         let node_id = config.node_id(socket.local_addr()?.port());
         let cert_source = config.tls.source();
         let cert = ServedCert::load(&cert_source).context("preparing the TLS certificate")?;
@@ -66,8 +67,9 @@ impl Relay {
         let hub = Hub::new(node_id.clone(), config.limits.queue_len, metrics.clone());
         let sink: Arc<dyn Deliver> = hub.clone();
         let broker = Arc::new(
-            EmbeddedBroker::open(&config.data_dir, sink, node_id.clone())
-                .with_context(|| format!("opening the message store in {}", config.data_dir.display()))?,
+            EmbeddedBroker::open(&config.data_dir, sink, node_id.clone()).with_context(|| {
+                format!("opening the message store in {}", config.data_dir.display())
+            })?,
         );
         let shared_broker: SharedBroker = broker.clone();
         hub.set_broker(shared_broker.clone());
@@ -151,8 +153,10 @@ impl Relay {
         if drained.is_err() {
             tracing::warn!("sessions still open after the drain time; closing them");
         }
-        self.endpoint
-            .close(quinn::VarInt::from_u32(u32::from(ErrorCode::SHUTTING_DOWN.0)), b"relay shutting down");
+        self.endpoint.close(
+            quinn::VarInt::from_u32(u32::from(ErrorCode::SHUTTING_DOWN.0)),
+            b"relay shutting down",
+        );
         let _ = tokio::time::timeout(CLOSE_GRACE, self.endpoint.wait_idle()).await;
         self.broker.close().await;
         tracing::info!("relay stopped");

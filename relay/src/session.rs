@@ -48,6 +48,9 @@ const MAX_IN_FLIGHT: usize = 256;
 /// How long a write on the control stream may wait for the client to read.
 const CONTROL_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long a closing session waits for its last Error frame to be acknowledged.
+const FAREWELL_TIMEOUT: Duration = Duration::from_millis(500);
+
 /// Room frames written to a stream in one go when several are queued.
 const WRITE_BATCH: usize = 64;
 
@@ -120,11 +123,12 @@ pub async fn run(conn: Conn, shared: Arc<Shared>) {
     let kind = conn.kind();
     shared.metrics.session_opened(kind);
     let mut session = None;
-    let result = handshake(&conn, &shared, &mut session).await;
-    let result = match (result, session.as_mut()) {
-        (Ok(reader), Some(s)) => s.serve(reader).await,
-        (Ok(_), None) => Ok(()),
-        (Err(e), _) => Err(e),
+    let result = match handshake(&conn, &shared, &mut session).await {
+        Ok(reader) => match session.as_mut() {
+            Some(s) => s.serve(reader).await,
+            None => Ok(()),
+        },
+        Err(e) => Err(e),
     };
     if let Some(s) = session.as_mut() {
         s.leave_all().await;
@@ -135,6 +139,9 @@ pub async fn run(conn: Conn, shared: Arc<Shared>) {
         Err(SessionError::Fatal { code, message }) => {
             tracing::info!(%code, %message, "closing session");
             shared.metrics.error(code);
+            if let Some(s) = session.as_mut() {
+                s.farewell(code, &message).await;
+            }
             conn.close(code, &message);
         }
     }
@@ -211,19 +218,23 @@ async fn handshake(
         ),
         typing: TokenBucket::new(TYPING_PER_SEC, TYPING_BURST),
     };
-    if hello.version != PROTOCOL_VERSION {
-        let message = format!(
-            "this relay speaks protocol version {PROTOCOL_VERSION}, the client {}",
-            hello.version
-        );
-        session
-            .error(0, ErrorCode::UNSUPPORTED_VERSION, &message)
-            .await?;
-        return Err(fatal(ErrorCode::UNSUPPORTED_VERSION, message));
-    }
-    if let Err(e) = validate_nick(&hello.nick) {
-        session.error(0, e.code, &e.message).await?;
-        return Err(fatal(e.code, e.message));
+    let refused = if hello.version != PROTOCOL_VERSION {
+        Some(fatal(
+            ErrorCode::UNSUPPORTED_VERSION,
+            format!(
+                "this relay speaks protocol version {PROTOCOL_VERSION}, the client {}",
+                hello.version
+            ),
+        ))
+    } else {
+        validate_nick(&hello.nick)
+            .err()
+            .map(|e| fatal(e.code, e.message))
+    };
+    if let Some(refused) = refused {
+        // The session exists only to say goodbye (see `run`).
+        *out = Some(session);
+        return Err(refused);
     }
     session
         .send(&ServerFrame::Welcome(Welcome {
@@ -291,7 +302,11 @@ impl Session {
         }
     }
 
-    async fn handle(&mut self, frame: ClientFrame, pending: &mut Pending) -> Result<(), SessionError> {
+    async fn handle(
+        &mut self,
+        frame: ClientFrame,
+        pending: &mut Pending,
+    ) -> Result<(), SessionError> {
         match frame {
             ClientFrame::Hello(_) => Err(fatal(
                 ErrorCode::PROTOCOL_VIOLATION,
@@ -352,7 +367,11 @@ impl Session {
                 }
                 if limit == 0 {
                     return self
-                        .error(id, ErrorCode::INVALID_REQUEST, "history limit must be at least 1")
+                        .error(
+                            id,
+                            ErrorCode::INVALID_REQUEST,
+                            "history limit must be at least 1",
+                        )
                         .await;
                 }
                 let broker = self.shared.broker.clone();
@@ -387,7 +406,11 @@ impl Session {
         }
         if self.rooms.contains_key(&room) {
             return self
-                .error(id, ErrorCode::INVALID_REQUEST, &format!("already in room {room}"))
+                .error(
+                    id,
+                    ErrorCode::INVALID_REQUEST,
+                    &format!("already in room {room}"),
+                )
                 .await;
         }
         if self.rooms.len() >= self.shared.limits.max_rooms as usize {
@@ -398,7 +421,10 @@ impl Session {
             return self.error(id, ErrorCode::TOO_MANY_ROOMS, &message).await;
         }
         let hub = &self.shared.hub;
-        let joining = match hub.join(&room, self.id, &self.nick, self.conn.clone()).await {
+        let joining = match hub
+            .join(&room, self.id, &self.nick, self.conn.clone())
+            .await
+        {
             Ok(j) => j,
             Err(e) => return self.broker_failed(id, e).await,
         };
@@ -471,6 +497,27 @@ impl Session {
             // Datagrams carry nothing that matters; a bad one is dropped, not fatal.
             Err(e) => tracing::debug!("dropping a bad datagram: {e}"),
         }
+    }
+
+    /// Tells the client why the session ends, on the control stream, and waits briefly for
+    /// it to arrive: closing the connection at once would discard it. The close that follows
+    /// carries the same code and reason.
+    async fn farewell(&mut self, code: ErrorCode, message: &str) {
+        let frame = ServerFrame::Error(ErrorFrame {
+            id: 0,
+            code,
+            message: message.to_string(),
+        });
+        let Ok(bytes) = encode_frame(&frame) else {
+            return;
+        };
+        let stream = self.control.quic();
+        let _ = timeout(FAREWELL_TIMEOUT, async {
+            if stream.write_all(&bytes).await.is_ok() && stream.finish().is_ok() {
+                let _ = stream.stopped().await;
+            }
+        })
+        .await;
     }
 
     async fn leave_all(&mut self) {

@@ -1,0 +1,339 @@
+//! Test support: a relay running in-process on a real UDP port (port 0) with real SQLite
+//! files in a temp dir, and a raw QUIC client that can send any bytes.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chitchat_protocol::*;
+use chitchat_relay::{Config, Relay};
+use clap::Parser;
+use tokio::sync::oneshot;
+use tokio::time::timeout;
+
+/// How long any single wait in a test may take before the test fails.
+pub const WAIT: Duration = Duration::from_secs(10);
+
+/// A relay on 127.0.0.1:<free port>, stopped when dropped.
+pub struct TestRelay {
+    pub addr: SocketAddr,
+    pub dir: tempfile::TempDir,
+    stop: Option<oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestRelay {
+    /// Starts a relay with extra command-line flags.
+    pub async fn start(extra: &[&str]) -> TestRelay {
+        let dir = tempfile::tempdir().unwrap();
+        Self::start_in(dir, extra).await
+    }
+
+    /// Starts a relay whose data and certs live in `dir` (reused across restarts).
+    pub async fn start_in(dir: tempfile::TempDir, extra: &[&str]) -> TestRelay {
+        let data = dir.path().join("data");
+        let certs = dir.path().join("certs");
+        let mut args = vec![
+            "chitchat-relay".to_string(),
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--data-dir".into(),
+            data.display().to_string(),
+            "--certs-dir".into(),
+            certs.display().to_string(),
+            "--node-id".into(),
+            "test".into(),
+        ];
+        args.extend(extra.iter().map(|s| s.to_string()));
+        let relay = Relay::load(Config::parse_from(args)).await.unwrap();
+        let addr = relay.local_addr().unwrap();
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(relay.run(async move {
+            let _ = stopped.await;
+        }));
+        TestRelay {
+            addr,
+            dir,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    pub fn ca(&self) -> PathBuf {
+        self.dir.path().join("certs/ca.pem")
+    }
+
+    /// Starts the graceful shutdown and returns its task.
+    pub fn begin_shutdown(&mut self) -> tokio::task::JoinHandle<anyhow::Result<()>> {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        self.task.take().unwrap()
+    }
+
+    /// Shuts down gracefully and hands back the directory for a restart.
+    pub async fn stop(mut self) -> tempfile::TempDir {
+        let task = self.begin_shutdown();
+        timeout(WAIT, task)
+            .await
+            .expect("relay stops in time")
+            .unwrap()
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::mem::replace(&mut self.dir, dir)
+    }
+}
+
+impl Drop for TestRelay {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+}
+
+/// A QUIC client that speaks the protocol frame by frame, or sends raw bytes.
+pub struct RawClient {
+    pub conn: quinn::Connection,
+    pub send: quinn::SendStream,
+    recv: quinn::RecvStream,
+    buf: FrameBuffer,
+    endpoint: quinn::Endpoint,
+}
+
+pub fn client_endpoint(ca: &std::path::Path, stream_window: Option<u32>) -> quinn::Endpoint {
+    let mut roots = rustls::RootCertStore::empty();
+    let pem = std::fs::read(ca).unwrap();
+    for cert in rustls_pemfile::certs(&mut pem.as_slice()) {
+        roots.add(cert.unwrap()).unwrap();
+    }
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut tls = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![ALPN_CHITCHAT.to_vec()];
+    let crypto = quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap();
+    let mut config = quinn::ClientConfig::new(Arc::new(crypto));
+    let mut transport = quinn::TransportConfig::default();
+    if let Some(w) = stream_window {
+        transport.stream_receive_window(w.into());
+    }
+    config.transport_config(Arc::new(transport));
+    let mut endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
+    endpoint.set_default_client_config(config);
+    endpoint
+}
+
+impl RawClient {
+    /// Connects and opens the control stream, without saying Hello.
+    pub async fn connect(relay: &TestRelay) -> RawClient {
+        Self::connect_with(relay, None).await
+    }
+
+    pub async fn connect_with(relay: &TestRelay, stream_window: Option<u32>) -> RawClient {
+        let endpoint = client_endpoint(&relay.ca(), stream_window);
+        let conn = timeout(WAIT, endpoint.connect(relay.addr, "localhost").unwrap())
+            .await
+            .expect("connect in time")
+            .expect("TLS handshake");
+        let (send, recv) = conn.open_bi().await.unwrap();
+        RawClient {
+            conn,
+            send,
+            recv,
+            buf: FrameBuffer::new(),
+            endpoint,
+        }
+    }
+
+    /// Connects and completes Hello/Welcome.
+    pub async fn hello(relay: &TestRelay, nick: &str) -> (RawClient, Welcome) {
+        let mut c = Self::connect(relay).await;
+        let welcome = c.say_hello(nick).await;
+        (c, welcome)
+    }
+
+    pub async fn say_hello(&mut self, nick: &str) -> Welcome {
+        self.send(&ClientFrame::Hello(Hello {
+            version: PROTOCOL_VERSION,
+            nick: nick.into(),
+            token: None,
+        }))
+        .await;
+        match self.recv().await {
+            ServerFrame::Welcome(w) => w,
+            other => panic!("expected Welcome, got {other:?}"),
+        }
+    }
+
+    pub async fn send(&mut self, frame: &ClientFrame) {
+        self.send_raw(&encode_frame(frame).unwrap()).await;
+    }
+
+    pub async fn send_raw(&mut self, bytes: &[u8]) {
+        self.send.write_all(bytes).await.unwrap();
+    }
+
+    /// The next control-stream frame.
+    pub async fn recv(&mut self) -> ServerFrame {
+        timeout(WAIT, async {
+            loop {
+                if let Some(f) = self.buf.next_frame::<ServerFrame>().unwrap() {
+                    return f;
+                }
+                let chunk = self
+                    .recv
+                    .read_chunk(65536, true)
+                    .await
+                    .expect("control stream readable")
+                    .expect("control stream open");
+                self.buf.extend(&chunk.bytes);
+            }
+        })
+        .await
+        .expect("a frame in time")
+    }
+
+    /// Sends a request and returns the first reply.
+    pub async fn request(&mut self, frame: ClientFrame) -> ServerFrame {
+        self.send(&frame).await;
+        self.recv().await
+    }
+
+    /// Waits for the relay to close the connection; returns its application close code
+    /// and reason.
+    pub async fn closed(&self) -> (u64, String) {
+        match timeout(WAIT, self.conn.closed())
+            .await
+            .expect("closed in time")
+        {
+            quinn::ConnectionError::ApplicationClosed(c) => (
+                c.error_code.into_inner(),
+                String::from_utf8_lossy(&c.reason).into_owned(),
+            ),
+            other => panic!("expected an application close, got {other}"),
+        }
+    }
+
+    /// Accepts the next room stream and returns a reader for it.
+    pub async fn room_stream(&self) -> RoomReader {
+        let recv = timeout(WAIT, self.conn.accept_uni())
+            .await
+            .expect("room stream in time")
+            .unwrap();
+        RoomReader {
+            recv,
+            buf: FrameBuffer::new(),
+        }
+    }
+}
+
+impl Drop for RawClient {
+    fn drop(&mut self) {
+        self.conn.close(0u32.into(), b"bye");
+        let _ = &self.endpoint;
+    }
+}
+
+/// Reads room frames from one room stream.
+pub struct RoomReader {
+    recv: quinn::RecvStream,
+    buf: FrameBuffer,
+}
+
+impl RoomReader {
+    /// The next room frame, `None` when the stream ends.
+    pub async fn next(&mut self) -> Option<RoomFrame> {
+        timeout(WAIT, async {
+            loop {
+                if let Some(f) = self.buf.next_frame::<RoomFrame>().unwrap() {
+                    return Some(f);
+                }
+                match self
+                    .recv
+                    .read_chunk(65536, true)
+                    .await
+                    .expect("room stream readable")
+                {
+                    Some(chunk) => self.buf.extend(&chunk.bytes),
+                    None => return None,
+                }
+            }
+        })
+        .await
+        .expect("a room frame in time")
+    }
+
+    /// The next message, skipping presence frames.
+    pub async fn message(&mut self) -> Message {
+        loop {
+            match self.next().await.expect("stream open") {
+                RoomFrame::Message(m) => return m,
+                RoomFrame::Open { .. } | RoomFrame::Presence { .. } => {}
+            }
+        }
+    }
+}
+
+/// Joins `room` live and returns the Joined frame and the room stream (Open read).
+pub async fn join(
+    c: &mut RawClient,
+    id: u32,
+    room: &str,
+    resume: Option<ResumePoint>,
+) -> (Joined, RoomReader) {
+    let joined = match c
+        .request(ClientFrame::Join {
+            id,
+            room: room.into(),
+            resume,
+        })
+        .await
+    {
+        ServerFrame::Joined(j) => j,
+        other => panic!("expected Joined, got {other:?}"),
+    };
+    let mut stream = c.room_stream().await;
+    match stream.next().await {
+        Some(RoomFrame::Open { room: r, epoch }) => {
+            assert_eq!(r, room);
+            assert_eq!(epoch, joined.epoch);
+        }
+        other => panic!("expected Open, got {other:?}"),
+    }
+    (joined, stream)
+}
+
+/// Sends a text and returns its seq.
+pub async fn send_text(c: &mut RawClient, id: u32, room: &str, text: &str) -> u64 {
+    match c
+        .request(ClientFrame::Send {
+            id,
+            room: room.into(),
+            text: text.into(),
+        })
+        .await
+    {
+        ServerFrame::Sent { id: got, seq, .. } => {
+            assert_eq!(got, id);
+            seq
+        }
+        other => panic!("expected Sent, got {other:?}"),
+    }
+}
+
+/// Expects an Error frame for request `id` with `code`.
+pub fn expect_error(frame: ServerFrame, id: u32, code: ErrorCode) -> String {
+    match frame {
+        ServerFrame::Error(e) => {
+            assert_eq!((e.id, e.code), (id, code), "{}", e.message);
+            e.message
+        }
+        other => panic!("expected Error {code}, got {other:?}"),
+    }
+}
