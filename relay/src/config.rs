@@ -21,6 +21,10 @@ pub struct Config {
     #[arg(long, env = "CHITCHAT_LISTEN", default_value = "[::]:4433")]
     pub listen: SocketAddr,
 
+    /// TCP address of the HTTP server: the web app, /healthz, /metrics, /config.json.
+    #[arg(long, env = "CHITCHAT_HTTP", default_value = "[::]:8080")]
+    pub http: SocketAddr,
+
     /// Directory of the embedded broker's SQLite history.
     #[arg(long, env = "CHITCHAT_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,

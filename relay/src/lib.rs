@@ -14,6 +14,7 @@ pub mod server;
 pub mod session;
 pub mod tls;
 pub mod transport;
+pub mod web;
 
 pub use config::Config;
 pub use server::Relay;

@@ -26,7 +26,12 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let relay = Relay::load(config).await?;
     // The one line scripts and tests wait for: where to connect.
     let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "READY quic={}", relay.local_addr()?).context("writing the READY line")?;
+    writeln!(
+        stdout,
+        "READY quic={} http={}",
+        relay.local_addr()?,
+        relay.http_addr()?
+    ).context("writing the READY line")?;
     stdout.flush()?;
     drop(stdout);
     relay.run(shutdown_signal()).await

@@ -25,6 +25,7 @@ use crate::metrics::Metrics;
 use crate::session::{self, Shared};
 use crate::tls::{CertSource, ServedCert};
 use crate::transport::Conn;
+use crate::web::{self, WebApp, WebState};
 
 /// Socket buffer size asked of the kernel: bursts of fan-out to many sessions must not be
 /// dropped by a full socket buffer. The kernel may cap it (net.core.wmem_max/rmem_max).
@@ -51,6 +52,8 @@ pub struct Relay {
     rotate_at: Option<time::OffsetDateTime>,
     cert: Arc<RwLock<CertState>>,
     tracker: TaskTracker,
+    http: std::net::TcpListener,
+    web: Arc<WebState>,
 }
 
 impl Relay {
@@ -59,6 +62,7 @@ impl Relay {
     pub async fn load(config: Config) -> anyhow::Result<Relay> {
         let socket =
             bind_udp(config.listen).with_context(|| format!("binding UDP {}", config.listen))?;
+        let http = bind_tcp(config.http).with_context(|| format!("binding TCP {}", config.http))?;
         let node_id = config.node_id(socket.local_addr()?.port());
         let cert_source = config.tls.source();
         let cert = ServedCert::load(&cert_source).context("preparing the TLS certificate")?;
@@ -92,9 +96,24 @@ impl Relay {
             metrics,
             CancellationToken::new(),
         ));
+        let cert_state = Arc::new(RwLock::new(CertState {
+            sha256_hex: cert.sha256_hex(),
+        }));
+        let counter = shared.clone();
+        let web = Arc::new(WebState {
+            app: WebApp::load(),
+            node_id: shared.node_id.clone(),
+            quic_port: endpoint.local_addr()?.port(),
+            cert: cert_state.clone(),
+            metrics: shared.metrics.clone(),
+            broker: shared.broker.clone(),
+            hub: shared.hub.clone(),
+            sessions: Arc::new(move || counter.sessions.load(Ordering::Relaxed)),
+        });
         tracing::info!(
             node = %shared.node_id,
-            addr = %endpoint.local_addr()?,
+            quic = %endpoint.local_addr()?,
+            http = %http.local_addr()?,
             data_dir = %config.data_dir.display(),
             "relay ready"
         );
@@ -105,16 +124,21 @@ impl Relay {
             cert_source,
             transport,
             rotate_at: cert.rotate_at,
-            cert: Arc::new(RwLock::new(CertState {
-                sha256_hex: cert.sha256_hex(),
-            })),
+            cert: cert_state,
             tracker: TaskTracker::new(),
+            http,
+            web,
         })
     }
 
     /// The UDP address sessions connect to.
     pub fn local_addr(&self) -> anyhow::Result<SocketAddr> {
         Ok(self.endpoint.local_addr()?)
+    }
+
+    /// The TCP address of the HTTP server.
+    pub fn http_addr(&self) -> anyhow::Result<SocketAddr> {
+        Ok(self.http.local_addr()?)
     }
 
     /// The certificate state (for the web page's certificate hash).
@@ -126,6 +150,17 @@ impl Relay {
     /// (GoAway), give them the drain time, close what is left, flush the store.
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         tokio::pin!(shutdown);
+        let http_stop = CancellationToken::new();
+        let http = {
+            let stop = http_stop.clone();
+            let listener = tokio::net::TcpListener::from_std(self.http.try_clone()?)?;
+            let app = web::router(self.web.clone());
+            tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(stop.cancelled_owned())
+                    .await
+            })
+        };
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
@@ -158,6 +193,12 @@ impl Relay {
             b"relay shutting down",
         );
         let _ = tokio::time::timeout(CLOSE_GRACE, self.endpoint.wait_idle()).await;
+        http_stop.cancel();
+        match tokio::time::timeout(CLOSE_GRACE, http).await {
+            Ok(Ok(Err(e))) => tracing::warn!("HTTP server: {e}"),
+            Err(_) => tracing::warn!("HTTP server did not stop in time"),
+            _ => {}
+        }
         self.broker.close().await;
         tracing::info!("relay stopped");
         Ok(())
@@ -295,6 +336,20 @@ fn bind_udp(addr: SocketAddr) -> std::io::Result<std::net::UdpSocket> {
     let _ = socket.set_send_buffer_size(SOCKET_BUFFER);
     let _ = socket.set_recv_buffer_size(SOCKET_BUFFER);
     socket.bind(&addr.into())?;
+    Ok(socket.into())
+}
+
+/// Binds a TCP listener, dual-stack for an IPv6 wildcard address like [`bind_udp`].
+fn bind_tcp(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Protocol, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+    if addr.is_ipv6() {
+        socket.set_only_v6(false)?;
+    }
+    socket.set_reuse_address(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(1024)?;
+    socket.set_nonblocking(true)?;
     Ok(socket.into())
 }
 

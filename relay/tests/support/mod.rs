@@ -40,6 +40,8 @@ impl TestRelay {
             "chitchat-relay".to_string(),
             "--listen".into(),
             "127.0.0.1:0".into(),
+            "--http".into(),
+            "127.0.0.1:0".into(),
             "--data-dir".into(),
             data.display().to_string(),
             "--certs-dir".into(),

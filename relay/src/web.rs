@@ -1,0 +1,296 @@
+//! The relay's HTTP side: the browser client as an immutable web app, `/healthz`,
+//! `/metrics` and `/config.json`.
+//!
+//! Following immutablewebapps.org: every asset under web/ is embedded in the binary at build
+//! time and served at a content-hashed path (`/assets/js/app.3f2a9c1b0d4e5f67.js`) with
+//! `Cache-Control: public, max-age=31536000, immutable`. index.html is the only mutable
+//! document (`no-cache`); the relay writes into it the deployment's configuration (where to
+//! open WebTransport, the dev certificate's hash) and an import map from each asset's plain
+//! path to its hashed one, so modules import each other by plain relative paths. The same
+//! assets serve every deployment.
+
+use std::borrow::Cow;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::Serialize;
+
+use crate::broker::SharedBroker;
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::server::CertState;
+
+/// The web client's files, embedded at build time (in every build profile).
+#[derive(rust_embed::Embed)]
+#[folder = "../web/"]
+#[include = "index.html"]
+#[include = "js/*"]
+#[include = "css/*"]
+#[include = "img/*"]
+struct WebFiles;
+
+/// Cache policy of hashed assets: their content never changes under their name.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// Cache policy of index.html and everything without a hash: always revalidate.
+const NO_CACHE: &str = "no-cache";
+
+/// Hex digits of the content hash in asset names: 64 bits, plenty to never collide here.
+const HASH_LEN: usize = 16;
+
+/// One embedded asset.
+struct Asset {
+    data: Cow<'static, [u8]>,
+    mime: String,
+}
+
+/// The embedded web app: hashed assets and the index template.
+pub struct WebApp {
+    /// Hashed path (`js/app.<hash>.js`) -> asset.
+    hashed: HashMap<String, Asset>,
+    /// Plain path (`js/app.js`) -> hashed path.
+    plain: HashMap<String, String>,
+    index_template: String,
+}
+
+impl WebApp {
+    /// Reads the embedded files and names each by its content hash.
+    pub fn load() -> WebApp {
+        let mut hashed = HashMap::new();
+        let mut plain = HashMap::new();
+        let mut index_template = String::new();
+        for path in WebFiles::iter() {
+            let Some(file) = WebFiles::get(&path) else {
+                continue;
+            };
+            if path == "index.html" {
+                index_template = String::from_utf8_lossy(&file.data).into_owned();
+                continue;
+            }
+            let hash = hex::encode(file.metadata.sha256_hash());
+            let name = hashed_name(&path, &hash[..HASH_LEN]);
+            plain.insert(path.to_string(), name.clone());
+            hashed.insert(
+                name,
+                Asset {
+                    mime: file.metadata.mimetype().to_string(),
+                    data: file.data,
+                },
+            );
+        }
+        WebApp {
+            hashed,
+            plain,
+            index_template,
+        }
+    }
+
+    /// index.html for one deployment: asset links rewritten to hashed paths, the import map
+    /// and the configuration inserted at the top of `<head>`.
+    fn index(&self, config: &PageConfig) -> String {
+        let mut html = self.index_template.clone();
+        let mut imports = serde_json::Map::new();
+        // Longest paths first, so a path that is a prefix of another is not rewritten inside it.
+        let mut plain: Vec<_> = self.plain.iter().collect();
+        plain.sort_by_key(|(p, _)| std::cmp::Reverse(p.len()));
+        for (path, name) in plain {
+            let from = format!("/assets/{path}");
+            let to = format!("/assets/{name}");
+            html = html.replace(&format!("\"{from}\""), &format!("\"{to}\""));
+            imports.insert(from, serde_json::Value::String(to));
+        }
+        let import_map = serde_json::json!({ "imports": imports });
+        // `</` cannot appear inside the JSON (serde_json escapes nothing there), so escape '<'.
+        let config_json = serde_json::to_string(config)
+            .unwrap_or_else(|_| "{}".into())
+            .replace('<', "\\u003c");
+        let import_json = import_map.to_string().replace('<', "\\u003c");
+        let inject = format!(
+            "\n<script type=\"importmap\">{import_json}</script>\n<script id=\"chitchat-config\" type=\"application/json\">{config_json}</script>\n"
+        );
+        match html.find("<head>") {
+            Some(i) => html.insert_str(i + "<head>".len(), &inject),
+            None => html.insert_str(0, &inject),
+        }
+        html
+    }
+}
+
+/// `js/app.js` + hash -> `js/app.<hash>.js`.
+fn hashed_name(path: &str, hash: &str) -> String {
+    let (dir, file) = match path.rfind('/') {
+        Some(i) => (&path[..=i], &path[i + 1..]),
+        None => ("", path),
+    };
+    match file.rfind('.') {
+        Some(dot) => format!("{dir}{}.{hash}{}", &file[..dot], &file[dot..]),
+        None => format!("{dir}{file}.{hash}"),
+    }
+}
+
+/// The deployment's configuration, written into index.html and served at /config.json.
+#[derive(Debug, Clone, Serialize)]
+pub struct PageConfig {
+    /// This relay's node id.
+    pub node: String,
+    pub protocol_version: u16,
+    /// WebTransport URLs to try, this relay's first.
+    pub webtransport: Vec<String>,
+    /// SHA-256 (hex) of certificates to accept by hash (the dev leaf); empty with real
+    /// certificates.
+    pub cert_hashes: Vec<String>,
+}
+
+/// What the HTTP handlers need.
+pub struct WebState {
+    pub app: WebApp,
+    pub node_id: String,
+    /// The QUIC (WebTransport) port, combined with the host the browser used.
+    pub quic_port: u16,
+    pub cert: Arc<RwLock<CertState>>,
+    pub metrics: Arc<Metrics>,
+    pub broker: SharedBroker,
+    pub hub: Arc<Hub>,
+    pub sessions: Arc<dyn Fn() -> usize + Send + Sync>,
+}
+
+impl WebState {
+    fn page_config(&self, headers: &HeaderMap) -> PageConfig {
+        let host = headers
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .map(host_without_port)
+            .unwrap_or("localhost");
+        let cert_hashes = self
+            .cert
+            .read()
+            .ok()
+            .and_then(|c| c.sha256_hex.clone())
+            .into_iter()
+            .collect();
+        PageConfig {
+            node: self.node_id.clone(),
+            protocol_version: chitchat_protocol::PROTOCOL_VERSION,
+            webtransport: vec![format!("https://{host}:{}/", self.quic_port)],
+            cert_hashes,
+        }
+    }
+}
+
+/// `example.org:8080` -> `example.org`; `[::1]:8080` -> `[::1]`.
+fn host_without_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return match host.find(']') {
+            Some(end) => &host[..=end],
+            None => host,
+        };
+    }
+    match host.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => host,
+    }
+}
+
+/// The HTTP routes.
+pub fn router(state: Arc<WebState>) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/index.html", get(index))
+        .route("/assets/{*path}", get(asset))
+        .route("/config.json", get(config_json))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+async fn index(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Response {
+    let html = state.app.index(&state.page_config(&headers));
+    (
+        [
+            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+            (header::CACHE_CONTROL, NO_CACHE),
+        ],
+        html,
+    )
+        .into_response()
+}
+
+async fn asset(State(state): State<Arc<WebState>>, Path(path): Path<String>) -> Response {
+    let (asset, cache) = match state.app.hashed.get(&path) {
+        Some(a) => (a, IMMUTABLE),
+        // A plain path (e.g. a module not in the import map): served, never cached.
+        None => match state.app.plain.get(&path).and_then(|h| state.app.hashed.get(h)) {
+            Some(a) => (a, NO_CACHE),
+            None => return (StatusCode::NOT_FOUND, "no such asset").into_response(),
+        },
+    };
+    let mut response = asset.data.clone().into_owned().into_response();
+    let headers = response.headers_mut();
+    if let Ok(mime) = HeaderValue::from_str(&asset.mime) {
+        headers.insert(header::CONTENT_TYPE, mime);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(cache));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}
+
+async fn config_json(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Response {
+    (
+        [(header::CACHE_CONTROL, NO_CACHE)],
+        axum::Json(state.page_config(&headers)),
+    )
+        .into_response()
+}
+
+async fn healthz(State(state): State<Arc<WebState>>) -> Response {
+    let ready = state.broker.is_ready();
+    let body = serde_json::json!({
+        "status": if ready { "ok" } else { "unavailable" },
+        "node": state.node_id,
+        "sessions": (state.sessions)(),
+        "rooms": state.hub.room_count(),
+        "broker_ready": ready,
+    });
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, axum::Json(body)).into_response()
+}
+
+async fn metrics(State(state): State<Arc<WebState>>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        state.metrics.render(),
+    )
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hashed_names_keep_dir_and_extension() {
+        assert_eq!(hashed_name("js/app.js", "abc"), "js/app.abc.js");
+        assert_eq!(hashed_name("css/app.min.css", "abc"), "css/app.min.abc.css");
+        assert_eq!(hashed_name("LICENSE", "abc"), "LICENSE.abc");
+    }
+
+    #[test]
+    fn host_ports_are_stripped() {
+        assert_eq!(host_without_port("localhost:8080"), "localhost");
+        assert_eq!(host_without_port("[::1]:8080"), "[::1]");
+        assert_eq!(host_without_port("[::1]"), "[::1]");
+        assert_eq!(host_without_port("example.org"), "example.org");
+    }
+}
