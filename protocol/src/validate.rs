@@ -87,16 +87,16 @@ pub fn validate_text(text: &str, max_bytes: usize) -> Result<(), ValidationError
     if text.len() > max_bytes {
         return Err(invalid(
             ErrorCode::TEXT_TOO_LONG,
-            format!(
-                "message is {} bytes; the most is {max_bytes}",
-                text.len()
-            ),
+            format!("message is {} bytes; the most is {max_bytes}", text.len()),
         ));
     }
     if text.trim().is_empty() {
         return Err(invalid(ErrorCode::INVALID_TEXT, "message is empty"));
     }
-    if text.chars().any(|c| c.is_control() && c != '\n' && c != '\t') {
+    if text
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t')
+    {
         return Err(invalid(
             ErrorCode::INVALID_TEXT,
             "message holds control characters",
@@ -115,7 +115,10 @@ mod tests {
             assert_eq!(validate_nick(ok), Ok(()), "{ok}");
         }
         for bad in ["", "a b", "a\nb", "<script>", &"x".repeat(33)] {
-            assert_eq!(validate_nick(bad).unwrap_err().code, ErrorCode::INVALID_NICK);
+            assert_eq!(
+                validate_nick(bad).unwrap_err().code,
+                ErrorCode::INVALID_NICK
+            );
         }
     }
 
@@ -125,7 +128,10 @@ mod tests {
             assert_eq!(validate_room(ok), Ok(()), "{ok}");
         }
         for bad in ["", "-x", ".x", "a b", "café", "a/b", &"r".repeat(65)] {
-            assert_eq!(validate_room(bad).unwrap_err().code, ErrorCode::INVALID_ROOM);
+            assert_eq!(
+                validate_room(bad).unwrap_err().code,
+                ErrorCode::INVALID_ROOM
+            );
         }
     }
 
@@ -136,7 +142,10 @@ mod tests {
         let e = validate_text(&"é".repeat(2049), 4096).unwrap_err();
         assert_eq!(e.code, ErrorCode::TEXT_TOO_LONG);
         for bad in ["", "   ", "a\u{0}b", "bell\u{7}"] {
-            assert_eq!(validate_text(bad, 4096).unwrap_err().code, ErrorCode::INVALID_TEXT);
+            assert_eq!(
+                validate_text(bad, 4096).unwrap_err().code,
+                ErrorCode::INVALID_TEXT
+            );
         }
     }
 }

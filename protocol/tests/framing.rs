@@ -4,8 +4,16 @@ use chitchat_protocol::*;
 
 fn frames() -> Vec<ClientFrame> {
     vec![
-        ClientFrame::Hello(Hello { version: PROTOCOL_VERSION, nick: "ada".into(), token: None }),
-        ClientFrame::Send { id: 1, room: "lobby".into(), text: "x".repeat(3000) },
+        ClientFrame::Hello(Hello {
+            version: PROTOCOL_VERSION,
+            nick: "ada".into(),
+            token: None,
+        }),
+        ClientFrame::Send {
+            id: 1,
+            room: "lobby".into(),
+            text: "x".repeat(3000),
+        },
         ClientFrame::Ping { id: 2 },
     ]
 }
@@ -34,21 +42,35 @@ fn frames_split_at_every_byte_decode_whole() {
 fn over_limit_length_is_refused_before_the_body_arrives() {
     let mut buf = FrameBuffer::new();
     buf.extend(&(u32::MAX).to_be_bytes());
-    assert_eq!(buf.next_frame::<ClientFrame>(), Err(FrameError::TooLarge(u32::MAX as usize)));
+    assert_eq!(
+        buf.next_frame::<ClientFrame>(),
+        Err(FrameError::TooLarge(u32::MAX as usize))
+    );
 }
 
 #[test]
 fn limit_itself_is_accepted_and_one_more_is_not() {
     // Send { id: 1, room: "r", text } costs: tag 1, id 1, room 2, text length varint 5.
     let overhead = 1 + 1 + 2 + 5;
-    let at_limit = ClientFrame::Send { id: 1, room: "r".into(), text: "a".repeat(MAX_FRAME_LEN - overhead) };
+    let at_limit = ClientFrame::Send {
+        id: 1,
+        room: "r".into(),
+        text: "a".repeat(MAX_FRAME_LEN - overhead),
+    };
     let bytes = encode_frame(&at_limit).unwrap();
     assert_eq!(bytes.len(), LEN_PREFIX + MAX_FRAME_LEN);
     let mut buf = FrameBuffer::new();
     buf.extend(&bytes);
     let decoded = buf.next_frame::<ClientFrame>();
-    assert!(decoded == Ok(Some(at_limit)), "the frame at the limit did not decode");
-    let over = ClientFrame::Send { id: 1, room: "r".into(), text: "a".repeat(MAX_FRAME_LEN - overhead + 1) };
+    assert!(
+        decoded == Ok(Some(at_limit)),
+        "the frame at the limit did not decode"
+    );
+    let over = ClientFrame::Send {
+        id: 1,
+        room: "r".into(),
+        text: "a".repeat(MAX_FRAME_LEN - overhead + 1),
+    };
     assert!(encode_frame(&over) == Err(FrameError::TooLarge(MAX_FRAME_LEN + 1)));
 }
 
@@ -63,14 +85,23 @@ fn end_of_stream_inside_a_frame_is_truncated() {
 
 #[test]
 fn oversized_datagram_is_refused() {
-    let d = ClientDatagram::Typing { room: "r".repeat(MAX_DATAGRAM_LEN) };
+    let d = ClientDatagram::Typing {
+        room: "r".repeat(MAX_DATAGRAM_LEN),
+    };
     assert!(matches!(encode_datagram(&d), Err(FrameError::TooLarge(_))));
-    assert!(matches!(decode_datagram::<ClientDatagram>(&vec![0; MAX_DATAGRAM_LEN + 1]), Err(FrameError::TooLarge(_))));
+    assert!(matches!(
+        decode_datagram::<ClientDatagram>(&vec![0; MAX_DATAGRAM_LEN + 1]),
+        Err(FrameError::TooLarge(_))
+    ));
 }
 
 #[test]
 fn unknown_error_codes_decode_and_have_no_name() {
-    let f = ServerFrame::Error(ErrorFrame { id: 0, code: ErrorCode(999), message: String::new() });
+    let f = ServerFrame::Error(ErrorFrame {
+        id: 0,
+        code: ErrorCode(999),
+        message: String::new(),
+    });
     let bytes = encode_frame(&f).unwrap();
     let mut buf = FrameBuffer::new();
     buf.extend(&bytes);

@@ -33,56 +33,340 @@ fn valid_vectors() -> Vec<(String, &'static str, Value, Vec<u8>)> {
         } else {
             encode_frame(&v).unwrap()
         };
-        out.push((name.into(), channel, serde_json::to_value(&v).unwrap(), bytes));
+        out.push((
+            name.into(),
+            channel,
+            serde_json::to_value(&v).unwrap(),
+            bytes,
+        ));
     }
     let c = "client";
-    push(&mut out, "hello", c, ClientFrame::Hello(Hello { version: 1, nick: "ada".into(), token: None }));
-    push(&mut out, "hello-token-unicode", c, ClientFrame::Hello(Hello { version: 1, nick: "Zoë".into(), token: Some("t0k3n".into()) }));
-    push(&mut out, "join-live", c, ClientFrame::Join { id: 1, room: "lobby".into(), resume: None });
-    push(&mut out, "join-resume", c, ClientFrame::Join { id: 2, room: "lobby".into(), resume: Some(ResumePoint { epoch: 1_764_000_000_000, seq: 300 }) });
-    push(&mut out, "leave", c, ClientFrame::Leave { id: 3, room: "lobby".into() });
-    push(&mut out, "send", c, ClientFrame::Send { id: 250, room: "lobby".into(), text: "hi".into() });
-    push(&mut out, "send-id-251", c, ClientFrame::Send { id: 251, room: "r".into(), text: "héllo\nworld ✓".into() });
-    push(&mut out, "send-id-65536", c, ClientFrame::Send { id: 65_536, room: "r".into(), text: "x".into() });
-    push(&mut out, "history-newest", c, ClientFrame::History { id: 4, room: "lobby".into(), before: None, limit: 50 });
-    push(&mut out, "history-before", c, ClientFrame::History { id: 5, room: "lobby".into(), before: Some(1000), limit: 300 });
-    push(&mut out, "who", c, ClientFrame::Who { id: 6, room: "lobby".into() });
+    push(
+        &mut out,
+        "hello",
+        c,
+        ClientFrame::Hello(Hello {
+            version: 1,
+            nick: "ada".into(),
+            token: None,
+        }),
+    );
+    push(
+        &mut out,
+        "hello-token-unicode",
+        c,
+        ClientFrame::Hello(Hello {
+            version: 1,
+            nick: "Zoë".into(),
+            token: Some("t0k3n".into()),
+        }),
+    );
+    push(
+        &mut out,
+        "join-live",
+        c,
+        ClientFrame::Join {
+            id: 1,
+            room: "lobby".into(),
+            resume: None,
+        },
+    );
+    push(
+        &mut out,
+        "join-resume",
+        c,
+        ClientFrame::Join {
+            id: 2,
+            room: "lobby".into(),
+            resume: Some(ResumePoint {
+                epoch: 1_764_000_000_000,
+                seq: 300,
+            }),
+        },
+    );
+    push(
+        &mut out,
+        "leave",
+        c,
+        ClientFrame::Leave {
+            id: 3,
+            room: "lobby".into(),
+        },
+    );
+    push(
+        &mut out,
+        "send",
+        c,
+        ClientFrame::Send {
+            id: 250,
+            room: "lobby".into(),
+            text: "hi".into(),
+        },
+    );
+    push(
+        &mut out,
+        "send-id-251",
+        c,
+        ClientFrame::Send {
+            id: 251,
+            room: "r".into(),
+            text: "héllo\nworld ✓".into(),
+        },
+    );
+    push(
+        &mut out,
+        "send-id-65536",
+        c,
+        ClientFrame::Send {
+            id: 65_536,
+            room: "r".into(),
+            text: "x".into(),
+        },
+    );
+    push(
+        &mut out,
+        "history-newest",
+        c,
+        ClientFrame::History {
+            id: 4,
+            room: "lobby".into(),
+            before: None,
+            limit: 50,
+        },
+    );
+    push(
+        &mut out,
+        "history-before",
+        c,
+        ClientFrame::History {
+            id: 5,
+            room: "lobby".into(),
+            before: Some(1000),
+            limit: 300,
+        },
+    );
+    push(
+        &mut out,
+        "who",
+        c,
+        ClientFrame::Who {
+            id: 6,
+            room: "lobby".into(),
+        },
+    );
     push(&mut out, "ping", c, ClientFrame::Ping { id: 4_294_967_295 });
     let s = "server";
-    push(&mut out, "welcome", s, ServerFrame::Welcome(Welcome {
-        version: 1, node_id: "relay-1".into(), session_id: 42, nick: "ada".into(),
-        limits: Limits { max_text_bytes: 4096, max_rooms: 100, msgs_per_sec: 30, msgs_burst: 60, history_page: 100 },
-    }));
-    push(&mut out, "joined-live", s, ServerFrame::Joined(Joined {
-        id: 1, room: "lobby".into(), epoch: 1_764_000_000_000, last_seq: 0, members: vec!["ada".into(), "bob".into()], resume: ResumeOutcome::Live,
-    }));
-    push(&mut out, "joined-resumed", s, ServerFrame::Joined(Joined {
-        id: 2, room: "lobby".into(), epoch: 1_764_000_000_000, last_seq: 320, members: vec!["ada".into()], resume: ResumeOutcome::Resumed,
-    }));
-    push(&mut out, "joined-epoch-changed", s, ServerFrame::Joined(Joined {
-        id: 2, room: "lobby".into(), epoch: 7, last_seq: 3, members: vec![], resume: ResumeOutcome::EpochChanged,
-    }));
-    push(&mut out, "joined-truncated", s, ServerFrame::Joined(Joined {
-        id: 2, room: "lobby".into(), epoch: 7, last_seq: 20_000, members: vec!["ada".into()], resume: ResumeOutcome::Truncated { first_seq: 10_001 },
-    }));
-    push(&mut out, "left", s, ServerFrame::Left { id: 3, room: "lobby".into() });
-    push(&mut out, "sent", s, ServerFrame::Sent { id: 250, room: "lobby".into(), epoch: 1_764_000_000_000, seq: 301, ts: 1_764_000_123_456 });
-    push(&mut out, "history", s, ServerFrame::History(HistoryPage {
-        id: 4, room: "lobby".into(), epoch: 1_764_000_000_000, messages: vec![msg(1, "ada", "first"), msg(2, "bob", "second ✓")], more: false,
-    }));
-    push(&mut out, "members", s, ServerFrame::Members { id: 6, room: "lobby".into(), members: vec!["ada".into(), "Zoë".into()] });
-    push(&mut out, "pong", s, ServerFrame::Pong { id: 7, ts: 1_764_000_123_456 });
-    push(&mut out, "error-text-too-long", s, ServerFrame::Error(ErrorFrame { id: 250, code: ErrorCode::TEXT_TOO_LONG, message: "message is 5000 bytes; the most is 4096".into() }));
-    push(&mut out, "error-slow-consumer", s, ServerFrame::Error(ErrorFrame { id: 0, code: ErrorCode::SLOW_CONSUMER, message: "too slow reading messages".into() }));
-    push(&mut out, "goaway", s, ServerFrame::GoAway { reconnect_ms: 250, message: "relay shutting down".into() });
+    push(
+        &mut out,
+        "welcome",
+        s,
+        ServerFrame::Welcome(Welcome {
+            version: 1,
+            node_id: "relay-1".into(),
+            session_id: 42,
+            nick: "ada".into(),
+            limits: Limits {
+                max_text_bytes: 4096,
+                max_rooms: 100,
+                msgs_per_sec: 30,
+                msgs_burst: 60,
+                history_page: 100,
+            },
+        }),
+    );
+    push(
+        &mut out,
+        "joined-live",
+        s,
+        ServerFrame::Joined(Joined {
+            id: 1,
+            room: "lobby".into(),
+            epoch: 1_764_000_000_000,
+            last_seq: 0,
+            members: vec!["ada".into(), "bob".into()],
+            resume: ResumeOutcome::Live,
+        }),
+    );
+    push(
+        &mut out,
+        "joined-resumed",
+        s,
+        ServerFrame::Joined(Joined {
+            id: 2,
+            room: "lobby".into(),
+            epoch: 1_764_000_000_000,
+            last_seq: 320,
+            members: vec!["ada".into()],
+            resume: ResumeOutcome::Resumed,
+        }),
+    );
+    push(
+        &mut out,
+        "joined-epoch-changed",
+        s,
+        ServerFrame::Joined(Joined {
+            id: 2,
+            room: "lobby".into(),
+            epoch: 7,
+            last_seq: 3,
+            members: vec![],
+            resume: ResumeOutcome::EpochChanged,
+        }),
+    );
+    push(
+        &mut out,
+        "joined-truncated",
+        s,
+        ServerFrame::Joined(Joined {
+            id: 2,
+            room: "lobby".into(),
+            epoch: 7,
+            last_seq: 20_000,
+            members: vec!["ada".into()],
+            resume: ResumeOutcome::Truncated { first_seq: 10_001 },
+        }),
+    );
+    push(
+        &mut out,
+        "left",
+        s,
+        ServerFrame::Left {
+            id: 3,
+            room: "lobby".into(),
+        },
+    );
+    push(
+        &mut out,
+        "sent",
+        s,
+        ServerFrame::Sent {
+            id: 250,
+            room: "lobby".into(),
+            epoch: 1_764_000_000_000,
+            seq: 301,
+            ts: 1_764_000_123_456,
+        },
+    );
+    push(
+        &mut out,
+        "history",
+        s,
+        ServerFrame::History(HistoryPage {
+            id: 4,
+            room: "lobby".into(),
+            epoch: 1_764_000_000_000,
+            messages: vec![msg(1, "ada", "first"), msg(2, "bob", "second ✓")],
+            more: false,
+        }),
+    );
+    push(
+        &mut out,
+        "members",
+        s,
+        ServerFrame::Members {
+            id: 6,
+            room: "lobby".into(),
+            members: vec!["ada".into(), "Zoë".into()],
+        },
+    );
+    push(
+        &mut out,
+        "pong",
+        s,
+        ServerFrame::Pong {
+            id: 7,
+            ts: 1_764_000_123_456,
+        },
+    );
+    push(
+        &mut out,
+        "error-text-too-long",
+        s,
+        ServerFrame::Error(ErrorFrame {
+            id: 250,
+            code: ErrorCode::TEXT_TOO_LONG,
+            message: "message is 5000 bytes; the most is 4096".into(),
+        }),
+    );
+    push(
+        &mut out,
+        "error-slow-consumer",
+        s,
+        ServerFrame::Error(ErrorFrame {
+            id: 0,
+            code: ErrorCode::SLOW_CONSUMER,
+            message: "too slow reading messages".into(),
+        }),
+    );
+    push(
+        &mut out,
+        "goaway",
+        s,
+        ServerFrame::GoAway {
+            reconnect_ms: 250,
+            message: "relay shutting down".into(),
+        },
+    );
     let r = "room";
-    push(&mut out, "room-open", r, RoomFrame::Open { room: "lobby".into(), epoch: 1_764_000_000_000 });
-    push(&mut out, "room-message", r, RoomFrame::Message(msg(301, "ada", "hi")));
-    push(&mut out, "room-message-big-seq", r, RoomFrame::Message(Message { seq: 5_000_000_000, ..msg(0, "bob", "late") }));
-    push(&mut out, "room-presence-join", r, RoomFrame::Presence { nick: "bob".into(), joined: true });
-    push(&mut out, "room-presence-leave", r, RoomFrame::Presence { nick: "bob".into(), joined: false });
-    push(&mut out, "typing-up", "client_datagram", ClientDatagram::Typing { room: "lobby".into() });
-    push(&mut out, "typing-down", "server_datagram", ServerDatagram::Typing { room: "lobby".into(), nick: "ada".into() });
+    push(
+        &mut out,
+        "room-open",
+        r,
+        RoomFrame::Open {
+            room: "lobby".into(),
+            epoch: 1_764_000_000_000,
+        },
+    );
+    push(
+        &mut out,
+        "room-message",
+        r,
+        RoomFrame::Message(msg(301, "ada", "hi")),
+    );
+    push(
+        &mut out,
+        "room-message-big-seq",
+        r,
+        RoomFrame::Message(Message {
+            seq: 5_000_000_000,
+            ..msg(0, "bob", "late")
+        }),
+    );
+    push(
+        &mut out,
+        "room-presence-join",
+        r,
+        RoomFrame::Presence {
+            nick: "bob".into(),
+            joined: true,
+        },
+    );
+    push(
+        &mut out,
+        "room-presence-leave",
+        r,
+        RoomFrame::Presence {
+            nick: "bob".into(),
+            joined: false,
+        },
+    );
+    push(
+        &mut out,
+        "typing-up",
+        "client_datagram",
+        ClientDatagram::Typing {
+            room: "lobby".into(),
+        },
+    );
+    push(
+        &mut out,
+        "typing-down",
+        "server_datagram",
+        ServerDatagram::Typing {
+            room: "lobby".into(),
+            nick: "ada".into(),
+        },
+    );
     out
 }
 
@@ -91,15 +375,45 @@ fn invalid_vectors() -> Vec<(&'static str, &'static str, Vec<u8>, ErrorCode)> {
     let mut over = ((MAX_FRAME_LEN + 1) as u32).to_be_bytes().to_vec();
     over.push(0);
     vec![
-        ("length-over-limit", "client", over, ErrorCode::FRAME_TOO_LARGE),
-        ("empty-body", "client", vec![0, 0, 0, 0], ErrorCode::BAD_FRAME),
-        ("unknown-type", "client", vec![0, 0, 0, 1, 7], ErrorCode::UNKNOWN_FRAME),
+        (
+            "length-over-limit",
+            "client",
+            over,
+            ErrorCode::FRAME_TOO_LARGE,
+        ),
+        (
+            "empty-body",
+            "client",
+            vec![0, 0, 0, 0],
+            ErrorCode::BAD_FRAME,
+        ),
+        (
+            "unknown-type",
+            "client",
+            vec![0, 0, 0, 1, 7],
+            ErrorCode::UNKNOWN_FRAME,
+        ),
         // Ping whose id varint is cut short.
-        ("truncated-body", "client", vec![0, 0, 0, 2, 6, 252], ErrorCode::BAD_FRAME),
+        (
+            "truncated-body",
+            "client",
+            vec![0, 0, 0, 2, 6, 252],
+            ErrorCode::BAD_FRAME,
+        ),
         // Leave { id: 1, room: [0xff] }
-        ("invalid-utf8", "client", vec![0, 0, 0, 4, 2, 1, 1, 0xff], ErrorCode::INVALID_UTF8),
+        (
+            "invalid-utf8",
+            "client",
+            vec![0, 0, 0, 4, 2, 1, 1, 0xff],
+            ErrorCode::INVALID_UTF8,
+        ),
         // Ping { id: 1 } plus a stray byte.
-        ("trailing-bytes", "client", vec![0, 0, 0, 3, 6, 1, 0], ErrorCode::BAD_FRAME),
+        (
+            "trailing-bytes",
+            "client",
+            vec![0, 0, 0, 3, 6, 1, 0],
+            ErrorCode::BAD_FRAME,
+        ),
     ]
 }
 
@@ -138,8 +452,12 @@ fn every_valid_vector_round_trips() {
             "client" => encode_frame(&decode_stream::<ClientFrame>(&bytes)).unwrap(),
             "server" => encode_frame(&decode_stream::<ServerFrame>(&bytes)).unwrap(),
             "room" => encode_frame(&decode_stream::<RoomFrame>(&bytes)).unwrap(),
-            "client_datagram" => encode_datagram(&decode_datagram::<ClientDatagram>(&bytes).unwrap()).unwrap(),
-            "server_datagram" => encode_datagram(&decode_datagram::<ServerDatagram>(&bytes).unwrap()).unwrap(),
+            "client_datagram" => {
+                encode_datagram(&decode_datagram::<ClientDatagram>(&bytes).unwrap()).unwrap()
+            }
+            "server_datagram" => {
+                encode_datagram(&decode_datagram::<ServerDatagram>(&bytes).unwrap()).unwrap()
+            }
             other => panic!("unknown channel {other}"),
         };
         assert_eq!(reencoded, bytes, "{name}");

@@ -31,7 +31,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
         "READY quic={} http={}",
         relay.local_addr()?,
         relay.http_addr()?
-    ).context("writing the READY line")?;
+    )
+    .context("writing the READY line")?;
     stdout.flush()?;
     drop(stdout);
     relay.run(shutdown_signal()).await

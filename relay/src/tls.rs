@@ -242,16 +242,35 @@ mod tests {
     #[test]
     fn dev_ca_is_created_once_and_signs_short_lived_p256_leaves() {
         let dir = tempfile::tempdir().unwrap();
-        let names = vec!["localhost".to_string(), "127.0.0.1".to_string(), "::1".to_string()];
-        let first = ServedCert::load(&CertSource::DevCa { dir: dir.path().into(), names: names.clone() }).unwrap();
+        let names = vec![
+            "localhost".to_string(),
+            "127.0.0.1".to_string(),
+            "::1".to_string(),
+        ];
+        let first = ServedCert::load(&CertSource::DevCa {
+            dir: dir.path().into(),
+            names: names.clone(),
+        })
+        .unwrap();
         let ca_pem = std::fs::read_to_string(dir.path().join("ca.pem")).unwrap();
-        let second = ServedCert::load(&CertSource::DevCa { dir: dir.path().into(), names }).unwrap();
-        assert_eq!(std::fs::read_to_string(dir.path().join("ca.pem")).unwrap(), ca_pem, "CA reused");
+        let second = ServedCert::load(&CertSource::DevCa {
+            dir: dir.path().into(),
+            names,
+        })
+        .unwrap();
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join("ca.pem")).unwrap(),
+            ca_pem,
+            "CA reused"
+        );
         assert_ne!(first.sha256, second.sha256, "each start signs a new leaf");
         assert_eq!(first.chain.len(), 2);
         let rotate = first.rotate_at.unwrap();
         let now = OffsetDateTime::now_utc();
-        assert!(rotate > now + Duration::from_secs(6 * 24 * 3600) && rotate < now + Duration::from_secs(8 * 24 * 3600));
+        assert!(
+            rotate > now + Duration::from_secs(6 * 24 * 3600)
+                && rotate < now + Duration::from_secs(8 * 24 * 3600)
+        );
     }
 
     #[test]

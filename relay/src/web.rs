@@ -224,7 +224,12 @@ async fn asset(State(state): State<Arc<WebState>>, Path(path): Path<String>) -> 
     let (asset, cache) = match state.app.hashed.get(&path) {
         Some(a) => (a, IMMUTABLE),
         // A plain path (e.g. a module not in the import map): served, never cached.
-        None => match state.app.plain.get(&path).and_then(|h| state.app.hashed.get(h)) {
+        None => match state
+            .app
+            .plain
+            .get(&path)
+            .and_then(|h| state.app.hashed.get(h))
+        {
             Some(a) => (a, NO_CACHE),
             None => return (StatusCode::NOT_FOUND, "no such asset").into_response(),
         },
