@@ -1,1 +1,24 @@
+//! The chitchat client: a library for talking to ChitChat relays over QUIC, and the
+//! `chitchat` command line built on it.
+//!
+//! Layers, bottom up:
+//! - [`client`]: one connection to one relay: requests matched to answers by id, room streams
+//!   and datagrams as [`client::Event`]s. Lean enough for the load generator.
+//! - [`resume`]: the pure bookkeeping behind exactly-once delivery across reconnections.
+//! - [`session`]: a session that reconnects (cycling relays, with backoff), re-joins every
+//!   room from where it stopped and drops duplicates.
+//! - [`output`]: how messages are printed.
+//! - [`cli`]: the commands (`send`, `tail`, `history`, `chat`).
 
+pub mod addr;
+pub mod cli;
+pub mod client;
+pub mod error;
+pub mod output;
+pub mod resume;
+pub mod session;
+
+pub use addr::RelayAddr;
+pub use client::{Client, ClientConfig, Connector, Event, Events, Sent};
+pub use error::{ClientError, CloseReason};
+pub use session::{SessionConfig, SessionEvent, SessionEvents, SessionHandle};

@@ -1,0 +1,97 @@
+//! `chitchat tail ROOM [--since SEQ] [--count N] [--json]`: print a room's messages as they
+//! arrive, each exactly once, across reconnections. Status goes to stderr, messages to
+//! stdout, one flushed line each.
+
+use chitchat_protocol::{ResumeOutcome, ResumePoint};
+
+use super::{Context, check_room, print_line};
+use crate::output::{json_line, plain_line};
+use crate::session::{self, SessionEvent};
+
+/// Tails `room` until `count` messages were printed (forever without `count`).
+pub async fn run(
+    ctx: &Context,
+    room: &str,
+    since: Option<u64>,
+    count: Option<u64>,
+    json: bool,
+) -> anyhow::Result<()> {
+    check_room(room)?;
+    let (session, mut events) = session::start(ctx.session()).await?;
+    // Epoch 0: whatever the room's epoch is; `--since` names a seq, not an epoch.
+    let resume = since.map(|seq| ResumePoint { epoch: 0, seq });
+    let joined = session.join(room, resume).await?;
+    if let ResumeOutcome::Truncated { first_seq } = joined.resume {
+        eprintln!("chitchat: history of {room} starts at #{first_seq}; older messages are gone");
+    }
+    let mut printed = 0u64;
+    let result = loop {
+        let Some(event) = events.next().await else {
+            break Err(anyhow::anyhow!("the session ended"));
+        };
+        match event {
+            SessionEvent::Message(msg) => {
+                let line = if json {
+                    json_line(&msg)
+                } else {
+                    plain_line(&msg)
+                };
+                if !print_line(&line)? {
+                    break Ok(());
+                }
+                printed += 1;
+                if count == Some(printed) {
+                    break Ok(());
+                }
+            }
+            SessionEvent::Fatal(e) => break Err(e.into()),
+            SessionEvent::RoomLost { room, error } => {
+                break Err(anyhow::anyhow!("no longer in {room}: {error}"));
+            }
+            other => report(&other),
+        }
+    };
+    session.close().await;
+    result
+}
+
+/// Says on stderr what the session is doing about the connection.
+fn report(event: &SessionEvent) {
+    match event {
+        SessionEvent::Disconnected { relay, reason } => {
+            eprintln!("chitchat: {relay}: {reason}; reconnecting");
+        }
+        SessionEvent::Moving {
+            relay,
+            message,
+            reconnect_in,
+        } => eprintln!(
+            "chitchat: {relay} is going away ({message}); reconnecting in {} ms",
+            reconnect_in.as_millis()
+        ),
+        SessionEvent::ConnectFailed { error, retry_in } => {
+            eprintln!("chitchat: {error}; retrying in {} ms", retry_in.as_millis());
+        }
+        SessionEvent::Connected { relay, .. } => eprintln!("chitchat: connected to {relay}"),
+        SessionEvent::Resumed {
+            room,
+            outcome: ResumeOutcome::EpochChanged,
+            ..
+        } => eprintln!("chitchat: the history of {room} was reset; following its new history"),
+        SessionEvent::Resumed {
+            room,
+            outcome: ResumeOutcome::Truncated { first_seq },
+            ..
+        } => eprintln!(
+            "chitchat: messages of {room} before #{first_seq} are no longer stored; some were missed"
+        ),
+        SessionEvent::Notice { code, message } => {
+            eprintln!(
+                "chitchat: relay: {} ({}): {message}",
+                code.description(),
+                code.name()
+            );
+        }
+        _ => {}
+    }
+}

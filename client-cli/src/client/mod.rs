@@ -1,0 +1,585 @@
+//! One connection to one relay: the QUIC connection, its control stream, its room streams
+//! and datagrams.
+//!
+//! [`Connector`] makes connections ([`Client`] to send requests, [`Events`] to receive what
+//! the relay pushes). Requests carry an id and are matched with their answer; any number may
+//! be in flight at once. Nothing here reconnects: [`crate::session`] does that on top.
+//!
+//! Background tasks per connection: one reads the control stream and routes answers, one
+//! accepts room streams and one per room stream reads it, one reads datagrams. Room events go
+//! through a bounded queue, so a consumer that stops reading stops the room streams, and QUIC
+//! flow control tells the relay; answers and control events never wait behind that queue.
+
+mod io;
+mod tls;
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chitchat_protocol::{
+    ClientDatagram, ClientFrame, ErrorCode, FrameBuffer, Hello, HistoryPage, Joined, Message,
+    PROTOCOL_VERSION, ResumePoint, ServerFrame, Welcome, encode_datagram, encode_frame,
+};
+use futures::future::{FutureExt, select_ok};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{ClientError, CloseReason, RelayAddr};
+
+pub use tls::load_roots;
+
+/// How long a request waits for its answer by default. The relay answers at once unless its
+/// message store is slow; past this the store is in trouble and the user should hear so.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// How many room events may wait for the consumer before room streams stop being read.
+/// Enough to absorb a burst (e.g. a resumed backlog) without stalling the relay's send.
+pub const DEFAULT_ROOM_QUEUE: usize = 1024;
+
+/// How long closing waits for the close to reach the relay. Locally it takes a few ms;
+/// past this the relay is unreachable and will time the connection out by itself.
+const CLOSE_GRACE: Duration = Duration::from_millis(500);
+
+/// Connection settings.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// PEM file with the CA certificate(s) to trust; nothing else is trusted.
+    pub ca_file: PathBuf,
+    /// Resolving, the QUIC and TLS handshakes and Hello/Welcome must finish within this.
+    pub connect_timeout: Duration,
+    /// A connection that hears nothing from the relay for this long is dead.
+    pub idle_timeout: Duration,
+    /// How often an idle connection sends a QUIC PING, so it stays alive and a dead relay is
+    /// noticed within `idle_timeout`.
+    pub keep_alive: Duration,
+    /// How long a request waits for its answer.
+    pub request_timeout: Duration,
+    /// Room events buffered before room streams stop being read.
+    pub room_queue: usize,
+}
+
+impl ClientConfig {
+    /// Defaults for an interactive client trusting `ca_file`: 5 s to connect, a dead relay
+    /// noticed within 6 s.
+    pub fn new(ca_file: impl Into<PathBuf>) -> Self {
+        ClientConfig {
+            ca_file: ca_file.into(),
+            connect_timeout: Duration::from_secs(5),
+            idle_timeout: Duration::from_secs(6),
+            keep_alive: Duration::from_secs(2),
+            request_timeout: DEFAULT_REQUEST_TIMEOUT,
+            room_queue: DEFAULT_ROOM_QUEUE,
+        }
+    }
+}
+
+/// Something the relay pushed, outside request/answer pairs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// A room stream started (after a Join).
+    RoomOpened { room: String, epoch: u64 },
+    /// A room message, in seq order per room.
+    Message(Message),
+    /// Someone joined or left a room.
+    Presence {
+        room: String,
+        nick: String,
+        joined: bool,
+    },
+    /// Someone is typing in a room.
+    Typing { room: String, nick: String },
+    /// The relay is shutting down: reconnect after `reconnect_ms`, elsewhere if possible.
+    GoAway { reconnect_ms: u32, message: String },
+    /// An error not tied to a request (id 0, or a request no longer waited for).
+    Notice { code: ErrorCode, message: String },
+    /// The connection ended; always the last event, after every event received before.
+    Closed(CloseReason),
+}
+
+/// What a relay answered to a Send: where the message was stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Sent {
+    pub epoch: u64,
+    pub seq: u64,
+    /// Server time of storing, ms since the Unix epoch.
+    pub ts: u64,
+}
+
+/// Makes connections to relays. Holds the TLS configuration (the CA is read once) and one
+/// UDP socket per address family, shared by every connection it makes.
+#[derive(Debug)]
+pub struct Connector {
+    cfg: ClientConfig,
+    quic: quinn::ClientConfig,
+    v4: Mutex<Option<quinn::Endpoint>>,
+    v6: Mutex<Option<quinn::Endpoint>>,
+}
+
+impl Connector {
+    /// Reads the CA file and prepares the TLS configuration.
+    pub fn new(cfg: ClientConfig) -> Result<Self, ClientError> {
+        let quic = tls::quic_config(&cfg)?;
+        Ok(Connector {
+            cfg,
+            quic,
+            v4: Mutex::new(None),
+            v6: Mutex::new(None),
+        })
+    }
+
+    /// The settings connections are made with.
+    pub fn config(&self) -> &ClientConfig {
+        &self.cfg
+    }
+
+    /// Connects to one relay and opens a session as `nick`. Every address the host resolves
+    /// to is tried at once; the first to complete the handshake wins.
+    pub async fn connect(
+        &self,
+        relay: &RelayAddr,
+        nick: &str,
+    ) -> Result<(Client, Events), ClientError> {
+        let unreachable = |reason: String| ClientError::Unreachable {
+            relay: relay.to_string(),
+            ca: self.cfg.ca_file.clone(),
+            reason,
+        };
+        let attempt = async {
+            let addrs: Vec<_> = tokio::net::lookup_host((relay.host(), relay.port()))
+                .await
+                .map_err(|e| unreachable(format!("cannot resolve {}: {e}", relay.host())))?
+                .collect();
+            if addrs.is_empty() {
+                return Err(unreachable(format!("{} has no address", relay.host())));
+            }
+            let attempts = addrs
+                .into_iter()
+                .map(|addr| self.connect_addr(relay, addr, nick).boxed());
+            match select_ok(attempts).await {
+                Ok((done, _rest)) => Ok(done),
+                Err(e) => Err(e),
+            }
+        };
+        match tokio::time::timeout(self.cfg.connect_timeout, attempt).await {
+            Ok(Ok(done)) => Ok(done),
+            Ok(Err(e @ (ClientError::Unreachable { .. } | ClientError::Refused { .. }))) => Err(e),
+            Ok(Err(e)) => Err(unreachable(e.to_string())),
+            Err(_) => Err(unreachable(format!(
+                "no answer within {} ms",
+                self.cfg.connect_timeout.as_millis()
+            ))),
+        }
+    }
+
+    /// Tries `relays` in turn, starting at index `start`, until one accepts the session.
+    /// Returns the connection and the index of the relay that took it. A refusal of the
+    /// session itself (e.g. an invalid nick) ends the search: another relay would refuse too.
+    pub async fn connect_any(
+        &self,
+        relays: &[RelayAddr],
+        start: usize,
+        nick: &str,
+    ) -> Result<(Client, Events, usize), ClientError> {
+        let mut errors = Vec::new();
+        for i in 0..relays.len() {
+            let index = (start + i) % relays.len();
+            match self.connect(&relays[index], nick).await {
+                Ok((client, events)) => return Ok((client, events, index)),
+                Err(e) if e.is_permanent() => return Err(e),
+                Err(e) => errors.push(e),
+            }
+        }
+        match errors.len() {
+            1 => Err(errors.remove(0)),
+            _ => Err(ClientError::NoRelay(errors)),
+        }
+    }
+
+    fn endpoint(&self, v6: bool) -> Result<quinn::Endpoint, ClientError> {
+        let slot = if v6 { &self.v6 } else { &self.v4 };
+        let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(endpoint) = &*slot {
+            return Ok(endpoint.clone());
+        }
+        let bind = if v6 { "[::]:0" } else { "0.0.0.0:0" };
+        let bind = bind
+            .parse()
+            .map_err(|_| ClientError::Unexpected("bad bind".into()))?;
+        let endpoint = quinn::Endpoint::client(bind).map_err(|e| ClientError::Unreachable {
+            relay: "(local socket)".into(),
+            ca: self.cfg.ca_file.clone(),
+            reason: format!("cannot open a UDP socket: {e}"),
+        })?;
+        *slot = Some(endpoint.clone());
+        Ok(endpoint)
+    }
+
+    async fn connect_addr(
+        &self,
+        relay: &RelayAddr,
+        addr: std::net::SocketAddr,
+        nick: &str,
+    ) -> Result<(Client, Events), ClientError> {
+        let unreachable = |reason: String| ClientError::Unreachable {
+            relay: if relay.host().parse::<std::net::IpAddr>().is_ok() {
+                relay.to_string()
+            } else {
+                format!("{relay} ({addr})")
+            },
+            ca: self.cfg.ca_file.clone(),
+            reason,
+        };
+        let endpoint = self.endpoint(addr.is_ipv6())?;
+        let conn = endpoint
+            .connect_with(self.quic.clone(), addr, relay.host())
+            .map_err(|e| unreachable(e.to_string()))?
+            .await
+            .map_err(|e| unreachable(describe_handshake_error(&e)))?;
+        let (mut send, mut recv) = conn
+            .open_bi()
+            .await
+            .map_err(|e| unreachable(CloseReason::from_quinn(&e).to_string()))?;
+        let hello = ClientFrame::Hello(Hello {
+            version: PROTOCOL_VERSION,
+            nick: nick.to_owned(),
+            token: None,
+        });
+        let bytes = encode_frame(&hello).map_err(ClientError::BadFrame)?;
+        send.write_all(&bytes)
+            .await
+            .map_err(|e| unreachable(e.to_string()))?;
+
+        let mut buf = FrameBuffer::new();
+        let welcome = loop {
+            match buf.next_frame::<ServerFrame>() {
+                Ok(Some(ServerFrame::Welcome(w))) => break w,
+                Ok(Some(ServerFrame::Error(e))) => {
+                    conn.close(0u32.into(), b"refused");
+                    return Err(e.into());
+                }
+                Ok(Some(other)) => {
+                    let e = format!("{} before Welcome", io::frame_name(&other));
+                    io::close_with(&conn, ErrorCode::PROTOCOL_VIOLATION, &e);
+                    return Err(ClientError::Unexpected(e));
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    io::close_with(&conn, e.code(), &e.to_string());
+                    return Err(ClientError::BadFrame(e));
+                }
+            }
+            match recv.read_chunk(usize::MAX, true).await {
+                Ok(Some(chunk)) => buf.extend(&chunk.bytes),
+                Ok(None) => {
+                    return Err(match conn.close_reason() {
+                        Some(e) => ClientError::Closed(CloseReason::from_quinn(&e)),
+                        None => unreachable("the relay ended the session before Welcome".into()),
+                    });
+                }
+                Err(_) => {
+                    let e = conn.closed().await;
+                    return Err(match CloseReason::from_quinn(&e) {
+                        CloseReason::Relay { code, reason } if code != ErrorCode::NO_ERROR => {
+                            ClientError::Refused {
+                                code,
+                                message: reason,
+                            }
+                        }
+                        other => unreachable(other.to_string()),
+                    });
+                }
+            }
+        };
+
+        let shared = Arc::new(io::Shared::default());
+        let (control_tx, control_rx) = mpsc::unbounded_channel();
+        let (room_tx, room_rx) = mpsc::channel(self.cfg.room_queue.max(1));
+        tokio::spawn(io::read_control(
+            conn.clone(),
+            recv,
+            buf,
+            shared.clone(),
+            control_tx,
+        ));
+        tokio::spawn(io::accept_rooms(
+            conn.clone(),
+            room_tx.clone(),
+            shared.clone(),
+        ));
+        tokio::spawn(io::read_datagrams(conn.clone(), room_tx));
+
+        let client = Client {
+            inner: Arc::new(Inner {
+                guard: CloseGuard(conn.clone()),
+                endpoint,
+                send: tokio::sync::Mutex::new(send),
+                shared: shared.clone(),
+                next_id: AtomicU32::new(1),
+                welcome,
+                relay: relay.clone(),
+                request_timeout: self.cfg.request_timeout,
+            }),
+        };
+        let events = Events {
+            control: control_rx,
+            rooms: room_rx,
+            conn,
+            shared,
+            done: false,
+        };
+        Ok((client, events))
+    }
+}
+
+/// Words for a failed handshake; certificate trouble is the usual one and deserves a hint.
+fn describe_handshake_error(e: &quinn::ConnectionError) -> String {
+    let text = CloseReason::from_quinn(e).to_string();
+    if text.contains("certificate") || text.contains("UnknownIssuer") {
+        format!("{text} (the relay's certificate is not signed by this CA file)")
+    } else {
+        text
+    }
+}
+
+/// Requests to one relay over one connection. Cheap to clone; the connection closes when the
+/// last clone is dropped or [`Client::close`] is called.
+#[derive(Debug, Clone)]
+pub struct Client {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    guard: CloseGuard,
+    endpoint: quinn::Endpoint,
+    send: tokio::sync::Mutex<quinn::SendStream>,
+    shared: Arc<io::Shared>,
+    next_id: AtomicU32,
+    welcome: Welcome,
+    relay: RelayAddr,
+    request_timeout: Duration,
+}
+
+/// Closes the connection when the last [`Client`] clone goes.
+#[derive(Debug)]
+struct CloseGuard(quinn::Connection);
+
+impl Drop for CloseGuard {
+    fn drop(&mut self) {
+        self.0.close(0u32.into(), b"client gone");
+    }
+}
+
+impl Client {
+    /// The relay's Welcome: its node id, the nick it recorded, its limits.
+    pub fn welcome(&self) -> &Welcome {
+        &self.inner.welcome
+    }
+
+    /// The relay this connection goes to.
+    pub fn relay(&self) -> &RelayAddr {
+        &self.inner.relay
+    }
+
+    /// The underlying QUIC connection (for statistics such as the RTT).
+    pub fn connection(&self) -> &quinn::Connection {
+        &self.inner.guard.0
+    }
+
+    /// Why the connection ended, if it has.
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        self.inner.shared.close_reason(self.connection())
+    }
+
+    /// Joins `room`. With `resume`, every stored message after it follows on the room stream,
+    /// then live ones; without, live ones only.
+    pub async fn join(
+        &self,
+        room: &str,
+        resume: Option<ResumePoint>,
+    ) -> Result<Joined, ClientError> {
+        let id = self.next_id();
+        let frame = ClientFrame::Join {
+            id,
+            room: room.to_owned(),
+            resume,
+        };
+        match self.request(id, &frame).await? {
+            ServerFrame::Joined(joined) => Ok(joined),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Leaves `room`; its room stream ends.
+    pub async fn leave(&self, room: &str) -> Result<(), ClientError> {
+        let id = self.next_id();
+        let frame = ClientFrame::Leave {
+            id,
+            room: room.to_owned(),
+        };
+        match self.request(id, &frame).await? {
+            ServerFrame::Left { .. } => Ok(()),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Sends `text` to a joined room; resolves once the relay stored it.
+    pub async fn send(&self, room: &str, text: &str) -> Result<Sent, ClientError> {
+        let id = self.next_id();
+        let frame = ClientFrame::Send {
+            id,
+            room: room.to_owned(),
+            text: text.to_owned(),
+        };
+        match self.request(id, &frame).await? {
+            ServerFrame::Sent { epoch, seq, ts, .. } => Ok(Sent { epoch, seq, ts }),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// One page of stored messages older than `before` (the newest if `None`), oldest first.
+    pub async fn history(
+        &self,
+        room: &str,
+        before: Option<u64>,
+        limit: u16,
+    ) -> Result<HistoryPage, ClientError> {
+        let id = self.next_id();
+        let frame = ClientFrame::History {
+            id,
+            room: room.to_owned(),
+            before,
+            limit,
+        };
+        match self.request(id, &frame).await? {
+            ServerFrame::History(page) => Ok(page),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// The nicks in a joined room, sorted.
+    pub async fn who(&self, room: &str) -> Result<Vec<String>, ClientError> {
+        let id = self.next_id();
+        let frame = ClientFrame::Who {
+            id,
+            room: room.to_owned(),
+        };
+        match self.request(id, &frame).await? {
+            ServerFrame::Members { members, .. } => Ok(members),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// A round trip through the relay; returns the relay's clock (ms since the Unix epoch).
+    pub async fn ping(&self) -> Result<u64, ClientError> {
+        let id = self.next_id();
+        match self.request(id, &ClientFrame::Ping { id }).await? {
+            ServerFrame::Pong { ts, .. } => Ok(ts),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Tells a room this user is typing. A datagram: it may be lost, and that is fine.
+    pub fn typing(&self, room: &str) -> Result<(), ClientError> {
+        let body = encode_datagram(&ClientDatagram::Typing {
+            room: room.to_owned(),
+        })
+        .map_err(ClientError::BadFrame)?;
+        self.connection()
+            .send_datagram(Bytes::from(body))
+            .map_err(|e| ClientError::Unexpected(format!("datagram not sent: {e}")))
+    }
+
+    /// Closes the connection politely and waits (briefly) until the relay was told.
+    pub async fn close(&self) {
+        self.connection().close(0u32.into(), b"bye");
+        let _ = tokio::time::timeout(CLOSE_GRACE, self.inner.endpoint.wait_idle()).await;
+    }
+
+    fn next_id(&self) -> u32 {
+        loop {
+            let id = self.inner.next_id.fetch_add(1, Ordering::Relaxed);
+            if id != 0 {
+                return id;
+            }
+        }
+    }
+
+    /// Sends one request and waits for the frame answering `id`; an Error frame becomes
+    /// [`ClientError::Refused`].
+    async fn request(&self, id: u32, frame: &ClientFrame) -> Result<ServerFrame, ClientError> {
+        let bytes = encode_frame(frame).map_err(ClientError::BadFrame)?;
+        let shared = &self.inner.shared;
+        let answer = shared.register(id).ok_or_else(|| self.closed_error())?;
+        let written = {
+            let mut send = self.inner.send.lock().await;
+            send.write_all(&bytes).await
+        };
+        if written.is_err() {
+            shared.forget(id);
+            return Err(self.closed_error());
+        }
+        match tokio::time::timeout(self.inner.request_timeout, answer).await {
+            Ok(Ok(ServerFrame::Error(e))) => Err(e.into()),
+            Ok(Ok(frame)) => Ok(frame),
+            Ok(Err(_)) => Err(self.closed_error()),
+            Err(_) => {
+                shared.forget(id);
+                Err(ClientError::Timeout(self.inner.request_timeout))
+            }
+        }
+    }
+
+    fn closed_error(&self) -> ClientError {
+        ClientError::Closed(self.close_reason().unwrap_or_else(|| CloseReason::Local {
+            code: ErrorCode::PROTOCOL_VIOLATION,
+            reason: "the control stream ended".into(),
+        }))
+    }
+}
+
+fn unexpected(frame: &ServerFrame) -> ClientError {
+    ClientError::Unexpected(io::frame_name(frame).to_owned())
+}
+
+/// What the relay pushes on one connection, in arrival order per room. Ends with
+/// [`Event::Closed`] once the connection is gone and everything received before was handed
+/// out.
+#[derive(Debug)]
+pub struct Events {
+    control: mpsc::UnboundedReceiver<Event>,
+    rooms: mpsc::Receiver<Event>,
+    conn: quinn::Connection,
+    shared: Arc<io::Shared>,
+    done: bool,
+}
+
+impl Events {
+    /// The next event; `None` after [`Event::Closed`] was returned. Cancel-safe.
+    pub async fn recv(&mut self) -> Option<Event> {
+        if self.done {
+            return None;
+        }
+        tokio::select! {
+            biased;
+            Some(event) = self.control.recv() => Some(event),
+            Some(event) = self.rooms.recv() => Some(event),
+            else => {
+                self.done = true;
+                let reason = self.shared.close_reason(&self.conn).unwrap_or_else(|| {
+                    CloseReason::Local {
+                        code: ErrorCode::NO_ERROR,
+                        reason: "closed by this client".into(),
+                    }
+                });
+                Some(Event::Closed(reason))
+            }
+        }
+    }
+}
+
+/// Pending requests, shared by [`Client`] and the control reader.
+type Pending = HashMap<u32, oneshot::Sender<ServerFrame>>;

@@ -1,0 +1,218 @@
+//! What can go wrong talking to a relay, in words a user can act on.
+//!
+//! [`ClientError`] is the one error type of the client library; [`CloseReason`] says why a
+//! connection ended. Both are plain values (`Clone`), so a session can hand the same error
+//! to its user and keep it for its own decisions.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use chitchat_protocol::{ErrorCode, ErrorFrame, FrameError, ValidationError};
+
+/// Why a connection ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CloseReason {
+    /// The relay closed it on purpose, with an error code and a reason text.
+    Relay { code: ErrorCode, reason: String },
+    /// This client closed it: on request (`NO_ERROR`) or because the relay broke the
+    /// protocol.
+    Local { code: ErrorCode, reason: String },
+    /// The path failed: the relay stopped answering, reset the connection or refused it at
+    /// the QUIC or TLS level.
+    Lost(String),
+}
+
+impl CloseReason {
+    /// Maps quinn's view of a closed connection.
+    pub fn from_quinn(e: &quinn::ConnectionError) -> Self {
+        use quinn::ConnectionError as E;
+        match e {
+            E::ApplicationClosed(close) => CloseReason::Relay {
+                code: ErrorCode(u16::try_from(close.error_code.into_inner()).unwrap_or(u16::MAX)),
+                reason: String::from_utf8_lossy(&close.reason).into_owned(),
+            },
+            E::LocallyClosed => CloseReason::Local {
+                code: ErrorCode::NO_ERROR,
+                reason: "closed by this client".into(),
+            },
+            E::TimedOut => CloseReason::Lost("the relay stopped answering (timed out)".into()),
+            E::Reset => CloseReason::Lost("the relay reset the connection (restarted?)".into()),
+            other => CloseReason::Lost(other.to_string()),
+        }
+    }
+
+    /// The error code, if the connection was closed with one.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            CloseReason::Relay { code, .. } | CloseReason::Local { code, .. } => Some(*code),
+            CloseReason::Lost(_) => None,
+        }
+    }
+}
+
+impl fmt::Display for CloseReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CloseReason::Relay { code, reason } if *code == ErrorCode::NO_ERROR => {
+                write!(f, "the relay closed the connection: {reason}")
+            }
+            CloseReason::Relay { code, reason } => write!(
+                f,
+                "the relay closed the connection: {} ({}): {reason}",
+                code.description(),
+                code.name()
+            ),
+            CloseReason::Local { code, reason } if *code == ErrorCode::NO_ERROR => {
+                write!(f, "{reason}")
+            }
+            CloseReason::Local { code, reason } => {
+                write!(
+                    f,
+                    "closed the connection: {} ({}): {reason}",
+                    code.description(),
+                    code.name()
+                )
+            }
+            CloseReason::Lost(text) => write!(f, "connection lost: {text}"),
+        }
+    }
+}
+
+/// Everything that can go wrong talking to a relay.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ClientError {
+    /// The CA certificate file could not be used.
+    #[error("cannot use CA file {}: {reason}", path.display())]
+    CaFile { path: PathBuf, reason: String },
+    /// No connection to a relay could be made.
+    #[error("cannot reach relay {relay} (trusting the CA in {}): {reason}", ca.display())]
+    Unreachable {
+        relay: String,
+        ca: PathBuf,
+        reason: String,
+    },
+    /// Several relays were tried and none could be reached; each attempt's error, in order.
+    #[error("cannot reach any relay: {}", list(.0))]
+    NoRelay(Vec<ClientError>),
+    /// The relay (or this client, checking before sending) refused a request or the session.
+    #[error("{} ({}): {message}", code.description(), code.name())]
+    Refused { code: ErrorCode, message: String },
+    /// The connection ended before the request was answered.
+    #[error("{0}")]
+    Closed(CloseReason),
+    /// The relay sent bytes that are not a valid frame.
+    #[error("the relay sent a bad frame: {0}")]
+    BadFrame(FrameError),
+    /// The relay answered with a frame of the wrong kind.
+    #[error("the relay answered with an unexpected frame: {0}")]
+    Unexpected(String),
+    /// No answer in time.
+    #[error("no answer from the relay within {} ms", .0.as_millis())]
+    Timeout(Duration),
+    /// The session this request went through has stopped.
+    #[error("the session has ended")]
+    SessionEnded,
+}
+
+fn list(errors: &[ClientError]) -> String {
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+impl ClientError {
+    /// The protocol error code behind this error, if there is one.
+    pub fn code(&self) -> Option<ErrorCode> {
+        match self {
+            ClientError::Refused { code, .. } => Some(*code),
+            ClientError::Closed(reason) => reason.code(),
+            ClientError::BadFrame(e) => Some(e.code()),
+            _ => None,
+        }
+    }
+
+    /// Whether the connection is gone (as opposed to one request failing on a live one).
+    pub fn is_connection_lost(&self) -> bool {
+        matches!(self, ClientError::Closed(_) | ClientError::BadFrame(_))
+            || self.code().is_some_and(ErrorCode::is_fatal)
+    }
+
+    /// Whether trying again (later, or on another relay) cannot help: the CA file is
+    /// unusable, or the relay refused the session for something this client sends (its
+    /// protocol version or nick).
+    pub fn is_permanent(&self) -> bool {
+        match self {
+            ClientError::CaFile { .. } => true,
+            ClientError::Refused { code, .. } => matches!(
+                *code,
+                ErrorCode::UNSUPPORTED_VERSION | ErrorCode::INVALID_NICK
+            ),
+            ClientError::NoRelay(all) => !all.is_empty() && all.iter().all(Self::is_permanent),
+            _ => false,
+        }
+    }
+}
+
+impl From<ErrorFrame> for ClientError {
+    fn from(e: ErrorFrame) -> Self {
+        ClientError::Refused {
+            code: e.code,
+            message: e.message,
+        }
+    }
+}
+
+impl From<ValidationError> for ClientError {
+    fn from(e: ValidationError) -> Self {
+        ClientError::Refused {
+            code: e.code,
+            message: e.message,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn refusals_read_like_the_relay_wrote_them() {
+        let e = ClientError::from(ErrorFrame {
+            id: 3,
+            code: ErrorCode::TEXT_TOO_LONG,
+            message: "message is 5000 bytes; the most is 4096".into(),
+        });
+        assert_eq!(
+            e.to_string(),
+            "message too long (TEXT_TOO_LONG): message is 5000 bytes; the most is 4096"
+        );
+        assert!(!e.is_connection_lost());
+        assert!(!e.is_permanent());
+    }
+
+    #[test]
+    fn close_reasons() {
+        let slow = CloseReason::Relay {
+            code: ErrorCode::SLOW_CONSUMER,
+            reason: "queue full".into(),
+        };
+        assert_eq!(
+            slow.to_string(),
+            "the relay closed the connection: too slow reading messages (SLOW_CONSUMER): queue full"
+        );
+        assert!(ClientError::Closed(slow).is_connection_lost());
+        let nick = ClientError::Refused {
+            code: ErrorCode::INVALID_NICK,
+            message: "nick is empty".into(),
+        };
+        assert!(nick.is_permanent());
+        let busy = ClientError::Closed(CloseReason::Relay {
+            code: ErrorCode::SERVER_BUSY,
+            reason: "full".into(),
+        });
+        assert!(!busy.is_permanent() && busy.is_connection_lost());
+    }
+}
