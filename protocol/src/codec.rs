@@ -22,9 +22,10 @@ pub const LEN_PREFIX: usize = 4;
 
 /// The most bytes bincode may claim (allocate) while decoding one frame. A claim is counted
 /// before the bytes are read, so a hostile length inside a frame (a string or list "of 4 GB")
-/// is refused without allocating. Claims count in-memory sizes, which run above the encoded
-/// size, hence four times the frame limit.
-pub const DECODE_LIMIT: usize = 4 * MAX_FRAME_LEN;
+/// is refused without allocating. Claims count in-memory sizes, which run far above the
+/// encoded size: the extreme legal frame, a list of empty strings, claims 24 bytes (one
+/// `String`) per encoded byte. 32 times the frame limit covers every legal frame.
+pub const DECODE_LIMIT: usize = 32 * MAX_FRAME_LEN;
 
 /// The one bincode configuration of the wire format: little-endian, variable-length
 /// integers, and the decode limit.
@@ -159,7 +160,9 @@ pub fn decode_body<T: Frame>(body: &[u8]) -> Result<T, FrameError> {
             DecodeError::UnexpectedEnd { .. } => {
                 FrameError::Malformed("body ends inside a value".into())
             }
-            DecodeError::LimitExceeded => FrameError::TooLarge(body.len()),
+            DecodeError::LimitExceeded => {
+                FrameError::Malformed("a length inside the frame runs past its end".into())
+            }
             other => FrameError::Malformed(other.to_string()),
         }
     })?;

@@ -17,6 +17,10 @@ use crate::broker::{BrokerError, Deliver, SharedBroker, Signal};
 use crate::metrics::Metrics;
 use crate::transport::Conn;
 
+/// The most nicks a Joined or Members frame lists: a huge room's member list must not
+/// approach the frame size limit.
+pub const MAX_MEMBERS_LISTED: usize = 1000;
+
 /// What a member's room stream writer receives.
 #[derive(Debug, Clone)]
 pub enum Outbound {
@@ -128,9 +132,7 @@ impl Hub {
                 let count = m.nicks.entry(nick.to_string()).or_insert(0);
                 *count += 1;
                 let first_of_nick = *count == 1;
-                let mut members: Vec<String> = m.nicks.keys().cloned().collect();
-                members.sort();
-                (members, first_of_nick)
+                (sorted_nicks(&m), first_of_nick)
             };
             if first_of_nick {
                 self.broker()?.signal(
@@ -192,9 +194,7 @@ impl Hub {
         let Some(entry) = read(&self.rooms).get(room).cloned() else {
             return Vec::new();
         };
-        let mut nicks: Vec<String> = lock(&entry.members).nicks.keys().cloned().collect();
-        nicks.sort();
-        nicks
+        sorted_nicks(&lock(&entry.members))
     }
 
     /// Rooms with members on this relay.
@@ -317,6 +317,14 @@ impl Deliver for Hub {
             }
         }
     }
+}
+
+/// The first [`MAX_MEMBERS_LISTED`] nicks of a room, sorted.
+fn sorted_nicks(m: &Members) -> Vec<String> {
+    let mut nicks: Vec<String> = m.nicks.keys().cloned().collect();
+    nicks.sort_unstable();
+    nicks.truncate(MAX_MEMBERS_LISTED);
+    nicks
 }
 
 /// Locks a std mutex; a panic while holding it leaves data that is still consistent here

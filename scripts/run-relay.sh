@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Builds ChitChat (release) and runs one relay with its defaults: QUIC and WebTransport on
+# UDP 4433, the web app on http://localhost:8080, history in ./data, the dev CA in ./certs.
+# Extra arguments go to chitchat-relay (see `target/release/chitchat-relay --help`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/common.sh
+ensure_rust
+say "building chitchat-relay and chitchat (release)"
+cargo build --release --bin chitchat-relay --bin chitchat
+say "starting the relay: open http://localhost:8080, or run target/release/chitchat chat lobby"
+exec target/release/chitchat-relay "$@"
