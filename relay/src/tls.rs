@@ -31,6 +31,10 @@ const LEAF_VALIDITY: Duration = Duration::from_secs(13 * 24 * 3600);
 /// Leaves start a little in the past so a client clock slightly behind still accepts them.
 const LEAF_BACKDATE: Duration = Duration::from_secs(3600);
 
+/// How long a relay waits for another relay, starting at the same time on the same certs
+/// dir, to finish writing the CA it is creating.
+const CA_WAIT: Duration = Duration::from_secs(10);
+
 /// A leaf is replaced once this much of its life is left: pages loaded just before the
 /// rotation still have days to reconnect with the hash they know.
 pub const ROTATE_WHEN_LEFT: Duration = Duration::from_secs(6 * 24 * 3600);
@@ -122,20 +126,42 @@ impl DevCa {
                 Ok(DevCa { cert_pem, key })
             }
             (false, false) => {
-                let ca = DevCa::generate()?;
                 std::fs::create_dir_all(dir)
                     .with_context(|| format!("creating {}", dir.display()))?;
-                write_private(&key_path, ca.key.serialize_pem().as_bytes())?;
-                std::fs::write(&cert_path, &ca.cert_pem)
-                    .with_context(|| format!("writing {}", cert_path.display()))?;
+                let ca = DevCa::generate()?;
+                // Relays started together on one certs dir race here: the key file is
+                // created exclusively, and the losers wait for the winner's CA.
+                match write_private(&key_path, ca.key.serialize_pem().as_bytes()) {
+                    Ok(()) => {}
+                    Err(e) if is_already_exists(&e) => return DevCa::wait_for(dir),
+                    Err(e) => return Err(e),
+                }
+                write_atomic(&cert_path, ca.cert_pem.as_bytes())?;
                 tracing::info!(dir = %dir.display(), "created a development CA");
                 Ok(ca)
             }
-            _ => bail!(
-                "{} holds only one of ca.pem and ca.key; restore the other or remove both to make a new CA",
+            // Another relay is writing the CA right now (or one was interrupted doing so).
+            (false, true) => DevCa::wait_for(dir),
+            (true, false) => bail!(
+                "{} holds ca.pem but no ca.key; restore the key or remove ca.pem to make a new CA",
                 dir.display()
             ),
         }
+    }
+
+    /// Waits for another process to finish writing the CA in `dir`, then loads it.
+    fn wait_for(dir: &Path) -> anyhow::Result<DevCa> {
+        let deadline = std::time::Instant::now() + CA_WAIT;
+        while !dir.join("ca.pem").exists() {
+            if std::time::Instant::now() > deadline {
+                bail!(
+                    "{} has ca.key but no ca.pem after {CA_WAIT:?}; remove ca.key to make a new CA",
+                    dir.display()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        DevCa::load_or_create(dir)
     }
 
     fn generate() -> anyhow::Result<DevCa> {
@@ -221,16 +247,28 @@ fn load_pem_files(cert: &Path, key: &Path) -> anyhow::Result<ServedCert> {
     })
 }
 
-/// Writes a secret file readable by its owner only.
+fn is_already_exists(e: &anyhow::Error) -> bool {
+    e.downcast_ref::<std::io::Error>()
+        .is_some_and(|e| e.kind() == std::io::ErrorKind::AlreadyExists)
+}
+
+/// Writes a file under a temporary name, then renames it into place, so readers never see
+/// it half written.
+fn write_atomic(path: &Path, data: &[u8]) -> anyhow::Result<()> {
+    let tmp = path.with_extension(format!("tmp{}", std::process::id()));
+    std::fs::write(&tmp, data).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("renaming to {}", path.display()))
+}
+
+/// Writes a secret file readable by its owner only. Fails (with an `io::Error` of kind
+/// `AlreadyExists` inside) if the file exists.
 fn write_private(path: &Path, data: &[u8]) -> anyhow::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options
-        .open(path)
-        .with_context(|| format!("creating {}", path.display()))?;
+    let mut file = options.open(path).map_err(anyhow::Error::new)?;
     file.write_all(data)
         .with_context(|| format!("writing {}", path.display()))
 }
@@ -274,10 +312,22 @@ mod tests {
     }
 
     #[test]
+    fn relays_starting_together_share_one_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        let cas: Vec<String> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| scope.spawn(|| DevCa::load_or_create(dir.path()).unwrap().cert_pem))
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(cas.windows(2).all(|w| w[0] == w[1]), "every relay uses the same CA");
+    }
+
+    #[test]
     fn half_a_ca_is_an_error_not_a_new_ca() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::write(dir.path().join("ca.pem"), "x").unwrap();
         let err = DevCa::load_or_create(dir.path()).err().unwrap();
-        assert!(err.to_string().contains("only one of"), "{err}");
+        assert!(err.to_string().contains("no ca.key"), "{err}");
     }
 }
