@@ -21,6 +21,11 @@ pub async fn run(
     // Epoch 0: whatever the room's epoch is; `--since` names a seq, not an epoch.
     let resume = since.map(|seq| ResumePoint { epoch: 0, seq });
     let joined = session.join(room, resume).await?;
+    eprintln!(
+        "chitchat: following {room} on {} (newest #{})",
+        session.welcome().node_id,
+        joined.last_seq
+    );
     if let ResumeOutcome::Truncated { first_seq } = joined.resume {
         eprintln!("chitchat: history of {room} starts at #{first_seq}; older messages are gone");
     }

@@ -1,0 +1,85 @@
+//! `chitchat chat` driven through piped stdin by two processes: they join, see each other's
+//! messages and joins and leaves, and /who lists both.
+
+use chitchat_tests::{DEFAULT_TIMEOUT, RelayProcess};
+
+#[test]
+fn two_chats_talk_through_pipes() {
+    let relay = RelayProcess::start(&[]);
+    relay
+        .cli()
+        .nick("carol")
+        .args(["send", "lobby", "earlier", "words"])
+        .output()
+        .assert_success();
+
+    let mut ada = relay.cli().nick("ada").args(["chat", "lobby"]).spawn();
+    ada.wait_for("* joined #lobby (1 here: ada)");
+    // A join shows the room's recent history.
+    ada.wait_for("<carol> earlier words");
+
+    let mut bob = relay.cli().nick("bob").args(["chat", "lobby"]).spawn();
+    bob.wait_for("* joined #lobby (2 here: ada, bob)");
+    bob.wait_for("<carol> earlier words");
+    ada.wait_for("* bob joined #lobby");
+
+    ada.write_line("hello bob");
+    let line = bob.wait_for("<ada> hello bob");
+    assert!(
+        line.starts_with('[') && line.contains("] #lobby <ada> hello bob"),
+        "{line}"
+    );
+    // The sender sees its own message come back from the room.
+    ada.wait_for("<ada> hello bob");
+
+    bob.write_line("hi ada");
+    ada.wait_for("<bob> hi ada");
+
+    ada.write_line("/who");
+    ada.wait_for("* in #lobby: ada, bob");
+
+    // Errors are told in plain words, and the chat goes on.
+    ada.write_line(&"x".repeat(5000));
+    ada.wait_for("! not sent: message too long (TEXT_TOO_LONG)");
+    ada.write_line("/frobnicate");
+    ada.wait_for("! unknown command /frobnicate");
+
+    // A second room: messages there go to the new current room.
+    bob.write_line("/join side");
+    bob.wait_for("* joined #side (1 here: bob)");
+    bob.write_line("/rooms");
+    bob.wait_for("* rooms: #lobby, #side (talking in #side)");
+    bob.write_line("only bob is here");
+    bob.wait_for("] #side <bob> only bob is here");
+
+    // /nick reconnects under the new name and keeps the rooms.
+    ada.write_line("/nick ada2");
+    ada.wait_for("* you are now ada2");
+    ada.write_line("/who");
+    ada.wait_for("* in #lobby: ada2, bob");
+    bob.wait_for("* ada2 joined #lobby");
+
+    bob.write_line("/leave side");
+    bob.wait_for("* left #side");
+    bob.wait_for("* talking in #lobby");
+    bob.write_line("/quit");
+    assert!(
+        bob.wait_exit(DEFAULT_TIMEOUT).success(),
+        "{}",
+        bob.transcript()
+    );
+    ada.wait_for("* bob left #lobby");
+
+    // End of input quits too.
+    ada.close_stdin();
+    assert!(
+        ada.wait_exit(DEFAULT_TIMEOUT).success(),
+        "{}",
+        ada.transcript()
+    );
+    let transcript = ada.transcript();
+    assert!(
+        !transcript.contains("only bob is here"),
+        "ada never joined #side"
+    );
+}
