@@ -26,9 +26,10 @@ use crate::{Client, ClientError, CloseReason, RelayAddr};
 /// keeps a runaway caller from queueing without limit.
 const COMMAND_QUEUE: usize = 64;
 
-/// Session events waiting for the user. Enough for a burst of a busy room; beyond it the
-/// session stops reading room streams until the user catches up.
-const EVENT_QUEUE: usize = 256;
+/// Session events waiting for the user. A user who falls behind by more stops the session
+/// from taking room events (see [`crate::client::DEFAULT_ROOM_QUEUE`]); small, since every
+/// event held here is one the relay no longer knows is unread.
+const EVENT_QUEUE: usize = 64;
 
 /// The longest wait a relay's GoAway may impose before reconnecting: a relay asking for more
 /// is wrong, and the user should not sit idle on its word.

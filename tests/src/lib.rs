@@ -15,7 +15,7 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc::{self, Receiver};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 /// How long a relay may take to print its READY line. A debug build starts in well under a
@@ -93,33 +93,58 @@ pub fn cli_bin() -> PathBuf {
 }
 
 /// Collects a child's output stream on a thread: lines go to a channel (for waiting on
-/// them) and into a shared transcript (for failure messages).
+/// them) and into a shared transcript (for failure messages). Reading can be paused, which
+/// lets the pipe fill up and blocks the child's writes: a slow reader, for real.
 struct LineReader {
     lines: Receiver<String>,
     transcript: Arc<Mutex<String>>,
+    paused: Arc<(Mutex<bool>, Condvar)>,
 }
 
 impl LineReader {
     fn new(stream: impl Read + Send + 'static) -> Self {
         let (tx, lines) = mpsc::channel();
         let transcript = Arc::new(Mutex::new(String::new()));
+        let paused = Arc::new((Mutex::new(false), Condvar::new()));
         let all = transcript.clone();
+        let gate = paused.clone();
         std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines() {
-                let Ok(line) = line else { break };
+            let mut reader = BufReader::new(stream);
+            loop {
+                {
+                    let (lock, resumed) = &*gate;
+                    let mut paused = lock.lock().unwrap_or_else(PoisonError::into_inner);
+                    while *paused {
+                        paused = resumed.wait(paused).unwrap_or_else(PoisonError::into_inner);
+                    }
+                }
+                let mut line = String::new();
+                match reader.read_line(&mut line) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) => {}
+                }
+                let line = line.trim_end_matches(['\n', '\r']).to_owned();
                 {
                     let mut all = all.lock().unwrap_or_else(PoisonError::into_inner);
                     all.push_str(&line);
                     all.push('\n');
                 }
-                if tx.send(line).is_err() {
-                    // Nobody waits for lines any more; keep draining so the child never
-                    // blocks on a full pipe.
-                    continue;
-                }
+                // Nobody may wait for lines any more; keep draining anyway so the child
+                // never blocks on a full pipe.
+                let _ = tx.send(line);
             }
         });
-        LineReader { lines, transcript }
+        LineReader {
+            lines,
+            transcript,
+            paused,
+        }
+    }
+
+    fn set_paused(&self, pause: bool) {
+        let (lock, resumed) = &*self.paused;
+        *lock.lock().unwrap_or_else(PoisonError::into_inner) = pause;
+        resumed.notify_all();
     }
 
     fn transcript(&self) -> String {
@@ -553,6 +578,17 @@ impl CliProcess {
                 ),
             }
         }
+    }
+
+    /// Stops reading the process's stdout: once the pipe is full, its writes block, as with
+    /// a reader that cannot keep up. Lines already read stay available.
+    pub fn pause_stdout(&mut self) {
+        self.stdout.set_paused(true);
+    }
+
+    /// Reads stdout again after [`pause_stdout`](Self::pause_stdout).
+    pub fn resume_stdout(&mut self) {
+        self.stdout.set_paused(false);
     }
 
     /// Writes one line to stdin.

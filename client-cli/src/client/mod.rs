@@ -36,8 +36,10 @@ pub use tls::load_roots;
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// How many room events may wait for the consumer before room streams stop being read.
-/// Enough to absorb a burst (e.g. a resumed backlog) without stalling the relay's send.
-pub const DEFAULT_ROOM_QUEUE: usize = 1024;
+/// Absorbs a burst; beyond it, QUIC flow control holds the rest at the relay (whose own
+/// queue then tells a consumer that stays behind to reconnect and resume), rather than this
+/// process buffering without end.
+pub const DEFAULT_ROOM_QUEUE: usize = 256;
 
 /// How long closing waits for the close to reach the relay. Locally it takes a few ms;
 /// past this the relay is unreachable and will time the connection out by itself.
