@@ -1,0 +1,214 @@
+//! Test support: a real `redis-server` process of the test's own, on a free loopback port
+//! with its data in a temp dir. It is killed (and waited for) when dropped, and can be
+//! killed and started again on the same port and data to test reconnection and
+//! durability. Readiness is a `PING` that answers, polled with a deadline.
+
+#![allow(dead_code)]
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use redis::aio::MultiplexedConnection;
+
+/// The server binary; `REDIS_SERVER` overrides it.
+pub const DEFAULT_REDIS_SERVER: &str = "/usr/bin/redis-server";
+
+/// How long a starting server may take to answer `PING`. It answers in milliseconds; a
+/// loaded CI machine replaying an AOF may take longer, but not this long.
+const START_DEADLINE: Duration = Duration::from_secs(20);
+
+/// How often readiness is polled while starting.
+const POLL: Duration = Duration::from_millis(20);
+
+/// Attempts at finding a port nobody else takes between our probe and the server's bind.
+const PORT_ATTEMPTS: usize = 5;
+
+/// How the server keeps its data.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Persistence {
+    /// Nothing on disk: a restart starts empty.
+    None,
+    /// An append-only file fsynced before every reply (`appendfsync always`): whatever
+    /// Redis acknowledged survives `kill -9`.
+    Aof,
+}
+
+/// A `redis-server` owned by the test.
+pub struct RedisServer {
+    child: Option<Child>,
+    port: u16,
+    dir: tempfile::TempDir,
+    persistence: Persistence,
+}
+
+impl RedisServer {
+    /// Starts a server that keeps nothing on disk.
+    pub async fn start() -> RedisServer {
+        Self::start_with(Persistence::None).await
+    }
+
+    /// Starts a server with the given persistence on a free port.
+    pub async fn start_with(persistence: Persistence) -> RedisServer {
+        let mut last_failure = String::new();
+        for _ in 0..PORT_ATTEMPTS {
+            let mut server = RedisServer {
+                child: None,
+                port: free_port(),
+                dir: tempfile::tempdir().expect("creating a temp dir for redis-server"),
+                persistence,
+            };
+            match server.spawn_and_wait().await {
+                Ok(()) => return server,
+                Err(why) => last_failure = why,
+            }
+        }
+        panic!("redis-server did not start: {last_failure}");
+    }
+
+    /// `redis://127.0.0.1:<port>/`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// The URL with a user name and password.
+    pub fn url_as(&self, user: &str, password: &str) -> String {
+        format!("redis://{user}:{password}@127.0.0.1:{}/", self.port)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A fresh RESP2 connection for the test's own commands.
+    pub async fn connection(&self) -> MultiplexedConnection {
+        redis::Client::open(self.url())
+            .expect("redis URL")
+            .get_multiplexed_async_connection()
+            .await
+            .expect("connecting to the test redis-server")
+    }
+
+    /// Runs one command and returns its reply.
+    pub async fn cmd<T: redis::FromRedisValue>(&self, args: &[&str]) -> T {
+        let mut conn = self.connection().await;
+        let mut cmd = redis::cmd(args[0]);
+        for arg in &args[1..] {
+            cmd.arg(*arg);
+        }
+        cmd.query_async(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("redis command {args:?} failed: {e}"))
+    }
+
+    /// Kills the server with SIGKILL (no shutdown save) and waits for it to exit.
+    pub fn kill(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Kills the server if it runs, then starts it again on the same port and data dir.
+    pub async fn restart(&mut self) {
+        self.kill();
+        if let Err(why) = self.spawn_and_wait().await {
+            panic!("redis-server did not restart on port {}: {why}", self.port);
+        }
+    }
+
+    /// The server's log and anything it printed before opening it, for failure messages.
+    pub fn log(&self) -> String {
+        let early = std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default();
+        early + &std::fs::read_to_string(self.log_path()).unwrap_or_default()
+    }
+
+    fn log_path(&self) -> PathBuf {
+        self.dir.path().join("redis.log")
+    }
+
+    async fn spawn_and_wait(&mut self) -> Result<(), String> {
+        let binary =
+            std::env::var("REDIS_SERVER").unwrap_or_else(|_| DEFAULT_REDIS_SERVER.to_owned());
+        let port = self.port.to_string();
+        let dir = self.dir.path().display().to_string();
+        let log = self.log_path().display().to_string();
+        let mut args = vec![
+            "--port",
+            &port,
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            &dir,
+            "--logfile",
+            &log,
+            "--save",
+            "",
+            "--daemonize",
+            "no",
+            "--databases",
+            "1",
+        ];
+        match self.persistence {
+            Persistence::None => args.extend(["--appendonly", "no"]),
+            Persistence::Aof => args.extend(["--appendonly", "yes", "--appendfsync", "always"]),
+        }
+        let stderr = std::fs::File::create(self.dir.path().join("stderr.log"))
+            .map_err(|e| format!("creating a log file: {e}"))?;
+        let mut child = Command::new(&binary)
+            .args(&args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .map_err(|e| format!("starting {binary}: {e}"))?;
+        let deadline = Instant::now() + START_DEADLINE;
+        let client = redis::Client::open(self.url()).map_err(|e| e.to_string())?;
+        loop {
+            if let Ok(Some(status)) = child.try_wait() {
+                return Err(format!(
+                    "{binary} exited with {status}; log:\n{}",
+                    self.log()
+                ));
+            }
+            let ping = async {
+                let mut conn = client.get_multiplexed_async_connection().await?;
+                redis::cmd("PING").query_async::<String>(&mut conn).await
+            };
+            if let Ok(Ok(pong)) = tokio::time::timeout(POLL * 10, ping).await
+                && pong == "PONG"
+            {
+                self.child = Some(child);
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(format!(
+                    "no PONG within {START_DEADLINE:?}; log:\n{}",
+                    self.log()
+                ));
+            }
+            tokio::time::sleep(POLL).await;
+        }
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A loopback port free right now (the OS picks it; the listener is closed at once).
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("finding a free port")
+}
