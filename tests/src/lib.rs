@@ -169,6 +169,8 @@ pub struct RelayProcess {
     quic: String,
     ready_line: String,
     dir: tempfile::TempDir,
+    /// Another relay's certs directory, when this one shares its CA.
+    shared_certs: Option<PathBuf>,
     args: Vec<String>,
 }
 
@@ -176,6 +178,17 @@ impl RelayProcess {
     /// Starts a relay on `127.0.0.1` (a free UDP port, HTTP on a free TCP port) with fresh
     /// data and certs directories, plus `args`; returns once it printed READY.
     pub fn start(args: &[&str]) -> Self {
+        Self::start_in(None, args)
+    }
+
+    /// Starts a relay like [`start`](Self::start), but with `other`'s certs directory: both
+    /// relays' certificates are signed by the same CA, so one client trusts both (a
+    /// deployment of several relays).
+    pub fn start_sharing_ca(other: &RelayProcess, args: &[&str]) -> Self {
+        Self::start_in(Some(other.certs_dir()), args)
+    }
+
+    fn start_in(shared_certs: Option<PathBuf>, args: &[&str]) -> Self {
         let dir = tempfile::Builder::new()
             .prefix("chitchat-e2e-")
             .tempdir()
@@ -187,6 +200,7 @@ impl RelayProcess {
             quic: String::new(),
             ready_line: String::new(),
             dir,
+            shared_certs,
             args: args.iter().map(|a| a.to_string()).collect(),
         };
         relay.launch("127.0.0.1:0");
@@ -260,7 +274,9 @@ impl RelayProcess {
 
     /// The relay's certs directory (kept across restarts).
     pub fn certs_dir(&self) -> PathBuf {
-        self.dir.path().join("certs")
+        self.shared_certs
+            .clone()
+            .unwrap_or_else(|| self.dir.path().join("certs"))
     }
 
     /// The dev CA certificate clients must trust.
@@ -358,8 +374,11 @@ pub struct Cli {
 /// How a finished command went.
 #[derive(Debug)]
 pub struct CliOutput {
+    /// The exit status.
     pub status: ExitStatus,
+    /// Everything printed on stdout.
     pub stdout: String,
+    /// Everything printed on stderr.
     pub stderr: String,
     /// From spawn to exit.
     pub elapsed: Duration,
@@ -589,6 +608,16 @@ impl CliProcess {
     /// Reads stdout again after [`pause_stdout`](Self::pause_stdout).
     pub fn resume_stdout(&mut self) {
         self.stdout.set_paused(false);
+    }
+
+    /// Sends SIGINT (what Ctrl-C sends).
+    pub fn interrupt(&mut self) {
+        let status = Command::new("kill")
+            .arg("-INT")
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("running kill");
+        assert!(status.success(), "kill -INT failed");
     }
 
     /// Writes one line to stdin.

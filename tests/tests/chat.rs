@@ -70,6 +70,19 @@ fn two_chats_talk_through_pipes() {
     );
     ada.wait_for("* bob left #lobby");
 
+    // Ctrl-C quits cleanly too, and the relay hears of it at once.
+    let mut carol = relay.cli().nick("carol").args(["chat", "lobby"]).spawn();
+    carol.wait_for("* joined #lobby");
+    ada.wait_for("* carol joined #lobby");
+    carol.interrupt();
+    let status = carol.wait_exit(DEFAULT_TIMEOUT);
+    assert!(
+        status.success(),
+        "SIGINT ends chat with 0: {status}\n{}",
+        carol.transcript()
+    );
+    ada.wait_for("* carol left #lobby");
+
     // End of input quits too.
     ada.close_stdin();
     assert!(

@@ -166,3 +166,14 @@ fn history_pages_back() {
         assert_eq!(texts(&messages), expected);
     }
 }
+
+/// Ctrl-C ends a tail with exit code 0 (after telling the relay), not by the signal.
+#[test]
+fn interrupted_tail_exits_cleanly() {
+    let relay = RelayProcess::start(&[]);
+    let mut tail = relay.cli().args(["tail", "quiet"]).spawn();
+    tail.wait_for_stderr("following quiet", DEFAULT_TIMEOUT);
+    tail.interrupt();
+    let status = tail.wait_exit(DEFAULT_TIMEOUT);
+    assert!(status.success(), "{status}\n{}", tail.transcript());
+}

@@ -10,7 +10,7 @@ use std::future::Future;
 use chitchat_protocol::{ResumeOutcome, validate_room};
 use tokio::sync::mpsc;
 
-use super::{Context, check_room, print_line};
+use super::{Context, check_room, interrupted, print_line};
 use crate::ClientError;
 use crate::output::chat_line;
 use crate::session::{self, SessionEvent, SessionEvents, SessionHandle};
@@ -31,7 +31,12 @@ const HELP: &str = "\
 /// Runs the chat until /quit, end of input, or a fatal error.
 pub async fn run(ctx: &Context, room: &str) -> anyhow::Result<()> {
     check_room(room)?;
-    let (session, events) = session::start(ctx.session()).await?;
+    // Ctrl-C quits like /quit: the others see this user leave at once.
+    let mut interrupted = interrupted();
+    let (session, events) = tokio::select! {
+        started = session::start(ctx.session()) => started?,
+        _ = &mut interrupted => return Ok(()),
+    };
     let welcome = session.welcome();
     let mut chat = Chat {
         session,
@@ -67,8 +72,14 @@ pub async fn run(ctx: &Context, room: &str) -> anyhow::Result<()> {
             },
             event = chat.events.next(), if !chat.events_done => match event {
                 Some(event) => chat.show(event)?,
-                None => chat.events_done = true,
+                None => {
+                    chat.events_done = true;
+                    if chat.fatal.is_none() {
+                        break Err(anyhow::anyhow!("the session ended"));
+                    }
+                }
             },
+            _ = &mut interrupted => break Ok(()),
         }
     };
     chat.session.close().await;

@@ -20,8 +20,10 @@ use crate::{ClientConfig, ClientError, Connector, RelayAddr, SessionConfig};
 #[derive(Debug, Parser)]
 #[command(name = "chitchat", version)]
 pub struct Cli {
+    /// Flags every command takes.
     #[command(flatten)]
     pub global: Global,
+    /// What to do.
     #[command(subcommand)]
     pub command: Command,
 }
@@ -125,8 +127,11 @@ pub enum Command {
 /// What every command needs, checked and resolved from the flags.
 #[derive(Debug, Clone)]
 pub struct Context {
+    /// Relays to try, in order; at least one.
     pub relays: Vec<RelayAddr>,
+    /// A valid nick.
     pub nick: String,
+    /// Connection settings (CA file, timeouts).
     pub client: ClientConfig,
 }
 
@@ -203,6 +208,32 @@ pub fn init_logging() {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+/// Resolves on Ctrl-C (SIGINT). The handler is in place when this returns, not only once the
+/// future is first polled, so an interrupt that comes early is not lost to the default
+/// action (which would skip telling the relay goodbye).
+fn interrupted() -> futures::future::BoxFuture<'static, ()> {
+    use futures::FutureExt;
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::interrupt()) {
+            Ok(mut sigint) => async move {
+                sigint.recv().await;
+            }
+            .boxed(),
+            // No handler: Ctrl-C keeps its default action.
+            Err(_) => futures::future::pending().boxed(),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        .boxed()
+    }
 }
 
 /// Checks a room name before any connection is made.

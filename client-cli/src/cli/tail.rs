@@ -4,7 +4,7 @@
 
 use chitchat_protocol::{ResumeOutcome, ResumePoint};
 
-use super::{Context, check_room, print_line};
+use super::{Context, check_room, interrupted, print_line};
 use crate::output::{json_line, plain_line};
 use crate::session::{self, SessionEvent};
 
@@ -17,10 +17,19 @@ pub async fn run(
     json: bool,
 ) -> anyhow::Result<()> {
     check_room(room)?;
-    let (session, mut events) = session::start(ctx.session()).await?;
+    // Ctrl-C ends a tail normally; the relay is then told at once that this reader left.
+    let mut interrupted = interrupted();
     // Epoch 0: whatever the room's epoch is; `--since` names a seq, not an epoch.
     let resume = since.map(|seq| ResumePoint { epoch: 0, seq });
-    let joined = session.join(room, resume).await?;
+    let setup = async {
+        let (session, events) = session::start(ctx.session()).await?;
+        let joined = session.join(room, resume).await?;
+        Ok::<_, crate::ClientError>((session, events, joined))
+    };
+    let (session, mut events, joined) = tokio::select! {
+        setup = setup => setup?,
+        _ = &mut interrupted => return Ok(()),
+    };
     eprintln!(
         "chitchat: following {room} on {} (newest #{})",
         session.welcome().node_id,
@@ -31,7 +40,11 @@ pub async fn run(
     }
     let mut printed = 0u64;
     let result = loop {
-        let Some(event) = events.next().await else {
+        let event = tokio::select! {
+            event = events.next() => event,
+            _ = &mut interrupted => break Ok(()),
+        };
+        let Some(event) = event else {
             break Err(anyhow::anyhow!("the session ended"));
         };
         match event {

@@ -104,7 +104,9 @@ pub enum Event {
 /// What a relay answered to a Send: where the message was stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Sent {
+    /// The room history's epoch.
     pub epoch: u64,
+    /// The message's seq in its room.
     pub seq: u64,
     /// Server time of storing, ms since the Unix epoch.
     pub ts: u64,
