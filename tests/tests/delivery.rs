@@ -177,3 +177,27 @@ fn interrupted_tail_exits_cleanly() {
     let status = tail.wait_exit(DEFAULT_TIMEOUT);
     assert!(status.success(), "{status}\n{}", tail.transcript());
 }
+
+/// Without --nick: $USER if it is a valid nick, else "guest".
+#[test]
+fn default_nick_comes_from_user() {
+    let relay = RelayProcess::start(&[]);
+    for (user, expected) in [("zed", "zed"), ("not valid!", "guest")] {
+        relay
+            .cli()
+            .env("USER", user)
+            .args(["send", "nicks", "hi"])
+            .output()
+            .assert_success();
+        let out = relay
+            .cli()
+            .args(["history", "nicks", "--json", "--limit", "1"])
+            .output();
+        out.assert_success();
+        assert_eq!(
+            json_lines(&out.lines())[0]["from"],
+            expected,
+            "USER={user:?}"
+        );
+    }
+}
