@@ -1,0 +1,204 @@
+// The web client in headless Chromium against a real relay: two pages chatting, a page and
+// the CLI talking both ways, a reload that keeps history and resumes, and the relay's
+// refusal of an overlong message shown in plain words.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { Relay, cleanup, cli, cliChat, launchBrowser, waitFor } from './helpers.js';
+import {
+  assertNoPageErrors,
+  assertOrderedOnce,
+  joinRoom,
+  messages,
+  openChat,
+  send,
+  showRoom,
+  waitConnected,
+  waitForTexts,
+  waitJoined,
+} from './pages.js';
+
+describe('chat page', () => {
+  let relay;
+
+  before(async () => {
+    relay = await new Relay().start();
+  });
+
+  after(cleanup);
+
+  test('two pages chat in one room', async () => {
+    const ada = await openChat(await launchBrowser(), relay, 'ada');
+    const bob = await openChat(await launchBrowser(), relay, 'bob');
+    await joinRoom(ada, 'team');
+    await joinRoom(bob, 'team');
+
+    // Each sees the other in the member list.
+    await ada.locator('#member-list .member-name', { hasText: /^bob$/ }).waitFor();
+    await bob.locator('#member-list .member-name', { hasText: /^ada$/ }).waitFor();
+
+    await send(ada, 'Hello Bob!');
+    await waitForTexts(bob, ['Hello Bob!']);
+    await waitForTexts(ada, ['Hello Bob!']);
+    const [seen] = await messages(bob);
+    assert.equal(seen.from, 'ada');
+    assert.equal(seen.own, false);
+    const [mine] = await messages(ada);
+    assert.equal(mine.own, true, "one's own message is set apart");
+
+    // Typing shows on the other page (a datagram), then the message arrives.
+    await bob.locator('#composer-input').pressSequentially('Hi Ada', { delay: 20 });
+    await ada.locator('#typing', { hasText: 'bob is typing…' }).waitFor();
+    await bob.locator('#composer-input').press('Enter');
+    await waitForTexts(ada, ['Hi Ada']);
+
+    // Shift+Enter makes a new line; markup in text stays text.
+    const input = bob.locator('#composer-input');
+    await input.fill('<b>not bold</b> & "quoted"');
+    await input.press('Shift+Enter');
+    await input.pressSequentially('second line');
+    assert.equal(await input.inputValue(), '<b>not bold</b> & "quoted"\nsecond line');
+    await input.press('Enter');
+    await waitForTexts(ada, ['<b>not bold</b> & "quoted"\nsecond line']);
+    assert.equal(await ada.locator('#messages .text b').count(), 0, 'user text must never become markup');
+
+    // A room not in view counts unread messages.
+    await joinRoom(ada, 'random');
+    await send(bob, 'are you there?');
+    const teamLink = ada.locator('.room-link[data-room="team"]');
+    await teamLink.locator('.badge', { hasText: '1' }).waitFor();
+    assert.match(await teamLink.getAttribute('aria-label'), /1 unread/);
+    await showRoom(ada, 'team');
+    await waitForTexts(ada, ['are you there?']);
+    assert.equal(await teamLink.locator('.badge').count(), 0);
+
+    const list = await messages(ada);
+    assert.deepEqual(
+      list.map((m) => [m.from, m.text]),
+      [
+        ['ada', 'Hello Bob!'],
+        ['bob', 'Hi Ada'],
+        ['bob', '<b>not bold</b> & "quoted"\nsecond line'],
+        ['bob', 'are you there?'],
+      ],
+    );
+    assertOrderedOnce(list);
+    assertNoPageErrors(ada);
+    assertNoPageErrors(bob);
+  });
+
+  test('a page and the CLI talk both ways', async () => {
+    const page = await openChat(await launchBrowser(), relay, 'cara');
+    await joinRoom(page, 'cli-room');
+
+    // CLI -> page
+    await cli(relay, 'dave', ['send', 'cli-room', 'from the terminal']);
+    await waitForTexts(page, ['from the terminal']);
+
+    // page -> CLI
+    await send(page, 'from the browser');
+    await waitForTexts(page, ['from the browser']);
+    const out = await cli(relay, 'dave', ['tail', 'cli-room', '--since', '0', '--count', '2', '--json']);
+    const got = out.trim().split('\n').map((l) => JSON.parse(l));
+    assert.deepEqual(
+      got.map((m) => [m.from, m.text]),
+      [
+        ['dave', 'from the terminal'],
+        ['cara', 'from the browser'],
+      ],
+    );
+
+    // A live CLI chat over piped stdin, both ways.
+    const erin = cliChat(relay, 'erin', 'cli-room');
+    await page.locator('#member-list .member-name', { hasText: /^erin$/ }).waitFor();
+    erin.say('hello from a pipe');
+    await waitForTexts(page, ['hello from a pipe']);
+    await send(page, 'hi erin');
+    await waitFor('the CLI chat to print the page\'s message', () =>
+      erin.lines.some((l) => l.includes('cara') && l.includes('hi erin')),
+    );
+    await erin.close();
+    assertOrderedOnce(await messages(page));
+    assertNoPageErrors(page);
+  });
+
+  test('a reload keeps the nick, the rooms and the history, and resumes', async () => {
+    const context = await launchBrowser();
+    const page = await openChat(context, relay, 'rita');
+    await joinRoom(page, 'reload-room');
+    await send(page, 'one');
+    await send(page, 'two');
+    await cli(relay, 'sam', ['send', 'reload-room', 'three']);
+    await waitForTexts(page, ['one', 'two', 'three']);
+
+    // Away from the page while others talk.
+    await page.goto('about:blank');
+    await cli(relay, 'sam', ['send', 'reload-room', 'four (while away)']);
+    await cli(relay, 'sam', ['send', 'reload-room', 'five (while away)']);
+
+    await page.goto(relay.url);
+    await waitConnected(page);
+    assert.equal(await page.locator('#nick-dialog').isVisible(), false, 'the nick is remembered');
+    await waitJoined(page, 'reload-room');
+    const all = ['one', 'two', 'three', 'four (while away)', 'five (while away)'];
+    await waitForTexts(page, all);
+
+    // And once more with a plain reload: still each message once.
+    await page.reload();
+    await waitConnected(page);
+    await waitJoined(page, 'reload-room');
+    await waitForTexts(page, all);
+    await cli(relay, 'sam', ['send', 'reload-room', 'six']);
+    await waitForTexts(page, ['six']);
+    const list = await messages(page);
+    assert.deepEqual(list.map((m) => m.text), [...all, 'six']);
+    assertOrderedOnce(list);
+    assert.equal(await page.locator('#nick-label').textContent(), 'rita');
+    assertNoPageErrors(page);
+  });
+
+  test("an overlong message shows the relay's refusal in plain words", async () => {
+    const page = await openChat(await launchBrowser(), relay, 'lena');
+    await joinRoom(page, 'limits');
+    const input = page.locator('#composer-input');
+    await input.fill('x'.repeat(5000));
+    // The page warns while typing...
+    await page.locator('#counter.over', { hasText: '904 bytes too long' }).waitFor();
+    await input.press('Enter');
+    // ...and the relay, which decides, refuses it: the page says so plainly.
+    const failed = page.locator('#messages .msg.failed');
+    await failed.waitFor();
+    const said = await failed.locator('.send-error').textContent();
+    assert.match(said, /Not sent\. This message is too long\. Shorten it and try again\./);
+    assert.match(said, /Message is 5000 bytes; the most is 4096\./);
+
+    // Edit puts the text back for shortening.
+    await failed.getByRole('button', { name: 'Edit' }).click();
+    assert.equal(await page.locator('#messages .msg.failed').count(), 0);
+    assert.equal((await input.inputValue()).length, 5000);
+    await input.fill('short enough');
+    await input.press('Enter');
+    await waitForTexts(page, ['short enough']);
+    assertNoPageErrors(page);
+  });
+
+  test('names the page refuses before asking the relay', async () => {
+    const page = await openChat(await launchBrowser(), relay, 'vic');
+    await page.locator('#join-input').fill('no spaces allowed');
+    await page.locator('#join-error', { hasText: "may not contain ' '" }).waitFor();
+    assert.equal(await page.locator('#join-input').getAttribute('aria-invalid'), 'true');
+    await page.locator('#join-input').press('Enter');
+    assert.equal(await page.locator('.room-link[data-room="no spaces allowed"]').count(), 0);
+
+    await page.locator('#nick-button').click();
+    await page.locator('#nick-input').fill('has space');
+    await page.locator('#nick-input').press('Enter');
+    await page.locator('#nick-error', { hasText: "may not contain ' '" }).waitFor();
+    await page.locator('#nick-input').fill('victoria');
+    await page.locator('#nick-input').press('Enter');
+    await page.locator('#nick-label', { hasText: 'victoria' }).waitFor();
+    await waitConnected(page);
+    assertNoPageErrors(page);
+  });
+});

@@ -1,0 +1,346 @@
+// Helpers for the browser tests: real relay and CLI processes, headless Chromium pages, and
+// waiting for conditions with deadlines.
+//
+// Every process and browser started here is registered and ended by `cleanup()`, which each
+// test file calls in `after()`, whatever happened in the tests, and which also runs on exit.
+
+import { spawn, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+import { chromium } from 'playwright-core';
+
+/** The repository root. */
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+/** The binaries under test, built by `cargo build --workspace --bins`. */
+export const RELAY_BIN = path.join(ROOT, 'target', 'debug', 'chitchat-relay');
+export const CLI_BIN = path.join(ROOT, 'target', 'debug', 'chitchat');
+
+/** Debian's Chromium: the tests never download a browser. */
+export const CHROMIUM = process.env.CHITCHAT_CHROMIUM ?? '/usr/bin/chromium';
+
+/** Where screenshots go (gitignored). */
+export const SCREENSHOTS = path.join(ROOT, 'test-artifacts', 'screenshots');
+
+/** How long a relay may take to print its READY line: a debug build starts in well under 1 s. */
+const READY_TIMEOUT_MS = 20_000;
+
+/** How long a CLI command may take: one connection and one request. */
+const CLI_TIMEOUT_MS = 20_000;
+
+/** Default deadline of `waitFor`. */
+const WAIT_MS = 15_000;
+
+/**
+ * Chromium flags: headless, no sandbox (CI runs as root), nothing that talks to the network
+ * on its own. QUIC must stay enabled: WebTransport runs on it.
+ */
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+/** Desktop and phone viewports for screenshots. */
+export const DESKTOP = { width: 1280, height: 800 };
+export const PHONE = { width: 390, height: 780 };
+
+const live = new Set();
+const tempDirs = new Set();
+
+/** Fails with a clear message if a binary the tests run is missing. */
+export function requireBinary(bin) {
+  if (!existsSync(bin)) {
+    throw new Error(
+      `${bin} is missing: build it first with \`cargo build --workspace --bins\` (from ${ROOT})`,
+    );
+  }
+}
+
+/** A fresh temporary directory, removed by `cleanup()`. */
+export function tempDir(prefix) {
+  const dir = mkdtempSync(path.join(tmpdir(), `chitchat-${prefix}-`));
+  tempDirs.add(dir);
+  return dir;
+}
+
+/**
+ * A relay process. `start()` runs it and parses its READY line; `kill()` sends SIGKILL and
+ * waits for the exit; `restart()` starts it again on the same ports, data and certs dirs.
+ */
+export class Relay {
+  constructor({ dataDir, certsDir, extraArgs = [] } = {}) {
+    requireBinary(RELAY_BIN);
+    this.dataDir = dataDir ?? tempDir('data');
+    this.certsDir = certsDir ?? tempDir('certs');
+    this.extraArgs = extraArgs;
+    this.quicPort = 0;
+    this.httpPort = 0;
+    this.proc = null;
+    this.stderr = [];
+  }
+
+  /** Starts the relay (on port 0 the first time, the same ports after) and waits for READY. */
+  async start() {
+    const args = [
+      '--listen', `[::1]:${this.quicPort}`,
+      '--http', `[::1]:${this.httpPort}`,
+      '--data-dir', this.dataDir,
+      '--certs-dir', this.certsDir,
+      ...this.extraArgs,
+    ];
+    const proc = spawn(RELAY_BIN, args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, CHITCHAT_LOG: process.env.CHITCHAT_LOG ?? 'info' },
+    });
+    this.proc = proc;
+    track(proc);
+    proc.stderr.setEncoding('utf8');
+    proc.stderr.on('data', (chunk) => {
+      this.stderr.push(chunk);
+      if (process.env.CHITCHAT_TEST_VERBOSE) process.stderr.write(`[relay] ${chunk}`);
+    });
+    const ready = await new Promise((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`relay printed no READY line within ${READY_TIMEOUT_MS} ms\n${this.log()}`)),
+        READY_TIMEOUT_MS,
+      );
+      const lines = createInterface({ input: proc.stdout });
+      lines.on('line', (line) => {
+        const m = /^READY quic=(\S+) http=(\S+)$/.exec(line);
+        if (m) {
+          clearTimeout(timer);
+          resolve({ quic: m[1], http: m[2] });
+        }
+      });
+      proc.once('exit', (code, signal) => {
+        clearTimeout(timer);
+        reject(new Error(`relay exited (${code ?? signal}) before READY\n${this.log()}`));
+      });
+    });
+    this.quicPort = portOf(ready.quic);
+    this.httpPort = portOf(ready.http);
+    return this;
+  }
+
+  /** The relay address for the CLI. */
+  get quicAddr() {
+    return `[::1]:${this.quicPort}`;
+  }
+
+  /** The page's URL: localhost, so the page is a secure context and may use WebTransport. */
+  get url() {
+    return `http://localhost:${this.httpPort}/`;
+  }
+
+  /** The dev CA the CLI must trust. */
+  get caFile() {
+    return path.join(this.certsDir, 'ca.pem');
+  }
+
+  /** SIGKILL: no goodbye to anyone. Resolves once the process is gone. */
+  async kill() {
+    await killProcess(this.proc, 'SIGKILL');
+  }
+
+  /** SIGTERM: the graceful shutdown (GoAway, drain). Resolves once the process is gone. */
+  async stop() {
+    await killProcess(this.proc, 'SIGTERM');
+  }
+
+  /** Starts again on the same ports and directories. */
+  async restart() {
+    return this.start();
+  }
+
+  /** The relay's log so far, for failure messages. */
+  log() {
+    return this.stderr.join('').split('\n').slice(-40).join('\n');
+  }
+}
+
+function portOf(addr) {
+  const m = /:(\d+)$/.exec(addr);
+  if (!m) throw new Error(`no port in ${addr}`);
+  return Number(m[1]);
+}
+
+function track(proc) {
+  live.add(proc);
+  proc.once('exit', () => live.delete(proc));
+}
+
+async function killProcess(proc, signal) {
+  if (!proc || proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise((resolve) => proc.once('exit', resolve));
+  proc.kill(signal);
+  await exited;
+}
+
+/** Runs the CLI once with `args` after the relay options; resolves to its stdout. */
+export async function cli(relay, nick, args, { input } = {}) {
+  requireBinary(CLI_BIN);
+  const full = ['--relay', relay.quicAddr, '--ca', relay.caFile, '--nick', nick, ...args];
+  return new Promise((resolve, reject) => {
+    const proc = spawn(CLI_BIN, full, { stdio: ['pipe', 'pipe', 'pipe'] });
+    track(proc);
+    let out = '';
+    let err = '';
+    proc.stdout.setEncoding('utf8').on('data', (c) => (out += c));
+    proc.stderr.setEncoding('utf8').on('data', (c) => (err += c));
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`chitchat ${full.join(' ')} did not finish within ${CLI_TIMEOUT_MS} ms\n${err}`));
+    }, CLI_TIMEOUT_MS);
+    proc.once('exit', (code) => {
+      clearTimeout(timer);
+      if (code === 0) resolve(out);
+      else reject(new Error(`chitchat ${full.join(' ')} exited with ${code}\n${err}`));
+    });
+    if (input !== undefined) proc.stdin.end(input);
+    else proc.stdin.end();
+  });
+}
+
+/**
+ * A long-running `chitchat chat ROOM` with piped stdin: `say(line)` sends a line; `lines`
+ * holds what it printed; `close()` ends stdin and waits for the exit.
+ */
+export function cliChat(relay, nick, room) {
+  requireBinary(CLI_BIN);
+  const proc = spawn(
+    CLI_BIN,
+    ['--relay', relay.quicAddr, '--ca', relay.caFile, '--nick', nick, 'chat', room],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
+  track(proc);
+  const lines = [];
+  const errors = [];
+  createInterface({ input: proc.stdout }).on('line', (l) => lines.push(l));
+  createInterface({ input: proc.stderr }).on('line', (l) => errors.push(l));
+  return {
+    proc,
+    lines,
+    errors,
+    say(line) {
+      proc.stdin.write(`${line}\n`);
+    },
+    async close() {
+      const exited = new Promise((resolve) => {
+        if (proc.exitCode !== null || proc.signalCode !== null) resolve();
+        else proc.once('exit', resolve);
+      });
+      proc.stdin.end();
+      const timer = setTimeout(() => proc.kill('SIGKILL'), 5_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
+
+/** Polls `check` (sync or async) until it returns a truthy value, or fails after `timeout`. */
+export async function waitFor(what, check, { timeout = WAIT_MS, interval = 50 } = {}) {
+  const deadline = Date.now() + timeout;
+  let last;
+  for (;;) {
+    try {
+      const v = await check();
+      if (v) return v;
+      last = v;
+    } catch (e) {
+      last = e;
+    }
+    if (Date.now() > deadline) {
+      const detail = last instanceof Error ? `: ${last.message}` : last === undefined ? '' : ` (last: ${JSON.stringify(last)})`;
+      throw new Error(`timed out after ${timeout} ms waiting for ${what}${detail}`);
+    }
+    await new Promise((r) => setTimeout(r, interval));
+  }
+}
+
+/**
+ * A headless Chromium with a fresh profile. Returns the playwright BrowserContext; its
+ * pages share localStorage, as tabs of one browser do.
+ */
+export async function launchBrowser({ viewport = DESKTOP, colorScheme = 'light' } = {}) {
+  if (!existsSync(CHROMIUM)) {
+    throw new Error(`${CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)`);
+  }
+  const profile = tempDir('chromium');
+  const context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    viewport,
+    colorScheme,
+  });
+  live.add(context);
+  context.on('close', () => live.delete(context));
+  return context;
+}
+
+/**
+ * Browsers log failed connection attempts themselves (a relay being down is a test case);
+ * those are not the page's errors.
+ */
+const NETWORK_NOISE = /WebTransport|net::ERR_|Failed to load resource|Failed to fetch/;
+
+/** Collects the page's uncaught exceptions and console errors (network noise aside), to fail on them. */
+export function watchErrors(page) {
+  const errors = [];
+  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !NETWORK_NOISE.test(m.text())) errors.push(`console: ${m.text()}`);
+  });
+  return errors;
+}
+
+/** Saves a screenshot under test-artifacts/screenshots/NAME.png. */
+export async function screenshot(page, name) {
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
+}
+
+/** Ends every process and browser this module started, and removes its temp dirs. */
+export async function cleanup() {
+  const all = [...live];
+  live.clear();
+  await Promise.all(
+    all.map(async (thing) => {
+      try {
+        if (typeof thing.close === 'function' && !('pid' in thing)) await thing.close();
+        else await killProcess(thing, 'SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }),
+  );
+  for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  tempDirs.clear();
+}
+
+// A test run that dies (an uncaught error, ^C) still kills its relays and CLIs.
+process.once('exit', () => {
+  for (const thing of live) {
+    if ('pid' in thing && thing.exitCode === null) {
+      try {
+        thing.kill('SIGKILL');
+      } catch {
+        // Already gone.
+      }
+    }
+  }
+});
+
+/** Whether a process is still running (for assertions on cleanup). */
+export function running(pid) {
+  return spawnSync('kill', ['-0', String(pid)]).status === 0;
+}

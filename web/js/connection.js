@@ -1,0 +1,554 @@
+// The page's link to a relay over WebTransport: opening a session (trying each configured
+// URL), the control stream (Hello, requests matched to answers by id, keep-alive pings),
+// the room streams, typing datagrams, and reconnecting by itself with backoff when the
+// session ends. It knows the protocol and nothing of the page: it reports through events.
+//
+// Events (CustomEvent, details in brackets):
+//   status   {state: 'connecting'|'open'|'waiting'|'stopped', attempt, retryAt, reason, goAway}
+//   welcome  {welcome}                    a session is open: (re)join rooms now
+//   open     {room, epoch}                a room stream began
+//   message  {message}                    a room message (room streams)
+//   presence {room, nick, joined}
+//   typing   {room, nick}
+//   fatal    {code, message}              the relay ended the session for this reason
+
+import {
+  ClientDatagram,
+  ClientFrame,
+  CodecError,
+  ErrorCode,
+  FrameReader,
+  PROTOCOL_VERSION,
+  RoomFrame,
+  ServerDatagram,
+  ServerFrame,
+  decodeDatagram,
+  encodeDatagram,
+  encodeFrame,
+  errorInfo,
+} from './codec.js';
+
+/** Keep-alive: the relay drops sessions silent for 30 s; a ping every 15 s keeps one open. */
+export const PING_INTERVAL_MS = 15_000;
+
+/** A ping unanswered this long means the relay is gone (e.g. killed without a goodbye). */
+const PING_TIMEOUT_MS = 10_000;
+
+/** How long opening a session (handshake, Hello, Welcome) may take before trying the next URL. */
+const CONNECT_TIMEOUT_MS = 8_000;
+
+/** How long fetching a fresh /config.json may take before using the one we have. */
+const CONFIG_TIMEOUT_MS = 3_000;
+
+/** Reconnect delays: the first retry comes quickly, then doubling up to the cap. */
+const BACKOFF_FIRST_MS = 500;
+const BACKOFF_MAX_MS = 15_000;
+
+/** ±25% jitter, so many pages dropped at once do not all come back in the same instant. */
+const JITTER = 0.25;
+
+/** Codes after which reconnecting cannot help until the person changes something. */
+const NEEDS_PERSON = new Set([ErrorCode.INVALID_NICK, ErrorCode.UNSUPPORTED_VERSION]);
+
+/** A request failed: the relay answered Error (`code` set) or the session ended (`lost`). */
+export class RequestError extends Error {
+  constructor(code, message, { lost = false } = {}) {
+    super(message);
+    this.name = 'RequestError';
+    this.code = code;
+    this.codeName = code === null ? null : errorInfo(code).name;
+    this.lost = lost;
+  }
+}
+
+/** The answer frame name for each request. */
+const ANSWERS = {
+  Joined: 'Join',
+  Left: 'Leave',
+  Sent: 'Send',
+  History: 'History',
+  Members: 'Who',
+  Pong: 'Ping',
+};
+
+export class Connection extends EventTarget {
+  /**
+   * @param {object} opts
+   * @param {object} opts.config  the page config ({webtransport, cert_hashes, ...})
+   * @param {string} opts.nick
+   * @param {string} [opts.configUrl]  where to re-read the config before reconnecting
+   *   (a restarted relay has a new certificate hash)
+   */
+  constructor({ config, nick, configUrl = '/config.json' }) {
+    super();
+    this.config = config;
+    this.nick = nick;
+    this.configUrl = configUrl;
+    this.state = 'stopped';
+    this.welcome = null;
+    /** The session in service, or null. */
+    this.session = null;
+    this.stopped = true;
+    this.wake = null;
+    this.urlIndex = 0;
+  }
+
+  /** Starts connecting, and keeps the page connected until `stop()`. */
+  start() {
+    if (!this.stopped) return;
+    this.stopped = false;
+    this.#loop();
+  }
+
+  /** Closes the session and stops reconnecting. */
+  stop() {
+    this.stopped = true;
+    this.session?.close('closing');
+    this.wake?.();
+    this.#status('stopped', {});
+  }
+
+  /** Reconnects with a new nick (the relay records the nick per session). */
+  setNick(nick) {
+    this.nick = nick;
+    if (this.stopped) {
+      this.start();
+      return;
+    }
+    this.session?.close('changing nick', { quick: true });
+    this.wake?.();
+  }
+
+  /** Skips the wait before the next attempt. */
+  reconnectNow() {
+    this.wake?.();
+  }
+
+  get isOpen() {
+    return this.state === 'open' && this.session !== null;
+  }
+
+  /** Sends a request; resolves with the answer's fields, rejects with a RequestError. */
+  request(kind, fields = {}) {
+    if (!this.session) {
+      return Promise.reject(new RequestError(null, 'not connected', { lost: true }));
+    }
+    return this.session.request(kind, fields);
+  }
+
+  /** Tells the room this person is typing (a datagram: may be lost, that is fine). */
+  sendTyping(room) {
+    this.session?.datagram({ Typing: { room } });
+  }
+
+  async #loop() {
+    let attempt = 0;
+    while (!this.stopped) {
+      attempt += 1;
+      this.#status('connecting', { attempt });
+      let session = null;
+      let reason = null;
+      try {
+        session = await this.#connect();
+      } catch (e) {
+        reason = e;
+      }
+      if (this.stopped) {
+        session?.close('closing');
+        break;
+      }
+      let delay;
+      let goAway = null;
+      if (session) {
+        attempt = 0;
+        this.session = session;
+        this.welcome = session.welcome;
+        this.#status('open', { attempt: 0 });
+        this.#emit('welcome', { welcome: session.welcome });
+        const end = await session.ended;
+        this.session = null;
+        if (this.stopped) break;
+        reason = end;
+        goAway = end.goAway;
+        if (end.fatal && NEEDS_PERSON.has(end.fatal.code)) {
+          // Reconnecting with the same nick or version would fail the same way.
+          this.stopped = true;
+          this.#status('stopped', { reason: end });
+          break;
+        }
+        delay = goAway ? goAway.reconnect_ms : end.quick ? 0 : jitter(BACKOFF_FIRST_MS);
+      } else if (reason instanceof RequestError && NEEDS_PERSON.has(reason.code)) {
+        this.stopped = true;
+        this.#status('stopped', { reason });
+        break;
+      } else {
+        delay = jitter(Math.min(BACKOFF_MAX_MS, BACKOFF_FIRST_MS * 2 ** (attempt - 1)));
+      }
+      if (delay > 0) {
+        this.#status('waiting', { attempt, retryAt: Date.now() + delay, reason, goAway });
+        await this.#sleep(delay);
+      }
+    }
+  }
+
+  /** Waits `ms`, or less if woken by `reconnectNow()`, `setNick()` or `stop()`. */
+  #sleep(ms) {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      const online = () => done();
+      addEventListener('online', online);
+      const self = this;
+      function done() {
+        clearTimeout(timer);
+        removeEventListener('online', online);
+        self.wake = null;
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+
+  /** Opens a session at the first configured URL that answers. */
+  async #connect() {
+    await this.#refreshConfig();
+    const urls = this.config.webtransport ?? [];
+    if (urls.length === 0) throw new Error('no relay address is configured');
+    let lastError = null;
+    for (let i = 0; i < urls.length; i++) {
+      const index = (this.urlIndex + i) % urls.length;
+      if (this.stopped) break;
+      try {
+        const session = await Session.open(urls[index], this.config, this.nick, this);
+        this.urlIndex = index;
+        return session;
+      } catch (e) {
+        lastError = e;
+      }
+    }
+    throw lastError ?? new Error('not connected');
+  }
+
+  /** Reads the current config (certificate hashes change when a relay restarts). */
+  async #refreshConfig() {
+    if (!this.configUrl) return;
+    const abort = new AbortController();
+    const timer = setTimeout(() => abort.abort(), CONFIG_TIMEOUT_MS);
+    try {
+      const res = await fetch(this.configUrl, { cache: 'no-store', signal: abort.signal });
+      if (res.ok) {
+        const fresh = await res.json();
+        if (fresh && Array.isArray(fresh.webtransport)) this.config = fresh;
+      }
+    } catch {
+      // The HTTP side is unreachable too: try the addresses we know.
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #status(state, detail) {
+    this.state = state;
+    this.#emit('status', { state, ...detail });
+  }
+
+  #emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  /** Used by Session to report what arrives. */
+  _emit(type, detail) {
+    this.#emit(type, detail);
+  }
+}
+
+/**
+ * One WebTransport session, from Hello to its end. `ended` resolves (never rejects) with
+ * `{reason, fatal?, goAway?, quick?}` when it is over, however it ends.
+ */
+class Session {
+  static async open(url, config, nick, owner) {
+    const options = {};
+    const hashes = (config.cert_hashes ?? []).map(hexBytes).filter(Boolean);
+    if (hashes.length > 0) {
+      options.serverCertificateHashes = hashes.map((value) => ({ algorithm: 'sha-256', value }));
+    }
+    let wt;
+    try {
+      wt = new WebTransport(url, options);
+    } catch (e) {
+      throw new Error(`cannot open ${url}: ${e.message}`);
+    }
+    // A rejected `closed` must never surface as an unhandled rejection.
+    wt.closed.catch(() => {});
+    const session = new Session(wt, owner);
+    let timer;
+    const timeout = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${url} did not answer in time`)), CONNECT_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([session.#handshake(nick), timeout]);
+      return session;
+    } catch (e) {
+      session.close('connect failed');
+      throw e;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  constructor(wt, owner) {
+    this.wt = wt;
+    this.owner = owner;
+    this.nextId = 1;
+    this.pending = new Map();
+    this.welcome = null;
+    this.writer = null;
+    this.datagramWriter = null;
+    this.pingTimer = null;
+    this.fatal = null;
+    this.goAway = null;
+    this.quick = false;
+    this.done = false;
+    this.ended = new Promise((resolve) => {
+      this.resolveEnded = resolve;
+    });
+  }
+
+  async #handshake(nick) {
+    await this.wt.ready;
+    const stream = await this.wt.createBidirectionalStream();
+    this.writer = stream.writable.getWriter();
+    this.writer.closed.catch(() => {});
+    const reader = stream.readable.getReader();
+    const frames = new FrameReader(ServerFrame);
+    await this.writer.write(encodeFrame(ClientFrame, { Hello: { version: PROTOCOL_VERSION, nick, token: null } }));
+    // The first frame is Welcome, or an Error saying why not.
+    let first;
+    while (first === undefined) {
+      const { value, done } = await reader.read();
+      if (done) throw new Error('the relay closed the session before answering Hello');
+      frames.push(value);
+      first = frames.nextFrame();
+    }
+    if (first.Error) {
+      const err = new RequestError(first.Error.code, first.Error.message);
+      this.owner._emit('fatal', { code: first.Error.code, message: first.Error.message });
+      this.fatal = first.Error;
+      throw err;
+    }
+    if (!first.Welcome) throw new Error('the relay did not answer Hello with Welcome');
+    this.welcome = first.Welcome;
+    // Everything after Welcome: control frames, room streams, datagrams, pings.
+    this.#readControl(reader, frames);
+    this.#acceptRoomStreams();
+    this.#readDatagrams();
+    this.pingTimer = setInterval(() => this.#ping(), PING_INTERVAL_MS);
+    this.wt.closed.then(
+      () => this.#end('the relay closed the session'),
+      (e) => this.#end(e?.message || 'connection lost'),
+    );
+  }
+
+  /** Sends a request frame and waits for its answer. */
+  request(kind, fields) {
+    if (this.done) return Promise.reject(new RequestError(null, 'not connected', { lost: true }));
+    const id = this.nextId;
+    this.nextId = this.nextId >= 0xffffffff ? 1 : this.nextId + 1;
+    let bytes;
+    try {
+      bytes = encodeFrame(ClientFrame, { [kind]: { id, ...fields } });
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { kind, resolve, reject });
+      this.writer.write(bytes).catch((e) => this.#end(`writing failed: ${e.message}`));
+    });
+  }
+
+  datagram(value) {
+    if (this.done) return;
+    try {
+      if (!this.datagramWriter) {
+        const dg = this.wt.datagrams;
+        const writable = typeof dg.createWritable === 'function' ? dg.createWritable() : dg.writable;
+        this.datagramWriter = writable.getWriter();
+      }
+      this.datagramWriter.write(encodeDatagram(ClientDatagram, value)).catch(() => {});
+    } catch {
+      // Datagrams are best effort.
+    }
+  }
+
+  /** Ends the session from this side. */
+  close(reason, { quick = false } = {}) {
+    this.quick = quick;
+    try {
+      this.wt.close({ closeCode: 0, reason: '' });
+    } catch {
+      // Already closed.
+    }
+    this.#end(reason);
+  }
+
+  async #readControl(reader, frames) {
+    try {
+      for (;;) {
+        for (const frame of frames) this.#onServerFrame(frame);
+        const { value, done } = await reader.read();
+        if (done) {
+          frames.finish();
+          this.#end('the relay ended the control stream');
+          return;
+        }
+        frames.push(value);
+      }
+    } catch (e) {
+      this.#failed(e, 'control stream');
+    }
+  }
+
+  #onServerFrame(frame) {
+    const [name] = Object.keys(frame);
+    const body = frame[name];
+    if (name === 'Error') {
+      if (body.id === 0) {
+        this.fatal = body;
+        this.owner._emit('fatal', { code: body.code, message: body.message });
+        return;
+      }
+      const waiting = this.pending.get(body.id);
+      if (waiting) {
+        this.pending.delete(body.id);
+        waiting.reject(new RequestError(body.code, body.message));
+      }
+      return;
+    }
+    if (name === 'GoAway') {
+      this.goAway = body;
+      // Reconnect after the delay the relay asked for (the loop waits it out).
+      setTimeout(() => this.close('the relay is restarting'), 0);
+      return;
+    }
+    if (ANSWERS[name]) {
+      const waiting = this.pending.get(body.id);
+      if (waiting && waiting.kind === ANSWERS[name]) {
+        this.pending.delete(body.id);
+        waiting.resolve(body);
+      }
+    }
+  }
+
+  async #acceptRoomStreams() {
+    const incoming = this.wt.incomingUnidirectionalStreams.getReader();
+    try {
+      for (;;) {
+        const { value, done } = await incoming.read();
+        if (done) return;
+        this.#readRoom(value);
+      }
+    } catch {
+      // The session ended; #end reports it.
+    }
+  }
+
+  async #readRoom(stream) {
+    const reader = stream.getReader();
+    const frames = new FrameReader(RoomFrame);
+    let room = null;
+    try {
+      for (;;) {
+        for (const frame of frames) {
+          if (frame.Open) {
+            room = frame.Open.room;
+            this.owner._emit('open', { room, epoch: frame.Open.epoch });
+          } else if (room === null) {
+            throw new CodecError('BAD_FRAME', 'a room stream must start with Open');
+          } else if (frame.Message) {
+            this.owner._emit('message', { message: frame.Message });
+          } else if (frame.Presence) {
+            this.owner._emit('presence', { room, ...frame.Presence });
+          }
+        }
+        const { value, done } = await reader.read();
+        if (done) {
+          frames.finish();
+          return;
+        }
+        frames.push(value);
+      }
+    } catch (e) {
+      this.#failed(e, 'room stream');
+    }
+  }
+
+  async #readDatagrams() {
+    const reader = this.wt.datagrams.readable.getReader();
+    try {
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) return;
+        try {
+          const d = decodeDatagram(ServerDatagram, value);
+          if (d.Typing) this.owner._emit('typing', d.Typing);
+        } catch {
+          // A bad datagram is dropped: it carries nothing that matters.
+        }
+      }
+    } catch {
+      // The session ended.
+    }
+  }
+
+  async #ping() {
+    let timer;
+    const late = new Promise((_, reject) => {
+      timer = setTimeout(() => reject(new Error('the relay stopped answering')), PING_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([this.request('Ping', {}), late]);
+    } catch (e) {
+      if (!this.done) this.close(e.message);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** A stream failed: a codec error is the relay's fault (close with its code); else the session ended. */
+  #failed(e, where) {
+    if (this.done) return;
+    if (e instanceof CodecError) {
+      try {
+        this.wt.close({ closeCode: e.wireCode, reason: e.message.slice(0, 100) });
+      } catch {
+        // Already closed.
+      }
+      this.#end(`bad data from the relay on the ${where}: ${e.message}`);
+    } else {
+      this.#end(e?.message || 'connection lost');
+    }
+  }
+
+  #end(reason) {
+    if (this.done) return;
+    this.done = true;
+    clearInterval(this.pingTimer);
+    for (const { reject } of this.pending.values()) {
+      reject(new RequestError(null, 'connection lost', { lost: true }));
+    }
+    this.pending.clear();
+    this.resolveEnded({ reason, fatal: this.fatal, goAway: this.goAway, quick: this.quick });
+  }
+}
+
+function jitter(ms) {
+  return Math.round(ms * (1 - JITTER + Math.random() * 2 * JITTER));
+}
+
+/** "ab01..." -> Uint8Array, or null if it is not hex. */
+function hexBytes(hex) {
+  if (typeof hex !== 'string' || !/^([0-9a-f]{2})+$/i.test(hex)) return null;
+  const out = new Uint8Array(hex.length / 2);
+  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
+  return out;
+}

@@ -1,0 +1,143 @@
+// Words and numbers for people: times, days, the relay's error codes in plain language,
+// typing lines, and message text with its links made clickable (as DOM nodes, never markup).
+
+import { errorInfo } from './codec.js';
+
+const timeFormat = new Intl.DateTimeFormat(undefined, { hour: 'numeric', minute: '2-digit' });
+const fullFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'medium' });
+const dayFormat = new Intl.DateTimeFormat(undefined, { weekday: 'long', month: 'long', day: 'numeric' });
+const yearDayFormat = new Intl.DateTimeFormat(undefined, { year: 'numeric', month: 'long', day: 'numeric' });
+const numberFormat = new Intl.NumberFormat();
+
+/** "9:41 AM" */
+export function formatTime(ts) {
+  return timeFormat.format(new Date(ts));
+}
+
+/** "Tuesday, 4 March 2025 at 09:41:07": for a title attribute. */
+export function formatFull(ts) {
+  return fullFormat.format(new Date(ts));
+}
+
+/** Midnight of the local day of `ts`, as a number: two messages share a day if equal. */
+export function dayKey(ts) {
+  const d = new Date(ts);
+  return new Date(d.getFullYear(), d.getMonth(), d.getDate()).getTime();
+}
+
+/** "Today", "Yesterday", "Monday, March 3", or with the year when it is not this year. */
+export function formatDay(ts, now = Date.now()) {
+  const day = dayKey(ts);
+  const today = dayKey(now);
+  if (day === today) return 'Today';
+  if (day === dayKey(today - 12 * 3600 * 1000)) return 'Yesterday';
+  return new Date(ts).getFullYear() === new Date(now).getFullYear()
+    ? dayFormat.format(new Date(ts))
+    : yearDayFormat.format(new Date(ts));
+}
+
+/** "1,234" */
+export function formatNumber(n) {
+  return numberFormat.format(n);
+}
+
+/**
+ * What went wrong, for people, by error code name: the sentence leads, the relay's own
+ * message follows as detail.
+ */
+const PLAIN = {
+  TEXT_TOO_LONG: 'This message is too long. Shorten it and try again.',
+  INVALID_TEXT: 'The relay cannot take this text.',
+  RATE_LIMITED: 'You are sending too fast. Wait a moment, then try again.',
+  NOT_JOINED: 'You are not in that room.',
+  INVALID_ROOM: 'That room name is not allowed.',
+  TOO_MANY_ROOMS: 'You are in as many rooms as the relay allows. Leave one first.',
+  INVALID_NICK: 'That nick is not allowed.',
+  INVALID_REQUEST: 'The relay refused the request.',
+  UNAVAILABLE: 'The relay cannot store messages right now. Try again in a moment.',
+  INTERNAL: 'Something went wrong on the relay. Try again.',
+  SERVER_BUSY: 'The relay is full right now.',
+  HANDSHAKE_TIMEOUT: 'The relay did not hear from this page in time.',
+  IDLE_TIMEOUT: 'The connection was idle too long.',
+  SLOW_CONSUMER: 'This page fell behind the conversation.',
+  SHUTTING_DOWN: 'The relay is restarting.',
+  UNSUPPORTED_VERSION: 'This page is out of date. Reload it to get the latest version.',
+  PROTOCOL_VIOLATION: 'The page and the relay misunderstood each other.',
+  BAD_FRAME: 'The page and the relay misunderstood each other.',
+  UNKNOWN_FRAME: 'The page and the relay misunderstood each other.',
+  FRAME_TOO_LARGE: 'That was too much to send at once.',
+  INVALID_UTF8: 'The page and the relay misunderstood each other.',
+};
+
+/**
+ * A relay error as {title, detail}: `title` in plain words, `detail` the relay's message,
+ * tidied into a sentence (or null when it only repeats the code's description).
+ */
+export function explainError(code, message) {
+  const info = errorInfo(code);
+  const title = PLAIN[info.name] ?? `The relay refused it (${info.description}).`;
+  let detail = (message ?? '').trim();
+  if (detail.toLowerCase() === info.description.toLowerCase()) detail = '';
+  if (detail) {
+    detail = detail[0].toUpperCase() + detail.slice(1);
+    if (!/[.!?]$/.test(detail)) detail += '.';
+  }
+  return { title, detail: detail || null, name: info.name };
+}
+
+/** "ada is typing…", "ada and bo are typing…", "ada, bo and cy are typing…", "5 people are typing…". */
+export function typingLine(nicks) {
+  if (nicks.length === 0) return '';
+  if (nicks.length === 1) return `${nicks[0]} is typing…`;
+  if (nicks.length === 2) return `${nicks[0]} and ${nicks[1]} are typing…`;
+  if (nicks.length === 3) return `${nicks[0]}, ${nicks[1]} and ${nicks[2]} are typing…`;
+  return `${nicks.length} people are typing…`;
+}
+
+/** "in 3 s", "in 1 min" */
+export function formatDelay(ms) {
+  const s = Math.max(1, Math.ceil(ms / 1000));
+  return s < 60 ? `${s} s` : `${Math.ceil(s / 60)} min`;
+}
+
+// http(s) URLs, stopping before trailing punctuation that usually ends a sentence.
+const URL_RE = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]}]/g;
+
+/**
+ * Message text as DOM nodes: text nodes, with http(s) links as anchors that open in a new
+ * tab without giving it access to this page. Newlines are kept by CSS (white-space).
+ */
+export function textNodes(text) {
+  const nodes = [];
+  let last = 0;
+  for (const m of text.matchAll(URL_RE)) {
+    if (m.index > last) nodes.push(document.createTextNode(text.slice(last, m.index)));
+    const a = document.createElement('a');
+    a.href = m[0];
+    a.textContent = m[0];
+    a.target = '_blank';
+    a.rel = 'noopener noreferrer nofollow';
+    nodes.push(a);
+    last = m.index + m[0].length;
+  }
+  if (last < text.length) nodes.push(document.createTextNode(text.slice(last)));
+  return nodes;
+}
+
+/** A stable hue (0-359) for a nick, so each person keeps one colour. */
+export function nickHue(nick) {
+  let h = 2166136261;
+  for (let i = 0; i < nick.length; i++) {
+    h ^= nick.charCodeAt(i);
+    h = Math.imul(h, 16777619);
+  }
+  return (h >>> 0) % 360;
+}
+
+/** One or two letters for an avatar. */
+export function initials(nick) {
+  const parts = nick.split(/[_.\-]+/).filter(Boolean);
+  const chars = (parts.length > 1 ? [parts[0], parts[1]] : [nick]).map((p) => [...p][0] ?? '');
+  const s = parts.length > 1 ? chars.join('') : [...nick].slice(0, 1).join('');
+  return s.toUpperCase();
+}
