@@ -115,11 +115,9 @@ impl Hub {
                 continue;
             }
             let first_here = lock(&entry.members).list.is_empty();
-            if first_here {
-                if let Err(e) = self.broker()?.subscribe(room).await {
-                    self.remove_if_empty(room, &entry);
-                    return Err(e);
-                }
+            if first_here && let Err(e) = self.broker()?.subscribe(room).await {
+                self.remove_if_empty(room, &entry);
+                return Err(e);
             }
             let (members, first_of_nick) = {
                 let mut m = lock(&entry.members);
@@ -182,10 +180,10 @@ impl Hub {
                 },
             );
         }
-        if self.remove_if_empty(room, &entry) {
-            if let Ok(broker) = self.broker() {
-                broker.unsubscribe(room).await;
-            }
+        if self.remove_if_empty(room, &entry)
+            && let Ok(broker) = self.broker()
+        {
+            broker.unsubscribe(room).await;
         }
     }
 

@@ -17,6 +17,7 @@ use futures::future::BoxFuture;
 
 pub mod conformance;
 pub mod embedded;
+pub mod redis;
 
 /// A message to be numbered and stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -117,7 +118,8 @@ pub trait Broker: Send + Sync + 'static {
     ) -> Result<Vec<Message>, BrokerError>;
 
     /// Starts delivering `room`'s messages and signals to this relay's [`Deliver`] sink.
-    /// Messages stored after this returns are delivered. Idempotent.
+    /// Messages stored after this returns are delivered; nothing stored or signalled before
+    /// it is replayed (readers catch up from history). Idempotent.
     async fn subscribe(&self, room: &str) -> Result<(), BrokerError>;
 
     /// Stops delivering `room` to this relay. Idempotent.
