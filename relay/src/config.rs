@@ -25,9 +25,8 @@ pub struct Config {
     #[arg(long, env = "CHITCHAT_HTTP", default_value = "[::]:8080")]
     pub http: SocketAddr,
 
-    /// Directory of the embedded broker's SQLite history.
-    #[arg(long, env = "CHITCHAT_DATA_DIR", default_value = "data")]
-    pub data_dir: PathBuf,
+    #[command(flatten)]
+    pub store: StoreConfig,
 
     /// This relay's name in logs, Welcome frames and the cluster (default: host name and
     /// port).
@@ -43,6 +42,24 @@ pub struct Config {
 
     #[command(flatten)]
     pub limits: LimitsConfig,
+}
+
+/// Where messages are numbered and stored.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StoreConfig {
+    /// Directory of the embedded broker's SQLite history (used without --redis).
+    #[arg(long, env = "CHITCHAT_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Redis URL (redis://host:port/db): join a cluster of relays sharing this Redis for
+    /// numbering, history and delivery, instead of the embedded store.
+    #[arg(long, env = "CHITCHAT_REDIS")]
+    pub redis: Option<String>,
+
+    /// Messages of history kept per room in Redis; older ones are dropped.
+    #[arg(long, env = "CHITCHAT_HISTORY_LIMIT", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub history_limit: u64,
 }
 
 /// How logs are written.

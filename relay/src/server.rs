@@ -18,8 +18,9 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::broker::embedded::EmbeddedBroker;
+use crate::broker::redis::RedisBroker;
 use crate::broker::{Deliver, SharedBroker};
-use crate::config::Config;
+use crate::config::{Config, StoreConfig};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::session::{self, Shared};
@@ -42,11 +43,64 @@ pub struct CertState {
     pub sha256_hex: Option<String>,
 }
 
+/// The relay's broker, by kind, for what the [`crate::broker::Broker`] trait leaves out:
+/// opening and the final flush.
+enum Store {
+    Embedded(Arc<EmbeddedBroker>),
+    Redis(Arc<RedisBroker>),
+}
+
+impl Store {
+    async fn open(config: &StoreConfig, hub: Arc<Hub>, node_id: String) -> anyhow::Result<Store> {
+        let sink: Arc<dyn Deliver> = hub;
+        match &config.redis {
+            Some(url) => {
+                let limit = usize::try_from(config.history_limit).unwrap_or(usize::MAX);
+                let broker = RedisBroker::connect(url, sink, node_id, limit)
+                    .await
+                    .context("connecting to Redis")?;
+                Ok(Store::Redis(Arc::new(broker)))
+            }
+            None => {
+                let dir = config.data_dir.clone();
+                let broker =
+                    tokio::task::spawn_blocking(move || EmbeddedBroker::open(&dir, sink, node_id))
+                        .await?
+                        .with_context(|| {
+                            format!("opening the message store in {}", config.data_dir.display())
+                        })?;
+                Ok(Store::Embedded(Arc::new(broker)))
+            }
+        }
+    }
+
+    fn shared(&self) -> SharedBroker {
+        match self {
+            Store::Embedded(b) => b.clone(),
+            Store::Redis(b) => b.clone(),
+        }
+    }
+
+    fn describe(&self, config: &StoreConfig) -> String {
+        match self {
+            Store::Embedded(_) => format!("sqlite:{}", config.data_dir.display()),
+            Store::Redis(_) => "redis".to_string(),
+        }
+    }
+
+    async fn close(&self) {
+        match self {
+            Store::Embedded(b) => b.close().await,
+            Store::Redis(b) => b.close().await,
+        }
+    }
+}
+
 /// A relay, bound and ready to run.
 pub struct Relay {
     endpoint: quinn::Endpoint,
     shared: Arc<Shared>,
-    broker: Arc<EmbeddedBroker>,
+    store: Store,
     cert_source: CertSource,
     transport: Arc<quinn::TransportConfig>,
     rotate_at: Option<time::OffsetDateTime>,
@@ -69,13 +123,8 @@ impl Relay {
 
         let metrics = Arc::new(Metrics::install());
         let hub = Hub::new(node_id.clone(), config.limits.queue_len, metrics.clone());
-        let sink: Arc<dyn Deliver> = hub.clone();
-        let broker = Arc::new(
-            EmbeddedBroker::open(&config.data_dir, sink, node_id.clone()).with_context(|| {
-                format!("opening the message store in {}", config.data_dir.display())
-            })?,
-        );
-        let shared_broker: SharedBroker = broker.clone();
+        let store = Store::open(&config.store, hub.clone(), node_id.clone()).await?;
+        let shared_broker = store.shared();
         hub.set_broker(shared_broker.clone());
 
         let transport = Arc::new(transport_config(&config));
@@ -114,13 +163,13 @@ impl Relay {
             node = %shared.node_id,
             quic = %endpoint.local_addr()?,
             http = %http.local_addr()?,
-            data_dir = %config.data_dir.display(),
+            store = %store.describe(&config.store),
             "relay ready"
         );
         Ok(Relay {
             endpoint,
             shared,
-            broker,
+            store,
             cert_source,
             transport,
             rotate_at: cert.rotate_at,
@@ -199,7 +248,7 @@ impl Relay {
             Err(_) => tracing::warn!("HTTP server did not stop in time"),
             _ => {}
         }
-        self.broker.close().await;
+        self.store.close().await;
         tracing::info!("relay stopped");
         Ok(())
     }
