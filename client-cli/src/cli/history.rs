@@ -1,7 +1,7 @@
 //! `chitchat history ROOM [--limit N] [--json]`: the newest N messages, oldest first, fetched
 //! in pages of at most the relay's page size, going back with `before`.
 
-use chitchat_protocol::{ErrorCode, Message};
+use chitchat_protocol::Message;
 
 use super::{Context, check_room, print_line};
 use crate::output::{json_line, plain_line};
@@ -25,8 +25,7 @@ pub async fn run(ctx: &Context, room: &str, limit: u64, json: bool) -> anyhow::R
     Ok(())
 }
 
-/// The newest `limit` messages, oldest first. Reads without joining; joins (live) only if
-/// the relay wants members to ask.
+/// The newest `limit` messages, oldest first. Reading history does not require joining.
 async fn fetch(
     client: &crate::Client,
     room: &str,
@@ -36,18 +35,10 @@ async fn fetch(
     let mut pages: Vec<Vec<Message>> = Vec::new();
     let mut remaining = limit;
     let mut before = None;
-    let mut joined = false;
     while remaining > 0 {
         // Fits: at most `page_max`, a u16.
         let want = remaining.min(page_max) as u16;
-        let page = match client.history(room, before, want).await {
-            Err(e) if e.code() == Some(ErrorCode::NOT_JOINED) && !joined => {
-                client.join(room, None).await?;
-                joined = true;
-                continue;
-            }
-            page => page?,
-        };
+        let page = client.history(room, before, want).await?;
         let mut messages = page.messages;
         // A page holding more than asked keeps its newest.
         let extra = messages

@@ -1,4 +1,5 @@
-//! `chitchat send ROOM TEXT...`: join the room live, send, wait until stored, print the seq.
+//! `chitchat send ROOM TEXT...`: send without joining (so members see no join and leave),
+//! wait until stored, print the seq.
 
 use super::{Context, check_room, print_line};
 
@@ -6,12 +7,7 @@ use super::{Context, check_room, print_line};
 pub async fn run(ctx: &Context, room: &str, text: &str) -> anyhow::Result<()> {
     check_room(room)?;
     let client = ctx.connect().await?;
-    // The relay takes messages only for joined rooms.
-    let sent = async {
-        client.join(room, None).await?;
-        client.send(room, text).await
-    }
-    .await;
+    let sent = client.send(room, text).await;
     client.close().await;
     print_line(&sent?.seq.to_string())?;
     Ok(())
