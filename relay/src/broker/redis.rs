@@ -767,7 +767,7 @@ async fn send_batch(
 ) -> Option<Vec<Outbound>> {
     let Some(link) = shared.current() else {
         for item in items {
-            answer(item, || unavailable());
+            answer(item, unavailable);
         }
         return None;
     };
@@ -1490,15 +1490,26 @@ impl Bus {
         match push.kind {
             PushKind::Disconnection => Err("the subscriber connection closed".into()),
             PushKind::SSubscribe | PushKind::SUnsubscribe => {
-                if let Some(room) = push.data.first().and_then(channel_room) {
-                    if let Some(count) = self.pending.get_mut(&room) {
+                let Some(room) = push.data.first().and_then(channel_room) else {
+                    return Ok(());
+                };
+                match self.pending.get_mut(&room) {
+                    Some(count) => {
                         *count = count.saturating_sub(1);
                         if *count == 0 {
                             self.pending.remove(&room);
                         }
+                        Ok(())
                     }
+                    // Not ours: Redis Cluster ends shard subscriptions when a slot moves.
+                    // Starting over subscribes again and catches up from history.
+                    None if push.kind == PushKind::SUnsubscribe
+                        && self.rooms.contains_key(&room) =>
+                    {
+                        Err(format!("Redis ended the subscription to room {room}"))
+                    }
+                    None => Ok(()),
                 }
-                Ok(())
             }
             PushKind::SMessage => {
                 let (Some(room), Some(Value::BulkString(payload))) =
