@@ -498,16 +498,60 @@ async fn a_gap_in_live_traffic_is_filled_from_history() {
     let mut xadd = vec!["XADD", "chitchat:{g}:log", "2-0"];
     xadd.extend(fields);
     let _: Value = server.cmd(&xadd).await;
-    let _: Value = server.cmd(&["SET", &seq_key("g"), "2"]).await;
-    let third = publish(&broker, "g", "ann", "third").await;
-    assert_eq!(third.seq, 3);
+    // Seq 3 is an entry no relay can read: it is skipped, not allowed to stall the room.
+    let _: Value = server
+        .cmd(&["XADD", "chitchat:{g}:log", "3-0", "x", "garbage"])
+        .await;
+    let fourth = publish(&broker, "g", "ann", "fourth").await;
+    assert_eq!(fourth.seq, 4);
     let seen = sink.wait_messages("g", 3).await;
-    assert_eq!(seqs(&seen), vec![1, 2, 3]);
+    assert_eq!(seqs(&seen), vec![1, 2, 4]);
     assert_eq!(
         (seen[1].from.as_str(), seen[1].text.as_str()),
         ("bob", "frame lost")
     );
-    assert_eq!(seen[2], third);
+    assert_eq!(seen[2], fourth);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn numbering_survives_a_lost_or_set_back_counter() {
+    let server = RedisServer::start().await;
+    let sink = RecordingSink::new();
+    let broker = connect(&server.url(), sink.clone(), "relay").await;
+    for i in 0..5 {
+        publish(&broker, "n", "ann", &i.to_string()).await;
+    }
+    let _: Value = server.cmd(&["DEL", &seq_key("n")]).await;
+    assert_eq!(broker.head("n").await.expect("head").last_seq, 5);
+    assert_eq!(publish(&broker, "n", "ann", "after DEL").await.seq, 6);
+    let _: Value = server.cmd(&["SET", &seq_key("n"), "2"]).await;
+    assert_eq!(publish(&broker, "n", "ann", "after SET").await.seq, 7);
+    let _: Value = server.cmd(&["SET", &seq_key("n"), "not a number"]).await;
+    match broker.publish(message("n", "ann", "refused")).await {
+        Err(BrokerError::Internal(why)) => assert!(why.contains("does not hold a number"), "{why}"),
+        other => panic!("a garbled counter gave {other:?}"),
+    }
+    let seqs_stored = seqs(&broker.read_after("n", 0, 100).await.expect("read"));
+    assert_eq!(
+        seqs_stored,
+        (1..=7).collect::<Vec<_>>(),
+        "the refused message was not stored"
+    );
+
+    // Subscribing to the garbled room is refused; the broker and its other rooms carry on.
+    match broker.subscribe("n").await {
+        Err(BrokerError::Internal(why)) => assert!(why.contains("room n"), "{why}"),
+        other => panic!("subscribing to a garbled room gave {other:?}"),
+    }
+    assert!(broker.is_ready());
+    assert_eq!(
+        subscribers(&server, "n").await,
+        0,
+        "the refused room's channel was left"
+    );
+    broker.subscribe("fine").await.expect("subscribe");
+    let msg = publish(&broker, "fine", "ann", "still delivered").await;
+    assert_eq!(sink.wait_messages("fine", 1).await, vec![msg]);
 }
 
 /// Subscribes a RESP3 connection of the test's own to `room`'s channel; returns the raw

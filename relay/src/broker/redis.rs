@@ -2,7 +2,9 @@
 //! cluster.
 //!
 //! [`RedisBroker`] keeps three things per room, all in one hash slot (the `{room}` hash tag),
-//! so the design works unchanged on Redis Cluster:
+//! so that one room's script touches one shard of a Redis Cluster and rooms spread over the
+//! shards. (The broker itself talks to one Redis endpoint; a cluster deployment also needs
+//! the `redis` crate's cluster client in place of its single-node connections.)
 //!
 //! - `chitchat:{room}:seq`: the room's last seq (a string holding a decimal integer);
 //! - `chitchat:{room}:log`: the room's history, a stream whose entry ids are `<seq>-0`, so
@@ -14,7 +16,10 @@
 //!
 //! One more key, `chitchat:epoch`, holds the store's epoch: the Unix time in ms at which it
 //! was first set (`SET NX`). If Redis loses its data the key disappears with it and the
-//! next relay to connect sets a new one, which is what epochs announce.
+//! next relay to connect sets a new one, which is what epochs announce. A relay learns the
+//! epoch when it connects and checks it every second and whenever a frame
+//! carries another one; on a change every subscribed room is read again from seq 1. (The
+//! script cannot check the epoch itself: on a cluster the epoch key lives on another shard.)
 //!
 //! **Sending.** `publish` queues the message synchronously on an in-process queue (so call
 //! order is seq order). One sender task drains the queue in batches and sends each batch as
@@ -111,8 +116,8 @@ const CATCH_UP_PAGE: usize = 500;
 ///
 /// It checks everything that can fail before its first write (Lua scripts are not rolled
 /// back), so a failed run stores nothing. The counter is read and written rather than
-/// `INCR`ed for that reason; if the counter is missing while the stream is not, numbering
-/// continues from the stream. The frame is [`BusFrame`] in bincode: the caller encodes the
+/// `INCR`ed for that reason, and the next seq is one above both the counter and the newest
+/// stream entry, so a counter lost or set back by hand cannot make the append fail. The frame is [`BusFrame`] in bincode: the caller encodes the
 /// parts it knows, the script the three varints only it knows (seq, epoch, ts), exactly as
 /// bincode's varint encoding does (see [`BusFrame`]). Numbers go through `%d` because Lua's
 /// default number formatting switches to exponents above 14 digits.
@@ -139,11 +144,11 @@ if current then
   if not last then
     return redis.error_reply('ERR chitchat: ' .. KEYS[1] .. ' does not hold a number')
   end
-else
-  local tail = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
-  if tail[1] then
-    last = tonumber(string.match(tail[1][1], '^(%d+)-')) or 0
-  end
+end
+local tail = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+if tail[1] then
+  local stored = tonumber(string.match(tail[1][1], '^(%d+)-'))
+  if stored and stored > last then last = stored end
 end
 local seq = last + 1
 local epoch = tonumber(ARGV[2])
@@ -1128,7 +1133,7 @@ async fn read_head(conn: &mut MultiplexedConnection, room: &str) -> Result<(u64,
             .parse::<u64>()
             .map_err(|_| ReadError::Format(format!("{} holds {text:?}", seq_key(room))))?,
     };
-    // As the script does: a missing counter continues from the stream.
+    // As the script numbers: one above both the counter and the newest entry.
     let last_seq = counter.max(newest.unwrap_or(0));
     Ok((last_seq, first.unwrap_or(last_seq + 1)))
 }
@@ -1227,6 +1232,15 @@ fn parse_entry(room: &str, entry: Value) -> Result<Message, String> {
 struct RoomSub {
     /// The last seq delivered (or, right after subscribing, the last one stored then).
     last: u64,
+}
+
+/// One page of a room's history, as the bus task reads it.
+struct Page {
+    /// Entries in the reply, readable or not.
+    entries: usize,
+    /// The seq of the reply's last entry.
+    last_id: Option<u64>,
+    messages: Vec<Message>,
 }
 
 /// Why the bus task left a connection.
@@ -1426,31 +1440,40 @@ impl Bus {
                     let _ = reply.send(Ok(()));
                     return Ok(());
                 }
-                let started = async {
-                    self.send_subscription(c, "SSUBSCRIBE", &room).await?;
-                    let mut conn = c.pubsub.clone();
-                    match tokio::time::timeout(COMMAND_TIMEOUT, read_head(&mut conn, &room)).await {
-                        Ok(Ok((last, _))) => Ok(last),
-                        Ok(Err(ReadError::Redis(e))) => Err(format!("reading a room head: {e}")),
-                        Ok(Err(ReadError::Format(why))) => Err(why),
-                        Err(_) => Err("reading a room head timed out".to_owned()),
-                    }
+                if let Err(why) = self.send_subscription(c, "SSUBSCRIBE", &room).await {
+                    let _ = reply.send(Err(BrokerError::Unavailable(format!(
+                        "subscribing to room {room}: {why}"
+                    ))));
+                    return Err(why);
                 }
-                .await;
-                match started {
-                    Ok(last) => {
+                let mut conn = c.pubsub.clone();
+                let head = tokio::time::timeout(COMMAND_TIMEOUT, read_head(&mut conn, &room)).await;
+                let refused = match head {
+                    Ok(Ok((last, _))) => {
                         self.rooms.insert(room.clone(), RoomSub { last });
                         self.shared.delivering().insert(room);
                         let _ = reply.send(Ok(()));
-                        Ok(())
+                        return Ok(());
                     }
-                    Err(why) => {
-                        let _ = reply.send(Err(BrokerError::Unavailable(format!(
-                            "subscribing to room {room}: {why}"
-                        ))));
-                        Err(why)
+                    Err(_) => {
+                        let why = format!("reading the head of room {room} timed out");
+                        let _ = reply.send(Err(BrokerError::Unavailable(why.clone())));
+                        return Err(why);
                     }
-                }
+                    Ok(Err(ReadError::Redis(e))) if is_connection_error(&e) => {
+                        let why = format!("reading the head of room {room}: {e}");
+                        let _ = reply.send(Err(BrokerError::Unavailable(why.clone())));
+                        return Err(why);
+                    }
+                    Ok(Err(ReadError::Redis(e))) => e.to_string(),
+                    Ok(Err(ReadError::Format(why))) => why,
+                };
+                // The room's keys hold something unexpected: refuse this room, keep the rest.
+                tracing::error!(room, reason = %refused, "cannot subscribe to the room");
+                let _ = reply.send(Err(BrokerError::Internal(format!(
+                    "reading the head of room {room}: {refused}"
+                ))));
+                self.send_subscription(c, "SUNSUBSCRIBE", &room).await
             }
             Control::Unsubscribe { room, reply } => {
                 let result = if self.rooms.remove(&room).is_some() {
@@ -1589,65 +1612,52 @@ impl Bus {
 
     /// Delivers stored messages after the room's last delivered seq, up to `until`.
     async fn fill(&mut self, c: &mut Connected, room: &str, until: u64) -> Result<(), String> {
-        loop {
-            let Some(last) = self.rooms.get(room).map(|s| s.last) else {
-                return Ok(());
-            };
-            if last >= until {
-                return Ok(());
-            }
-            let page = self.read_page(c, room, last).await?;
-            let full = page.len() == CATCH_UP_PAGE;
-            let mut reached = false;
-            for msg in page {
+        let Some(mut cursor) = self.rooms.get(room).map(|s| s.last) else {
+            return Ok(());
+        };
+        while cursor < until {
+            let page = self.read_page(c, room, cursor).await?;
+            for msg in &page.messages {
                 if msg.seq > until {
-                    reached = true;
                     break;
                 }
-                self.deliver(room, &msg);
+                self.deliver(room, msg);
             }
-            if reached || !full {
-                if let Some(sub) = self.rooms.get(room)
-                    && sub.last < until
-                {
-                    tracing::warn!(
-                        room,
-                        from = sub.last + 1,
-                        until,
-                        "messages missing from history (trimmed by retention)"
-                    );
-                }
-                return Ok(());
+            match page.last_id {
+                Some(last_id) if page.entries == CATCH_UP_PAGE => cursor = last_id,
+                _ => break,
             }
         }
+        if until != u64::MAX
+            && let Some(sub) = self.rooms.get(room)
+            && sub.last < until
+        {
+            tracing::warn!(
+                room,
+                from = sub.last + 1,
+                until,
+                "messages missing from history (trimmed by retention)"
+            );
+        }
+        Ok(())
     }
 
     /// Delivers everything stored after the room's last delivered seq.
     async fn catch_up(&mut self, c: &mut Connected, room: &str) -> Result<(), String> {
-        loop {
-            let Some(last) = self.rooms.get(room).map(|s| s.last) else {
-                return Ok(());
-            };
-            let page = self.read_page(c, room, last).await?;
-            let full = page.len() == CATCH_UP_PAGE;
-            for msg in page {
-                self.deliver(room, &msg);
-            }
-            if !full {
-                return Ok(());
-            }
-        }
+        self.fill(c, room, u64::MAX).await
     }
 
+    /// Up to [`CATCH_UP_PAGE`] entries after `after`. Entries that do not parse are logged
+    /// and skipped, so one bad entry cannot stall a room's delivery.
     async fn read_page(
         &mut self,
         c: &mut Connected,
         room: &str,
         after: u64,
-    ) -> Result<Vec<Message>, String> {
+    ) -> Result<Page, String> {
         let mut cmd = ::redis::cmd("XRANGE");
         cmd.arg(log_key(room))
-            .arg(format!("{}-0", after + 1))
+            .arg(format!("{}-0", after.saturating_add(1)))
             .arg("+")
             .arg("COUNT")
             .arg(CATCH_UP_PAGE);
@@ -1655,11 +1665,38 @@ impl Bus {
             match tokio::time::timeout(COMMAND_TIMEOUT, cmd.query_async::<Value>(&mut c.pubsub))
                 .await
             {
-                Ok(Ok(value)) => value,
-                Ok(Err(e)) => return Err(format!("reading room {room}'s history: {e}")),
+                Ok(Ok(Value::Array(entries))) => entries,
+                Ok(Ok(Value::Nil)) => Vec::new(),
+                Ok(Ok(other)) => {
+                    tracing::error!(room, reply = ?other, "unexpected history reply");
+                    Vec::new()
+                }
+                Ok(Err(e)) if is_connection_error(&e) => {
+                    return Err(format!("reading room {room}'s history: {e}"));
+                }
+                Ok(Err(e)) => {
+                    tracing::error!(room, error = %e, "reading the room's history failed");
+                    Vec::new()
+                }
                 Err(_) => return Err(format!("reading room {room}'s history timed out")),
             };
-        parse_entries(room, value).map_err(|why| format!("reading room {room}'s history: {why}"))
+        let mut page = Page {
+            entries: value.len(),
+            last_id: None,
+            messages: Vec::with_capacity(value.len()),
+        };
+        for entry in value {
+            if let Value::Array(parts) = &entry
+                && let Some(Ok(id)) = parts.first().map(parse_id)
+            {
+                page.last_id = Some(id);
+            }
+            match parse_entry(room, entry) {
+                Ok(msg) => page.messages.push(msg),
+                Err(why) => tracing::error!(room, reason = %why, "skipping a bad history entry"),
+            }
+        }
+        Ok(page)
     }
 
     /// Checks that both connections answer and that the epoch is unchanged.
