@@ -2,7 +2,8 @@
 //! suite, then what only a cluster broker has: two relays on one Redis sharing one order
 //! per room, per-room subscriptions seen from Redis itself, a relay locked out of Redis
 //! catching up without gaps, a Redis restart losing no acknowledged message, a new epoch
-//! after Redis lost its data, the frames the publish script assembles, and retention.
+//! after Redis lost its data, the frames the publish script assembles, retention, and a
+//! Redis node in cluster mode.
 
 mod support_redis;
 
@@ -552,6 +553,35 @@ async fn numbering_survives_a_lost_or_set_back_counter() {
     broker.subscribe("fine").await.expect("subscribe");
     let msg = publish(&broker, "fine", "ann", "still delivered").await;
     assert_eq!(sink.wait_messages("fine", 1).await, vec![msg]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn works_on_a_redis_cluster_node() {
+    // A cluster refuses any command or script whose keys span hash slots: the room's
+    // counter, stream and channel must share one slot.
+    let server = RedisServer::start_with(Persistence::Cluster).await;
+    let info: String = server.cmd(&["CLUSTER", "INFO"]).await;
+    assert!(info.contains("cluster_state:ok"), "{info}");
+    let (sink_a, sink_b) = (RecordingSink::new(), RecordingSink::new());
+    let a = connect(&server.url(), sink_a.clone(), "relay-a").await;
+    let b = connect(&server.url(), sink_b.clone(), "relay-b").await;
+    for room in ["lobby", "Room-2.x_y"] {
+        a.subscribe(room).await.expect("subscribe");
+        b.subscribe(room).await.expect("subscribe");
+        let sent = vec![
+            publish(&a, room, "ann", "one").await,
+            publish(&b, room, "bob", "two").await,
+        ];
+        assert_eq!(seqs(&sent), vec![1, 2]);
+        assert_eq!(sink_a.wait_messages(room, 2).await, sent);
+        assert_eq!(sink_b.wait_messages(room, 2).await, sent);
+        assert_eq!(a.read_after(room, 0, 10).await.expect("read"), sent);
+        assert_eq!(a.read_before(room, None, 10).await.expect("read"), sent);
+        let head = a.head(room).await.expect("head");
+        assert_eq!((head.last_seq, head.first_seq), (2, 1));
+        a.signal(room, Signal::Typing { nick: "ann".into() });
+        sink_b.wait_signals(room, 1).await;
+    }
 }
 
 /// Subscribes a RESP3 connection of the test's own to `room`'s channel; returns the raw

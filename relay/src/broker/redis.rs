@@ -3,8 +3,10 @@
 //!
 //! [`RedisBroker`] keeps three things per room, all in one hash slot (the `{room}` hash tag),
 //! so that one room's script touches one shard of a Redis Cluster and rooms spread over the
-//! shards. (The broker itself talks to one Redis endpoint; a cluster deployment also needs
-//! the `redis` crate's cluster client in place of its single-node connections.)
+//! shards; a node in cluster mode (which refuses commands spanning slots) runs the broker
+//! as is. (The broker talks to one Redis endpoint; a cluster of several shards also needs
+//! the `redis` crate's cluster client, which follows `MOVED` redirections, in place of its
+//! single-node connections.)
 //!
 //! - `chitchat:{room}:seq`: the room's last seq (a string holding a decimal integer);
 //! - `chitchat:{room}:log`: the room's history, a stream whose entry ids are `<seq>-0`, so
@@ -1310,7 +1312,10 @@ impl Bus {
             }
             self.generation += 1;
             match Connected::open(&self.client, &self.shared.script, self.generation).await {
-                Ok(connected) => return Some(connected),
+                Ok(connected) => {
+                    tracing::info!(generation = self.generation, "reconnected to Redis");
+                    return Some(connected);
+                }
                 Err(e) => tracing::debug!(error = %e, ?delay, "reconnecting to Redis failed"),
             }
             backoff = (backoff * 2).min(BACKOFF_MAX);

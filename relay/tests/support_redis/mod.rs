@@ -33,6 +33,10 @@ pub enum Persistence {
     /// An append-only file fsynced before every reply (`appendfsync always`): whatever
     /// Redis acknowledged survives `kill -9`.
     Aof,
+    /// Nothing on disk, in cluster mode as a one-node Redis Cluster serving all 16384
+    /// slots: commands touching keys of different slots fail with `CROSSSLOT`, as on a
+    /// real cluster.
+    Cluster,
 }
 
 /// A `redis-server` owned by the test.
@@ -157,6 +161,14 @@ impl RedisServer {
         match self.persistence {
             Persistence::None => args.extend(["--appendonly", "no"]),
             Persistence::Aof => args.extend(["--appendonly", "yes", "--appendfsync", "always"]),
+            Persistence::Cluster => args.extend([
+                "--appendonly",
+                "no",
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+            ]),
         }
         let stderr = std::fs::File::create(self.dir.path().join("stderr.log"))
             .map_err(|e| format!("creating a log file: {e}"))?;
@@ -166,7 +178,11 @@ impl RedisServer {
             .stdout(Stdio::null())
             .stderr(stderr)
             .spawn()
-            .map_err(|e| format!("starting {binary}: {e}"))?;
+            .map_err(|e| {
+                format!(
+                    "starting {binary}: {e} (install the redis-server package, or set REDIS_SERVER)"
+                )
+            })?;
         let deadline = Instant::now() + START_DEADLINE;
         let client = redis::Client::open(self.url()).map_err(|e| e.to_string())?;
         loop {
@@ -182,6 +198,7 @@ impl RedisServer {
             };
             if let Ok(Ok(pong)) = tokio::time::timeout(POLL * 10, ping).await
                 && pong == "PONG"
+                && (self.persistence != Persistence::Cluster || self.cluster_ok(&client).await)
             {
                 self.child = Some(child);
                 return Ok(());
@@ -196,6 +213,29 @@ impl RedisServer {
             }
             tokio::time::sleep(POLL).await;
         }
+    }
+}
+
+impl RedisServer {
+    /// Gives this node every slot (once) and tells whether the cluster says it is ok.
+    async fn cluster_ok(&self, client: &redis::Client) -> bool {
+        let check = async {
+            let mut conn = client.get_multiplexed_async_connection().await?;
+            let info: String = redis::cmd("CLUSTER")
+                .arg("INFO")
+                .query_async(&mut conn)
+                .await?;
+            if info.contains("cluster_slots_assigned:0") {
+                let _: redis::Value = redis::cmd("CLUSTER")
+                    .arg("ADDSLOTSRANGE")
+                    .arg(0)
+                    .arg(16383)
+                    .query_async(&mut conn)
+                    .await?;
+            }
+            Ok::<bool, redis::RedisError>(info.contains("cluster_state:ok"))
+        };
+        matches!(tokio::time::timeout(POLL * 10, check).await, Ok(Ok(true)))
     }
 }
 
