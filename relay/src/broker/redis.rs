@@ -202,6 +202,7 @@ pub struct BusFrame {
     /// The room it belongs to (also named by the channel; a frame whose room differs from
     /// its channel's is dropped).
     pub room: String,
+    /// What it carries.
     pub body: BusBody,
 }
 
@@ -231,10 +232,13 @@ pub enum BusBody {
 /// Why bytes on a channel are not a frame this relay can use.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BusFrameError {
+    /// No bytes at all.
     #[error("empty frame")]
     Empty,
+    /// The first byte is not [`BUS_VERSION`] (a relay of another version sent it).
     #[error("frame version {0}; this relay speaks {BUS_VERSION}")]
     Version(u8),
+    /// The bytes do not decode as a [`BusFrame`], or bytes are left over.
     #[error("malformed frame: {0}")]
     Malformed(String),
 }
