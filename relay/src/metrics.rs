@@ -23,6 +23,7 @@ pub struct Metrics {
     sessions_wt: Gauge,
     messages_in: Counter,
     messages_out: Counter,
+    broker_messages: Counter,
     delivery_latency: Histogram,
     slow_consumers: Counter,
 }
@@ -50,6 +51,10 @@ impl Metrics {
             "chitchat_messages_out_total",
             "Messages handed to this relay's sessions (one per receiving session)."
         );
+        metrics::describe_counter!(
+            "chitchat_broker_messages_total",
+            "Messages this relay received from its broker (only rooms it has members in)."
+        );
         metrics::describe_histogram!(
             "chitchat_delivery_latency_seconds",
             "From storing a message to queueing it for a local member."
@@ -65,6 +70,7 @@ impl Metrics {
             sessions_wt: metrics::gauge!("chitchat_sessions", "transport" => "webtransport"),
             messages_in: metrics::counter!("chitchat_messages_in_total"),
             messages_out: metrics::counter!("chitchat_messages_out_total"),
+            broker_messages: metrics::counter!("chitchat_broker_messages_total"),
             delivery_latency: metrics::histogram!("chitchat_delivery_latency_seconds"),
             slow_consumers: metrics::counter!("chitchat_slow_consumer_disconnects_total"),
         }
@@ -96,6 +102,7 @@ impl Metrics {
 
     /// `n` local deliveries of a message stored at `ts_ms`.
     pub fn delivered(&self, n: u64, ts_ms: u64) {
+        self.broker_messages.increment(1);
         if n == 0 {
             return;
         }
