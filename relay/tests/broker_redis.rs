@@ -5,8 +5,6 @@
 //! after Redis lost its data, the frames the publish script assembles, retention, and a
 //! Redis node in cluster mode.
 
-mod support_redis;
-
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -14,9 +12,9 @@ use chitchat_protocol::{MAX_EPOCH, Message};
 use chitchat_relay::broker::conformance::{DEADLINE, RecordingSink, StoreFactory};
 use chitchat_relay::broker::redis::{BusFrame, RedisBroker, channel, log_key, seq_key};
 use chitchat_relay::broker::{Broker, BrokerError, Deliver, NewMessage, SharedBroker, Signal};
+use chitchat_tests::redis::{Persistence, RedisServer};
 use futures::future::join_all;
 use redis::{PushInfo, PushKind, Value};
-use support_redis::{Persistence, RedisServer};
 use tokio::sync::mpsc;
 
 /// Retention in the conformance suite: above the most messages any case stores in a room.

@@ -8,8 +8,13 @@
 //!   end with a deadline, [`Cli::spawn`] starts a long-running one ([`CliProcess`]) whose
 //!   output lines are read with deadlines and whose stdin can be written.
 //!
+//! - [`redis::RedisServer`] runs a real `redis-server` for the relays of a cluster (and for
+//!   the relay crate's own broker tests).
+//!
 //! Every wait has a deadline and fails with the output seen so far. Every process a test
 //! starts is killed when its handle is dropped, so a failing test leaves nothing running.
+
+pub mod redis;
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};

@@ -1,9 +1,8 @@
-//! Test support: a real `redis-server` process of the test's own, on a free loopback port
-//! with its data in a temp dir. It is killed (and waited for) when dropped, and can be
-//! killed and started again on the same port and data to test reconnection and
-//! durability. Readiness is a `PING` that answers, polled with a deadline.
-
-#![allow(dead_code)]
+//! A real `redis-server` process of the test's own, on a free loopback port with its data
+//! in a temp dir, for the relay's broker tests and the end-to-end cluster tests alike. It
+//! is killed (and waited for) when dropped, and can be killed and started again on the
+//! same port and data to test reconnection and durability. Readiness is a `PING` that
+//! answers, polled with a deadline.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -81,10 +80,12 @@ impl RedisServer {
         format!("redis://{user}:{password}@127.0.0.1:{}/", self.port)
     }
 
+    /// The loopback TCP port the server listens on (kept across restarts).
     pub fn port(&self) -> u16 {
         self.port
     }
 
+    /// The directory holding the server's data and logs (kept across restarts).
     pub fn data_dir(&self) -> &Path {
         self.dir.path()
     }
