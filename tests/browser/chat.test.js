@@ -202,3 +202,41 @@ describe('chat page', () => {
     assertNoPageErrors(page);
   });
 });
+
+describe('history', () => {
+  let relay;
+
+  before(async () => {
+    // Seeding sends faster than the default rate limit allows.
+    relay = await new Relay({ extraArgs: ['--msgs-per-sec', '1000', '--msgs-burst', '1000'] }).start();
+  });
+
+  after(cleanup);
+
+  test('the newest page on join, older pages on scrolling up, each message once', async () => {
+    const texts = Array.from({ length: 120 }, (_, i) => `msg ${String(i + 1).padStart(3, '0')}`);
+    await cli(relay, 'seed', ['chat', 'deep'], { input: `${texts.join('\n')}\n` });
+
+    const page = await openChat(await launchBrowser(), relay, 'hugo');
+    await joinRoom(page, 'deep');
+    // On join: one page of the newest messages, and a way to get more.
+    await waitForTexts(page, ['msg 071', 'msg 120']);
+    assert.deepEqual((await messages(page)).map((m) => m.text), texts.slice(70));
+    const older = page.locator('.history-top button', { hasText: 'Show older messages' });
+
+    // By keyboard: the button loads the page before.
+    await older.focus();
+    await page.keyboard.press('Enter');
+    await waitForTexts(page, ['msg 021']);
+
+    // By scrolling up: pages load until the start of the room.
+    await waitFor('the start of the room after scrolling up', async () => {
+      await page.locator('#messages').evaluate((el) => el.scrollTo(0, 0));
+      return page.locator('.room-start').isVisible();
+    });
+    const list = await messages(page);
+    assert.deepEqual(list.map((m) => m.text), texts);
+    assertOrderedOnce(list);
+    assertNoPageErrors(page);
+  });
+});

@@ -303,9 +303,15 @@ export function watchErrors(page) {
   return errors;
 }
 
-/** Saves a screenshot under test-artifacts/screenshots/NAME.png. */
+/**
+ * Saves a screenshot under test-artifacts/screenshots/NAME.png, once no CSS transition is
+ * running (drawers slide when the width changes).
+ */
 export async function screenshot(page, name) {
   mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.waitForFunction(() =>
+    document.getAnimations().every((a) => !(a instanceof CSSTransition) || a.playState !== 'running'),
+  );
   await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
 }
 

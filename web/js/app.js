@@ -149,13 +149,23 @@ class App {
     conn.addEventListener('presence', (e) => this.#onPresence(e.detail));
     conn.addEventListener('typing', (e) => this.#onTyping(e.detail));
     conn.addEventListener('fatal', (e) => this.#onFatal(e.detail));
+    conn.addEventListener('rtt', (e) => {
+      const ms = Math.max(1, Math.round(e.detail.ms));
+      this.$['conn-status'].dataset.rtt = String(ms);
+      this.$['conn-status'].title = `Connected to ${this.relayName} · round trip ${ms} ms`;
+    });
     conn.start();
   }
 
   #onStatus(s) {
     clearInterval(this.statusTimer);
+    // After a GoAway the relay is restarting until a session opens again.
+    if (s.goAway) this.relayRestarting = true;
+    if (s.state === 'open') this.relayRestarting = false;
     this.$.app.dataset.conn = s.state;
     if (s.state !== 'open') {
+      this.$['conn-status'].title = '';
+      delete this.$['conn-status'].dataset.rtt;
       for (const room of this.rooms.values()) {
         room.joined = false;
         room.joining = false;
@@ -176,13 +186,14 @@ class App {
       pill = 'Connected';
     } else if (s.state === 'connecting') {
       pill = this.everConnected ? 'Reconnecting…' : 'Connecting…';
-      if (this.everConnected) banner = 'Connection lost. Reconnecting…';
+      if (this.relayRestarting) banner = 'The relay is restarting. Reconnecting…';
+      else if (this.everConnected) banner = 'Connection lost. Reconnecting…';
       else if (s.attempt > 1) banner = 'Connecting to the relay…';
     } else if (s.state === 'waiting') {
       const left = formatDelay(s.retryAt - Date.now());
       pill = 'Reconnecting…';
-      banner = s.goAway
-        ? 'The relay is restarting. Reconnecting in a moment…'
+      banner = this.relayRestarting
+        ? `The relay is restarting. Reconnecting in ${left}…`
         : this.everConnected
           ? `Connection lost. Reconnecting in ${left}…`
           : `Cannot reach the relay. Trying again in ${left}…`;
@@ -202,9 +213,13 @@ class App {
 
   #onWelcome(welcome) {
     this.everConnected = true;
+    // How many sessions this page has opened: tells a reconnect from a session kept alive.
+    this.$.app.dataset.sessions = String(Number(this.$.app.dataset.sessions ?? 0) + 1);
     this.fatalText = null;
     this.nickProblem = false;
     this.limits = welcome.limits;
+    this.relayName = welcome.node_id;
+    this.$['conn-status'].title = `Connected to ${welcome.node_id}`;
     this.#updateCounter();
     for (const room of this.rooms.values()) this.#join(room);
   }
@@ -215,7 +230,8 @@ class App {
     if (e.name === 'INVALID_NICK') {
       this.nickProblem = true;
       this.#openNickDialog({ error: this.fatalText });
-    } else if (e.name !== 'SHUTTING_DOWN') {
+    } else if (!['SHUTTING_DOWN', 'SLOW_CONSUMER', 'IDLE_TIMEOUT'].includes(e.name)) {
+      // Those three end in a reconnect that the banner shows; the rest deserve a word.
       this.#toast(this.fatalText, 'error');
     }
   }
@@ -259,8 +275,9 @@ class App {
       }
       room.lastSeq = Math.max(room.lastSeq, outcome.Truncated.first_seq - 1);
     }
-    if (!hadMessages) {
-      const before = outcome === 'Live' ? joined.last_seq + 1 : (resume?.seq ?? 0) + 1;
+    if (!hadMessages && (outcome === 'Live' || outcome === 'Resumed')) {
+      // What came before the first message the stream brings: the newest page of history.
+      const before = outcome === 'Live' ? joined.last_seq + 1 : resume.seq + 1;
       if (before > 1) this.#loadOlder(room, before);
       else this.#setMore(room, false);
     }
@@ -328,6 +345,7 @@ class App {
     this.store.active = name;
     const room = this.rooms.get(name);
     this.$.empty.hidden = room !== undefined;
+    this.$.app.classList.toggle('no-room', room === undefined);
     this.$['room-view'].hidden = room === undefined;
     clear(this.$.messages);
     if (room) {
@@ -415,7 +433,7 @@ class App {
           h('span', { class: 'from', style: `--hue:${nickHue(m.from)}`, text: own ? `${m.from} (you)` : m.from }),
           h('time', { datetime: new Date(m.ts).toISOString(), title: formatFull(m.ts), text: formatTime(m.ts) }),
         ),
-        h('div', { class: 'text' }, textNodes(m.text)),
+        messageText(m.text),
       ),
     );
     room.messages.set(m.seq, li);
@@ -570,6 +588,8 @@ class App {
     }
     input.value = '';
     room.draft = '';
+    // Others stop showing "typing" when the message arrives: the next keystroke says so again.
+    this.lastTyping.delete(room.name);
     this.#autosize();
     this.#updateCounter();
     this.#composerError(null);
@@ -641,7 +661,7 @@ class App {
         'div',
         { class: 'bubble' },
         h('div', { class: 'meta' }, h('span', { class: 'from', text: `${this.nick} (you)` })),
-        h('div', { class: 'text' }, textNodes(p.text)),
+        messageText(p.text),
       ),
       h('div', { class: 'send-state' }),
     );
@@ -660,7 +680,8 @@ class App {
       box.append(icon('clock'), h('span', { text: 'Not confirmed yet. Reconnecting…' }));
     } else if (p.state === 'failed') {
       const msg = h('span', { class: 'send-error', role: 'alert' },
-        h('strong', { text: 'Not sent. ' }),
+        icon('alert'),
+        h('strong', { text: ' Not sent. ' }),
         p.error.title,
         p.error.detail ? h('span', { class: 'detail', text: ` ${p.error.detail}` }) : null,
       );
@@ -669,7 +690,7 @@ class App {
         h('button', { type: 'button', class: 'chip', on: { click: () => this.#edit(room, p) } }, icon('edit'), 'Edit'),
         h('button', { type: 'button', class: 'chip', on: { click: () => this.#discard(room, p) } }, icon('trash'), 'Discard'),
       );
-      box.append(icon('alert'), msg, actions);
+      box.append(msg, actions);
     }
   }
 
@@ -838,7 +859,7 @@ class App {
     let topic;
     if (room.joinError) topic = 'Could not join';
     else if (room.joined) topic = `${n} ${n === 1 ? 'person' : 'people'} here`;
-    else topic = 'Joining…';
+    else topic = this.conn?.isOpen ? 'Joining…' : 'Waiting for the connection…';
     this.$['room-topic'].textContent = topic;
     this.$['members-count'].textContent = room.joined ? String(n) : '–';
     this.$['members-toggle'].setAttribute('aria-label', room.joined ? `Members: ${n} in #${room.name}` : 'Members');
@@ -917,6 +938,7 @@ class App {
   #scrollToBottom() {
     const box = this.$.messages;
     box.scrollTop = box.scrollHeight;
+    this.stuck = true;
     const room = this.rooms.get(this.active);
     if (room && room.newBelow) {
       room.newBelow = 0;
@@ -925,6 +947,7 @@ class App {
   }
 
   #onScroll() {
+    this.stuck = this.#atBottom();
     const room = this.rooms.get(this.active);
     if (!room) return;
     if (this.#atBottom() && room.newBelow) {
@@ -1069,6 +1092,12 @@ class App {
       input.focus();
     });
     $.messages.addEventListener('scroll', () => this.#onScroll(), { passive: true });
+    // A view at the bottom stays there when its size changes (a phone's keyboard opening,
+    // a rotation, the composer growing).
+    this.stuck = true;
+    new ResizeObserver(() => {
+      if (this.stuck) this.#scrollToBottom();
+    }).observe($.messages);
 
     $['nick-button'].addEventListener('click', () => this.#openNickDialog());
     $['nick-form'].addEventListener('submit', (e) => {
@@ -1155,6 +1184,31 @@ class App {
     this.#syncMembersToggle();
     (was === 'sidebar' ? this.$['rooms-toggle'] : this.$['members-toggle']).focus();
   }
+}
+
+/** Texts longer than this (characters or lines) are shown folded, with "Show more". */
+const FOLD_CHARS = 700;
+const FOLD_LINES = 14;
+
+/** A message's text, folded when long. */
+function messageText(text) {
+  const box = h('div', { class: 'text' }, textNodes(text));
+  if (text.length <= FOLD_CHARS && text.split('\n').length <= FOLD_LINES) return box;
+  box.classList.add('folded');
+  const toggle = h('button', {
+    type: 'button',
+    class: 'fold-toggle',
+    'aria-expanded': 'false',
+    text: 'Show more',
+    on: {
+      click: () => {
+        const folded = box.classList.toggle('folded');
+        toggle.textContent = folded ? 'Show more' : 'Show less';
+        toggle.setAttribute('aria-expanded', String(!folded));
+      },
+    },
+  });
+  return [box, toggle];
 }
 
 /** Presence notices -> nick -> {first, last}: whether the first and last event was a join. */

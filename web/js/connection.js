@@ -10,6 +10,7 @@
 //   message  {message}                    a room message (room streams)
 //   presence {room, nick, joined}
 //   typing   {room, nick}
+//   rtt      {ms}                         a keep-alive ping's round trip
 //   fatal    {code, message}              the relay ended the session for this reason
 
 import {
@@ -506,7 +507,9 @@ class Session {
       timer = setTimeout(() => reject(new Error('the relay stopped answering')), PING_TIMEOUT_MS);
     });
     try {
+      const sent = performance.now();
       await Promise.race([this.request('Ping', {}), late]);
+      this.owner._emit('rtt', { ms: performance.now() - sent });
     } catch (e) {
       if (!this.done) this.close(e.message);
     } finally {
