@@ -15,9 +15,13 @@ apt_install() {
   DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
+# need COMMAND PACKAGE : installs PACKAGE unless COMMAND is already on the PATH (whatever
+# installed it: a tool may come from another package than Debian's, e.g. npm with nodejs).
+need() { command -v "$1" >/dev/null || apt_install "$2"; }
+
 # ensure_rust: a C compiler (for ring and the bundled SQLite) and a Rust toolchain.
 ensure_rust() {
-  command -v cc >/dev/null || apt_install build-essential
+  need cc build-essential
   if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
     export PATH="$HOME/.cargo/bin:$PATH"
   fi

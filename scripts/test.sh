@@ -11,7 +11,10 @@ cd "$(dirname "$0")/.."
 
 # --- What the tests need -------------------------------------------------------------------
 ensure_rust
-apt_install redis-server chromium nodejs npm
+need redis-server redis-server
+need chromium chromium
+need node nodejs
+need npm npm
 
 # --- Rust ----------------------------------------------------------------------------------
 say "cargo fmt --check"
