@@ -320,7 +320,10 @@ mod tests {
                 .collect();
             handles.into_iter().map(|h| h.join().unwrap()).collect()
         });
-        assert!(cas.windows(2).all(|w| w[0] == w[1]), "every relay uses the same CA");
+        assert!(
+            cas.windows(2).all(|w| w[0] == w[1]),
+            "every relay uses the same CA"
+        );
     }
 
     #[test]
