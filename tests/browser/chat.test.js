@@ -240,3 +240,44 @@ describe('history', () => {
     assertNoPageErrors(page);
   });
 });
+
+describe('limits', () => {
+  let relay;
+
+  before(async () => {
+    relay = await new Relay({ extraArgs: ['--msgs-per-sec', '1', '--msgs-burst', '2', '--max-rooms', '2'] }).start();
+  });
+
+  after(cleanup);
+
+  test('sending too fast is refused in plain words, and Retry sends it later', async () => {
+    const page = await openChat(await launchBrowser(), relay, 'rapid');
+    await joinRoom(page, 'fast');
+    for (const text of ['one', 'two', 'three', 'four']) await send(page, text);
+    const failed = page.locator('#messages .msg.failed').first();
+    await failed.waitFor();
+    assert.match(
+      await failed.locator('.send-error').textContent(),
+      /Not sent\. You are sending too fast\. Wait a moment, then try again\./,
+    );
+    // Retry until the relay has room again (one message per second here).
+    await waitFor('the refused messages to go through on Retry', async () => {
+      const retry = page.locator('#messages .msg.failed').getByRole('button', { name: 'Retry' }).first();
+      if (await retry.count()) await retry.click();
+      return (await page.locator('#messages .msg.pending').count()) === 0;
+    }, { timeout: 20_000, interval: 300 });
+    const texts = (await messages(page)).map((m) => m.text);
+    assert.deepEqual([...texts].sort(), ['four', 'one', 'three', 'two']);
+    assertNoPageErrors(page);
+  });
+
+  test('the room limit is explained before asking the relay', async () => {
+    const page = await openChat(await launchBrowser(), relay, 'roomy');
+    await joinRoom(page, 'second');
+    await page.locator('#join-input').fill('third');
+    await page.locator('#join-input').press('Enter');
+    await page.locator('#join-error', { hasText: 'You can be in at most 2 rooms. Leave one first.' }).waitFor();
+    assert.equal(await page.locator('.room-link[data-room="third"]').count(), 0);
+    assertNoPageErrors(page);
+  });
+});

@@ -258,7 +258,11 @@ class App {
       this.#renderHeader();
       return;
     }
-    if (!this.rooms.has(room.name)) return; // Left while joining.
+    if (this.rooms.get(room.name) !== room) {
+      // Left while joining: leave on the relay too.
+      if (!this.rooms.has(room.name)) this.conn.request('Leave', { room: room.name }).catch(() => {});
+      return;
+    }
     room.joining = false;
     room.joined = true;
     this.#applyEpoch(room, joined.epoch);
@@ -398,7 +402,9 @@ class App {
       this.#renderTitle();
     }
     if (room.name === this.active) {
-      if (!this.#atBottom()) {
+      // Within a batch, whether the view was at the bottom is already known (no layout read).
+      const below = this.scrollBatch ? !this.scrollBatch.stick : !this.#atBottom();
+      if (below) {
         room.newBelow += 1;
         this.#renderJump();
       }
@@ -450,7 +456,7 @@ class App {
       if (at) at.after(li);
       else list.prepend(li);
       this.#regroup(li);
-      let next = li.nextElementSibling;
+      const next = li.nextElementSibling;
       if (next) this.#regroup(next);
     };
     if (room.name !== this.active) {
@@ -668,6 +674,7 @@ class App {
   }
 
   #renderPending(room, p) {
+    if (room.name === this.active) this.#keepBottom();
     const box = p.li.querySelector('.send-state');
     clear(box);
     p.li.classList.toggle('failed', p.state === 'failed');
@@ -685,8 +692,10 @@ class App {
         p.error.title,
         p.error.detail ? h('span', { class: 'detail', text: ` ${p.error.detail}` }) : null,
       );
+      // Sending the same text again only helps if the trouble was passing.
+      const retry = !p.error.name || RETRYABLE.has(p.error.name);
       const actions = h('span', { class: 'send-actions' },
-        h('button', { type: 'button', class: 'chip', on: { click: () => this.#retry(room, p) } }, icon('retry'), 'Retry'),
+        retry ? h('button', { type: 'button', class: 'chip', on: { click: () => this.#retry(room, p) } }, icon('retry'), 'Retry') : null,
         h('button', { type: 'button', class: 'chip', on: { click: () => this.#edit(room, p) } }, icon('edit'), 'Edit'),
         h('button', { type: 'button', class: 'chip', on: { click: () => this.#discard(room, p) } }, icon('trash'), 'Discard'),
       );
@@ -1185,6 +1194,9 @@ class App {
     (was === 'sidebar' ? this.$['rooms-toggle'] : this.$['members-toggle']).focus();
   }
 }
+
+/** Refusals that may not recur: the same message can be sent again. */
+const RETRYABLE = new Set(['RATE_LIMITED', 'UNAVAILABLE', 'INTERNAL', 'NOT_JOINED']);
 
 /** Texts longer than this (characters or lines) are shown folded, with "Show more". */
 const FOLD_CHARS = 700;
