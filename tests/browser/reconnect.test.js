@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 
-import { DESKTOP, PHONE, Relay, cleanup, cli, cliChat, launchBrowser, screenshot, waitFor } from './helpers.js';
+import { DESKTOP, PHONE, Relay, cleanup, cli, cliChat, launchBrowser, screenshot, tempDir, waitFor } from './helpers.js';
 import {
   assertNoPageErrors,
   assertOrderedOnce,
@@ -103,6 +103,33 @@ describe('reconnecting', () => {
     const list = await messages(page);
     assert.deepEqual(list.map((m) => m.text), ['first', 'second']);
     assertOrderedOnce(list);
+    assertNoPageErrors(page);
+  });
+
+  test('a relay that lost its history: the page says so and starts the room afresh', async () => {
+    const page = await openChat(await launchBrowser(), relay, 'uma');
+    await joinRoom(page, 'fresh');
+    await cli(relay, 'kai', ['send', 'fresh', 'old 1']);
+    await cli(relay, 'kai', ['send', 'fresh', 'old 2']);
+    await waitForTexts(page, ['old 1', 'old 2']);
+
+    await relay.kill();
+    await page.locator('#banner', { hasText: 'Reconnecting' }).waitFor({ timeout: RECONNECT_MS });
+    const keptData = relay.dataDir;
+    relay.dataDir = tempDir('data');
+    await relay.restart();
+    await waitConnected(page, RECONNECT_MS);
+    await page.locator('.notice', { hasText: 'The relay lost this room’s earlier history' }).waitFor();
+    // The new history numbers from 1 again: its messages are not mistaken for repeats.
+    await cli(relay, 'kai', ['send', 'fresh', 'new 1']);
+    await waitForTexts(page, ['new 1']);
+    const list = await messages(page);
+    assert.deepEqual(list.map((m) => [m.seq, m.text]), [[1, 'new 1']]);
+
+    // Back to the first store for the tests after this one.
+    await relay.kill();
+    relay.dataDir = keptData;
+    await relay.restart();
     assertNoPageErrors(page);
   });
 

@@ -298,7 +298,7 @@ class App {
       for (const li of room.messages.values()) li.remove();
       room.messages.clear();
       room.lastSeq = 0;
-      room.more = false;
+      this.#setMore(room, false);
       this.#notice(room, 'The relay lost this room’s earlier history. Showing what it has now.', 'warn');
     }
     if (room.epoch !== epoch) {
