@@ -73,7 +73,10 @@ describe('screens', () => {
     await ada.locator('#sidebar #join-input').waitFor({ state: 'visible' });
     assert.equal(await ada.locator('#rooms-toggle').getAttribute('aria-expanded'), 'true');
     await screenshot(ada, 'rooms-drawer-phone-light');
+    assert.equal(await ada.locator('#main').evaluate((el) => el.inert), true, 'behind the drawer is out of reach');
     await ada.keyboard.press('Escape');
+    assert.equal(await ada.evaluate(() => document.activeElement.id), 'rooms-toggle', 'focus returns to the toggle');
+    assert.equal(await ada.locator('#main').evaluate((el) => el.inert), false);
     await ada.locator('#members-toggle').click();
     await ada.locator('#members .member-name', { hasText: /^theo$/ }).waitFor({ state: 'visible' });
     await ada.emulateMedia({ colorScheme: 'dark' });

@@ -1137,6 +1137,10 @@ class App {
     $['members-close'].addEventListener('click', () => this.#closeDrawers());
     $.scrim.addEventListener('click', () => this.#closeDrawers());
     WIDE_MEMBERS.addEventListener('change', () => this.#syncMembersToggle());
+    // Drawers exist only on narrow layouts: a layout change closes any that is open.
+    for (const query of ['(max-width: 759px)', '(max-width: 1099px)']) {
+      window.matchMedia(query).addEventListener('change', () => this.#closeDrawers({ focus: false }));
+    }
     this.#syncMembersToggle();
 
     document.addEventListener('keydown', (e) => {
@@ -1177,21 +1181,29 @@ class App {
     }
     app.dataset.drawer = which;
     this.$.scrim.hidden = false;
+    // While a drawer is open, what is behind it is out of reach of Tab and screen readers.
+    for (const el of this.#behindDrawer(which)) el.inert = true;
     this.$['rooms-toggle'].setAttribute('aria-expanded', String(which === 'sidebar'));
     this.#syncMembersToggle();
     const panel = which === 'sidebar' ? this.$.sidebar : this.$.members;
     panel.querySelector('button, input')?.focus();
   }
 
-  #closeDrawers() {
+  #behindDrawer(which) {
+    const topbar = this.$.app.querySelector('.topbar');
+    return [topbar, this.$.main, which === 'sidebar' ? this.$.members : this.$.sidebar];
+  }
+
+  #closeDrawers({ focus = true } = {}) {
     const app = this.$.app;
     const was = app.dataset.drawer;
     if (!was) return;
     delete app.dataset.drawer;
     this.$.scrim.hidden = true;
+    for (const el of this.#behindDrawer(was)) el.inert = false;
     this.$['rooms-toggle'].setAttribute('aria-expanded', 'false');
     this.#syncMembersToggle();
-    (was === 'sidebar' ? this.$['rooms-toggle'] : this.$['members-toggle']).focus();
+    if (focus) (was === 'sidebar' ? this.$['rooms-toggle'] : this.$['members-toggle']).focus();
   }
 }
 
