@@ -8,12 +8,16 @@
 //!   end with a deadline, [`Cli::spawn`] starts a long-running one ([`CliProcess`]) whose
 //!   output lines are read with deadlines and whose stdin can be written.
 //!
+//! - [`cluster::Cluster`] is a redis-server and several relays sharing it and one CA.
+//! - [`http::get`] reads a relay's `/healthz` and `/metrics`.
 //! - [`redis::RedisServer`] runs a real `redis-server` for the relays of a cluster (and for
 //!   the relay crate's own broker tests).
 //!
 //! Every wait has a deadline and fails with the output seen so far. Every process a test
 //! starts is killed when its handle is dropped, so a failing test leaves nothing running.
 
+pub mod cluster;
+pub mod http;
 pub mod redis;
 
 use std::io::{BufRead, BufReader, Read, Write};
@@ -46,7 +50,20 @@ const CHITCHAT_ENV: &[&str] = &[
     "CHITCHAT_CERTS_DIR",
     "CHITCHAT_NODE_ID",
     "CHITCHAT_LOG_FORMAT",
+    "CHITCHAT_REDIS",
+    "CHITCHAT_HISTORY_LIMIT",
+    "CHITCHAT_TLS_NAMES",
+    "CHITCHAT_TLS_CERT",
+    "CHITCHAT_TLS_KEY",
 ];
+
+/// How long one request to a relay's HTTP port may take: it answers locally in
+/// milliseconds.
+const HTTP_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How often [`RelayProcess::wait_health`] and [`RelayProcess::wait_metric`] ask again: fast
+/// enough that a test waits little past the change, slow enough not to load the relay.
+const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
 /// The cargo target directory the binaries were built into: `CARGO_TARGET_DIR` if set,
 /// else the ancestor of this test executable that holds `debug/` (tests run from
@@ -272,6 +289,91 @@ impl RelayProcess {
         ready_field(&self.ready_line, key)
     }
 
+    /// The relay's HTTP address (web app, `/healthz`, `/metrics`), from its READY line.
+    pub fn http_addr(&self) -> &str {
+        self.ready_field("http")
+            .unwrap_or_else(|| panic!("READY line without http=: {}", self.ready_line))
+    }
+
+    /// `GET path` on the relay's HTTP port.
+    pub fn http_get(&self, path: &str) -> std::io::Result<http::Response> {
+        http::get(self.http_addr(), path, HTTP_TIMEOUT)
+    }
+
+    /// `/healthz` now: its status code and JSON body.
+    pub fn health(&self) -> std::io::Result<(u16, serde_json::Value)> {
+        let response = self.http_get("/healthz")?;
+        let body = serde_json::from_str(&response.body).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("/healthz is not JSON ({e}): {}", response.body),
+            )
+        })?;
+        Ok((response.status, body))
+    }
+
+    /// Polls `/healthz` until it says the relay can store messages (`200`, `broker_ready`
+    /// true) or cannot (`503`, `broker_ready` false), as `ready` asks; returns that body.
+    /// Panics with the last answer and the relay's logs if that does not happen within
+    /// `timeout`.
+    pub fn wait_health(&self, ready: bool, timeout: Duration) -> serde_json::Value {
+        let want_status = if ready { 200 } else { 503 };
+        let deadline = Instant::now() + timeout;
+        loop {
+            let last = self.health();
+            if let Ok((status, body)) = &last
+                && *status == want_status
+                && body["broker_ready"] == serde_json::Value::Bool(ready)
+            {
+                return body.clone();
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "{}: /healthz did not say broker_ready={ready} within {timeout:?}; last: \
+                     {last:?}\n--- relay stderr ---\n{}",
+                    self.http_addr(),
+                    self.logs()
+                );
+            }
+            std::thread::sleep(POLL_INTERVAL);
+        }
+    }
+
+    /// The value of an unlabelled metric on `/metrics`, `None` if the relay does not list
+    /// it.
+    pub fn metric(&self, name: &str) -> std::io::Result<Option<f64>> {
+        let response = self.http_get("/metrics")?;
+        if response.status != 200 {
+            return Err(std::io::Error::other(format!(
+                "/metrics answered {}: {}",
+                response.status, response.body
+            )));
+        }
+        Ok(metric_value(&response.body, name))
+    }
+
+    /// Polls `/metrics` until `want` holds for the value of `name` (0 while it is not
+    /// listed); returns the value. Panics with the last value if `want` does not hold
+    /// within `timeout`.
+    pub fn wait_metric(&self, name: &str, timeout: Duration, want: impl Fn(f64) -> bool) -> f64 {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let last = self.metric(name).map(|v| v.unwrap_or(0.0));
+            if let Ok(value) = last
+                && want(value)
+            {
+                return value;
+            }
+            if Instant::now() >= deadline {
+                panic!(
+                    "{}: {name} did not reach the wanted value within {timeout:?}; last: {last:?}",
+                    self.http_addr()
+                );
+            }
+            std::thread::sleep(POLL_INTERVAL);
+        }
+    }
+
     /// The relay's data directory (kept across restarts).
     pub fn data_dir(&self) -> PathBuf {
         self.dir.path().join("data")
@@ -360,6 +462,16 @@ impl Drop for RelayProcess {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// The value of the unlabelled sample `name` in a Prometheus text exposition.
+pub fn metric_value(exposition: &str, name: &str) -> Option<f64> {
+    exposition
+        .lines()
+        .filter(|line| !line.starts_with('#'))
+        .filter_map(|line| line.split_once(' '))
+        .find(|(key, _)| *key == name)
+        .and_then(|(_, value)| value.trim().parse().ok())
 }
 
 fn ready_field<'a>(line: &'a str, key: &str) -> Option<&'a str> {
