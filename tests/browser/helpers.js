@@ -6,6 +6,7 @@
 
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createInterface } from 'node:readline';
@@ -244,6 +245,61 @@ export function cliChat(relay, nick, room) {
       clearTimeout(timer);
     },
   };
+}
+
+/** Debian's Redis, for tests of relays sharing one (a cluster). */
+export const REDIS_SERVER = process.env.REDIS_SERVER ?? '/usr/bin/redis-server';
+
+/** How long a starting Redis may take to answer PING: it answers within milliseconds. */
+const REDIS_READY_MS = 20_000;
+
+/**
+ * A `redis-server` of the test's own on a free loopback port, keeping nothing on disk.
+ * Resolves to `{url, port}` once it answers PING; `cleanup()` kills it.
+ */
+export async function startRedis() {
+  if (!existsSync(REDIS_SERVER)) {
+    throw new Error(`${REDIS_SERVER} is missing: install Debian's redis-server package`);
+  }
+  const port = await freePort();
+  const dir = tempDir('redis');
+  const proc = spawn(
+    REDIS_SERVER,
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  track(proc);
+  let err = '';
+  proc.stderr.setEncoding('utf8').on('data', (c) => (err += c));
+  await waitFor(`redis-server on port ${port} to answer PING`, async () => {
+    if (proc.exitCode !== null) throw new Error(`redis-server exited: ${err}`);
+    return redisPing(port);
+  }, { timeout: REDIS_READY_MS });
+  return { url: `redis://127.0.0.1:${port}`, port };
+}
+
+function redisPing(port) {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port }, () => socket.write('PING\r\n'));
+    socket.setEncoding('utf8');
+    socket.once('data', (d) => {
+      socket.destroy();
+      resolve(d.startsWith('+PONG'));
+    });
+    socket.once('error', () => resolve(false));
+  });
+}
+
+/** A TCP port free right now on 127.0.0.1. */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address();
+      server.close(() => resolve(port));
+    });
+  });
 }
 
 /** Polls `check` (sync or async) until it returns a truthy value, or fails after `timeout`. */

@@ -269,7 +269,10 @@ export class Connection extends EventTarget {
 class Session {
   static async open(url, config, nick, owner) {
     const options = {};
-    const hashes = (config.cert_hashes ?? []).map(hexBytes).filter(Boolean);
+    // Each hash once: a configuration merged from several relays may repeat one.
+    const hashes = [...new Set((config.cert_hashes ?? []).map((x) => String(x).toLowerCase()))]
+      .map(hexBytes)
+      .filter(Boolean);
     if (hashes.length > 0) {
       options.serverCertificateHashes = hashes.map((value) => ({ algorithm: 'sha-256', value }));
     }
@@ -339,6 +342,8 @@ class Session {
     }
     if (!first.Welcome) throw new Error('the relay did not answer Hello with Welcome');
     this.welcome = first.Welcome;
+    // Given up on while waiting (timed out): start nothing.
+    if (this.done) throw new Error('the session was closed while opening');
     // Everything after Welcome: control frames, room streams, datagrams, pings.
     this.#readControl(reader, frames);
     this.#acceptRoomStreams();

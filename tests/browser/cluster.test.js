@@ -1,0 +1,62 @@
+// The web client with two relays sharing one Redis (a cluster): messages cross relays, and
+// when the page's relay dies the page moves on to the next relay its configuration lists
+// (the relay registry tells each relay's page about the others) and resumes there,
+// missing nothing and repeating nothing.
+
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+
+import { Relay, cleanup, cli, launchBrowser, startRedis, tempDir, waitFor } from './helpers.js';
+import {
+  assertNoPageErrors,
+  assertOrderedOnce,
+  joinRoom,
+  messages,
+  openChat,
+  waitForTexts,
+} from './pages.js';
+
+/** Failing over waits for the dead relay's attempt to fail, then opens the next. */
+const FAILOVER_MS = 40_000;
+
+describe('cluster', () => {
+  let first;
+  let second;
+
+  before(async () => {
+    const redis = await startRedis();
+    // One dev CA for both, as in a cluster; each relay signs its own leaf with it.
+    const certsDir = tempDir('certs');
+    first = await new Relay({ certsDir, extraArgs: ['--redis', redis.url] }).start();
+    second = await new Relay({ certsDir, extraArgs: ['--redis', redis.url] }).start();
+  });
+
+  after(cleanup);
+
+  test('the page fails over to the next relay in its list and resumes there', async () => {
+    // The first relay's page lists both relays once the registry knows them.
+    await waitFor('the first relay to list the second', async () => {
+      const config = await (await fetch(`http://[::1]:${first.httpPort}/config.json`)).json();
+      return config.webtransport.length === 2 && config.cert_hashes.length === 2;
+    });
+    const page = await openChat(await launchBrowser(), first, 'wes');
+    await joinRoom(page, 'cluster');
+    assert.match(await page.locator('#conn-status').getAttribute('title'), new RegExp(`:${first.quicPort}$`));
+    // A message through the other relay reaches the page.
+    await cli(second, 'zed', ['send', 'cluster', 'via second 1']);
+    await waitForTexts(page, ['via second 1']);
+
+    await first.kill();
+    await cli(second, 'zed', ['send', 'cluster', 'via second 2']);
+    await page
+      .locator(`#conn-status[data-state="open"][title*=":${second.quicPort}"]`)
+      .waitFor({ timeout: FAILOVER_MS });
+    await cli(second, 'zed', ['send', 'cluster', 'via second 3']);
+    const all = ['via second 1', 'via second 2', 'via second 3'];
+    await waitForTexts(page, all, FAILOVER_MS);
+    const list = await messages(page);
+    assert.deepEqual(list.map((m) => m.text), all);
+    assertOrderedOnce(list);
+    assertNoPageErrors(page);
+  });
+});
