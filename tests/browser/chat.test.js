@@ -72,6 +72,9 @@ describe('chat page', () => {
     await showRoom(ada, 'team');
     await waitForTexts(ada, ['are you there?']);
     assert.equal(await teamLink.locator('.badge').count(), 0);
+    // The first message that came while away is marked.
+    const marked = await ada.locator('#messages .new-marker + .msg .text').textContent();
+    assert.equal(marked, 'are you there?');
 
     const list = await messages(ada);
     assert.deepEqual(
@@ -186,7 +189,7 @@ describe('chat page', () => {
   test('names the page refuses before asking the relay', async () => {
     const page = await openChat(await launchBrowser(), relay, 'vic');
     await page.locator('#join-input').fill('no spaces allowed');
-    await page.locator('#join-error', { hasText: "may not contain ' '" }).waitFor();
+    await page.locator('#join-error', { hasText: 'Room name may not contain spaces' }).waitFor();
     assert.equal(await page.locator('#join-input').getAttribute('aria-invalid'), 'true');
     await page.locator('#join-input').press('Enter');
     assert.equal(await page.locator('.room-link[data-room="no spaces allowed"]').count(), 0);
@@ -194,7 +197,7 @@ describe('chat page', () => {
     await page.locator('#nick-button').click();
     await page.locator('#nick-input').fill('has space');
     await page.locator('#nick-input').press('Enter');
-    await page.locator('#nick-error', { hasText: "may not contain ' '" }).waitFor();
+    await page.locator('#nick-error', { hasText: 'Nick may not contain spaces' }).waitFor();
     await page.locator('#nick-input').fill('victoria');
     await page.locator('#nick-input').press('Enter');
     await page.locator('#nick-label', { hasText: 'victoria' }).waitFor();

@@ -68,6 +68,8 @@ class Room {
     /** nick -> time the indicator expires. */
     this.typing = new Map();
     this.unread = 0;
+    /** The first message counted in `unread`, marked "New" when the room is shown. */
+    this.firstUnread = null;
     /** seq -> li, every message shown. */
     this.messages = new Map();
     /** Own messages not yet confirmed, oldest first. */
@@ -126,6 +128,7 @@ class App {
     this.#renderRoomList();
     this.#renderNick();
     if (!this.nick || validateNick(this.nick)) {
+      this.#renderStatus({ state: 'idle' });
       this.#openNickDialog({ first: true });
     } else {
       this.#connect();
@@ -198,6 +201,8 @@ class App {
           ? `Connection lost. Reconnecting in ${left}…`
           : `Cannot reach the relay. Trying again in ${left}…`;
       action = 'Reconnect now';
+    } else if (s.state === 'idle') {
+      pill = 'Not connected';
     } else {
       pill = 'Offline';
       banner = this.fatalText ?? 'Disconnected.';
@@ -353,7 +358,10 @@ class App {
     this.$['room-view'].hidden = room === undefined;
     clear(this.$.messages);
     if (room) {
+      room.list.querySelector(':scope > .new-marker')?.remove();
+      const firstUnread = room.unread > 0 ? room.firstUnread : null;
       room.unread = 0;
+      room.firstUnread = null;
       room.newBelow = 0;
       this.$.messages.append(room.list);
       this.$['composer-input'].value = room.draft;
@@ -362,6 +370,7 @@ class App {
       this.#autosize();
       if (room.scrollTop === null) this.#scrollToBottom();
       else this.$.messages.scrollTop = room.scrollTop;
+      if (firstUnread !== null) this.#markNew(room, firstUnread);
       if (room.more === null && room.messages.size === 0 && room.joined) this.#setMore(room, false);
     }
     this.#renderHeader();
@@ -397,6 +406,7 @@ class App {
   #noteNew(room, m) {
     const live = m.seq > room.backfillTo;
     if (room.name !== this.active || document.hidden) {
+      if (room.unread === 0) room.firstUnread = m.seq;
       room.unread += 1;
       this.#renderRoomList();
       this.#renderTitle();
@@ -409,6 +419,18 @@ class App {
         this.#renderJump();
       }
       if (live) this.#announce(`${m.from}: ${m.text}`);
+    }
+  }
+
+  /** A line above the first message that arrived while the room was not in view. */
+  #markNew(room, seq) {
+    const marker = h('li', { class: 'new-marker', dataset: { key: String(seq - 0.25) } }, h('span', { text: 'New' }));
+    this.#insert(room, marker);
+    const box = this.$.messages.getBoundingClientRect();
+    if (marker.getBoundingClientRect().top < box.top) {
+      // The first new message is above the view: start reading there.
+      marker.scrollIntoView({ block: 'start' });
+      this.stuck = this.#atBottom();
     }
   }
 
@@ -1246,15 +1268,14 @@ function listNames(names) {
   return `${names[0]}, ${names[1]} and ${names.length - 2} others`;
 }
 
-function nickProblemText(problem) {
-  const m = problem.message;
+/** A validation message from codec.js as a sentence, with a space called a space. */
+function problemText(problem) {
+  const m = problem.message.replace("contain ' '", 'contain spaces');
   return m[0].toUpperCase() + m.slice(1) + '.';
 }
 
-function roomProblemText(problem) {
-  const m = problem.message;
-  return m[0].toUpperCase() + m.slice(1) + '.';
-}
+const nickProblemText = problemText;
+const roomProblemText = problemText;
 
 /** The deployment's config: inlined by the relay, or fetched when the page is served otherwise. */
 async function loadConfig() {
