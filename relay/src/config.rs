@@ -33,6 +33,9 @@ pub struct Config {
     #[arg(long, env = "CHITCHAT_NODE_ID")]
     pub node_id: Option<String>,
 
+    #[command(flatten)]
+    pub public: PublicConfig,
+
     /// Log format on stderr.
     #[arg(long, env = "CHITCHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -60,6 +63,75 @@ pub struct StoreConfig {
     #[arg(long, env = "CHITCHAT_HISTORY_LIMIT", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub history_limit: u64,
+
+    /// Seconds between this relay's heartbeats in the Redis relay registry. A relay silent
+    /// for 2.5 periods counts as dead: its members leave their rooms and pages stop
+    /// offering it. Every relay of a cluster should use the same value.
+    #[arg(long, env = "CHITCHAT_HEARTBEAT_SECS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub heartbeat_secs: u64,
+}
+
+impl StoreConfig {
+    /// The heartbeat period in the relay registry.
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_secs(self.heartbeat_secs)
+    }
+}
+
+/// Where clients and other relays' pages reach this relay, as the relay registry tells
+/// them (behind NAT, a proxy or a container, not the addresses it binds).
+#[derive(Debug, Clone, clap::Args)]
+pub struct PublicConfig {
+    /// Public QUIC address (HOST:PORT) of this relay; its WebTransport URL is
+    /// https://HOST:PORT/ (default: localhost and the bound UDP port).
+    #[arg(long, env = "CHITCHAT_PUBLIC_ADDR", value_parser = parse_host_port)]
+    pub public_addr: Option<String>,
+
+    /// Public HTTP URL of this relay's web app (default: http://localhost:<bound HTTP
+    /// port>/).
+    #[arg(long, env = "CHITCHAT_PUBLIC_HTTP", value_parser = parse_http_url)]
+    pub public_http: Option<String>,
+}
+
+/// `HOST:PORT`, where HOST may be a bracketed IPv6 address.
+fn parse_host_port(value: &str) -> Result<String, String> {
+    match value.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {
+            Ok(value.to_string())
+        }
+        _ => Err(format!("{value:?} is not HOST:PORT")),
+    }
+}
+
+/// An `http://` or `https://` URL.
+fn parse_http_url(value: &str) -> Result<String, String> {
+    if value.starts_with("http://") || value.starts_with("https://") {
+        Ok(value.to_string())
+    } else {
+        Err(format!("{value:?} is not an http:// or https:// URL"))
+    }
+}
+
+impl PublicConfig {
+    /// The public QUIC address, given the bound UDP port.
+    pub fn quic(&self, quic_port: u16) -> String {
+        self.public_addr
+            .clone()
+            .unwrap_or_else(|| format!("localhost:{quic_port}"))
+    }
+
+    /// The public WebTransport URL, given the bound UDP port.
+    pub fn webtransport(&self, quic_port: u16) -> String {
+        format!("https://{}/", self.quic(quic_port))
+    }
+
+    /// The public HTTP URL, given the bound TCP port.
+    pub fn http(&self, http_port: u16) -> String {
+        self.public_http
+            .clone()
+            .unwrap_or_else(|| format!("http://localhost:{http_port}/"))
+    }
 }
 
 /// How logs are written.

@@ -4,8 +4,16 @@
 //! A room exists here while it has a member on this relay; the relay is subscribed to the
 //! room at the broker exactly then. Every message is encoded once, whatever the number of
 //! receivers: members share the same bytes.
+//!
+//! Presence: the hub tells the broker when a nick's sessions here go from none to one and
+//! back ([`crate::broker::Broker::presence`]); the broker answers with one
+//! [`Signal::Presence`] per change of the room as a whole, across relays. The hub keeps the
+//! room's nicks as the broker reports them (its snapshot through [`Deliver::members`], then
+//! those signals) and forwards a presence frame to local members only when that set
+//! changes, so nobody sees a nick join twice. Member lists are those nicks plus the local
+//! ones.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
@@ -43,6 +51,8 @@ struct Members {
     list: Vec<Member>,
     /// Local sessions per nick, so a nick in two tabs joins and leaves once.
     nicks: HashMap<String, usize>,
+    /// Nicks in the room on any relay, as the broker reported them.
+    present: HashSet<String>,
 }
 
 struct Room {
@@ -133,14 +143,7 @@ impl Hub {
                 (sorted_nicks(&m), first_of_nick)
             };
             if first_of_nick {
-                self.broker()?.signal(
-                    room,
-                    Signal::Presence {
-                        node: self.node_id.clone(),
-                        nick: nick.to_string(),
-                        joined: true,
-                    },
-                );
+                self.broker()?.presence(room, &self.node_id, nick, true);
             }
             return Ok(Joining { queue: rx, members });
         }
@@ -171,14 +174,7 @@ impl Hub {
             gone.then_some(member.nick)
         };
         if let (Some(nick), Ok(broker)) = (left_nick, self.broker()) {
-            broker.signal(
-                room,
-                Signal::Presence {
-                    node: self.node_id.clone(),
-                    nick,
-                    joined: false,
-                },
-            );
+            broker.presence(room, &self.node_id, &nick, false);
         }
         if self.remove_if_empty(room, &entry)
             && let Ok(broker) = self.broker()
@@ -187,7 +183,7 @@ impl Hub {
         }
     }
 
-    /// Nicks in a room on this relay, sorted.
+    /// Nicks in a room on every relay (as far as the broker has told), sorted.
     pub fn members(&self, room: &str) -> Vec<String> {
         let Some(entry) = read(&self.rooms).get(room).cloned() else {
             return Vec::new();
@@ -264,6 +260,17 @@ impl Hub {
         }
         sent
     }
+
+    /// Tells the room's local members that `nick` joined or left the room.
+    fn announce(&self, room: &str, nick: &str, joined: bool) {
+        let frame = RoomFrame::Presence {
+            nick: nick.to_string(),
+            joined,
+        };
+        if let Ok(f) = chitchat_protocol::encode_frame(&frame) {
+            self.fan_out(room, Outbound::Frame(Bytes::from(f)));
+        }
+    }
 }
 
 impl Deliver for Hub {
@@ -289,12 +296,19 @@ impl Deliver for Hub {
     fn signal(&self, room: &str, signal: &Signal) {
         match signal {
             Signal::Presence { nick, joined, .. } => {
-                let frame = RoomFrame::Presence {
-                    nick: nick.clone(),
-                    joined: *joined,
+                let Some(entry) = read(&self.rooms).get(room).cloned() else {
+                    return;
                 };
-                if let Ok(f) = chitchat_protocol::encode_frame(&frame) {
-                    self.fan_out(room, Outbound::Frame(Bytes::from(f)));
+                let changed = {
+                    let mut m = lock(&entry.members);
+                    if *joined {
+                        m.present.insert(nick.clone())
+                    } else {
+                        m.present.remove(nick)
+                    }
+                };
+                if changed {
+                    self.announce(room, nick, *joined);
                 }
             }
             Signal::Typing { nick } => {
@@ -315,11 +329,40 @@ impl Deliver for Hub {
             }
         }
     }
+
+    fn members(&self, room: &str, nicks: &[String]) {
+        let Some(entry) = read(&self.rooms).get(room).cloned() else {
+            return;
+        };
+        // What changed while the broker was not telling (e.g. it lost its store) is told
+        // now, so local members' lists stay true.
+        let (mut joined, mut left) = {
+            let mut m = lock(&entry.members);
+            let fresh: HashSet<String> = nicks.iter().cloned().collect();
+            let joined: Vec<String> = fresh.difference(&m.present).cloned().collect();
+            let left: Vec<String> = m.present.difference(&fresh).cloned().collect();
+            m.present = fresh;
+            (joined, left)
+        };
+        left.sort_unstable();
+        joined.sort_unstable();
+        for nick in left {
+            self.announce(room, &nick, false);
+        }
+        for nick in joined {
+            self.announce(room, &nick, true);
+        }
+    }
 }
 
-/// The first [`MAX_MEMBERS_LISTED`] nicks of a room, sorted.
+/// The first [`MAX_MEMBERS_LISTED`] nicks of a room (on any relay), sorted.
 fn sorted_nicks(m: &Members) -> Vec<String> {
-    let mut nicks: Vec<String> = m.nicks.keys().cloned().collect();
+    let mut nicks: Vec<String> = m
+        .present
+        .iter()
+        .chain(m.nicks.keys().filter(|n| !m.present.contains(*n)))
+        .cloned()
+        .collect();
     nicks.sort_unstable();
     nicks.truncate(MAX_MEMBERS_LISTED);
     nicks

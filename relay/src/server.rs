@@ -18,7 +18,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::broker::embedded::EmbeddedBroker;
-use crate::broker::redis::RedisBroker;
+use crate::broker::redis::{NodeStatus, RedisBroker, RedisOptions, Registration};
 use crate::broker::{Deliver, SharedBroker};
 use crate::config::{Config, StoreConfig};
 use crate::hub::Hub;
@@ -55,8 +55,12 @@ impl Store {
         let sink: Arc<dyn Deliver> = hub;
         match &config.redis {
             Some(url) => {
-                let limit = usize::try_from(config.history_limit).unwrap_or(usize::MAX);
-                let broker = RedisBroker::connect(url, sink, node_id, limit)
+                let options = RedisOptions {
+                    node_id,
+                    history_limit: usize::try_from(config.history_limit).unwrap_or(usize::MAX),
+                    heartbeat: config.heartbeat(),
+                };
+                let broker = RedisBroker::connect_with(url, sink, options)
                     .await
                     .context("connecting to Redis")?;
                 Ok(Store::Redis(Arc::new(broker)))
@@ -148,11 +152,34 @@ impl Relay {
         let cert_state = Arc::new(RwLock::new(CertState {
             sha256_hex: cert.sha256_hex(),
         }));
+        let quic_port = endpoint.local_addr()?.port();
+        let public_quic = config.public.quic(quic_port);
+        let public_http = config.public.http(http.local_addr()?.port());
+        if let Store::Redis(broker) = &store {
+            let (counter, cert) = (shared.clone(), cert_state.clone());
+            let registered = broker
+                .register(Registration {
+                    quic: public_quic.clone(),
+                    webtransport: config.public.webtransport(quic_port),
+                    http: public_http.clone(),
+                    status: Arc::new(move || NodeStatus {
+                        cert_sha256: cert.read().ok().and_then(|c| c.sha256_hex.clone()),
+                        sessions: counter.sessions.load(Ordering::Relaxed) as u64,
+                    }),
+                })
+                .await;
+            if let Err(e) = registered {
+                // The next heartbeat carries the addresses.
+                tracing::warn!("registering the relay's addresses: {e}");
+            }
+        }
         let counter = shared.clone();
         let web = Arc::new(WebState {
             app: WebApp::load(),
             node_id: shared.node_id.clone(),
-            quic_port: endpoint.local_addr()?.port(),
+            quic_port,
+            public_quic,
+            public_http,
             cert: cert_state.clone(),
             metrics: shared.metrics.clone(),
             broker: shared.broker.clone(),

@@ -1,5 +1,5 @@
 //! The relay's HTTP side: the browser client as an immutable web app, `/healthz`,
-//! `/metrics` and `/config.json`.
+//! `/metrics`, `/config.json` and `/relays`.
 //!
 //! Following immutablewebapps.org: every asset under web/ is embedded in the binary at build
 //! time and served at a content-hashed path (`/assets/js/app.3f2a9c1b0d4e5f67.js`) with
@@ -8,6 +8,10 @@
 //! open WebTransport, the dev certificate's hash) and an import map from each asset's plain
 //! path to its hashed one, so modules import each other by plain relative paths. The same
 //! assets serve every deployment.
+//!
+//! In a cluster the configuration lists every live relay of the registry (this one first),
+//! with the union of their dev certificate hashes, so a page whose relay dies reconnects to
+//! another; `/relays` serves the registry itself.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -20,7 +24,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Serialize;
 
-use crate::broker::SharedBroker;
+use crate::broker::{RelayInfo, SharedBroker};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::server::CertState;
@@ -141,8 +145,8 @@ pub struct PageConfig {
     pub protocol_version: u16,
     /// WebTransport URLs to try, this relay's first.
     pub webtransport: Vec<String>,
-    /// SHA-256 (hex) of certificates to accept by hash (the dev leaf); empty with real
-    /// certificates.
+    /// SHA-256 (hex) of certificates to accept by hash (the dev leaves of the relays
+    /// listed); empty with real certificates.
     pub cert_hashes: Vec<String>,
 }
 
@@ -152,6 +156,10 @@ pub struct WebState {
     pub node_id: String,
     /// The QUIC (WebTransport) port, combined with the host the browser used.
     pub quic_port: u16,
+    /// This relay's public QUIC address (`host:port`), as the registry has it.
+    pub public_quic: String,
+    /// This relay's public HTTP URL.
+    pub public_http: String,
     pub cert: Arc<RwLock<CertState>>,
     pub metrics: Arc<Metrics>,
     pub broker: SharedBroker,
@@ -160,24 +168,55 @@ pub struct WebState {
 }
 
 impl WebState {
-    fn page_config(&self, headers: &HeaderMap) -> PageConfig {
+    /// The page's configuration: this relay at the host the browser used, then the other
+    /// live relays of the cluster, least busy first (so pages whose relay died spread over
+    /// the others rather than all landing on one).
+    async fn page_config(&self, headers: &HeaderMap) -> PageConfig {
         let host = headers
             .get(header::HOST)
             .and_then(|h| h.to_str().ok())
             .map(host_without_port)
             .unwrap_or("localhost");
-        let cert_hashes = self
-            .cert
-            .read()
-            .ok()
-            .and_then(|c| c.sha256_hex.clone())
-            .into_iter()
-            .collect();
+        let mut webtransport = vec![format!("https://{host}:{}/", self.quic_port)];
+        let mut cert_hashes: Vec<String> = self.cert_hash().into_iter().collect();
+        // Without the registry (Redis unreachable) the page still has this relay.
+        if let Ok(Some(mut relays)) = self.broker.relays().await {
+            relays.retain(|r| r.node != self.node_id && !r.webtransport.is_empty());
+            relays.sort_by(|a, b| (a.sessions, &a.node).cmp(&(b.sessions, &b.node)));
+            for relay in relays {
+                if !webtransport.contains(&relay.webtransport) {
+                    webtransport.push(relay.webtransport);
+                }
+                if let Some(hash) = relay.cert_sha256
+                    && !cert_hashes.contains(&hash)
+                {
+                    cert_hashes.push(hash);
+                }
+            }
+        }
         PageConfig {
             node: self.node_id.clone(),
             protocol_version: chitchat_protocol::PROTOCOL_VERSION,
-            webtransport: vec![format!("https://{host}:{}/", self.quic_port)],
+            webtransport,
             cert_hashes,
+        }
+    }
+
+    /// SHA-256 (hex) of the dev leaf in service.
+    fn cert_hash(&self) -> Option<String> {
+        self.cert.read().ok().and_then(|c| c.sha256_hex.clone())
+    }
+
+    /// This relay as the registry would list it.
+    fn own_info(&self) -> RelayInfo {
+        RelayInfo {
+            node: self.node_id.clone(),
+            quic: self.public_quic.clone(),
+            webtransport: format!("https://{}/", self.public_quic),
+            http: self.public_http.clone(),
+            cert_sha256: self.cert_hash(),
+            sessions: (self.sessions)() as u64,
+            seen_ms: crate::session::now_ms(),
         }
     }
 }
@@ -203,13 +242,14 @@ pub fn router(state: Arc<WebState>) -> Router {
         .route("/index.html", get(index))
         .route("/assets/{*path}", get(asset))
         .route("/config.json", get(config_json))
+        .route("/relays", get(relays))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .with_state(state)
 }
 
 async fn index(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Response {
-    let html = state.app.index(&state.page_config(&headers));
+    let html = state.app.index(&state.page_config(&headers).await);
     (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
@@ -250,9 +290,24 @@ async fn asset(State(state): State<Arc<WebState>>, Path(path): Path<String>) -> 
 async fn config_json(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Response {
     (
         [(header::CACHE_CONTROL, NO_CACHE)],
-        axum::Json(state.page_config(&headers)),
+        axum::Json(state.page_config(&headers).await),
     )
         .into_response()
+}
+
+/// The live relays: `{"node": <this relay>, "relays": [...]}`, by node id; this relay alone
+/// without a cluster. 503 if the registry could not be read lately.
+async fn relays(State(state): State<Arc<WebState>>) -> Response {
+    let relays = match state.broker.relays().await {
+        Ok(Some(relays)) => relays,
+        Ok(None) => vec![state.own_info()],
+        Err(e) => {
+            let body = serde_json::json!({ "node": state.node_id, "error": e.to_string() });
+            return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body)).into_response();
+        }
+    };
+    let body = serde_json::json!({ "node": state.node_id, "relays": relays });
+    ([(header::CACHE_CONTROL, NO_CACHE)], axum::Json(body)).into_response()
 }
 
 async fn healthz(State(state): State<Arc<WebState>>) -> Response {

@@ -189,6 +189,7 @@ cases!(
     concurrent_publishers_get_gapless_seqs,
     delivers_subscribed_rooms_only,
     signals_reach_subscribed_rooms_only,
+    presence_is_announced,
     reopen_keeps_history_epoch_and_numbering,
     fields_survive_the_round_trip,
 );
@@ -219,6 +220,7 @@ macro_rules! broker_conformance_tests {
             concurrent_publishers_get_gapless_seqs,
             delivers_subscribed_rooms_only,
             signals_reach_subscribed_rooms_only,
+            presence_is_announced,
             reopen_keeps_history_epoch_and_numbering,
             fields_survive_the_round_trip,
         );
@@ -566,6 +568,39 @@ pub async fn signals_reach_subscribed_rooms_only(factory: &dyn StoreFactory) {
     assert!(
         sink.snapshot().messages.is_empty(),
         "signals are not messages"
+    );
+}
+
+/// A nick's arrival and departure told through `Broker::presence` reach the relay's sink as
+/// one `Signal::Presence` each, in call order, for a subscribed room; none is stored.
+pub async fn presence_is_announced(factory: &dyn StoreFactory) {
+    let sink = RecordingSink::new();
+    let broker = open(factory, sink.clone()).await;
+    subscribe(&*broker, "pres").await;
+    broker.presence("pres", "node-1", "ann", true);
+    broker.presence("pres", "node-1", "bob", true);
+    broker.presence("pres", "node-1", "ann", false);
+    let seen: Vec<(String, bool)> = sink
+        .wait_signals("pres", 3)
+        .await
+        .into_iter()
+        .map(|s| match s {
+            Signal::Presence { nick, joined, .. } => (nick, joined),
+            other => panic!("expected presence, got {other:?}"),
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            ("ann".to_string(), true),
+            ("bob".to_string(), true),
+            ("ann".to_string(), false)
+        ]
+    );
+    assert_eq!(
+        head(&*broker, "pres").await.last_seq,
+        0,
+        "presence is not stored"
     );
 }
 

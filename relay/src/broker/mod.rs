@@ -9,6 +9,12 @@
 //! stays connected to the broker. Delivery to a relay is at-most-once across a lost
 //! connection: the broker then re-reads history after the last seq it delivered, so the
 //! relay's [`Deliver`] sink still sees each room gapless.
+//!
+//! Presence: the hub reports a nick's arrival and departure on this relay through
+//! [`Broker::presence`]; the broker turns that into [`Signal::Presence`] once per nick for the
+//! whole room (a nick present on two relays joins once and leaves once). A broker serving
+//! several relays also keeps a registry of the live ones ([`Broker::relays`]) and drops the
+//! members of a relay that stopped beating.
 
 use std::sync::Arc;
 
@@ -38,6 +44,26 @@ pub struct RoomHead {
     /// The oldest seq still stored (retention may have dropped older ones); `last_seq + 1`
     /// if none is stored.
     pub first_seq: u64,
+}
+
+/// One live relay of a cluster, as the node registry holds it (served at `GET /relays`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RelayInfo {
+    /// The relay's node id.
+    pub node: String,
+    /// Where native clients reach its QUIC endpoint (`host:port`).
+    pub quic: String,
+    /// Where browsers open WebTransport sessions on it.
+    pub webtransport: String,
+    /// Its public HTTP URL (web app, `/healthz`, `/relays`).
+    pub http: String,
+    /// SHA-256 (hex) of its dev leaf certificate, for browsers' `serverCertificateHashes`;
+    /// `None` with a real certificate. It changes when the leaf rotates.
+    pub cert_sha256: Option<String>,
+    /// Sessions it serves.
+    pub sessions: u64,
+    /// When it last said it was alive (ms since the Unix epoch, the registry's clock).
+    pub seen_ms: u64,
 }
 
 /// Ephemeral room events: carried to every relay with members in the room, never stored,
@@ -84,6 +110,16 @@ pub trait Deliver: Send + Sync + 'static {
     fn message(&self, msg: &Message);
     /// A signal for a subscribed room (including signals this relay sent itself).
     fn signal(&self, room: &str, signal: &Signal);
+
+    /// The nicks present in subscribed `room` across every relay, replacing what the sink
+    /// knew of the room's members; each later change comes as a [`Signal::Presence`].
+    /// Brokers that keep presence for a cluster call it when the relay subscribes (before
+    /// `subscribe` returns) and after they lost and regained their store, in line with the
+    /// room's signals. The default ignores it: without it, presence signals alone tell who
+    /// is in the room.
+    fn members(&self, room: &str, nicks: &[String]) {
+        let _ = (room, nicks);
+    }
 }
 
 /// Numbers, stores and distributes room messages. See the module docs for the guarantee.
@@ -130,6 +166,34 @@ pub trait Broker: Send + Sync + 'static {
 
     /// Whether the broker can store messages right now (for /healthz).
     fn is_ready(&self) -> bool;
+
+    /// Records that `nick` now has a session in `room` on the relay `node` (`joined`), or no
+    /// longer has one, and tells every relay subscribed to the room through
+    /// [`Signal::Presence`] when the nick enters or leaves the room as a whole: a nick
+    /// present on several relays joins once and leaves when its last relay lets it go. The
+    /// hub calls it, in order per room, when a nick's session count on this relay goes from
+    /// 0 to 1 or from 1 to 0, and keeps calling it while the broker is unreachable (a broker
+    /// that kept presence elsewhere restores it when it reconnects). Best effort, like
+    /// [`Broker::signal`].
+    ///
+    /// The default, for a broker serving one relay, signals every call: this relay's
+    /// presence is the whole room's.
+    fn presence(&self, room: &str, node: &str, nick: &str, joined: bool) {
+        self.signal(
+            room,
+            Signal::Presence {
+                node: node.to_owned(),
+                nick: nick.to_owned(),
+                joined,
+            },
+        );
+    }
+
+    /// The live relays of the cluster this broker serves, this one included, or `None` if
+    /// it serves this relay alone (the default).
+    async fn relays(&self) -> Result<Option<Vec<RelayInfo>>, BrokerError> {
+        Ok(None)
+    }
 }
 
 /// A shared broker.

@@ -45,6 +45,12 @@
 //! script is in flight is reported unavailable although Redis may have stored it; the
 //! message then reaches every relay like any other.
 //!
+//! **Cluster.** The relays also keep a registry of who is alive and each room's members
+//! across relays in Redis; [`cluster`] describes those keys and scripts. Presence changes
+//! travel on the sender's queue (so one room's changes run in call order) and come back as
+//! Presence frames on the room's channel; a relay reads a room's members when it subscribes
+//! and after reconnecting, in line with the frames on the subscriber connection.
+//!
 //! Redis must not evict keys (`maxmemory-policy noeviction`, the default): an evicted
 //! counter or epoch would renumber rooms.
 
@@ -64,9 +70,18 @@ use futures::future::BoxFuture;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
 use tokio::sync::{mpsc, oneshot};
+use tokio_util::sync::{CancellationToken, DropGuard};
 use tracing::Instrument;
 
-use super::{Broker, BrokerError, Deliver, NewMessage, RoomHead, Signal};
+use super::{Broker, BrokerError, Deliver, NewMessage, RelayInfo, RoomHead, Signal};
+
+pub mod cluster;
+
+pub use cluster::{
+    CHECKS_PER_BEAT, DEFAULT_HEARTBEAT, NodeStatus, REGISTRY_INDEX, Registration, members_key,
+    nicks_key, node_key,
+};
+use cluster::{Live, PresenceChange, Scripts};
 
 /// The key holding the store's epoch.
 pub const EPOCH_KEY: &str = "chitchat:epoch";
@@ -337,14 +352,40 @@ pub struct RedisBroker {
     queue: mpsc::UnboundedSender<Outbound>,
     /// The bus task's commands.
     control: mpsc::UnboundedSender<Control>,
+    /// Stops the registry task (on close, or when the broker is dropped).
+    registry_stop: CancellationToken,
+    _registry_stop_on_drop: DropGuard,
+    /// The registry task, awaited on close so that no beat follows leaving the registry.
+    registry_task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+/// How a [`RedisBroker`] connects: everything but the URL and the sink.
+#[derive(Debug, Clone)]
+pub struct RedisOptions {
+    /// This relay's name in frames, logs and the registry.
+    pub node_id: String,
+    /// Messages kept per room (at least 1).
+    pub history_limit: usize,
+    /// How often the relay beats in the registry (at least 1 ms; see [`cluster::ttl`]).
+    pub heartbeat: Duration,
 }
 
 /// State shared by the broker handle, the sender task and the bus task.
 struct Shared {
     node_id: String,
+    /// This process's instance id in presence entries (see [`cluster`]).
+    instance: String,
     history_limit: usize,
+    heartbeat: Duration,
     sink: Arc<dyn Deliver>,
     script: Script,
+    scripts: Scripts,
+    /// Nicks with sessions on this relay, per room: what presence in Redis must say.
+    local: Mutex<HashMap<String, HashSet<String>>>,
+    /// Where this relay can be reached, once known.
+    registration: Mutex<Option<Registration>>,
+    /// The registry as last listed.
+    live: Mutex<Option<Live>>,
     /// The command connection and what was learned when it was opened; `None` while Redis
     /// is unreachable or after close.
     link: Mutex<Option<Link>>,
@@ -381,6 +422,10 @@ enum Outbound {
         room: String,
         frame: Vec<u8>,
     },
+    Presence {
+        room: String,
+        change: PresenceChange,
+    },
     /// Answered once everything queued before it has been sent and answered.
     Barrier(oneshot::Sender<()>),
 }
@@ -414,10 +459,35 @@ impl RedisBroker {
         node_id: String,
         history_limit: usize,
     ) -> Result<Self, BrokerError> {
+        let options = RedisOptions {
+            node_id,
+            history_limit,
+            heartbeat: DEFAULT_HEARTBEAT,
+        };
+        Self::connect_with(url, sink, options).await
+    }
+
+    /// [`RedisBroker::connect`] with every option. The relay enters the registry before
+    /// this returns (without addresses until [`RedisBroker::register`]).
+    pub async fn connect_with(
+        url: &str,
+        sink: Arc<dyn Deliver>,
+        options: RedisOptions,
+    ) -> Result<Self, BrokerError> {
+        let RedisOptions {
+            node_id,
+            history_limit,
+            heartbeat,
+        } = options;
         if history_limit == 0 {
             return Err(BrokerError::Internal(
                 "the Redis history limit must be at least 1 message per room".into(),
             ));
+        }
+        if heartbeat < Duration::from_millis(CHECKS_PER_BEAT.into()) {
+            return Err(BrokerError::Internal(format!(
+                "the heartbeat period must be at least {CHECKS_PER_BEAT} ms"
+            )));
         }
         let client = open_client(url)?;
         let script = Script::new(PUBLISH_SCRIPT);
@@ -425,10 +495,16 @@ impl RedisBroker {
         let first = Connected::open(&client, &script, 1).await?;
         check_server(&first.link.conn).await?;
         let shared = Arc::new(Shared {
+            instance: cluster::new_instance(&node_id),
             node_id,
             history_limit,
+            heartbeat,
             sink,
             script,
+            scripts: Scripts::new(),
+            local: Mutex::new(HashMap::new()),
+            registration: Mutex::new(None),
+            live: Mutex::new(None),
             link: Mutex::new(None),
             ready: AtomicBool::new(false),
             closed: AtomicBool::new(false),
@@ -437,8 +513,25 @@ impl RedisBroker {
             trouble,
         });
         shared.install(first.link.clone());
+        // In the registry before any presence entry names this instance.
+        let mut conn = first.link.conn.clone();
+        let previous = cluster::beat(&shared, &mut conn)
+            .await
+            .map_err(|e| BrokerError::Unavailable(format!("joining the relay registry: {e}")))?;
+        if let Some(previous) = previous {
+            tracing::info!(
+                previous,
+                "this node id was registered by another instance, now replaced: its members \
+                 are removed"
+            );
+        }
+        let live = cluster::list(&mut conn)
+            .await
+            .map_err(|e| BrokerError::Unavailable(format!("listing the relays: {e}")))?;
+        *shared.live.lock().unwrap_or_else(PoisonError::into_inner) = Some(live);
         tracing::info!(
             node = %shared.node_id,
+            instance = %shared.instance,
             redis = %redacted(url),
             epoch = first.link.epoch,
             "Redis broker connected"
@@ -464,27 +557,87 @@ impl RedisBroker {
             trouble: trouble_rx,
             sender_done: Some(sender_done),
             rooms: HashMap::new(),
+            queue: queue.downgrade(),
             pending: HashMap::new(),
             generation: 1,
         };
         let span = tracing::info_span!("redis_bus", node = %shared.node_id);
         tokio::spawn(bus.run(first).instrument(span));
 
+        let registry_stop = CancellationToken::new();
+        let span = tracing::info_span!("redis_registry", node = %shared.node_id);
+        let registry_task = tokio::spawn(
+            cluster::run_registry(
+                Arc::clone(&shared),
+                queue.downgrade(),
+                registry_stop.clone(),
+            )
+            .instrument(span),
+        );
+
         Ok(RedisBroker {
             shared,
             queue,
             control,
+            _registry_stop_on_drop: registry_stop.clone().drop_guard(),
+            registry_stop,
+            registry_task: Mutex::new(Some(registry_task)),
         })
     }
 
-    /// Sends everything already published, then stops: later publishes fail with
+    /// Says where this relay can be reached, and beats at once so that the registry lists
+    /// it with its addresses when this returns. Should the beat fail, every later one
+    /// carries them too.
+    pub async fn register(&self, registration: Registration) -> Result<(), BrokerError> {
+        *self
+            .shared
+            .registration
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(registration);
+        let link = self.link()?;
+        let mut conn = link.conn.clone();
+        match cluster::beat(&self.shared, &mut conn).await {
+            Ok(_) => {
+                cluster::refresh(&self.shared, &link).await;
+                Ok(())
+            }
+            Err(e) => Err(self.shared.failed(&link, "registering the relay", &e)),
+        }
+    }
+
+    /// This process's instance id in the registry and in presence entries.
+    pub fn instance(&self) -> &str {
+        &self.shared.instance
+    }
+
+    /// Sends everything already published, takes this relay's members out of their rooms,
+    /// leaves the registry, then stops: later publishes fail with
     /// [`BrokerError::Unavailable`], [`Broker::is_ready`] turns false, nothing more is
     /// delivered and the connections close. Reads fail from then on too.
     pub async fn close(&self) {
         self.shared.closed.store(true, Ordering::Release);
+        self.registry_stop.cancel();
+        let task = self
+            .registry_task
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take();
+        if let Some(task) = task {
+            let _ = tokio::time::timeout(ANSWER_TIMEOUT, task).await;
+        }
+        for room in self.shared.local_rooms() {
+            let _ = self.queue.send(Outbound::Presence {
+                room,
+                change: PresenceChange::Clear,
+            });
+        }
         let (done, flushed) = oneshot::channel();
         if self.queue.send(Outbound::Barrier(done)).is_ok() {
             let _ = tokio::time::timeout(ANSWER_TIMEOUT, flushed).await;
+        }
+        if let Some(link) = self.shared.current() {
+            let mut conn = link.conn.clone();
+            cluster::unregister(&self.shared, &mut conn).await;
         }
         let (done, stopped) = oneshot::channel();
         if self.control.send(Control::Close(done)).is_ok() {
@@ -705,6 +858,53 @@ impl Broker for RedisBroker {
     fn is_ready(&self) -> bool {
         self.shared.ready.load(Ordering::Acquire) && !self.shared.closed.load(Ordering::Acquire)
     }
+
+    /// Records the change in this relay's presence map (what is asserted again after a
+    /// reconnection) and queues it for Redis, which announces the room-wide change. `node`
+    /// is this relay's; presence entries always name this broker's instance.
+    fn presence(&self, room: &str, _node: &str, nick: &str, joined: bool) {
+        {
+            let mut local = self.shared.local();
+            if joined {
+                local
+                    .entry(room.to_owned())
+                    .or_default()
+                    .insert(nick.to_owned());
+            } else if let Some(nicks) = local.get_mut(room) {
+                nicks.remove(nick);
+                if nicks.is_empty() {
+                    local.remove(room);
+                }
+            }
+        }
+        if !self.is_ready() {
+            // Asserted again once Redis is back.
+            return;
+        }
+        let change = if joined {
+            PresenceChange::Add(nick.to_owned())
+        } else {
+            PresenceChange::Remove(nick.to_owned())
+        };
+        let _ = self.queue.send(Outbound::Presence {
+            room: room.to_owned(),
+            change,
+        });
+    }
+
+    async fn relays(&self) -> Result<Option<Vec<RelayInfo>>, BrokerError> {
+        let live = self
+            .shared
+            .live
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        match cluster::fresh_relays(live.as_ref(), self.shared.heartbeat) {
+            Some(relays) => Ok(Some(relays)),
+            None => Err(BrokerError::Unavailable(
+                "the relay registry could not be read lately".into(),
+            )),
+        }
+    }
 }
 
 impl Shared {
@@ -730,6 +930,42 @@ impl Shared {
         self.delivering
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    fn local(&self) -> MutexGuard<'_, HashMap<String, HashSet<String>>> {
+        self.local.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The nicks this relay holds in `room`, sorted.
+    fn local_nicks(&self, room: &str) -> Vec<String> {
+        let mut nicks: Vec<String> = self
+            .local()
+            .get(room)
+            .map(|n| n.iter().cloned().collect())
+            .unwrap_or_default();
+        nicks.sort_unstable();
+        nicks
+    }
+
+    /// Rooms this relay holds nicks in.
+    fn local_rooms(&self) -> Vec<String> {
+        self.local().keys().cloned().collect()
+    }
+
+    fn registration(&self) -> Option<Registration> {
+        self.registration
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The instances alive at the last listing and its Redis time.
+    fn live_instances(&self) -> Option<(HashSet<String>, u64)> {
+        self.live
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .as_ref()
+            .map(|l| (l.instances.clone(), l.listed_ms))
     }
 
     fn report_trouble(&self, generation: u64) {
@@ -813,6 +1049,10 @@ async fn send_batch(
                 pipe.cmd("SPUBLISH").arg(channel(&room)).arg(&frame);
                 sent.push(Outbound::Signal { room, frame });
             }
+            Outbound::Presence { room, change } => {
+                cluster::add_presence(&mut pipe, shared, &room, &change);
+                sent.push(Outbound::Presence { room, change });
+            }
             Outbound::Barrier(reply) => barriers.push(reply),
         }
     }
@@ -862,7 +1102,7 @@ async fn send_batch(
         } = item
         else {
             if let Value::ServerError(e) = reply {
-                tracing::debug!(error = ?e, "a signal was not published");
+                tracing::warn!(error = ?e, "a signal or presence change was refused");
             }
             continue;
         };
@@ -954,7 +1194,7 @@ fn answer(item: Outbound, error: impl Fn() -> BrokerError) {
         Outbound::Publish { reply, .. } => {
             let _ = reply.send(Err(error()));
         }
-        Outbound::Signal { .. } => {}
+        Outbound::Signal { .. } | Outbound::Presence { .. } => {}
         Outbound::Barrier(reply) => {
             let _ = reply.send(());
         }
@@ -1264,6 +1504,9 @@ struct Bus {
     /// Fires when the sender task has sent everything (the broker was dropped).
     sender_done: Option<oneshot::Receiver<()>>,
     rooms: HashMap<String, RoomSub>,
+    /// The sender task's queue, for asserting presence after a reconnection (weak: the
+    /// sender stops once the broker handle is gone).
+    queue: mpsc::WeakUnboundedSender<Outbound>,
     /// Per room, subscription changes sent on the current connection whose confirmation
     /// push has not been seen yet. Until it is, frames on the channel belong to an older
     /// subscription and are dropped.
@@ -1415,8 +1658,70 @@ impl Bus {
         for room in &rooms {
             self.catch_up(c, room).await?;
         }
+        // Presence frames were lost while the connection was down: read the members anew,
+        // after asserting this relay's own (Redis may have lost them, or others may have
+        // taken this relay for dead meanwhile).
+        if !rooms.is_empty() {
+            self.reassert(c).await?;
+        }
+        for room in &rooms {
+            self.presence_snapshot(c, room).await?;
+        }
         if !rooms.is_empty() {
             tracing::info!(rooms = rooms.len(), "resubscribed and caught up");
+        }
+        Ok(())
+    }
+
+    /// Beats, then asserts this relay's presence in every room it holds nicks in, through
+    /// the sender's queue (so no change queued meanwhile is overtaken), and waits for it.
+    async fn reassert(&mut self, c: &mut Connected) -> Result<(), String> {
+        let mut conn = c.link.conn.clone();
+        if let Err(e) = cluster::beat(&self.shared, &mut conn).await {
+            if is_connection_error(&e) {
+                return Err(format!("the heartbeat failed: {e}"));
+            }
+            tracing::error!(error = %e, "the heartbeat failed");
+        }
+        let Some(queue) = self.queue.upgrade() else {
+            return Ok(());
+        };
+        for room in self.shared.local_rooms() {
+            let _ = queue.send(Outbound::Presence {
+                room,
+                change: PresenceChange::Sync,
+            });
+        }
+        let (done, flushed) = oneshot::channel();
+        if queue.send(Outbound::Barrier(done)).is_ok() {
+            drop(queue);
+            let _ = tokio::time::timeout(ANSWER_TIMEOUT, flushed).await;
+        }
+        Ok(())
+    }
+
+    /// Removes dead relays' members from `room`, then hands the room's members to the sink.
+    ///
+    /// The members are read on the subscriber connection, which carries replies and frames
+    /// in the order Redis produced them, and the client library queues every frame that
+    /// came before a reply by the time that reply is returned. So the frames queued now are
+    /// older than the list: they are handled first, and every frame after them is news to
+    /// the list.
+    async fn presence_snapshot(&mut self, c: &mut Connected, room: &str) -> Result<(), String> {
+        let mut conn = c.pubsub.clone();
+        if let Err(e) = cluster::purge_room(&self.shared, &mut conn, room).await {
+            if is_connection_error(&e) {
+                return Err(format!("purging room {room}: {e}"));
+            }
+            tracing::error!(room, error = %e, "purging the room's dead members failed");
+        }
+        let nicks = cluster::room_nicks(&mut conn, room).await?;
+        while let Ok(push) = c.pushes.try_recv() {
+            self.push(c, push).await?;
+        }
+        let delivering = self.shared.delivering();
+        if delivering.contains(room) {
+            self.shared.sink.members(room, &nicks);
         }
         Ok(())
     }
@@ -1460,9 +1765,12 @@ impl Bus {
                 let refused = match head {
                     Ok(Ok((last, _))) => {
                         self.rooms.insert(room.clone(), RoomSub { last });
-                        self.shared.delivering().insert(room);
+                        self.shared.delivering().insert(room.clone());
+                        // A failure here loses the connection; the resync reads the
+                        // members again, so the subscription itself stands.
+                        let snapshot = self.presence_snapshot(c, &room).await;
                         let _ = reply.send(Ok(()));
-                        return Ok(());
+                        return snapshot;
                     }
                     Err(_) => {
                         let why = format!("reading the head of room {room} timed out");

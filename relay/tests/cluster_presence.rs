@@ -1,0 +1,268 @@
+//! Presence across relays sharing one real `redis-server`, seen by real QUIC clients:
+//! member lists (Joined, Who) cover every relay, a nick joins and leaves the room once
+//! however many relays and sessions hold it, a crashed relay's members leave within the
+//! registry's bound, a relay restarted under the same node id drops its predecessor's
+//! members at once, and presence survives Redis losing its data.
+//!
+//! Absence of a duplicate event is checked without sleeping: presence frames and messages
+//! of one room travel on one Redis channel in one order, so after the step under test a
+//! message is sent through the same relay (its queue sends in call order), and the next
+//! event must be that message.
+
+mod cluster_support;
+
+use std::time::{Duration, Instant};
+
+use chitchat_tests::redis::{Persistence, RedisServer};
+use cluster_support::{Client, ClusterRelay, Event, WAIT};
+
+/// The bound on how long a crashed relay's members stay listed, at the default heartbeat
+/// (5 s): its registry entry expires 12.5 s after its last beat, and the others check the
+/// registry every second.
+const DEAD_RELAY_BOUND: Duration = Duration::from_secs(15);
+
+fn joined(nick: &str) -> Event {
+    Event::Joined(nick.into())
+}
+
+fn left(nick: &str) -> Event {
+    Event::Left(nick.into())
+}
+
+fn said(nick: &str, text: &str) -> Event {
+    Event::Said(nick.into(), text.into())
+}
+
+fn names(nicks: &[&str]) -> Vec<String> {
+    nicks.iter().map(|n| n.to_string()).collect()
+}
+
+/// A redis-server, a shared certs dir, and relays `a` and `b` with `extra` flags.
+async fn two_relays(
+    persistence: Persistence,
+    extra: &[&str],
+) -> (RedisServer, tempfile::TempDir, ClusterRelay, ClusterRelay) {
+    let redis = RedisServer::start_with(persistence).await;
+    let certs = tempfile::tempdir().expect("a certs dir");
+    let a = ClusterRelay::start(&redis.url(), certs.path(), "a", extra).await;
+    let b = ClusterRelay::start(&redis.url(), certs.path(), "b", extra).await;
+    (redis, certs, a, b)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn member_lists_cover_every_relay() {
+    let (_redis, certs, a, b) = two_relays(Persistence::None, &[]).await;
+    let mut alice = Client::connect(&a, certs.path(), "alice").await;
+    let (j, mut alice_room) = alice.join("lobby").await;
+    assert_eq!(j.members, names(&["alice"]));
+    // Her own join comes back through Redis: she is in the cluster's list from now on.
+    assert_eq!(alice_room.event().await, joined("alice"));
+
+    let mut bob = Client::connect(&b, certs.path(), "bob").await;
+    let (j, mut bob_room) = bob.join("lobby").await;
+    assert_eq!(
+        j.members,
+        names(&["alice", "bob"]),
+        "Joined lists the member on the other relay"
+    );
+    assert_eq!(bob_room.event().await, joined("bob"));
+    assert_eq!(alice_room.event().await, joined("bob"));
+    assert_eq!(alice.who("lobby").await, names(&["alice", "bob"]));
+    assert_eq!(bob.who("lobby").await, names(&["alice", "bob"]));
+
+    // Another room on the same relays lists only its own members.
+    let (j, _) = bob.join("other").await;
+    assert_eq!(j.members, names(&["bob"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_nick_joins_and_leaves_the_cluster_once() {
+    let (_redis, certs, a, b) = two_relays(Persistence::None, &[]).await;
+    let mut alice = Client::connect(&a, certs.path(), "alice").await;
+    let (_, mut alice_room) = alice.join("lobby").await;
+    assert_eq!(alice_room.event().await, joined("alice"));
+
+    // bob on relay b, then bob again (a second session) on relay a.
+    let mut bob_b = Client::connect(&b, certs.path(), "bob").await;
+    let (_, _bob_b_room) = bob_b.join("lobby").await;
+    assert_eq!(alice_room.event().await, joined("bob"));
+    let mut bob_a = Client::connect(&a, certs.path(), "bob").await;
+    let (j, _bob_a_room) = bob_a.join("lobby").await;
+    assert_eq!(j.members, names(&["alice", "bob"]));
+    bob_a.say("lobby", "bob on a").await;
+    let mut carol = Client::connect(&b, certs.path(), "carol").await;
+    let (_, mut carol_room) = carol.join("lobby").await;
+    assert_eq!(
+        alice_room.event().await,
+        said("bob", "bob on a"),
+        "no second join for bob"
+    );
+    assert_eq!(alice_room.event().await, joined("carol"));
+    assert_eq!(carol_room.event().await, joined("carol"));
+
+    // bob leaves relay b: still in the room through relay a, so nobody sees him leave.
+    bob_b.leave("lobby").await;
+    carol.say("lobby", "after bob left b").await;
+    assert_eq!(
+        alice_room.event().await,
+        said("carol", "after bob left b"),
+        "no leave while bob is on another relay"
+    );
+    assert_eq!(carol_room.event().await, said("carol", "after bob left b"));
+    assert_eq!(alice.who("lobby").await, names(&["alice", "bob", "carol"]));
+    assert_eq!(carol.who("lobby").await, names(&["alice", "bob", "carol"]));
+
+    // His last session leaves: one leave, on both relays.
+    bob_a.leave("lobby").await;
+    alice.say("lobby", "after bob left a").await;
+    assert_eq!(alice_room.event().await, left("bob"));
+    assert_eq!(alice_room.event().await, said("alice", "after bob left a"));
+    assert_eq!(carol_room.event().await, left("bob"));
+    assert_eq!(carol_room.event().await, said("alice", "after bob left a"));
+    assert_eq!(carol.who("lobby").await, names(&["alice", "carol"]));
+
+    // A closed connection leaves like an explicit Leave.
+    carol.close();
+    assert_eq!(alice_room.event().await, left("carol"));
+    assert_eq!(alice.who("lobby").await, names(&["alice"]));
+}
+
+/// Crashes relay `b` (holding bob) and returns how long until alice, on `a`, saw bob leave.
+async fn crash_and_time_the_leave(extra: &[&str], bound: Duration) -> Duration {
+    let (_redis, certs, a, mut b) = two_relays(Persistence::None, extra).await;
+    let mut alice = Client::connect(&a, certs.path(), "alice").await;
+    let (_, mut alice_room) = alice.join("lobby").await;
+    assert_eq!(alice_room.event().await, joined("alice"));
+    let mut bob = Client::connect(&b, certs.path(), "bob").await;
+    let (_, _bob_room) = bob.join("lobby").await;
+    assert_eq!(alice_room.event().await, joined("bob"));
+
+    let crashed = Instant::now();
+    b.crash();
+    assert_eq!(alice_room.event_within(bound).await, left("bob"));
+    let took = crashed.elapsed();
+    assert_eq!(alice.who("lobby").await, names(&["alice"]));
+    // And the room goes on.
+    alice.say("lobby", "still here").await;
+    assert_eq!(alice_room.event().await, said("alice", "still here"));
+    took
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_relays_members_leave_after_its_registry_entry_expires() {
+    // A 1 s heartbeat: the entry expires 2.5 s after the last beat, checks run every 200 ms.
+    let took = crash_and_time_the_leave(&["--heartbeat-secs", "1"], WAIT).await;
+    assert!(
+        took >= Duration::from_millis(1500),
+        "bob left {took:?} after the crash: before his relay's entry could expire"
+    );
+    assert!(
+        took <= Duration::from_secs(4),
+        "bob left only {took:?} after the crash"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crashed_relays_members_leave_within_15_seconds_by_default() {
+    crash_and_time_the_leave(&[], DEAD_RELAY_BOUND).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_relay_restarted_under_its_node_id_drops_its_predecessors_members() {
+    let (redis, certs, a, mut b) = two_relays(Persistence::None, &[]).await;
+    let mut alice = Client::connect(&a, certs.path(), "alice").await;
+    let (_, mut alice_room) = alice.join("lobby").await;
+    assert_eq!(alice_room.event().await, joined("alice"));
+    let mut bob = Client::connect(&b, certs.path(), "bob").await;
+    let (_, _bob_room) = bob.join("lobby").await;
+    assert_eq!(alice_room.event().await, joined("bob"));
+
+    b.crash();
+    let restarted = Instant::now();
+    let b2 = ClusterRelay::start(&redis.url(), certs.path(), "b", &[]).await;
+    // Well before the crashed instance's entry would have expired (12.5 s).
+    assert_eq!(
+        alice_room.event_within(Duration::from_secs(5)).await,
+        left("bob")
+    );
+    assert!(restarted.elapsed() < Duration::from_secs(5));
+
+    let mut bob = Client::connect(&b2, certs.path(), "bob").await;
+    let (j, _bob_room) = bob.join("lobby").await;
+    assert_eq!(j.members, names(&["alice", "bob"]));
+    assert_eq!(alice_room.event().await, joined("bob"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_gracefully_stopped_relays_members_leave_at_once() {
+    let (_redis, certs, a, mut b) = two_relays(Persistence::None, &["--drain-secs", "0"]).await;
+    let mut alice = Client::connect(&a, certs.path(), "alice").await;
+    let (_, mut alice_room) = alice.join("lobby").await;
+    assert_eq!(alice_room.event().await, joined("alice"));
+    let mut bob = Client::connect(&b, certs.path(), "bob").await;
+    let (_, _bob_room) = bob.join("lobby").await;
+    assert_eq!(alice_room.event().await, joined("bob"));
+
+    b.stop().await;
+    assert_eq!(
+        alice_room.event_within(Duration::from_secs(5)).await,
+        left("bob")
+    );
+    assert_eq!(alice.who("lobby").await, names(&["alice"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_is_restored_after_redis_loses_its_data() {
+    let (mut redis, certs, a, b) = two_relays(Persistence::None, &[]).await;
+    let mut alice = Client::connect(&a, certs.path(), "alice").await;
+    let (_, mut alice_room) = alice.join("lobby").await;
+    assert_eq!(alice_room.event().await, joined("alice"));
+    let mut bob = Client::connect(&b, certs.path(), "bob").await;
+    let (_, _bob_room) = bob.join("lobby").await;
+    assert_eq!(alice_room.event().await, joined("bob"));
+
+    // Redis restarts empty: both relays reconnect and assert their members again.
+    redis.restart().await;
+    let members = cluster_support::eventually("both members listed in Redis again", WAIT, || {
+        let redis = &redis;
+        async move {
+            let nicks: Vec<String> = redis.cmd(&["HKEYS", "chitchat:{lobby}:nicks"]).await;
+            let mut nicks = nicks;
+            nicks.sort();
+            (nicks == names(&["alice", "bob"])).then_some(nicks)
+        }
+    })
+    .await;
+    assert_eq!(members, names(&["alice", "bob"]));
+    // Whatever alice was told meanwhile, her list ends up true, and new arrivals show.
+    let mut carol = Client::connect(&b, certs.path(), "carol").await;
+    let (j, _carol_room) = carol.join("lobby").await;
+    assert_eq!(j.members, names(&["alice", "bob", "carol"]));
+    loop {
+        if alice_room.event().await == joined("carol") {
+            break;
+        }
+    }
+    assert_eq!(alice.who("lobby").await, names(&["alice", "bob", "carol"]));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn presence_works_on_a_redis_cluster_node() {
+    // Cluster mode refuses commands spanning hash slots: the registry and presence scripts
+    // must each stay within one.
+    let (_redis, certs, a, b) = two_relays(Persistence::Cluster, &[]).await;
+    let mut alice = Client::connect(&a, certs.path(), "alice").await;
+    let (_, mut alice_room) = alice.join("lobby").await;
+    assert_eq!(alice_room.event().await, joined("alice"));
+    let mut bob = Client::connect(&b, certs.path(), "bob").await;
+    let (j, mut bob_room) = bob.join("lobby").await;
+    assert_eq!(j.members, names(&["alice", "bob"]));
+    assert_eq!(alice_room.event().await, joined("bob"));
+    alice.leave("lobby").await;
+    assert_eq!(bob_room.event().await, joined("bob"));
+    assert_eq!(bob_room.event().await, left("alice"));
+    cluster_support::eventually("a lists both relays", WAIT, || async {
+        (cluster_support::relay_nodes(&a.relays().await) == names(&["a", "b"])).then_some(())
+    })
+    .await;
+}
