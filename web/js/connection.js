@@ -158,6 +158,12 @@ export class Connection extends EventTarget {
         session?.close('closing');
         break;
       }
+      if (session && session.nick !== this.nick) {
+        // The nick changed while this session was opening: open one with the new nick.
+        session.close('changing nick');
+        attempt = 0;
+        continue;
+      }
       let delay;
       let goAway = null;
       if (session) {
@@ -284,7 +290,7 @@ class Session {
     }
     // A rejected `closed` must never surface as an unhandled rejection.
     wt.closed.catch(() => {});
-    const session = new Session(wt, owner);
+    const session = new Session(wt, owner, nick);
     let timer;
     const timeout = new Promise((_, reject) => {
       timer = setTimeout(() => reject(new Error(`${url} did not answer in time`)), CONNECT_TIMEOUT_MS);
@@ -300,9 +306,11 @@ class Session {
     }
   }
 
-  constructor(wt, owner) {
+  constructor(wt, owner, nick) {
     this.wt = wt;
     this.owner = owner;
+    /** The nick this session says Hello with. */
+    this.nick = nick;
     this.nextId = 1;
     this.pending = new Map();
     this.welcome = null;
