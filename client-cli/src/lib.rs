@@ -9,8 +9,10 @@
 //!   room from where it stopped and drops duplicates.
 //! - [`output`]: how messages are printed.
 //! - [`cli`]: the commands (`send`, `tail`, `history`, `chat`).
+//! - [`bench`]: the load generator behind `chitchat bench`.
 
 pub mod addr;
+pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod error;

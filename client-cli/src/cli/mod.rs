@@ -122,6 +122,8 @@ pub enum Command {
         /// The room to start in.
         room: String,
     },
+    /// Load-test relays with a standard workload (see bench/run.sh and docs/performance.md).
+    Bench(crate::bench::BenchArgs),
 }
 
 /// What every command needs, checked and resolved from the flags.
@@ -196,6 +198,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => tail::run(&ctx, &room, since, count, json).await,
         Command::History { room, limit, json } => history::run(&ctx, &room, limit, json).await,
         Command::Chat { room } => chat::run(&ctx, &room).await,
+        Command::Bench(args) => crate::bench::run(&cli.global, args).await,
     }
 }
 

@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Runs the standard workloads (shared/bench/WORKLOADS.md, documented in docs/performance.md)
+# against ChitChat on this machine: builds release binaries, starts one redis-server and,
+# for every run, fresh relays in cluster mode on loopback, runs `chitchat bench`, and writes
+#   $OUT/<transport>.jsonl   one JSON object per run
+#   $OUT/<transport>.md      the median of each figure over the runs, against the targets
+#   $OUT/<transport>-<scenario>.svg   the latency distribution of each scenario's first run
+# Everything it starts is stopped on exit, however it exits.
+#
+# Usage: bench/run.sh [--runs N] [--transport quic|webtransport] [--out DIR]
+#                     [--scenarios "fanout-small fanout-large many-rooms probe connections-10k connections-50k"]
+#                     [--no-build] [-- extra flags for chitchat bench, e.g. -T 3]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$PWD
+. scripts/common.sh
+
+RUNS=3
+TRANSPORT=quic
+OUT=bench/results
+SCENARIOS="fanout-small fanout-large many-rooms probe connections-10k connections-50k"
+BUILD=1
+EXTRA=()
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --runs) RUNS=$2; shift 2 ;;
+    --transport) TRANSPORT=$2; shift 2 ;;
+    --out) OUT=$2; shift 2 ;;
+    --scenarios) SCENARIOS=$2; shift 2 ;;
+    --no-build) BUILD=0; shift ;;
+    --) shift; EXTRA=("$@"); break ;;
+    *) echo "unknown argument: $1 (see the header of $0)" >&2; exit 2 ;;
+  esac
+done
+
+# Limits raised so that the workloads measure the relay, not its abuse protection: one
+# publisher sends up to thousands of messages a second, fanout rooms hold a thousand
+# members, and the connections workload opens 50 000 sessions.
+RELAY_LIMITS=(--msgs-per-sec 1000000 --msgs-burst 1000000 --max-sessions 200000 --queue-len 65536)
+# A whole workload (probe is the longest: up to ~12 steps of ~20 s) must end within this.
+BENCH_TIMEOUT=1500
+# A relay prints READY within a second or two (it creates the dev CA on first start).
+READY_TIMEOUT=30
+
+ensure_rust
+command -v redis-server >/dev/null || apt_install redis-server
+command -v python3 >/dev/null || apt_install python3
+if [ "$BUILD" = 1 ]; then
+  say "building chitchat-relay and chitchat (release)"
+  cargo build --release --bin chitchat-relay --bin chitchat
+fi
+RELAY_BIN=$ROOT/target/release/chitchat-relay
+BENCH_BIN=$ROOT/target/release/chitchat
+
+WORK=$(mktemp -d "${TMPDIR:-/tmp}/chitchat-bench.XXXXXX")
+PIDS=()
+cleanup() {
+  local pid
+  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do
+    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A free TCP port on loopback (redis needs a fixed one; relays bind port 0).
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+REDIS_PORT=$(free_port)
+redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
+  --dir "$WORK" --logfile "$WORK/redis.log" &
+REDIS_PID=$!
+PIDS+=("$REDIS_PID")
+for _ in $(seq 100); do
+  redis-cli -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG && break
+  sleep 0.1
+done
+redis-cli -p "$REDIS_PORT" ping | grep -q PONG || { echo "redis-server did not start" >&2; exit 1; }
+say "redis-server pid $REDIS_PID on port $REDIS_PORT"
+
+# start_relay N: starts relay N in cluster mode; sets RELAY_PID and RELAY_ADDR.
+start_relay() {
+  local n=$1 log="$WORK/relay$1"
+  "$RELAY_BIN" --listen 127.0.0.1:0 --http 127.0.0.1:0 \
+    --redis "redis://127.0.0.1:$REDIS_PORT" --node-id "relay$n" \
+    --data-dir "$WORK/data$n" --certs-dir "$WORK/certs" "${RELAY_LIMITS[@]}" \
+    >"$log.out" 2>"$log.err" &
+  RELAY_PID=$!
+  PIDS+=("$RELAY_PID")
+  local deadline=$((SECONDS + READY_TIMEOUT))
+  until grep -q '^READY ' "$log.out" 2>/dev/null; do
+    if ! kill -0 "$RELAY_PID" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
+      echo "relay $n did not start:" >&2; cat "$log.err" >&2; exit 1
+    fi
+    sleep 0.05
+  done
+  RELAY_ADDR=$(sed -n 's/^READY quic=\([^ ]*\) .*/\1/p' "$log.out")
+}
+
+# stop_relays PID...: SIGTERM, then wait for them to exit (they drain within seconds).
+stop_relays() {
+  local pid
+  for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "$@"; do
+    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
+  done
+  # Forget them, so the exit trap never signals a reused pid.
+  local keep=() p s stopped
+  for p in "${PIDS[@]}"; do
+    stopped=0
+    for s in "$@"; do [ "$p" = "$s" ] && stopped=1; done
+    [ $stopped = 1 ] || keep+=("$p")
+  done
+  PIDS=("${keep[@]}")
+}
+
+mkdir -p "$OUT"
+JSONL="$OUT/$TRANSPORT.jsonl"
+: >"$JSONL"
+say "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(uname -r)"
+
+for scenario in $SCENARIOS; do
+  args=()
+  relays=2
+  case "$scenario" in
+    connections-*)
+      count=${scenario#connections-}; count=${count%k}000
+      args=(connections -C "$count")
+      relays=1 ;;
+    *) args=("$scenario") ;;
+  esac
+  for run in $(seq "$RUNS"); do
+    redis-cli -p "$REDIS_PORT" flushall >/dev/null
+    addrs=(); pids=()
+    for n in $(seq "$relays"); do
+      start_relay "$n"
+      addrs+=("$RELAY_ADDR"); pids+=("$RELAY_PID")
+    done
+    say "$scenario ($TRANSPORT) run $run/$RUNS: relays ${addrs[*]}"
+    plot=()
+    [ "$run" = 1 ] && [ "${scenario%%-*}" != connections ] && plot=(--plot "$OUT/$TRANSPORT-$scenario.svg")
+    line=$(timeout "$BENCH_TIMEOUT" "$BENCH_BIN" --ca "$WORK/certs/ca.pem" bench "${args[@]}" \
+      --transport "$TRANSPORT" --relays "$(IFS=,; echo "${addrs[*]}")" \
+      --server-pids "$(IFS=,; echo "${pids[*]}")" --redis-pid "$REDIS_PID" \
+      --json "${plot[@]}" "${EXTRA[@]}") || { echo "bench failed: $scenario run $run" >&2; exit 1; }
+    echo "$line" | python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); d["run"]=int(sys.argv[1]); d["name"]=sys.argv[2]; print(json.dumps(d))' "$run" "$scenario" >>"$JSONL"
+    echo "$line" | python3 "$ROOT/bench/summarize.py" --one
+    stop_relays "${pids[@]}"
+  done
+done
+
+python3 bench/summarize.py "$JSONL" >"$OUT/$TRANSPORT.md"
+say "results: $JSONL and $OUT/$TRANSPORT.md"
+cat "$OUT/$TRANSPORT.md"
