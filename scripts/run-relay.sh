@@ -8,5 +8,5 @@ cd "$(dirname "$0")/.."
 ensure_rust
 say "building chitchat-relay and chitchat (release)"
 cargo build --release --bin chitchat-relay --bin chitchat
-say "starting the relay: open http://localhost:8080, or run target/release/chitchat chat lobby"
+say "starting the relay (with the default ports: open http://localhost:8080, or run target/release/chitchat chat lobby)"
 exec target/release/chitchat-relay "$@"
