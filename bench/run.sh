@@ -49,10 +49,12 @@ if [ "$BUILD" = 1 ]; then
   say "building chitchat-relay and chitchat (release)"
   cargo build --release --bin chitchat-relay --bin chitchat
 fi
-RELAY_BIN=$ROOT/target/release/chitchat-relay
-BENCH_BIN=$ROOT/target/release/chitchat
-
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/chitchat-bench.XXXXXX")
+# Private copies: a rebuild in the shared target/ during the runs must not change what runs.
+cp target/release/chitchat-relay target/release/chitchat "$WORK/"
+RELAY_BIN=$WORK/chitchat-relay
+BENCH_BIN=$WORK/chitchat
+REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- relay protocol client-cli 2>/dev/null || echo +changes)
 PIDS=()
 cleanup() {
   local pid
@@ -119,6 +121,30 @@ stop_relays() {
   PIDS=("${keep[@]}")
 }
 
+# wait_quiet: until the machine is nearly idle (other work on the shared cores would be
+# measured as ChitChat's latency), or QUIET_MAX seconds have passed; prints the busy share.
+QUIET_MAX=${QUIET_MAX:-90}
+busy_pct() {
+  local a b
+  a=($(head -1 /proc/stat)); sleep 2; b=($(head -1 /proc/stat))
+  python3 -c 'import sys; a=list(map(int,sys.argv[1].split())); b=list(map(int,sys.argv[2].split())); d=[y-x for x,y in zip(a,b)]; t=sum(d[:8]); print(round(100*(t-d[3]-d[4])/max(t,1)))' "${a[*]:1}" "${b[*]:1}"
+}
+wait_quiet() {
+  local deadline=$((SECONDS + QUIET_MAX)) busy
+  while :; do
+    busy=$(busy_pct)
+    if [ "$busy" -le 15 ] || [ $SECONDS -ge $deadline ]; then echo "$busy"; return; fi
+  done
+}
+
+# run_bench ARGS...: one bench run; on failure keeps the relays' logs in $OUT/failed/.
+run_bench() {
+  timeout "$BENCH_TIMEOUT" "$BENCH_BIN" --ca "$WORK/certs/ca.pem" bench "$@" && return 0
+  mkdir -p "$OUT/failed"
+  for f in "$WORK"/relay*.err; do cp "$f" "$OUT/failed/$scenario-$run-$(basename "$f")"; done
+  return 1
+}
+
 mkdir -p "$OUT"
 JSONL="$OUT/$TRANSPORT.jsonl"
 : >"$JSONL"
@@ -141,14 +167,15 @@ for scenario in $SCENARIOS; do
       start_relay "$n"
       addrs+=("$RELAY_ADDR"); pids+=("$RELAY_PID")
     done
-    say "$scenario ($TRANSPORT) run $run/$RUNS: relays ${addrs[*]}"
+    busy=$(wait_quiet)
+    say "$scenario ($TRANSPORT) run $run/$RUNS: relays ${addrs[*]} (machine $busy% busy before)"
     plot=()
     [ "$run" = 1 ] && [ "${scenario%%-*}" != connections ] && plot=(--plot "$OUT/$TRANSPORT-$scenario.svg")
-    line=$(timeout "$BENCH_TIMEOUT" "$BENCH_BIN" --ca "$WORK/certs/ca.pem" bench "${args[@]}" \
+    line=$(run_bench "${args[@]}" \
       --transport "$TRANSPORT" --relays "$(IFS=,; echo "${addrs[*]}")" \
       --server-pids "$(IFS=,; echo "${pids[*]}")" --redis-pid "$REDIS_PID" \
-      --json "${plot[@]}" "${EXTRA[@]}") || { echo "bench failed: $scenario run $run" >&2; exit 1; }
-    echo "$line" | python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); d["run"]=int(sys.argv[1]); d["name"]=sys.argv[2]; print(json.dumps(d))' "$run" "$scenario" >>"$JSONL"
+      --json "${plot[@]}" "${EXTRA[@]}") || { echo "bench failed: $scenario run $run (relay logs in $OUT/failed)" >&2; exit 1; }
+    echo "$line" | python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); d.update(run=int(sys.argv[1]), name=sys.argv[2], rev=sys.argv[3], busy_before_pct=int(sys.argv[4])); print(json.dumps(d))' "$run" "$scenario" "$REV" "$busy" >>"$JSONL"
     echo "$line" | python3 "$ROOT/bench/summarize.py" --one
     stop_relays "${pids[@]}"
   done
