@@ -75,6 +75,32 @@ use tracing::Instrument;
 
 use super::{Broker, BrokerError, Deliver, NewMessage, RelayInfo, RoomHead, Signal};
 
+/// Lua helpers every script that writes bincode shares: `le` (a little-endian unsigned
+/// integer of `width` bytes) and `varint` (bincode's varint encoding of an unsigned integer,
+/// see [`BusFrame`]). A macro rather than a const so that scripts can be built with
+/// `concat!` into one `&'static str`; defined before [`cluster`] so its scripts use it too.
+macro_rules! lua_varint {
+    () => {
+        r#"
+local function le(n, width)
+  local bytes = {}
+  for i = 1, width do
+    local b = n % 256
+    bytes[i] = string.char(b)
+    n = (n - b) / 256
+  end
+  return table.concat(bytes)
+end
+local function varint(n)
+  if n < 251 then return string.char(n) end
+  if n < 65536 then return string.char(251) .. le(n, 2) end
+  if n < 4294967296 then return string.char(252) .. le(n, 4) end
+  return string.char(253) .. le(n, 8)
+end
+"#
+    };
+}
+
 pub mod cluster;
 
 pub use cluster::{
@@ -138,23 +164,9 @@ const CATCH_UP_PAGE: usize = 500;
 /// parts it knows, the script the three varints only it knows (seq, epoch, ts), exactly as
 /// bincode's varint encoding does (see [`BusFrame`]). Numbers go through `%d` because Lua's
 /// default number formatting switches to exponents above 14 digits.
-pub const PUBLISH_SCRIPT: &str = r#"
-local function le(n, width)
-  local bytes = {}
-  for i = 1, width do
-    local b = n % 256
-    bytes[i] = string.char(b)
-    n = (n - b) / 256
-  end
-  return table.concat(bytes)
-end
-local function varint(n)
-  if n < 251 then return string.char(n) end
-  if n < 65536 then return string.char(251) .. le(n, 2) end
-  if n < 4294967296 then return string.char(252) .. le(n, 4) end
-  return string.char(253) .. le(n, 8)
-end
-local last = 0
+pub const PUBLISH_SCRIPT: &str = concat!(
+    lua_varint!(),
+    r#"local last = 0
 local current = redis.call('GET', KEYS[1])
 if current then
   last = tonumber(current)
@@ -176,7 +188,8 @@ redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[1], string.format('%d-0', seq),
 redis.call('SET', KEYS[1], string.format('%d', seq))
 redis.call('SPUBLISH', KEYS[3], ARGV[3] .. varint(seq) .. varint(epoch) .. varint(ts) .. ARGV[4])
 return {seq, ts}
-"#;
+"#
+);
 
 /// The key holding `room`'s last seq.
 pub fn seq_key(room: &str) -> String {

@@ -88,33 +88,20 @@ pub fn nicks_key(room: &str) -> String {
     format!("chitchat:{{{room}}}:nicks")
 }
 
-/// Lua helpers the presence scripts share: bincode's varint and string encodings, as in
-/// [`super::PUBLISH_SCRIPT`].
+/// Lua helpers the presence scripts share: bincode's varint encoding (the `lua_varint`
+/// prelude of [`super::PUBLISH_SCRIPT`]), its string encoding and the Presence frame.
 macro_rules! lua_encoding {
     () => {
-        r#"
-local function le(n, width)
-  local bytes = {}
-  for i = 1, width do
-    local b = n % 256
-    bytes[i] = string.char(b)
-    n = (n - b) / 256
-  end
-  return table.concat(bytes)
-end
-local function varint(n)
-  if n < 251 then return string.char(n) end
-  if n < 65536 then return string.char(251) .. le(n, 2) end
-  if n < 4294967296 then return string.char(252) .. le(n, 4) end
-  return string.char(253) .. le(n, 8)
-end
-local function str(s) return varint(#s) .. s end
+        concat!(
+            lua_varint!(),
+            r#"local function str(s) return varint(#s) .. s end
 local function presence_frame(prefix, node, nick, joined)
   local flag = string.char(0)
   if joined then flag = string.char(1) end
   return prefix .. str(node) .. str(nick) .. flag
 end
 "#
+        )
     };
 }
 
