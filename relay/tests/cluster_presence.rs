@@ -10,11 +10,13 @@
 //! event must be that message.
 
 mod cluster_support;
+mod support;
 
 use std::time::{Duration, Instant};
 
 use chitchat_tests::redis::{Persistence, RedisServer};
-use cluster_support::{Client, ClusterRelay, Event, WAIT};
+use cluster_support::ClusterRelay;
+use support::{Event, WAIT, join, leave, send_text, who};
 
 /// The bound on how long a crashed relay's members stay listed, at the default heartbeat
 /// (5 s): its registry entry expires 12.5 s after its last beat, and the others check the
@@ -51,15 +53,15 @@ async fn two_relays(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn member_lists_cover_every_relay() {
-    let (_redis, certs, a, b) = two_relays(Persistence::None, &[]).await;
-    let mut alice = Client::connect(&a, certs.path(), "alice").await;
-    let (j, mut alice_room) = alice.join("lobby").await;
+    let (_redis, _certs, a, b) = two_relays(Persistence::None, &[]).await;
+    let mut alice = a.client("alice").await;
+    let (j, mut alice_room) = join(&mut alice, 1, "lobby", None).await;
     assert_eq!(j.members, names(&["alice"]));
     // Her own join comes back through Redis: she is in the cluster's list from now on.
     assert_eq!(alice_room.event().await, joined("alice"));
 
-    let mut bob = Client::connect(&b, certs.path(), "bob").await;
-    let (j, mut bob_room) = bob.join("lobby").await;
+    let mut bob = b.client("bob").await;
+    let (j, mut bob_room) = join(&mut bob, 1, "lobby", None).await;
     assert_eq!(
         j.members,
         names(&["alice", "bob"]),
@@ -67,31 +69,31 @@ async fn member_lists_cover_every_relay() {
     );
     assert_eq!(bob_room.event().await, joined("bob"));
     assert_eq!(alice_room.event().await, joined("bob"));
-    assert_eq!(alice.who("lobby").await, names(&["alice", "bob"]));
-    assert_eq!(bob.who("lobby").await, names(&["alice", "bob"]));
+    assert_eq!(who(&mut alice, 2, "lobby").await, names(&["alice", "bob"]));
+    assert_eq!(who(&mut bob, 2, "lobby").await, names(&["alice", "bob"]));
 
     // Another room on the same relays lists only its own members.
-    let (j, _) = bob.join("other").await;
+    let (j, _) = join(&mut bob, 3, "other", None).await;
     assert_eq!(j.members, names(&["bob"]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_nick_joins_and_leaves_the_cluster_once() {
-    let (_redis, certs, a, b) = two_relays(Persistence::None, &[]).await;
-    let mut alice = Client::connect(&a, certs.path(), "alice").await;
-    let (_, mut alice_room) = alice.join("lobby").await;
+    let (_redis, _certs, a, b) = two_relays(Persistence::None, &[]).await;
+    let mut alice = a.client("alice").await;
+    let (_, mut alice_room) = join(&mut alice, 1, "lobby", None).await;
     assert_eq!(alice_room.event().await, joined("alice"));
 
     // bob on relay b, then bob again (a second session) on relay a.
-    let mut bob_b = Client::connect(&b, certs.path(), "bob").await;
-    let (_, _bob_b_room) = bob_b.join("lobby").await;
+    let mut bob_b = b.client("bob").await;
+    let (_, _bob_b_room) = join(&mut bob_b, 1, "lobby", None).await;
     assert_eq!(alice_room.event().await, joined("bob"));
-    let mut bob_a = Client::connect(&a, certs.path(), "bob").await;
-    let (j, _bob_a_room) = bob_a.join("lobby").await;
+    let mut bob_a = a.client("bob").await;
+    let (j, _bob_a_room) = join(&mut bob_a, 1, "lobby", None).await;
     assert_eq!(j.members, names(&["alice", "bob"]));
-    bob_a.say("lobby", "bob on a").await;
-    let mut carol = Client::connect(&b, certs.path(), "carol").await;
-    let (_, mut carol_room) = carol.join("lobby").await;
+    send_text(&mut bob_a, 2, "lobby", "bob on a").await;
+    let mut carol = b.client("carol").await;
+    let (_, mut carol_room) = join(&mut carol, 1, "lobby", None).await;
     assert_eq!(
         alice_room.event().await,
         said("bob", "bob on a"),
@@ -101,49 +103,58 @@ async fn a_nick_joins_and_leaves_the_cluster_once() {
     assert_eq!(carol_room.event().await, joined("carol"));
 
     // bob leaves relay b: still in the room through relay a, so nobody sees him leave.
-    bob_b.leave("lobby").await;
-    carol.say("lobby", "after bob left b").await;
+    leave(&mut bob_b, 2, "lobby").await;
+    send_text(&mut carol, 2, "lobby", "after bob left b").await;
     assert_eq!(
         alice_room.event().await,
         said("carol", "after bob left b"),
         "no leave while bob is on another relay"
     );
     assert_eq!(carol_room.event().await, said("carol", "after bob left b"));
-    assert_eq!(alice.who("lobby").await, names(&["alice", "bob", "carol"]));
-    assert_eq!(carol.who("lobby").await, names(&["alice", "bob", "carol"]));
+    assert_eq!(
+        who(&mut alice, 2, "lobby").await,
+        names(&["alice", "bob", "carol"])
+    );
+    assert_eq!(
+        who(&mut carol, 3, "lobby").await,
+        names(&["alice", "bob", "carol"])
+    );
 
     // His last session leaves: one leave, on both relays.
-    bob_a.leave("lobby").await;
-    alice.say("lobby", "after bob left a").await;
+    leave(&mut bob_a, 3, "lobby").await;
+    send_text(&mut alice, 3, "lobby", "after bob left a").await;
     assert_eq!(alice_room.event().await, left("bob"));
     assert_eq!(alice_room.event().await, said("alice", "after bob left a"));
     assert_eq!(carol_room.event().await, left("bob"));
     assert_eq!(carol_room.event().await, said("alice", "after bob left a"));
-    assert_eq!(carol.who("lobby").await, names(&["alice", "carol"]));
+    assert_eq!(
+        who(&mut carol, 4, "lobby").await,
+        names(&["alice", "carol"])
+    );
 
     // A closed connection leaves like an explicit Leave.
     carol.close();
     assert_eq!(alice_room.event().await, left("carol"));
-    assert_eq!(alice.who("lobby").await, names(&["alice"]));
+    assert_eq!(who(&mut alice, 4, "lobby").await, names(&["alice"]));
 }
 
 /// Crashes relay `b` (holding bob) and returns how long until alice, on `a`, saw bob leave.
 async fn crash_and_time_the_leave(extra: &[&str], bound: Duration) -> Duration {
-    let (_redis, certs, a, mut b) = two_relays(Persistence::None, extra).await;
-    let mut alice = Client::connect(&a, certs.path(), "alice").await;
-    let (_, mut alice_room) = alice.join("lobby").await;
+    let (_redis, _certs, a, mut b) = two_relays(Persistence::None, extra).await;
+    let mut alice = a.client("alice").await;
+    let (_, mut alice_room) = join(&mut alice, 1, "lobby", None).await;
     assert_eq!(alice_room.event().await, joined("alice"));
-    let mut bob = Client::connect(&b, certs.path(), "bob").await;
-    let (_, _bob_room) = bob.join("lobby").await;
+    let mut bob = b.client("bob").await;
+    let (_, _bob_room) = join(&mut bob, 1, "lobby", None).await;
     assert_eq!(alice_room.event().await, joined("bob"));
 
     let crashed = Instant::now();
     b.crash();
     assert_eq!(alice_room.event_within(bound).await, left("bob"));
     let took = crashed.elapsed();
-    assert_eq!(alice.who("lobby").await, names(&["alice"]));
+    assert_eq!(who(&mut alice, 2, "lobby").await, names(&["alice"]));
     // And the room goes on.
-    alice.say("lobby", "still here").await;
+    send_text(&mut alice, 3, "lobby", "still here").await;
     assert_eq!(alice_room.event().await, said("alice", "still here"));
     took
 }
@@ -170,11 +181,11 @@ async fn a_crashed_relays_members_leave_within_15_seconds_by_default() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_restarted_under_its_node_id_drops_its_predecessors_members() {
     let (redis, certs, a, mut b) = two_relays(Persistence::None, &[]).await;
-    let mut alice = Client::connect(&a, certs.path(), "alice").await;
-    let (_, mut alice_room) = alice.join("lobby").await;
+    let mut alice = a.client("alice").await;
+    let (_, mut alice_room) = join(&mut alice, 1, "lobby", None).await;
     assert_eq!(alice_room.event().await, joined("alice"));
-    let mut bob = Client::connect(&b, certs.path(), "bob").await;
-    let (_, _bob_room) = bob.join("lobby").await;
+    let mut bob = b.client("bob").await;
+    let (_, _bob_room) = join(&mut bob, 1, "lobby", None).await;
     assert_eq!(alice_room.event().await, joined("bob"));
 
     b.crash();
@@ -187,20 +198,20 @@ async fn a_relay_restarted_under_its_node_id_drops_its_predecessors_members() {
     );
     assert!(restarted.elapsed() < Duration::from_secs(5));
 
-    let mut bob = Client::connect(&b2, certs.path(), "bob").await;
-    let (j, _bob_room) = bob.join("lobby").await;
+    let mut bob = b2.client("bob").await;
+    let (j, _bob_room) = join(&mut bob, 1, "lobby", None).await;
     assert_eq!(j.members, names(&["alice", "bob"]));
     assert_eq!(alice_room.event().await, joined("bob"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gracefully_stopped_relays_members_leave_at_once() {
-    let (_redis, certs, a, mut b) = two_relays(Persistence::None, &["--drain-secs", "0"]).await;
-    let mut alice = Client::connect(&a, certs.path(), "alice").await;
-    let (_, mut alice_room) = alice.join("lobby").await;
+    let (_redis, _certs, a, mut b) = two_relays(Persistence::None, &["--drain-secs", "0"]).await;
+    let mut alice = a.client("alice").await;
+    let (_, mut alice_room) = join(&mut alice, 1, "lobby", None).await;
     assert_eq!(alice_room.event().await, joined("alice"));
-    let mut bob = Client::connect(&b, certs.path(), "bob").await;
-    let (_, _bob_room) = bob.join("lobby").await;
+    let mut bob = b.client("bob").await;
+    let (_, _bob_room) = join(&mut bob, 1, "lobby", None).await;
     assert_eq!(alice_room.event().await, joined("bob"));
 
     b.stop().await;
@@ -208,17 +219,17 @@ async fn a_gracefully_stopped_relays_members_leave_at_once() {
         alice_room.event_within(Duration::from_secs(5)).await,
         left("bob")
     );
-    assert_eq!(alice.who("lobby").await, names(&["alice"]));
+    assert_eq!(who(&mut alice, 2, "lobby").await, names(&["alice"]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presence_is_restored_after_redis_loses_its_data() {
-    let (mut redis, certs, a, b) = two_relays(Persistence::None, &[]).await;
-    let mut alice = Client::connect(&a, certs.path(), "alice").await;
-    let (_, mut alice_room) = alice.join("lobby").await;
+    let (mut redis, _certs, a, b) = two_relays(Persistence::None, &[]).await;
+    let mut alice = a.client("alice").await;
+    let (_, mut alice_room) = join(&mut alice, 1, "lobby", None).await;
     assert_eq!(alice_room.event().await, joined("alice"));
-    let mut bob = Client::connect(&b, certs.path(), "bob").await;
-    let (_, _bob_room) = bob.join("lobby").await;
+    let mut bob = b.client("bob").await;
+    let (_, _bob_room) = join(&mut bob, 1, "lobby", None).await;
     assert_eq!(alice_room.event().await, joined("bob"));
 
     // Redis restarts empty: both relays reconnect and assert their members again.
@@ -235,30 +246,33 @@ async fn presence_is_restored_after_redis_loses_its_data() {
     .await;
     assert_eq!(members, names(&["alice", "bob"]));
     // Whatever alice was told meanwhile, her list ends up true, and new arrivals show.
-    let mut carol = Client::connect(&b, certs.path(), "carol").await;
-    let (j, _carol_room) = carol.join("lobby").await;
+    let mut carol = b.client("carol").await;
+    let (j, _carol_room) = join(&mut carol, 1, "lobby", None).await;
     assert_eq!(j.members, names(&["alice", "bob", "carol"]));
     loop {
         if alice_room.event().await == joined("carol") {
             break;
         }
     }
-    assert_eq!(alice.who("lobby").await, names(&["alice", "bob", "carol"]));
+    assert_eq!(
+        who(&mut alice, 2, "lobby").await,
+        names(&["alice", "bob", "carol"])
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presence_works_on_a_redis_cluster_node() {
     // Cluster mode refuses commands spanning hash slots: the registry and presence scripts
     // must each stay within one.
-    let (_redis, certs, a, b) = two_relays(Persistence::Cluster, &[]).await;
-    let mut alice = Client::connect(&a, certs.path(), "alice").await;
-    let (_, mut alice_room) = alice.join("lobby").await;
+    let (_redis, _certs, a, b) = two_relays(Persistence::Cluster, &[]).await;
+    let mut alice = a.client("alice").await;
+    let (_, mut alice_room) = join(&mut alice, 1, "lobby", None).await;
     assert_eq!(alice_room.event().await, joined("alice"));
-    let mut bob = Client::connect(&b, certs.path(), "bob").await;
-    let (j, mut bob_room) = bob.join("lobby").await;
+    let mut bob = b.client("bob").await;
+    let (j, mut bob_room) = join(&mut bob, 1, "lobby", None).await;
     assert_eq!(j.members, names(&["alice", "bob"]));
     assert_eq!(alice_room.event().await, joined("bob"));
-    alice.leave("lobby").await;
+    leave(&mut alice, 2, "lobby").await;
     assert_eq!(bob_room.event().await, joined("bob"));
     assert_eq!(bob_room.event().await, left("alice"));
     cluster_support::eventually("a lists both relays", WAIT, || async {

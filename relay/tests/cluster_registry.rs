@@ -5,12 +5,14 @@
 //! union of their certificate hashes; a relay without Redis lists itself alone.
 
 mod cluster_support;
+mod support;
 
 use std::time::Duration;
 
 use chitchat_tests::redis::RedisServer;
-use cluster_support::{ClusterRelay, WAIT, eventually, http_get, relay_nodes};
+use cluster_support::{ClusterRelay, eventually, http_get, relay_nodes};
 use serde_json::Value;
+use support::WAIT;
 
 /// The page configuration written into index.html.
 fn page_config(html: &str) -> Value {

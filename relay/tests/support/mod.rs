@@ -1,10 +1,12 @@
 //! Test support: a relay running in-process on a real UDP port (port 0) with real SQLite
-//! files in a temp dir, and a raw QUIC client that can send any bytes.
+//! files in a temp dir, and a raw QUIC client that can send any bytes, with helpers for the
+//! requests tests make (join, send, who, leave) and for reading room streams. The cluster
+//! tests use the same client against their own relays (`cluster_support`).
 
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -138,8 +140,14 @@ impl RawClient {
     }
 
     pub async fn connect_with(relay: &TestRelay, stream_window: Option<u32>) -> RawClient {
-        let endpoint = client_endpoint(&relay.ca(), stream_window);
-        let conn = timeout(WAIT, endpoint.connect(relay.addr, "localhost").unwrap())
+        Self::connect_to(relay.addr, &relay.ca(), stream_window).await
+    }
+
+    /// Connects to the relay at `addr`, trusting the CA certificate in the file `ca`, and
+    /// opens the control stream, without saying Hello.
+    pub async fn connect_to(addr: SocketAddr, ca: &Path, stream_window: Option<u32>) -> RawClient {
+        let endpoint = client_endpoint(ca, stream_window);
+        let conn = timeout(WAIT, endpoint.connect(addr, "localhost").unwrap())
             .await
             .expect("connect in time")
             .expect("TLS handshake");
@@ -155,7 +163,13 @@ impl RawClient {
 
     /// Connects and completes Hello/Welcome.
     pub async fn hello(relay: &TestRelay, nick: &str) -> (RawClient, Welcome) {
-        let mut c = Self::connect(relay).await;
+        Self::hello_to(relay.addr, &relay.ca(), nick).await
+    }
+
+    /// Connects to the relay at `addr` (trusting the CA in the file `ca`) and completes
+    /// Hello/Welcome.
+    pub async fn hello_to(addr: SocketAddr, ca: &Path, nick: &str) -> (RawClient, Welcome) {
+        let mut c = Self::connect_to(addr, ca, None).await;
         let welcome = c.say_hello(nick).await;
         (c, welcome)
     }
@@ -233,11 +247,16 @@ impl RawClient {
             buf: FrameBuffer::new(),
         }
     }
+
+    /// Closes the connection (every room is left).
+    pub fn close(&self) {
+        self.conn.close(0u32.into(), b"bye");
+    }
 }
 
 impl Drop for RawClient {
     fn drop(&mut self) {
-        self.conn.close(0u32.into(), b"bye");
+        self.close();
         let _ = &self.endpoint;
     }
 }
@@ -251,7 +270,12 @@ pub struct RoomReader {
 impl RoomReader {
     /// The next room frame, `None` when the stream ends.
     pub async fn next(&mut self) -> Option<RoomFrame> {
-        timeout(WAIT, async {
+        self.next_within(WAIT).await
+    }
+
+    /// The next room frame within `limit`, `None` when the stream ends.
+    pub async fn next_within(&mut self, limit: Duration) -> Option<RoomFrame> {
+        timeout(limit, async {
             loop {
                 if let Some(f) = self.buf.next_frame::<RoomFrame>().unwrap() {
                     return Some(f);
@@ -268,7 +292,7 @@ impl RoomReader {
             }
         })
         .await
-        .expect("a room frame in time")
+        .unwrap_or_else(|_| panic!("no room frame within {limit:?}"))
     }
 
     /// The next message, skipping presence frames.
@@ -280,6 +304,32 @@ impl RoomReader {
             }
         }
     }
+
+    /// The next presence or message, as an [`Event`], within `limit`.
+    pub async fn event_within(&mut self, limit: Duration) -> Event {
+        match self.next_within(limit).await.expect("room stream open") {
+            RoomFrame::Presence { nick, joined: true } => Event::Joined(nick),
+            RoomFrame::Presence {
+                nick,
+                joined: false,
+            } => Event::Left(nick),
+            RoomFrame::Message(m) => Event::Said(m.from, m.text),
+            other => panic!("unexpected room frame {other:?}"),
+        }
+    }
+
+    /// The next presence or message, as an [`Event`].
+    pub async fn event(&mut self) -> Event {
+        self.event_within(WAIT).await
+    }
+}
+
+/// A room stream frame reduced to what presence tests compare.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    Joined(String),
+    Left(String),
+    Said(String, String),
 }
 
 /// Joins `room` live and returns the Joined frame and the room stream (Open read).
@@ -326,6 +376,34 @@ pub async fn send_text(c: &mut RawClient, id: u32, room: &str, text: &str) -> u6
             seq
         }
         other => panic!("expected Sent, got {other:?}"),
+    }
+}
+
+/// `Who` for `room`: its members, sorted.
+pub async fn who(c: &mut RawClient, id: u32, room: &str) -> Vec<String> {
+    match c
+        .request(ClientFrame::Who {
+            id,
+            room: room.into(),
+        })
+        .await
+    {
+        ServerFrame::Members { members, .. } => members,
+        other => panic!("expected Members, got {other:?}"),
+    }
+}
+
+/// Leaves `room`.
+pub async fn leave(c: &mut RawClient, id: u32, room: &str) {
+    match c
+        .request(ClientFrame::Leave {
+            id,
+            room: room.into(),
+        })
+        .await
+    {
+        ServerFrame::Left { .. } => {}
+        other => panic!("expected Left, got {other:?}"),
     }
 }
 
