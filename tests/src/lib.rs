@@ -35,6 +35,11 @@ pub const RELAY_START_TIMEOUT: Duration = Duration::from_secs(30);
 /// of them takes (milliseconds), so only a real hang fails a test.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a tail started by [`Cli::tail`] goes without an answer before it takes its relay
+/// for dead (`CHITCHAT_IDLE_TIMEOUT_MS`, instead of the CLI's default 6 s): short, so tests
+/// of failover and resume stay short; the logic they test is the same.
+const TAIL_IDLE_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// The environment variables `chitchat` and `chitchat-relay` read; cleared for every process
 /// a test starts, so the developer's environment cannot change a test.
 const CHITCHAT_ENV: &[&str] = &[
@@ -562,6 +567,38 @@ impl Cli {
     /// `--nick NICK`.
     pub fn nick(self, nick: &str) -> Self {
         self.arg("--nick").arg(nick)
+    }
+
+    /// Runs `send ROOM TEXT` as `sender` with this command line; panics with the output
+    /// unless it succeeds, and returns the acknowledged seq it printed.
+    pub fn send(&self, room: &str, text: &str) -> u64 {
+        let out = self
+            .clone()
+            .nick("sender")
+            .args(["send", room, text])
+            .output();
+        out.assert_success();
+        out.stdout
+            .trim()
+            .parse()
+            .unwrap_or_else(|_| panic!("send printed no seq: {out}"))
+    }
+
+    /// Starts `tail ROOM --since 0 --json` as `reader` with this command line, taking its
+    /// relay for dead after [`TAIL_IDLE_TIMEOUT`] without an answer; returns once it
+    /// follows the room.
+    pub fn tail(&self, room: &str) -> CliProcess {
+        let mut tail = self
+            .clone()
+            .nick("reader")
+            .env(
+                "CHITCHAT_IDLE_TIMEOUT_MS",
+                TAIL_IDLE_TIMEOUT.as_millis().to_string(),
+            )
+            .args(["tail", room, "--since", "0", "--json"])
+            .spawn();
+        tail.wait_for_stderr(&format!("following {room}"), DEFAULT_TIMEOUT);
+        tail
     }
 
     fn command(&self) -> Command {

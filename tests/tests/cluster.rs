@@ -16,12 +16,8 @@ use std::thread;
 use std::time::Duration;
 
 use chitchat_tests::cluster::Cluster;
-use chitchat_tests::{Cli, CliProcess, DEFAULT_TIMEOUT, json_lines, seqs, texts};
+use chitchat_tests::{CliProcess, DEFAULT_TIMEOUT, json_lines, seqs, texts};
 use serde_json::Value;
-
-/// Tails notice a dead relay after this long without an answer (instead of the default
-/// 6 s), which keeps the failover test short; the failover logic is the same.
-const TAIL_IDLE_TIMEOUT_MS: &str = "2000";
 
 /// How long a relay may take to notice that Redis went away or came back. Both are
 /// noticed within a second or two (a closed socket; a reconnect backoff of at most a few
@@ -34,40 +30,6 @@ const BROKER_MESSAGES: &str = "chitchat_broker_messages_total";
 /// How long a send may take to fail while Redis is down: the relay refuses it at once, so
 /// this is one CLI start and connection, with room for a loaded machine.
 const FAIL_FAST: Duration = Duration::from_secs(10);
-
-/// Sends `text` to `room` through the relays `via` (the first one, the others as
-/// fallbacks) and returns the acknowledged seq.
-fn send(cluster: &Cluster, via: &[usize], room: &str, text: &str) -> u64 {
-    send_with(&cluster.cli(via), room, text)
-}
-
-/// Sends `text` to `room` with the command line `cli` (relays and CA) and returns the
-/// acknowledged seq.
-fn send_with(cli: &Cli, room: &str, text: &str) -> u64 {
-    let out = cli
-        .clone()
-        .nick("sender")
-        .args(["send", room, text])
-        .output();
-    out.assert_success();
-    out.stdout
-        .trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("send printed no seq: {out}"))
-}
-
-/// A `chitchat tail ROOM --since 0 --json` through the relays `via`, once it follows the
-/// room.
-fn tail(cluster: &Cluster, via: &[usize], room: &str) -> CliProcess {
-    let mut tail = cluster
-        .cli(via)
-        .nick("reader")
-        .env("CHITCHAT_IDLE_TIMEOUT_MS", TAIL_IDLE_TIMEOUT_MS)
-        .args(["tail", room, "--since", "0", "--json"])
-        .spawn();
-    tail.wait_for_stderr(&format!("following {room}"), DEFAULT_TIMEOUT);
-    tail
-}
 
 /// The next `n` messages a tail prints.
 fn messages(tail: &mut CliProcess, n: usize) -> Vec<Value> {
@@ -84,11 +46,11 @@ fn assert_gapless(seqs: &[u64], first: u64, last: u64, context: &str) {
 fn every_member_sees_one_order() {
     let room = "one-order";
     let cluster = Cluster::start(3);
-    let mut tails: Vec<CliProcess> = (0..3).map(|i| tail(&cluster, &[i], room)).collect();
+    let mut tails: Vec<CliProcess> = (0..3).map(|i| cluster.cli(&[i]).tail(room)).collect();
 
     let sent: Vec<String> = (1..=30).map(|i| format!("message {i}")).collect();
     for (i, text) in sent.iter().enumerate() {
-        let seq = send(&cluster, &[i % 3], room, text);
+        let seq = cluster.cli(&[i % 3]).send(room, text);
         assert_eq!(
             seq,
             i as u64 + 1,
@@ -118,7 +80,7 @@ fn concurrent_senders_on_every_relay_stay_gapless() {
     let total = (3 * SENDERS_PER_RELAY * MESSAGES_PER_SENDER) as u64;
     let room = "crowded";
     let cluster = Cluster::start(3);
-    let mut tails: Vec<CliProcess> = (0..3).map(|i| tail(&cluster, &[i], room)).collect();
+    let mut tails: Vec<CliProcess> = (0..3).map(|i| cluster.cli(&[i]).tail(room)).collect();
 
     // Every sender sends its messages one after the other; all senders at once.
     let senders: Vec<_> = (0..3)
@@ -130,7 +92,7 @@ fn concurrent_senders_on_every_relay_stay_gapless() {
                 let acks: Vec<(u64, String)> = (0..MESSAGES_PER_SENDER)
                     .map(|k| {
                         let text = format!("{name} #{k}");
-                        (send_with(&cli, room, &text), text)
+                        (cli.send(room, &text), text)
                     })
                     .collect();
                 (name, acks)
@@ -187,14 +149,14 @@ fn a_relay_without_members_receives_none_of_the_rooms_traffic() {
     let room = "busy";
     let cluster = Cluster::start(3);
     let quiet = cluster.relay(2);
-    let mut tails = [tail(&cluster, &[0], room), tail(&cluster, &[1], room)];
+    let mut tails = [cluster.cli(&[0]).tail(room), cluster.cli(&[1]).tail(room)];
     assert_eq!(quiet.metric(BROKER_MESSAGES).expect("/metrics"), Some(0.0));
 
     // Busy on the two relays with members, and sends through the quiet relay too: a send
     // does not make it a member.
     let first: Vec<String> = (1..=20).map(|i| format!("busy {i}")).collect();
     for (i, text) in first.iter().enumerate() {
-        send(&cluster, &[i % 3], room, text);
+        cluster.cli(&[i % 3]).send(room, text);
     }
     for tail in &mut tails {
         assert_eq!(texts(&messages(tail, first.len())), first);
@@ -212,11 +174,11 @@ fn a_relay_without_members_receives_none_of_the_rooms_traffic() {
     assert_eq!(health["rooms"], 0, "{health}");
 
     // A member on the quiet relay: it subscribes, reads history, then receives live.
-    let mut third = tail(&cluster, &[2], room);
+    let mut third = cluster.cli(&[2]).tail(room);
     assert_eq!(texts(&messages(&mut third, first.len())), first);
     let second: Vec<String> = (1..=10).map(|i| format!("now joined {i}")).collect();
     for (i, text) in second.iter().enumerate() {
-        send(&cluster, &[i % 2], room, text);
+        cluster.cli(&[i % 2]).send(room, text);
     }
     assert_eq!(texts(&messages(&mut third, second.len())), second);
     let received = quiet.wait_metric(BROKER_MESSAGES, DEFAULT_TIMEOUT, |v| v >= 10.0);
@@ -239,7 +201,7 @@ fn a_relay_without_members_receives_none_of_the_rooms_traffic() {
     }
     let third_batch: Vec<String> = (1..=10).map(|i| format!("left again {i}")).collect();
     for (i, text) in third_batch.iter().enumerate() {
-        send(&cluster, &[i % 2], room, text);
+        cluster.cli(&[i % 2]).send(room, text);
     }
     for tail in &mut tails {
         let all = [second.clone(), third_batch.clone()].concat();
@@ -259,11 +221,11 @@ fn a_relay_without_members_receives_none_of_the_rooms_traffic() {
 fn a_tail_fails_over_when_its_relay_is_killed_and_prints_each_message_once() {
     let room = "failover";
     let mut cluster = Cluster::start(3);
-    let mut tail = tail(&cluster, &[0, 1, 2], room);
+    let mut tail = cluster.cli(&[0, 1, 2]).tail(room);
     let survivors = [cluster.cli(&[1]), cluster.cli(&[2])];
 
     let mut acked: Vec<u64> = (0..10)
-        .map(|i| send_with(&survivors[i % 2], room, &format!("before {i}")))
+        .map(|i| survivors[i % 2].send(room, &format!("before {i}")))
         .collect();
     let mut printed = messages(&mut tail, 10);
 
@@ -272,7 +234,7 @@ fn a_tail_fails_over_when_its_relay_is_killed_and_prints_each_message_once() {
         let survivors = survivors.clone();
         thread::spawn(move || {
             (0..30)
-                .map(|i| send_with(&survivors[i % 2], room, &format!("during {i}")))
+                .map(|i| survivors[i % 2].send(room, &format!("during {i}")))
                 .collect::<Vec<u64>>()
         })
     };
@@ -287,7 +249,7 @@ fn a_tail_fails_over_when_its_relay_is_killed_and_prints_each_message_once() {
     );
     acked.extend(sender.join().expect("the sender thread panicked"));
     // ...and after.
-    acked.extend((0..10).map(|i| send_with(&survivors[i % 2], room, &format!("after {i}"))));
+    acked.extend((0..10).map(|i| survivors[i % 2].send(room, &format!("after {i}"))));
 
     acked.sort_unstable();
     let total = acked.len() as u64;
@@ -302,7 +264,7 @@ fn a_tail_fails_over_when_its_relay_is_killed_and_prints_each_message_once() {
     );
 
     // Nothing comes twice after the last one either: the next line is the next message.
-    let marker = send_with(&survivors[0], room, "marker");
+    let marker = survivors[0].send(room, "marker");
     assert_eq!(marker, total + 1);
     let next = messages(&mut tail, 1);
     assert_eq!(seqs(&next), [marker], "{}", tail.transcript());
@@ -318,11 +280,11 @@ fn a_tail_fails_over_when_its_relay_is_killed_and_prints_each_message_once() {
 fn a_redis_restart_loses_no_acknowledged_message() {
     let room = "outage";
     let mut cluster = Cluster::start(3);
-    let mut tails: Vec<CliProcess> = (0..3).map(|i| tail(&cluster, &[i], room)).collect();
+    let mut tails: Vec<CliProcess> = (0..3).map(|i| cluster.cli(&[i]).tail(room)).collect();
 
     let before: Vec<String> = (1..=9).map(|i| format!("before {i}")).collect();
     for (i, text) in before.iter().enumerate() {
-        assert_eq!(send(&cluster, &[i % 3], room, text), i as u64 + 1);
+        assert_eq!(cluster.cli(&[i % 3]).send(room, text), i as u64 + 1);
     }
     for tail in &mut tails {
         assert_eq!(texts(&messages(tail, before.len())), before);
@@ -354,7 +316,7 @@ fn a_redis_restart_loses_no_acknowledged_message() {
     }
     let after: Vec<String> = (1..=9).map(|i| format!("after {i}")).collect();
     for (i, text) in after.iter().enumerate() {
-        let seq = send(&cluster, &[i % 3], room, text);
+        let seq = cluster.cli(&[i % 3]).send(room, text);
         assert_eq!(
             seq,
             (before.len() + i + 1) as u64,

@@ -6,19 +6,6 @@
 
 use chitchat_tests::{DEFAULT_TIMEOUT, RelayProcess, json_lines, seqs, texts};
 
-fn send(relay: &RelayProcess, room: &str, text: &str) -> u64 {
-    let out = relay
-        .cli()
-        .nick("sender")
-        .args(["send", room, text])
-        .output();
-    out.assert_success();
-    out.stdout
-        .trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("send printed no seq: {out}"))
-}
-
 #[test]
 fn tail_moves_to_the_next_relay() {
     let room = "failover";
@@ -29,17 +16,14 @@ fn tail_moves_to_the_next_relay() {
         .cli()
         .arg("--relay")
         .arg(second.quic_addr())
-        .env("CHITCHAT_IDLE_TIMEOUT_MS", "2000")
-        .args(["tail", room, "--since", "0", "--json"])
-        .spawn();
-    tail.wait_for_stderr(&format!("following {room}"), DEFAULT_TIMEOUT);
+        .tail(room);
 
-    assert_eq!(send(&first, room, "on the first relay"), 1);
+    assert_eq!(first.cli().send(room, "on the first relay"), 1);
     let on_first = json_lines(&tail.take_lines(1, DEFAULT_TIMEOUT));
     assert_eq!(texts(&on_first), ["on the first relay"]);
 
     // Stored on the second relay before the tail gets there.
-    assert_eq!(send(&second, room, "waiting on the second"), 1);
+    assert_eq!(second.cli().send(room, "waiting on the second"), 1);
 
     first.kill9();
     tail.wait_for_stderr(
@@ -47,7 +31,7 @@ fn tail_moves_to_the_next_relay() {
         DEFAULT_TIMEOUT,
     );
     tail.wait_for_stderr(&format!("the history of {room} was reset"), DEFAULT_TIMEOUT);
-    assert_eq!(send(&second, room, "live on the second"), 2);
+    assert_eq!(second.cli().send(room, "live on the second"), 2);
 
     let on_second = json_lines(&tail.take_lines(2, DEFAULT_TIMEOUT));
     assert_eq!(seqs(&on_second), [1, 2], "{}", tail.transcript());

@@ -6,34 +6,6 @@ use std::time::Duration;
 
 use chitchat_tests::{CliProcess, DEFAULT_TIMEOUT, RelayProcess, json_lines, seqs, texts};
 
-/// The tail notices a dead relay after this long without an answer (instead of the default
-/// 6 s), which keeps the test short; the resume logic is the same.
-const TAIL_IDLE_TIMEOUT_MS: &str = "2000";
-
-fn send(relay: &RelayProcess, room: &str, text: &str) -> u64 {
-    let out = relay
-        .cli()
-        .nick("sender")
-        .args(["send", room, text])
-        .output();
-    out.assert_success();
-    out.stdout
-        .trim()
-        .parse()
-        .unwrap_or_else(|_| panic!("send printed no seq: {out}"))
-}
-
-fn spawn_tail(relay: &RelayProcess, room: &str) -> CliProcess {
-    let mut tail = relay
-        .cli()
-        .nick("reader")
-        .env("CHITCHAT_IDLE_TIMEOUT_MS", TAIL_IDLE_TIMEOUT_MS)
-        .args(["tail", room, "--since", "0", "--json"])
-        .spawn();
-    tail.wait_for_stderr(&format!("following {room}"), DEFAULT_TIMEOUT);
-    tail
-}
-
 /// Sends `texts`, checks the seqs are the next ones after `after`, and that the tail prints
 /// exactly those messages next.
 fn send_and_expect(
@@ -43,7 +15,7 @@ fn send_and_expect(
     after: u64,
     sent: &[String],
 ) {
-    let seqs_sent: Vec<u64> = sent.iter().map(|t| send(relay, room, t)).collect();
+    let seqs_sent: Vec<u64> = sent.iter().map(|t| relay.cli().send(room, t)).collect();
     let expected: Vec<u64> = (after + 1..=after + sent.len() as u64).collect();
     assert_eq!(seqs_sent, expected, "seqs continue across the restart");
     let lines = tail.take_lines(sent.len(), DEFAULT_TIMEOUT);
@@ -60,7 +32,7 @@ fn batch(prefix: &str, n: usize) -> Vec<String> {
 fn tail_resumes_after_kill_9_exactly_once() {
     let room = "restarts";
     let mut relay = RelayProcess::start(&[]);
-    let mut tail = spawn_tail(&relay, room);
+    let mut tail = relay.cli().tail(room);
 
     let before = batch("before", 5);
     send_and_expect(&relay, &mut tail, room, 0, &before);
@@ -77,7 +49,7 @@ fn tail_resumes_after_kill_9_exactly_once() {
     );
 
     // Nothing twice: the next line the tail prints is the next message, not a repeat.
-    let marker = send(&relay, room, "marker");
+    let marker = relay.cli().send(room, "marker");
     assert_eq!(marker, 11);
     let next = json_lines(&tail.take_lines(1, DEFAULT_TIMEOUT));
     assert_eq!(seqs(&next), vec![11], "{}", tail.transcript());
@@ -105,7 +77,7 @@ fn tail_resumes_after_kill_9_exactly_once() {
 fn tail_follows_a_graceful_shutdown_and_restart() {
     let room = "goaway";
     let mut relay = RelayProcess::start(&[]);
-    let mut tail = spawn_tail(&relay, room);
+    let mut tail = relay.cli().tail(room);
 
     send_and_expect(&relay, &mut tail, room, 0, &batch("first", 3));
 
@@ -124,7 +96,7 @@ fn tail_follows_a_graceful_shutdown_and_restart() {
         DEFAULT_TIMEOUT,
     );
     send_and_expect(&relay, &mut tail, room, 3, &batch("second", 3));
-    let marker = send(&relay, room, "marker");
+    let marker = relay.cli().send(room, "marker");
     let next = json_lines(&tail.take_lines(1, DEFAULT_TIMEOUT));
     assert_eq!(seqs(&next), vec![marker], "{}", tail.transcript());
 }
