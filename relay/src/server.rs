@@ -32,6 +32,15 @@ use crate::web::{self, WebApp, WebState};
 /// dropped by a full socket buffer. The kernel may cap it (net.core.wmem_max/rmem_max).
 const SOCKET_BUFFER: usize = 4 << 20;
 
+/// Packets a client may receive before it must acknowledge them, asked of clients that
+/// support the QUIC acknowledgement-frequency extension (quinn-based ones: the CLI). By
+/// default a receiver acknowledges every second packet, so a fanned-out message costs each
+/// session one packet out and half an ACK back; asking for one ACK per 10 packets (or per
+/// the 25 ms ACK delay, whichever comes first) leaves the relay far fewer ACKs to receive
+/// and process on busy rooms. 10 packets of small messages stay well inside the initial
+/// congestion window (about 80 of them), so the sender never waits for a late ACK.
+const ACK_ELICITING_THRESHOLD: u32 = 10;
+
 /// Grace after the drain time for sessions to finish closing, and for the endpoint to
 /// tell every peer it is closed.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
@@ -397,6 +406,9 @@ fn transport_config(config: &Config) -> quinn::TransportConfig {
     t.max_concurrent_bidi_streams(4u32.into());
     t.max_concurrent_uni_streams(8u32.into());
     t.datagram_receive_buffer_size(Some(64 * 1024));
+    let mut ack = quinn::AckFrequencyConfig::default();
+    ack.ack_eliciting_threshold(ACK_ELICITING_THRESHOLD.into());
+    t.ack_frequency_config(Some(ack));
     t
 }
 
