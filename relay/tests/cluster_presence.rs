@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use chitchat_tests::redis::{Persistence, RedisServer};
 use cluster_support::ClusterRelay;
-use support::{Event, WAIT, join, leave, send_text, who};
+use support::{Event, RawClient, RoomReader, WAIT, join, leave, send_text, who};
 
 /// The bound on how long a crashed relay's members stay listed, at the default heartbeat
 /// (5 s): its registry entry expires 12.5 s after its last beat, and the others check the
@@ -49,6 +49,21 @@ async fn two_relays(
     let a = ClusterRelay::start(&redis.url(), certs.path(), "a", extra).await;
     let b = ClusterRelay::start(&redis.url(), certs.path(), "b", extra).await;
     (redis, certs, a, b)
+}
+
+/// alice on relay `a` and bob on relay `b` join `lobby`, and alice sees both joins. Returns
+/// alice, her room stream, bob and his (kept open by the caller).
+async fn alice_and_bob_in_lobby(
+    a: &ClusterRelay,
+    b: &ClusterRelay,
+) -> (RawClient, RoomReader, RawClient, RoomReader) {
+    let mut alice = a.client("alice").await;
+    let (_, mut alice_room) = join(&mut alice, 1, "lobby", None).await;
+    assert_eq!(alice_room.event().await, joined("alice"));
+    let mut bob = b.client("bob").await;
+    let (_, bob_room) = join(&mut bob, 1, "lobby", None).await;
+    assert_eq!(alice_room.event().await, joined("bob"));
+    (alice, alice_room, bob, bob_room)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,12 +156,7 @@ async fn a_nick_joins_and_leaves_the_cluster_once() {
 /// Crashes relay `b` (holding bob) and returns how long until alice, on `a`, saw bob leave.
 async fn crash_and_time_the_leave(extra: &[&str], bound: Duration) -> Duration {
     let (_redis, _certs, a, mut b) = two_relays(Persistence::None, extra).await;
-    let mut alice = a.client("alice").await;
-    let (_, mut alice_room) = join(&mut alice, 1, "lobby", None).await;
-    assert_eq!(alice_room.event().await, joined("alice"));
-    let mut bob = b.client("bob").await;
-    let (_, _bob_room) = join(&mut bob, 1, "lobby", None).await;
-    assert_eq!(alice_room.event().await, joined("bob"));
+    let (mut alice, mut alice_room, _bob, _bob_room) = alice_and_bob_in_lobby(&a, &b).await;
 
     let crashed = Instant::now();
     b.crash();
@@ -181,12 +191,7 @@ async fn a_crashed_relays_members_leave_within_15_seconds_by_default() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_restarted_under_its_node_id_drops_its_predecessors_members() {
     let (redis, certs, a, mut b) = two_relays(Persistence::None, &[]).await;
-    let mut alice = a.client("alice").await;
-    let (_, mut alice_room) = join(&mut alice, 1, "lobby", None).await;
-    assert_eq!(alice_room.event().await, joined("alice"));
-    let mut bob = b.client("bob").await;
-    let (_, _bob_room) = join(&mut bob, 1, "lobby", None).await;
-    assert_eq!(alice_room.event().await, joined("bob"));
+    let (_alice, mut alice_room, _bob, _bob_room) = alice_and_bob_in_lobby(&a, &b).await;
 
     b.crash();
     let restarted = Instant::now();
@@ -207,12 +212,7 @@ async fn a_relay_restarted_under_its_node_id_drops_its_predecessors_members() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gracefully_stopped_relays_members_leave_at_once() {
     let (_redis, _certs, a, mut b) = two_relays(Persistence::None, &["--drain-secs", "0"]).await;
-    let mut alice = a.client("alice").await;
-    let (_, mut alice_room) = join(&mut alice, 1, "lobby", None).await;
-    assert_eq!(alice_room.event().await, joined("alice"));
-    let mut bob = b.client("bob").await;
-    let (_, _bob_room) = join(&mut bob, 1, "lobby", None).await;
-    assert_eq!(alice_room.event().await, joined("bob"));
+    let (mut alice, mut alice_room, _bob, _bob_room) = alice_and_bob_in_lobby(&a, &b).await;
 
     b.stop().await;
     assert_eq!(
@@ -225,12 +225,7 @@ async fn a_gracefully_stopped_relays_members_leave_at_once() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn presence_is_restored_after_redis_loses_its_data() {
     let (mut redis, _certs, a, b) = two_relays(Persistence::None, &[]).await;
-    let mut alice = a.client("alice").await;
-    let (_, mut alice_room) = join(&mut alice, 1, "lobby", None).await;
-    assert_eq!(alice_room.event().await, joined("alice"));
-    let mut bob = b.client("bob").await;
-    let (_, _bob_room) = join(&mut bob, 1, "lobby", None).await;
-    assert_eq!(alice_room.event().await, joined("bob"));
+    let (mut alice, mut alice_room, _bob, _bob_room) = alice_and_bob_in_lobby(&a, &b).await;
 
     // Redis restarts empty: both relays reconnect and assert their members again.
     redis.restart().await;
