@@ -185,39 +185,21 @@ async fn a_crashed_relay_drops_out_when_its_entry_expires() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_relay_without_redis_lists_itself() {
     let certs = tempfile::tempdir().expect("a certs dir");
-    let data = tempfile::tempdir().expect("a data dir");
-    let config = <chitchat_relay::Config as clap::Parser>::parse_from([
-        "chitchat-relay",
-        "--listen",
-        "127.0.0.1:0",
-        "--http",
-        "127.0.0.1:0",
-        "--node-id",
-        "solo",
-        "--public-addr",
-        "chat.example:443",
-        "--data-dir",
-        &data.path().display().to_string(),
-        "--certs-dir",
-        &certs.path().display().to_string(),
-    ]);
-    let solo = chitchat_relay::Relay::load(config).await.expect("a relay");
-    let http = solo.http_addr().expect("an HTTP address");
-    let quic_port = solo.local_addr().expect("a QUIC address").port();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(solo.run(async move {
-        let _ = stopped.await;
-    }));
+    let mut solo =
+        ClusterRelay::start_solo(certs.path(), "solo", &["--public-addr", "chat.example:443"])
+            .await;
+    let http = solo.http;
+    let quic_port = solo.quic.port();
 
     let (status, body) = http_get(http, "/relays").await;
     assert_eq!(status, 200, "{body}");
     let relays: Value = serde_json::from_str(&body).expect("JSON");
     assert_eq!(relay_nodes(&relays), ["solo"]);
-    let solo = relay(&relays, "solo");
-    assert_eq!(solo["quic"], "chat.example:443");
-    assert_eq!(solo["webtransport"], "https://chat.example:443/");
-    assert_eq!(solo["http"], format!("http://localhost:{}/", http.port()));
-    assert_eq!(solo["cert_sha256"].as_str().map(str::len), Some(64));
+    let listed = relay(&relays, "solo");
+    assert_eq!(listed["quic"], "chat.example:443");
+    assert_eq!(listed["webtransport"], "https://chat.example:443/");
+    assert_eq!(listed["http"], format!("http://localhost:{}/", http.port()));
+    assert_eq!(listed["cert_sha256"].as_str().map(str::len), Some(64));
 
     let (_, html) = http_get(http, "/").await;
     let config = page_config(&html);
@@ -227,10 +209,5 @@ async fn a_relay_without_redis_lists_itself() {
     );
     assert_eq!(strings(&config["cert_hashes"]).len(), 1);
 
-    let _ = stop.send(());
-    tokio::time::timeout(WAIT, task)
-        .await
-        .expect("the relay stops in time")
-        .expect("the relay task")
-        .expect("a clean stop");
+    solo.stop().await;
 }

@@ -35,6 +35,14 @@ impl ClusterRelay {
     /// Starts relay `node` on `redis` with the certificates (one CA for the whole cluster) in
     /// `certs`, plus `extra` flags; returns once it is ready.
     pub async fn start(redis: &str, certs: &Path, node: &str, extra: &[&str]) -> ClusterRelay {
+        let mut flags = vec!["--redis", redis];
+        flags.extend_from_slice(extra);
+        Self::start_solo(certs, node, &flags).await
+    }
+
+    /// Starts relay `node` without Redis (on its own embedded store, a cluster of one) with
+    /// the certificates in `certs`, plus `extra` flags; returns once it is ready.
+    pub async fn start_solo(certs: &Path, node: &str, extra: &[&str]) -> ClusterRelay {
         let data = tempfile::tempdir().expect("a temp dir");
         let mut args: Vec<String> = [
             "chitchat-relay",
@@ -44,8 +52,6 @@ impl ClusterRelay {
             "127.0.0.1:0",
             "--node-id",
             node,
-            "--redis",
-            redis,
         ]
         .iter()
         .map(|s| s.to_string())
