@@ -76,16 +76,19 @@ fn unreachable_relay_is_named_with_the_ca_in_bounded_time() {
     // A CA file that parses: the failure must be about reaching the relay, not the file.
     let relay = RelayProcess::start(&[]);
     let ca = relay.ca_file();
-
-    let out = Cli::new()
-        .args([
+    // The CLI aimed at the silent relay, giving up on connecting after `timeout_ms`.
+    let silent_cli = |timeout_ms: &str| {
+        Cli::new().args([
             "--relay",
             &addr,
             "--ca",
             &ca.to_string_lossy(),
             "--connect-timeout-ms",
-            "1500",
+            timeout_ms,
         ])
+    };
+
+    let out = silent_cli("1500")
         .args(["send", "lobby", "hi"])
         .run(Duration::from_secs(20));
     out.assert_exit_code(1);
@@ -98,15 +101,7 @@ fn unreachable_relay_is_named_with_the_ca_in_bounded_time() {
     assert!(out.elapsed < Duration::from_secs(10), "{out}");
 
     // tail gives up too when it never connected (it reconnects only after a first success).
-    let out = Cli::new()
-        .args([
-            "--relay",
-            &addr,
-            "--ca",
-            &ca.to_string_lossy(),
-            "--connect-timeout-ms",
-            "1000",
-        ])
+    let out = silent_cli("1000")
         .args(["tail", "lobby"])
         .run(Duration::from_secs(20));
     out.assert_exit_code(1);
