@@ -187,6 +187,7 @@ cases!(
     publish_agrees_with_reads,
     call_order_is_seq_order,
     concurrent_publishers_get_gapless_seqs,
+    many_rooms_at_once_stay_gapless,
     delivers_subscribed_rooms_only,
     signals_reach_subscribed_rooms_only,
     presence_is_announced,
@@ -218,6 +219,7 @@ macro_rules! broker_conformance_tests {
             publish_agrees_with_reads,
             call_order_is_seq_order,
             concurrent_publishers_get_gapless_seqs,
+            many_rooms_at_once_stay_gapless,
             delivers_subscribed_rooms_only,
             signals_reach_subscribed_rooms_only,
             presence_is_announced,
@@ -449,6 +451,61 @@ pub async fn concurrent_publishers_get_gapless_seqs(factory: &dyn StoreFactory) 
     assert_eq!(seqs(&all), (1..=total).collect::<Vec<_>>());
     assert_eq!(read_after(&*broker, room, 0, 10_000).await, all);
     assert_eq!(head(&*broker, room).await.last_seq, total);
+}
+
+/// 10,000 publishes spread over 200 rooms, half of them subscribed, all in flight at once:
+/// every room's seqs are 1..=50, each subscribed room's messages are delivered in seq order
+/// as stored, and the other rooms deliver nothing. Prints the publish rate.
+pub async fn many_rooms_at_once_stay_gapless(factory: &dyn StoreFactory) {
+    // Enough rooms and messages in flight together that a store's batching and per-room
+    // numbering are exercised across rooms; few enough for seconds on a debug build.
+    const ROOMS: usize = 200;
+    const PER_ROOM: usize = 50;
+    let sink = RecordingSink::new();
+    let broker = open(factory, sink.clone()).await;
+    for room in 0..ROOMS / 2 {
+        subscribe(&*broker, &format!("room{room}")).await;
+    }
+    let started = std::time::Instant::now();
+    let pending: Vec<_> = (0..ROOMS * PER_ROOM)
+        .map(|i| {
+            broker.publish(new_message(
+                &format!("room{}", i % ROOMS),
+                "ann",
+                &i.to_string(),
+            ))
+        })
+        .collect();
+    for result in join_all(pending).await {
+        result.expect("publish");
+    }
+    let elapsed = started.elapsed();
+    println!(
+        "{} messages in {ROOMS} rooms stored in {elapsed:?} ({:.0}/s)",
+        ROOMS * PER_ROOM,
+        (ROOMS * PER_ROOM) as f64 / elapsed.as_secs_f64()
+    );
+    let recorded = sink
+        .wait_until("every subscribed room's messages", DEADLINE, |r| {
+            r.messages.len() >= ROOMS / 2 * PER_ROOM
+        })
+        .await;
+    assert_eq!(recorded.messages.len(), ROOMS / 2 * PER_ROOM);
+    for room in 0..ROOMS {
+        let name = format!("room{room}");
+        let stored = read_after(&*broker, &name, 0, 1000).await;
+        assert_eq!(
+            seqs(&stored),
+            (1..=PER_ROOM as u64).collect::<Vec<_>>(),
+            "{name}"
+        );
+        let delivered = recorded.messages_in(&name);
+        if room < ROOMS / 2 {
+            assert_eq!(delivered, stored, "{name} delivered in seq order");
+        } else {
+            assert!(delivered.is_empty(), "{name} is not subscribed");
+        }
+    }
 }
 
 /// A subscribed room's messages reach the sink once each, in seq order, equal to what
