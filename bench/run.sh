@@ -7,6 +7,9 @@
 #   $OUT/<transport>-<scenario>.svg   the latency distribution of each scenario's first run
 # Everything it starts is stopped on exit, however it exits.
 #
+# RELAY_THREADS_OVERRIDE=N sets every relay's worker threads; QUIET_MAX=S bounds the wait for
+# a quiet machine before each run.
+#
 # Usage: bench/run.sh [--runs N] [--transport quic|webtransport] [--out DIR]
 #                     [--scenarios "fanout-small fanout-large many-rooms probe connections-10k connections-50k"]
 #                     [--no-build] [-- extra flags for chitchat bench, e.g. -T 3]
@@ -37,6 +40,10 @@ done
 # publisher sends up to thousands of messages a second, fanout rooms hold a thousand
 # members, and the connections workload opens 50 000 sessions.
 RELAY_LIMITS=(--msgs-per-sec 1000000 --msgs-burst 1000000 --max-sessions 200000 --queue-len 65536)
+# Tokio worker threads per relay: the machine's cores shared out among the relays of a run
+# (two relays on two cores: one each; the connections workload's one relay: both). More
+# workers than cores only adds cross-thread wake-ups (docs/performance.md, step 2).
+CORES=$(nproc)
 # A whole workload (probe is the longest: up to ~12 steps of ~20 s) must end within this.
 BENCH_TIMEOUT=1500
 # A relay prints READY within a second or two (it creates the dev CA on first start).
@@ -86,7 +93,7 @@ say "redis-server pid $REDIS_PID on port $REDIS_PORT"
 # start_relay N: starts relay N in cluster mode; sets RELAY_PID and RELAY_ADDR.
 start_relay() {
   local n=$1 log="$WORK/relay$1"
-  "$RELAY_BIN" --listen 127.0.0.1:0 --http 127.0.0.1:0 \
+  TOKIO_WORKER_THREADS=$RELAY_THREADS "$RELAY_BIN" --listen 127.0.0.1:0 --http 127.0.0.1:0 \
     --redis "redis://127.0.0.1:$REDIS_PORT" --node-id "relay$n" \
     --data-dir "$WORK/data$n" --certs-dir "$WORK/certs" "${RELAY_LIMITS[@]}" \
     >"$log.out" 2>"$log.err" &
@@ -163,6 +170,7 @@ for scenario in $SCENARIOS; do
   for run in $(seq "$RUNS"); do
     redis-cli -p "$REDIS_PORT" flushall >/dev/null
     addrs=(); pids=()
+    RELAY_THREADS=${RELAY_THREADS_OVERRIDE:-$(( CORES / relays > 0 ? CORES / relays : 1 ))}
     for n in $(seq "$relays"); do
       start_relay "$n"
       addrs+=("$RELAY_ADDR"); pids+=("$RELAY_PID")
@@ -175,7 +183,7 @@ for scenario in $SCENARIOS; do
       --transport "$TRANSPORT" --relays "$(IFS=,; echo "${addrs[*]}")" \
       --server-pids "$(IFS=,; echo "${pids[*]}")" --redis-pid "$REDIS_PID" \
       --json "${plot[@]}" "${EXTRA[@]}") || { echo "bench failed: $scenario run $run (relay logs in $OUT/failed)" >&2; exit 1; }
-    echo "$line" | python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); d.update(run=int(sys.argv[1]), name=sys.argv[2], rev=sys.argv[3], busy_before_pct=int(sys.argv[4])); print(json.dumps(d))' "$run" "$scenario" "$REV" "$busy" >>"$JSONL"
+    echo "$line" | python3 -c 'import json,sys; d=json.loads(sys.stdin.read()); d.update(run=int(sys.argv[1]), name=sys.argv[2], rev=sys.argv[3], busy_before_pct=int(sys.argv[4]), relay_threads=int(sys.argv[5])); print(json.dumps(d))' "$run" "$scenario" "$REV" "$busy" "$RELAY_THREADS" >>"$JSONL"
     echo "$line" | python3 "$ROOT/bench/summarize.py" --one
     stop_relays "${pids[@]}"
   done

@@ -15,7 +15,7 @@ TARGETS = {
     "fanout-small": [("lat_p99_ms", 1.0, "le"), ("server_cpu_us_per_delivery", 3.9, "le"), ("lost", 0, "le")],
     "fanout-large": [("lat_p99_ms", 5.0, "le"), ("server_cpu_us_per_delivery", 3.9, "le"), ("lost", 0, "le")],
     "many-rooms": [("lat_p99_ms", 2.0, "le"), ("server_cpu_us_per_delivery", 11.0, "le"), ("lost", 0, "le")],
-    "probe": [("max_deliveries_per_sec", 480000, "ge"), ("p99_le_50ms_deliveries_per_sec", 320000, "ge")],
+    "probe": [("max_deliveries_per_sec", 480000, "ge"), ("p99_le_50ms_offered_per_sec", 320000, "ge")],
     "connections": [("sessions_per_sec", 2000, "ge"), ("rss_kb_per_session", 10.0, "le"), ("lost", 0, "le")],
 }
 
@@ -28,7 +28,8 @@ FANOUT_COLUMNS = [
 ]
 PROBE_COLUMNS = [
     ("max_deliveries_per_sec", "max deliveries/s"), ("p99_le_50ms_rate", "highest R, p99 <= 50 ms"),
-    ("p99_le_50ms_deliveries_per_sec", "deliveries/s at it"), ("R", "best R"),
+    ("p99_le_50ms_deliveries_per_sec", "deliveries/s at it"),
+    ("p99_le_50ms_offered_per_sec", "offered/s at it"), ("R", "best R"),
     ("lat_p99_ms", "p99 ms at best"), ("server_cpu_us_per_delivery", "relay µs/delivery at best"),
     ("load_cpu_s", "load CPU s at best"), ("machine_cpu_busy_pct", "machine busy % at best"),
 ]
