@@ -66,8 +66,10 @@ async fn loopback(certs: &std::path::Path) -> Loopback {
     let mut client = quinn::Endpoint::client(any).expect("client endpoint");
     client.set_default_client_config(quinn::ClientConfig::new(Arc::new(quic)));
     let connecting = client.connect(addr, "localhost").expect("connect");
-    let (client_conn, incoming) = tokio::join!(connecting, server.accept());
-    let conn = incoming.expect("incoming").await.expect("server handshake");
+    // Both handshakes progress together: the server's starts once it accepts.
+    let accepting = async { server.accept().await.expect("incoming").await };
+    let (client_conn, conn) = tokio::join!(connecting, accepting);
+    let conn = conn.expect("server handshake");
     Loopback {
         conn,
         _client: client_conn.expect("client handshake"),
