@@ -45,13 +45,15 @@ impl Latencies {
         if n == 0 {
             return Vec::new();
         }
-        let mut out = Vec::with_capacity(points + 2);
-        // Evenly spaced in -log10(1 - q): as many points between 99% and 99.9% as between
-        // 0 and 90%.
+        // Half the points evenly spaced in q, half evenly spaced in -log10(1 - q) (as many
+        // between 99% and 99.9% as between 0 and 90%), merged in order.
         let nines = (n as f64).log10().max(1.0);
-        for i in 0..=points {
-            let depth = nines * i as f64 / points as f64;
-            let q = 1.0 - 10f64.powf(-depth);
+        let half = (points / 2).max(1);
+        let mut qs: Vec<f64> = (0..=half).map(|i| i as f64 / half as f64).collect();
+        qs.extend((0..=half).map(|i| 1.0 - 10f64.powf(-nines * i as f64 / half as f64)));
+        qs.sort_by(f64::total_cmp);
+        let mut out: Vec<(f64, f64)> = Vec::with_capacity(qs.len() + 1);
+        for q in qs {
             let rank = ((q * n as f64).ceil() as usize).clamp(1, n);
             let point = (
                 f64::from(self.sorted[rank - 1]) / 1000.0,
