@@ -253,8 +253,14 @@ impl Relay {
                 incoming = self.endpoint.accept() => {
                     let Some(incoming) = incoming else { break };
                     let shared = self.shared.clone();
-                    let span = tracing::info_span!("conn", remote = %incoming.remote_address(), session = tracing::field::Empty);
-                    self.tracker.spawn(handle_incoming(incoming, shared).instrument(span));
+                    let remote = incoming.remote_address();
+                    // quinn spawns the connection's driver here, in the current span, and
+                    // enters that span on every poll (every packet): a debug-level span is
+                    // free at the default log level, while the session's own logs keep the
+                    // info-level "conn" span.
+                    let accepted = tracing::debug_span!("quic", %remote).in_scope(|| incoming.accept());
+                    let span = tracing::info_span!("conn", %remote, session = tracing::field::Empty);
+                    self.tracker.spawn(handle_incoming(accepted, shared).instrument(span));
                 }
             }
         }
@@ -313,10 +319,14 @@ impl Relay {
     }
 }
 
-/// Completes one connection's handshake, dispatches on ALPN, admits it, runs its session.
-async fn handle_incoming(incoming: quinn::Incoming, shared: Arc<Shared>) {
+/// Completes one accepted connection's handshake, dispatches on ALPN, admits it, runs its
+/// session.
+async fn handle_incoming(
+    accepted: Result<quinn::Connecting, quinn::ConnectionError>,
+    shared: Arc<Shared>,
+) {
     let handshake_timeout = shared.limits.handshake_timeout();
-    let mut connecting = match incoming.accept() {
+    let mut connecting = match accepted {
         Ok(c) => c,
         Err(e) => {
             tracing::debug!("refused a connection: {e}");

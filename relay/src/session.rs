@@ -460,7 +460,9 @@ impl Session {
             last_sent: after,
             backfill,
         };
-        let span = tracing::info_span!("room", session = self.id, room = %room);
+        // Debug level: the writer logs only at debug, and an enabled span is entered on
+        // every poll, i.e. for every delivery.
+        let span = tracing::debug_span!("room", session = self.id, room = %room);
         let task = tokio::spawn(
             async move {
                 if let Err(e) = writer.run(joining.queue).await {
