@@ -93,6 +93,9 @@ say "redis-server pid $REDIS_PID on port $REDIS_PORT"
 # start_relay N: starts relay N in cluster mode; sets RELAY_PID and RELAY_ADDR.
 start_relay() {
   local n=$1 log="$WORK/relay$1"
+  # The background job truncates its output files only once it runs: remove the last run's
+  # now, so the READY line read below is this relay's.
+  rm -f "$log.out" "$log.err"
   TOKIO_WORKER_THREADS=$RELAY_THREADS "$RELAY_BIN" --listen 127.0.0.1:0 --http 127.0.0.1:0 \
     --redis "redis://127.0.0.1:$REDIS_PORT" --node-id "relay$n" \
     --data-dir "$WORK/data$n" --certs-dir "$WORK/certs" "${RELAY_LIMITS[@]}" \
@@ -100,13 +103,14 @@ start_relay() {
   RELAY_PID=$!
   PIDS+=("$RELAY_PID")
   local deadline=$((SECONDS + READY_TIMEOUT))
-  until grep -q '^READY ' "$log.out" 2>/dev/null; do
+  RELAY_ADDR=
+  until [ -n "$RELAY_ADDR" ]; do
     if ! kill -0 "$RELAY_PID" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
       echo "relay $n did not start:" >&2; cat "$log.err" >&2; exit 1
     fi
     sleep 0.05
+    RELAY_ADDR=$(sed -n 's/^READY quic=\([^ ]*\) http=[^ ]*$/\1/p' "$log.out" 2>/dev/null)
   done
-  RELAY_ADDR=$(sed -n 's/^READY quic=\([^ ]*\) .*/\1/p' "$log.out")
 }
 
 # stop_relays PID...: SIGTERM, then wait for them to exit (they drain within seconds).
