@@ -209,20 +209,27 @@ impl Default for FrameBuffer {
     }
 }
 
+/// A drained buffer keeps its allocation for the next frames up to this size; a larger one
+/// (grown for a large frame) is released, so that an idle stream holds next to nothing.
+const KEEP_CAPACITY: usize = 4096;
+
 impl FrameBuffer {
+    /// An empty buffer; it allocates on the first bytes, as much as they need.
     pub fn new() -> Self {
         FrameBuffer {
-            buf: Vec::with_capacity(4096),
+            buf: Vec::new(),
             start: 0,
         }
     }
 
+    /// Bytes allocated for buffering (what an idle stream costs).
+    pub fn capacity(&self) -> usize {
+        self.buf.capacity()
+    }
+
     /// Appends bytes read from the stream.
     pub fn extend(&mut self, data: &[u8]) {
-        if self.start > 0 && self.start == self.buf.len() {
-            self.buf.clear();
-            self.start = 0;
-        } else if self.start > self.buf.capacity() / 2 {
+        if self.start > self.buf.capacity() / 2 {
             self.buf.drain(..self.start);
             self.start = 0;
         }
@@ -245,8 +252,18 @@ impl FrameBuffer {
             return Ok(None);
         }
         let body = &self.buf[body_start..body_start + len];
+        let frame = decode_body(body);
         self.start = body_start + len;
-        decode_body(body).map(Some)
+        if self.start == self.buf.len() {
+            // Drained: keep a small allocation for the next frames, let a large one go.
+            if self.buf.capacity() > KEEP_CAPACITY {
+                self.buf = Vec::new();
+            } else {
+                self.buf.clear();
+            }
+            self.start = 0;
+        }
+        frame.map(Some)
     }
 
     /// The announced body length of the next frame, once its prefix is complete.

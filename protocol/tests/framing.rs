@@ -108,3 +108,44 @@ fn unknown_error_codes_decode_and_have_no_name() {
     assert_eq!(buf.next_frame::<ServerFrame>().unwrap(), Some(f));
     assert_eq!(ErrorCode(999).name(), "UNKNOWN");
 }
+
+#[test]
+fn an_idle_buffer_holds_little_memory_even_after_a_large_frame() {
+    let mut buf = FrameBuffer::new();
+    assert_eq!(
+        buf.capacity(),
+        0,
+        "nothing allocated before the first bytes"
+    );
+    let small = encode_frame(&ClientFrame::Ping { id: 1 }).unwrap();
+    buf.extend(&small);
+    assert_eq!(
+        buf.next_frame::<ClientFrame>().unwrap(),
+        Some(ClientFrame::Ping { id: 1 })
+    );
+    assert!(buf.capacity() < 64, "a small frame takes a small buffer");
+
+    let large = ClientFrame::Send {
+        id: 2,
+        room: "r".into(),
+        text: "a".repeat(100_000),
+    };
+    buf.extend(&encode_frame(&large).unwrap());
+    assert_eq!(buf.next_frame::<ClientFrame>().unwrap(), Some(large));
+    assert!(
+        buf.capacity() <= 4096,
+        "capacity {} kept after a large frame",
+        buf.capacity()
+    );
+    buf.extend(&small);
+    assert!(
+        buf.capacity() <= 4096,
+        "capacity {} kept after a large frame",
+        buf.capacity()
+    );
+    assert_eq!(
+        buf.next_frame::<ClientFrame>().unwrap(),
+        Some(ClientFrame::Ping { id: 1 })
+    );
+    buf.finish().unwrap();
+}

@@ -325,59 +325,18 @@ async fn handle_incoming(
     accepted: Result<quinn::Connecting, quinn::ConnectionError>,
     shared: Arc<Shared>,
 ) {
-    let handshake_timeout = shared.limits.handshake_timeout();
-    let mut connecting = match accepted {
+    let connecting = match accepted {
         Ok(c) => c,
         Err(e) => {
             tracing::debug!("refused a connection: {e}");
             return;
         }
     };
-    let alpn = match tokio::time::timeout(handshake_timeout, connecting.handshake_data()).await {
-        Ok(Ok(data)) => data
-            .downcast::<quinn::crypto::rustls::HandshakeData>()
-            .ok()
-            .and_then(|d| d.protocol),
-        Ok(Err(e)) => {
-            tracing::debug!("handshake failed: {e}");
-            return;
-        }
-        Err(_) => {
-            tracing::debug!("handshake timed out");
-            return;
-        }
-    };
-    let conn = match alpn.as_deref() {
-        Some(p) if p == ALPN_CHITCHAT => {
-            match tokio::time::timeout(handshake_timeout, connecting).await {
-                Ok(Ok(c)) => Conn::Quic(c),
-                _ => return,
-            }
-        }
-        Some(p) if p == ALPN_H3 => {
-            let request = tokio::time::timeout(
-                handshake_timeout,
-                wtransport::endpoint::IncomingSessionFuture::with_quic_connecting(connecting),
-            )
-            .await;
-            let request = match request {
-                Ok(Ok(r)) => r,
-                Ok(Err(e)) => {
-                    tracing::debug!("WebTransport session setup failed: {e}");
-                    return;
-                }
-                Err(_) => return,
-            };
-            match request.accept().await {
-                Ok(c) => Conn::WebTransport(c),
-                Err(e) => {
-                    tracing::debug!("WebTransport accept failed: {e}");
-                    return;
-                }
-            }
-        }
-        // rustls refuses any ALPN outside the configured two during the handshake.
-        _ => return,
+    // Boxed: the handshake's futures are several times the size of the session's, and the
+    // task that serves the session is sized for the largest state it ever holds.
+    let Some(conn) = Box::pin(establish(connecting, shared.limits.handshake_timeout())).await
+    else {
+        return;
     };
     let open = shared.sessions.fetch_add(1, Ordering::AcqRel) + 1;
     let _admitted = SessionCount(&shared);
@@ -459,5 +418,70 @@ async fn sleep_until_time(at: Option<time::OffsetDateTime>) {
             tokio::time::sleep(wait).await;
         }
         None => std::future::pending().await,
+    }
+}
+
+/// The TLS handshake, then the QUIC connection or the WebTransport session its ALPN asks
+/// for; `None` if it fails or takes too long.
+async fn establish(mut connecting: quinn::Connecting, handshake_timeout: Duration) -> Option<Conn> {
+    let alpn = match tokio::time::timeout(handshake_timeout, connecting.handshake_data()).await {
+        Ok(Ok(data)) => data
+            .downcast::<quinn::crypto::rustls::HandshakeData>()
+            .ok()
+            .and_then(|d| d.protocol),
+        Ok(Err(e)) => {
+            tracing::debug!("handshake failed: {e}");
+            return None;
+        }
+        Err(_) => {
+            tracing::debug!("handshake timed out");
+            return None;
+        }
+    };
+    let conn = match alpn.as_deref() {
+        Some(p) if p == ALPN_CHITCHAT => {
+            match tokio::time::timeout(handshake_timeout, connecting).await {
+                Ok(Ok(c)) => Conn::Quic(c),
+                _ => return None,
+            }
+        }
+        // Boxed: the HTTP/3 session setup is a large future, and inline it would size every
+        // session's task for the whole of the session's life.
+        Some(p) if p == ALPN_H3 => {
+            match Box::pin(accept_webtransport(connecting, handshake_timeout)).await {
+                Some(c) => c,
+                None => return None,
+            }
+        }
+        // rustls refuses any ALPN outside the configured two during the handshake.
+        _ => return None,
+    };
+    Some(conn)
+}
+
+/// Completes a WebTransport session's HTTP/3 setup (the CONNECT request) and accepts it.
+async fn accept_webtransport(
+    connecting: quinn::Connecting,
+    handshake_timeout: Duration,
+) -> Option<Conn> {
+    let request = tokio::time::timeout(
+        handshake_timeout,
+        wtransport::endpoint::IncomingSessionFuture::with_quic_connecting(connecting),
+    )
+    .await;
+    let request = match request {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            tracing::debug!("WebTransport session setup failed: {e}");
+            return None;
+        }
+        Err(_) => return None,
+    };
+    match request.accept().await {
+        Ok(c) => Some(Conn::WebTransport(c)),
+        Err(e) => {
+            tracing::debug!("WebTransport accept failed: {e}");
+            None
+        }
     }
 }

@@ -54,6 +54,9 @@ const FAREWELL_TIMEOUT: Duration = Duration::from_millis(500);
 /// Room frames written to a stream in one go when several are queued.
 const WRITE_BATCH: usize = 64;
 
+/// A room writer keeps room for this many frames between writes once its traffic is light.
+const IDLE_BATCH: usize = 4;
+
 /// Typing signals one session may send per second (and in a burst).
 const TYPING_PER_SEC: f64 = 4.0;
 const TYPING_BURST: f64 = 8.0;
@@ -290,7 +293,9 @@ impl Session {
                 Some(frame) = pending.next() => self.send(&frame).await?,
                 frame = reader.next::<ClientFrame>(), if pending.len() < MAX_IN_FLIGHT => {
                     match frame? {
-                        Some(frame) => self.handle(frame, &mut pending).await?,
+                        // Boxed: requests are few, and inline their futures (Join's
+                        // above all) would size every idle session for the largest.
+                        Some(frame) => Box::pin(self.handle(frame, &mut pending)).await?,
                         None => return Ok(()),
                     }
                 }
@@ -656,24 +661,35 @@ impl RoomWriter {
                 }
             }
         }
-        let mut batch = Vec::with_capacity(WRITE_BATCH);
-        let mut chunks = Vec::with_capacity(WRITE_BATCH);
-        while queue.recv_many(&mut batch, WRITE_BATCH).await > 0 {
-            for item in batch.drain(..) {
+        // Everything queued goes out in one write (quinn packs it into as few packets as it
+        // fits). The vector grows with the largest batch and shrinks back once the member's
+        // traffic is light again: an idle member holds next to nothing.
+        let mut chunks: Vec<Bytes> = Vec::new();
+        while let Some(first) = queue.recv().await {
+            let mut next = Some(first);
+            while let Some(item) = next {
                 match item {
                     Outbound::Message { seq, frame } => {
-                        if seq <= self.last_sent {
-                            continue;
+                        if seq > self.last_sent {
+                            self.last_sent = seq;
+                            chunks.push(frame);
                         }
-                        self.last_sent = seq;
-                        chunks.push(frame);
                     }
                     Outbound::Frame(frame) => chunks.push(frame),
                 }
+                next = if chunks.len() < WRITE_BATCH {
+                    queue.try_recv().ok()
+                } else {
+                    None
+                };
             }
             if !chunks.is_empty() {
+                let written = chunks.len();
                 s.write_all_chunks(&mut chunks).await?;
                 chunks.clear();
+                if written <= IDLE_BATCH && chunks.capacity() > IDLE_BATCH {
+                    chunks.shrink_to(IDLE_BATCH);
+                }
             }
         }
         // The session left the room.
