@@ -42,7 +42,12 @@ pub const ROTATE_WHEN_LEFT: Duration = Duration::from_secs(6 * 24 * 3600);
 /// The ring crypto provider: the only one compiled in, chosen explicitly so no default is
 /// ever consulted.
 pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
-    Arc::new(rustls::crypto::ring::default_provider())
+    let mut provider = rustls::crypto::ring::default_provider();
+    // Cheapest first (see `ServedCert::server_config`); the list itself is ring's.
+    provider
+        .cipher_suites
+        .sort_by_key(|s| s.suite() != rustls::CipherSuite::TLS13_AES_128_GCM_SHA256);
+    Arc::new(provider)
 }
 
 /// Where the relay's certificate comes from.
@@ -82,6 +87,15 @@ impl ServedCert {
         &self,
         transport: Arc<quinn::TransportConfig>,
     ) -> anyhow::Result<quinn::ServerConfig> {
+        let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(self.tls_config()?)
+            .context("QUIC server TLS config")?;
+        let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
+        config.transport_config(transport);
+        Ok(config)
+    }
+
+    /// The TLS side of [`ServedCert::server_config`].
+    fn tls_config(&self) -> anyhow::Result<rustls::ServerConfig> {
         let mut tls = rustls::ServerConfig::builder_with_provider(provider())
             .with_protocol_versions(&[&rustls::version::TLS13])
             .context("TLS 1.3 with ring")?
@@ -89,13 +103,14 @@ impl ServedCert {
             .with_single_cert(self.chain.clone(), self.key.clone_key())
             .context("the certificate and key do not match")?;
         tls.alpn_protocols = vec![ALPN_H3.to_vec(), ALPN_CHITCHAT.to_vec()];
+        // The relay picks the cipher suite: AES-128-GCM with SHA-256 where the client offers
+        // it (every TLS 1.3 client must). rustls clients list AES-256/SHA-384 first, whose
+        // key schedule runs SHA-512 in software and whose AES takes 14 rounds to 10, on
+        // every handshake and every packet.
+        tls.ignore_client_order = true;
         // WebTransport (HTTP/3) forbids 0-RTT for session setup; native sessions gain little.
         tls.max_early_data_size = 0;
-        let crypto = quinn::crypto::rustls::QuicServerConfig::try_from(tls)
-            .context("QUIC server TLS config")?;
-        let mut config = quinn::ServerConfig::with_crypto(Arc::new(crypto));
-        config.transport_config(transport);
-        Ok(config)
+        Ok(tls)
     }
 
     /// The leaf hash as lowercase hex, if any.
@@ -308,6 +323,53 @@ mod tests {
         assert!(
             rotate > now + Duration::from_secs(6 * 24 * 3600)
                 && rotate < now + Duration::from_secs(8 * 24 * 3600)
+        );
+    }
+
+    #[test]
+    fn the_relay_picks_aes_128_even_when_the_client_prefers_aes_256() {
+        let dir = tempfile::tempdir().unwrap();
+        let served = ServedCert::load(&CertSource::DevCa {
+            dir: dir.path().into(),
+            names: vec!["localhost".to_string()],
+        })
+        .unwrap();
+        let server_config = Arc::new(served.tls_config().unwrap());
+        let mut roots = rustls::RootCertStore::empty();
+        roots.add(served.chain[1].clone()).unwrap();
+        // A stock rustls client: AES-256-GCM/SHA-384 first in its offer.
+        let client_provider = rustls::crypto::ring::default_provider();
+        assert_eq!(
+            client_provider.cipher_suites[0].suite(),
+            rustls::CipherSuite::TLS13_AES_256_GCM_SHA384
+        );
+        let client_config = rustls::ClientConfig::builder_with_provider(Arc::new(client_provider))
+            .with_protocol_versions(&[&rustls::version::TLS13])
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+        let mut client =
+            rustls::ClientConnection::new(Arc::new(client_config), "localhost".try_into().unwrap())
+                .unwrap();
+        let mut server = rustls::ServerConnection::new(server_config).unwrap();
+        // An in-memory handshake: each side's records handed to the other until both are done.
+        for _ in 0..10 {
+            let mut bytes = Vec::new();
+            client.write_tls(&mut bytes).unwrap();
+            server.read_tls(&mut bytes.as_slice()).unwrap();
+            server.process_new_packets().unwrap();
+            bytes.clear();
+            server.write_tls(&mut bytes).unwrap();
+            client.read_tls(&mut bytes.as_slice()).unwrap();
+            client.process_new_packets().unwrap();
+            if !client.is_handshaking() && !server.is_handshaking() {
+                break;
+            }
+        }
+        assert!(!server.is_handshaking(), "handshake completed");
+        assert_eq!(
+            server.negotiated_cipher_suite().map(|s| s.suite()),
+            Some(rustls::CipherSuite::TLS13_AES_128_GCM_SHA256)
         );
     }
 
