@@ -96,7 +96,7 @@ start_relay() {
   # The background job truncates its output files only once it runs: remove the last run's
   # now, so the READY line read below is this relay's.
   rm -f "$log.out" "$log.err"
-  TOKIO_WORKER_THREADS=$RELAY_THREADS "$RELAY_BIN" --listen 127.0.0.1:0 --http 127.0.0.1:0 \
+  "$RELAY_BIN" --worker-threads "$RELAY_THREADS" --listen 127.0.0.1:0 --http 127.0.0.1:0 \
     --redis "redis://127.0.0.1:$REDIS_PORT" --node-id "relay$n" \
     --data-dir "$WORK/data$n" --certs-dir "$WORK/certs" "${RELAY_LIMITS[@]}" \
     >"$log.out" 2>"$log.err" &

@@ -36,6 +36,13 @@ pub struct Config {
     #[command(flatten)]
     pub public: PublicConfig,
 
+    /// Threads that serve sessions (default: one per core). When several relays share a
+    /// machine, give each its share of the cores: more threads than cores only adds
+    /// cross-thread wake-ups.
+    #[arg(long, env = "CHITCHAT_WORKER_THREADS",
+          value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub worker_threads: Option<u16>,
+
     /// Log format on stderr.
     #[arg(long, env = "CHITCHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

@@ -8,11 +8,27 @@ use chitchat_relay::config::LogFormat;
 use chitchat_relay::{Config, Relay};
 use clap::Parser;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     let config = Config::parse();
     init_logging(config.log_format);
-    match run(config).await {
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    runtime.enable_all();
+    if let Some(n) = config.worker_threads {
+        runtime.worker_threads(usize::from(n));
+    }
+    let result = runtime
+        .build()
+        .context("starting the async runtime")
+        // Spawned, not run on this thread: the accept loop (where quinn processes every
+        // new connection's first packet) runs on the worker threads with everything else.
+        .and_then(|rt| {
+            rt.block_on(async {
+                tokio::spawn(run(config))
+                    .await
+                    .unwrap_or_else(|e| Err(anyhow::anyhow!("the relay task failed: {e}")))
+            })
+        });
+    match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
@@ -25,16 +41,17 @@ async fn main() -> std::process::ExitCode {
 async fn run(config: Config) -> anyhow::Result<()> {
     let relay = Relay::load(config).await?;
     // The one line scripts and tests wait for: where to connect.
-    let mut stdout = std::io::stdout().lock();
-    writeln!(
-        stdout,
-        "READY quic={} http={}",
-        relay.local_addr()?,
-        relay.http_addr()?
-    )
-    .context("writing the READY line")?;
-    stdout.flush()?;
-    drop(stdout);
+    {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(
+            stdout,
+            "READY quic={} http={}",
+            relay.local_addr()?,
+            relay.http_addr()?
+        )
+        .context("writing the READY line")?;
+        stdout.flush()?;
+    }
     relay.run(shutdown_signal()).await
 }
 

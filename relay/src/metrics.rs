@@ -1,5 +1,6 @@
 //! The relay's metrics, in Prometheus text format at /metrics: sessions by transport,
-//! messages in and out, delivery latency, slow-consumer disconnects, errors by code.
+//! messages in and out, delivery latency, slow-consumer disconnects, errors by code, worker
+//! threads.
 //!
 //! Handles are registered once at start, so the hot path only bumps atomics.
 
@@ -64,6 +65,13 @@ impl Metrics {
             "Sessions disconnected for reading too slowly."
         );
         metrics::describe_counter!("chitchat_errors_total", "Error frames and closes, by code.");
+        metrics::describe_gauge!(
+            "chitchat_worker_threads",
+            "Threads serving sessions (--worker-threads)."
+        );
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            metrics::gauge!("chitchat_worker_threads").set(runtime.metrics().num_workers() as f64);
+        }
         Metrics {
             render,
             sessions_quic: metrics::gauge!("chitchat_sessions", "transport" => "quic"),

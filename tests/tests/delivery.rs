@@ -201,3 +201,35 @@ fn default_nick_comes_from_user() {
         );
     }
 }
+
+/// `--worker-threads` sets how many threads serve sessions (several relays sharing a
+/// machine each take their share of the cores); the default is one per core.
+#[test]
+fn worker_threads_flag_sets_the_relays_threads() {
+    let workers = |relay: &RelayProcess| {
+        relay
+            .metric("chitchat_worker_threads")
+            .expect("reading /metrics")
+            .expect("chitchat_worker_threads is listed")
+    };
+    let one = RelayProcess::start(&["--worker-threads", "1"]);
+    assert_eq!(one.cli().send("lobby", "served by one thread"), 1);
+    assert_eq!(workers(&one), 1.0);
+
+    let three = RelayProcess::start(&["--worker-threads", "3"]);
+    assert_eq!(three.cli().send("lobby", "served by three"), 1);
+    assert_eq!(workers(&three), 3.0);
+
+    let default = RelayProcess::start(&[]);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    assert_eq!(workers(&default), cores as f64);
+
+    let refused = std::process::Command::new(chitchat_tests::relay_bin())
+        .args(["--worker-threads", "0"])
+        .env_remove("CHITCHAT_WORKER_THREADS")
+        .output()
+        .expect("running chitchat-relay");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--worker-threads"), "{stderr}");
+}
