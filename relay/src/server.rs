@@ -438,25 +438,16 @@ async fn establish(mut connecting: quinn::Connecting, handshake_timeout: Duratio
             return None;
         }
     };
-    let conn = match alpn.as_deref() {
-        Some(p) if p == ALPN_CHITCHAT => {
-            match tokio::time::timeout(handshake_timeout, connecting).await {
-                Ok(Ok(c)) => Conn::Quic(c),
-                _ => return None,
-            }
-        }
-        // Boxed: the HTTP/3 session setup is a large future, and inline it would size every
-        // session's task for the whole of the session's life.
-        Some(p) if p == ALPN_H3 => {
-            match Box::pin(accept_webtransport(connecting, handshake_timeout)).await {
-                Some(c) => c,
-                None => return None,
-            }
-        }
+    match alpn.as_deref() {
+        Some(p) if p == ALPN_CHITCHAT => tokio::time::timeout(handshake_timeout, connecting)
+            .await
+            .ok()?
+            .ok()
+            .map(Conn::Quic),
+        Some(p) if p == ALPN_H3 => accept_webtransport(connecting, handshake_timeout).await,
         // rustls refuses any ALPN outside the configured two during the handshake.
-        _ => return None,
-    };
-    Some(conn)
+        _ => None,
+    }
 }
 
 /// Completes a WebTransport session's HTTP/3 setup (the CONNECT request) and accepts it.

@@ -95,14 +95,8 @@ async fn member_lists_cover_every_relay() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_nick_joins_and_leaves_the_cluster_once() {
     let (_redis, _certs, a, b) = two_relays(Persistence::None, &[]).await;
-    let mut alice = a.client("alice").await;
-    let (_, mut alice_room) = join(&mut alice, 1, "lobby", None).await;
-    assert_eq!(alice_room.event().await, joined("alice"));
-
     // bob on relay b, then bob again (a second session) on relay a.
-    let mut bob_b = b.client("bob").await;
-    let (_, _bob_b_room) = join(&mut bob_b, 1, "lobby", None).await;
-    assert_eq!(alice_room.event().await, joined("bob"));
+    let (mut alice, mut alice_room, mut bob_b, _bob_b_room) = alice_and_bob_in_lobby(&a, &b).await;
     let mut bob_a = a.client("bob").await;
     let (j, _bob_a_room) = join(&mut bob_a, 1, "lobby", None).await;
     assert_eq!(j.members, names(&["alice", "bob"]));
