@@ -167,6 +167,10 @@ pub struct FanoutResult {
     pub send_lag_max_ms: f64,
     /// Wall-clock seconds of the measurement window (first measured send to end of drain).
     pub window_s: f64,
+    /// CPU µs of one `sendmsg` of a 100-byte datagram on loopback, measured on this machine
+    /// just before the run ([`super::floor`]): the kernel's floor under a delivery, and how
+    /// fast the machine was at the time. `null` where it cannot be measured.
+    pub udp_send_floor_us: Option<f64>,
     /// The latency distribution, for the plot.
     #[serde(skip)]
     pub cdf: Vec<(f64, f64)>,
@@ -197,6 +201,7 @@ static RUN: AtomicU32 = AtomicU32::new(0);
 /// Runs one fan-out workload against the relays.
 pub async fn run(env: &Env, w: &Fanout) -> anyhow::Result<FanoutResult> {
     w.check()?;
+    let udp_send_floor_us = super::floor::udp_send_us().context("measuring the UDP floor")?;
     let dialer = &env.dialer;
     let run = RUN.fetch_add(1, Ordering::Relaxed);
     let tag = format!("b{}r{run}", std::process::id());
@@ -366,6 +371,7 @@ pub async fn run(env: &Env, w: &Fanout) -> anyhow::Result<FanoutResult> {
         duplicates,
         send_lag_max_ms: sent.max_lag_us as f64 / 1000.0,
         window_s,
+        udp_send_floor_us,
         cdf: lat.cdf(CDF_POINTS),
     })
 }

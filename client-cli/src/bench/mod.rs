@@ -9,12 +9,14 @@
 //!
 //! Modules: [`conn`] (lean sessions over both transports), [`wire`] (message texts and
 //! zero-copy room frames), [`fanout`] (the fan-out workloads), [`probe`] (the rising-rate
-//! search), [`connections`] (many idle sessions), [`procfs`] (CPU and memory readings),
-//! [`stats`] (percentiles), [`report`] (table, JSON, plot).
+//! search), [`connections`] (many idle sessions), [`floor`] (the kernel's CPU per datagram
+//! sent), [`procfs`] (CPU and memory readings), [`stats`] (percentiles), [`report`] (table,
+//! JSON, plot).
 
 pub mod conn;
 pub mod connections;
 pub mod fanout;
+pub mod floor;
 pub mod probe;
 pub mod procfs;
 pub mod report;
@@ -362,6 +364,7 @@ mod tests {
                 "machine_cpu_busy_pct",
                 "server_rss_mb",
                 "deliveries_per_sec",
+                "udp_send_floor_us",
             ] {
                 assert!(r[field].is_number(), "{field} missing: {r}");
             }

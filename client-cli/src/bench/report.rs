@@ -163,6 +163,12 @@ fn fanout_rows(r: &FanoutResult, row: &mut impl FnMut(&str, String)) {
             r.server_cpu_s, r.server_cpu_us_per_delivery, r.server_cpu_us_per_msg
         ),
     );
+    if let Some(floor) = r.udp_send_floor_us {
+        row(
+            "kernel floor",
+            format!("{floor:.2} µs per 100-byte datagram sent on loopback (sendmsg)"),
+        );
+    }
     row(
         "redis / load CPU",
         format!("{:.2} s / {:.2} s", r.redis_cpu_s, r.load_cpu_s),
