@@ -168,8 +168,8 @@ pub struct FanoutResult {
     /// Wall-clock seconds of the measurement window (first measured send to end of drain).
     pub window_s: f64,
     /// CPU µs of one `sendmsg` of a 100-byte datagram on loopback, measured on this machine
-    /// just before the run ([`super::floor`]): the kernel's floor under a delivery, and how
-    /// fast the machine was at the time. `null` where it cannot be measured.
+    /// just before the run ([`super::floor`]): the kernel's floor under a delivery. `null`
+    /// where it cannot be measured.
     pub udp_send_floor_us: Option<f64>,
     /// The latency distribution, for the plot.
     #[serde(skip)]
@@ -201,7 +201,10 @@ static RUN: AtomicU32 = AtomicU32::new(0);
 /// Runs one fan-out workload against the relays.
 pub async fn run(env: &Env, w: &Fanout) -> anyhow::Result<FanoutResult> {
     w.check()?;
-    let udp_send_floor_us = super::floor::udp_send_us().context("measuring the UDP floor")?;
+    let udp_send_floor_us = tokio::task::spawn_blocking(super::floor::udp_send_us)
+        .await
+        .context("the UDP floor measurement")?
+        .context("measuring the UDP floor")?;
     let dialer = &env.dialer;
     let run = RUN.fetch_add(1, Ordering::Relaxed);
     let tag = format!("b{}r{run}", std::process::id());

@@ -19,13 +19,8 @@ const ROUNDS: usize = 101;
 /// sockets (sender's side, including the loopback receive it triggers): the median over 101
 /// rounds of 256 sends, so that a round the host interrupted (a virtual CPU's stolen time
 /// counts as the guest thread's) does not move it. `None` where thread CPU time cannot be
-/// read.
+/// read. Blocks for about a tenth of a second: call it off the async runtime's workers.
 pub fn udp_send_us() -> io::Result<Option<f64>> {
-    std::thread::scope(|s| s.spawn(measure).join())
-        .unwrap_or_else(|_| Err(io::Error::other("the floor measurement thread panicked")))
-}
-
-fn measure() -> io::Result<Option<f64>> {
     let receivers = (0..RECEIVERS)
         .map(|_| {
             let socket = UdpSocket::bind("127.0.0.1:0")?;

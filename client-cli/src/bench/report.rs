@@ -166,7 +166,10 @@ fn fanout_rows(r: &FanoutResult, row: &mut impl FnMut(&str, String)) {
     if let Some(floor) = r.udp_send_floor_us {
         row(
             "kernel floor",
-            format!("{floor:.2} µs per 100-byte datagram sent on loopback (sendmsg)"),
+            format!(
+                "{floor:.2} µs per {}-byte datagram sent on loopback (sendmsg)",
+                super::floor::DATAGRAM_BYTES
+            ),
         );
     }
     row(
