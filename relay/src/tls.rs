@@ -43,7 +43,7 @@ pub const ROTATE_WHEN_LEFT: Duration = Duration::from_secs(6 * 24 * 3600);
 /// ever consulted.
 pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     let mut provider = rustls::crypto::ring::default_provider();
-    // Cheapest first (see `ServedCert::server_config`); the list itself is ring's.
+    // Cheapest first (see `ServedCert::tls_config`); the list itself is ring's.
     provider
         .cipher_suites
         .sort_by_key(|s| s.suite() != rustls::CipherSuite::TLS13_AES_128_GCM_SHA256);
