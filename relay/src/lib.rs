@@ -7,6 +7,7 @@
 //! The wire format lives in the `chitchat-protocol` crate.
 
 pub mod broker;
+pub mod clock;
 pub mod config;
 pub mod hub;
 pub mod metrics;

@@ -216,7 +216,7 @@ impl WebState {
             http: self.public_http.clone(),
             cert_sha256: self.cert_hash(),
             sessions: (self.sessions)() as u64,
-            seen_ms: crate::session::now_ms(),
+            seen_ms: crate::clock::now_ms(),
         }
     }
 }

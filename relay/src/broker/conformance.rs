@@ -28,7 +28,7 @@ use chitchat_protocol::{MAX_EPOCH, Message};
 use futures::future::{BoxFuture, join_all};
 use tokio::sync::Notify;
 
-use super::{Broker, BrokerError, Deliver, NewMessage, SharedBroker, Signal};
+use super::api::{Broker, BrokerError, Deliver, NewMessage, SharedBroker, Signal};
 
 /// How long a case waits for a delivery before failing. Deliveries take milliseconds; the
 /// margin covers a loaded 2-core CI machine while keeping a broken broker's test short.

@@ -32,7 +32,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 use std::thread::JoinHandle;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use chitchat_protocol::{MAX_EPOCH, Message};
 use futures::FutureExt;
@@ -40,7 +40,8 @@ use futures::future::BoxFuture;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params};
 use tokio::sync::oneshot;
 
-use super::{Broker, BrokerError, Deliver, NewMessage, RoomHead, Signal};
+use super::api::{Broker, BrokerError, Deliver, NewMessage, RoomHead, Signal};
+use crate::clock::now_ms;
 
 /// The database file inside the data dir.
 pub const DB_FILE: &str = "chitchat.db";
@@ -664,11 +665,4 @@ fn sqlite_error(context: impl Display, err: rusqlite::Error) -> BrokerError {
 
 fn closed() -> BrokerError {
     BrokerError::Unavailable("the message store is closed".into())
-}
-
-/// Milliseconds since the Unix epoch (0 if the clock is before it).
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }

@@ -2,7 +2,7 @@
 //!
 //! One trait, [`Broker`], with two implementations: [`embedded::EmbeddedBroker`] (one relay,
 //! in-process fan-out, SQLite history) and the Redis broker (a cluster of relays). Only this
-//! module knows SQLite or Redis. Both pass the same [`conformance`] suite.
+//! module knows SQLite or Redis. Both pass the same conformance suite.
 //!
 //! The delivery guarantee: a message is numbered and stored before anyone receives it, and
 //! every relay subscribed to its room receives it once, in seq order, as long as the relay
@@ -16,185 +16,11 @@
 //! several relays also keeps a registry of the live ones ([`Broker::relays`]) and drops the
 //! members of a relay that stopped beating.
 
-use std::sync::Arc;
-
-use chitchat_protocol::{ErrorCode, Message};
-use futures::future::BoxFuture;
-
+mod api;
 pub mod conformance;
 pub mod embedded;
 pub mod redis;
 
-/// A message to be numbered and stored.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct NewMessage {
-    pub room: String,
-    /// The sender's nick.
-    pub from: String,
-    pub text: String,
-}
-
-/// Where a room's history stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct RoomHead {
-    /// The store's epoch: changes only if the store lost its history.
-    pub epoch: u64,
-    /// The newest seq, 0 if the room has no messages.
-    pub last_seq: u64,
-    /// The oldest seq still stored (retention may have dropped older ones); `last_seq + 1`
-    /// if none is stored.
-    pub first_seq: u64,
-}
-
-/// One live relay of a cluster, as the node registry holds it (served at `GET /relays`).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct RelayInfo {
-    /// The relay's node id.
-    pub node: String,
-    /// Where native clients reach its QUIC endpoint (`host:port`).
-    pub quic: String,
-    /// Where browsers open WebTransport sessions on it.
-    pub webtransport: String,
-    /// Its public HTTP URL (web app, `/healthz`, `/relays`).
-    pub http: String,
-    /// SHA-256 (hex) of its dev leaf certificate, for browsers' `serverCertificateHashes`;
-    /// `None` with a real certificate. It changes when the leaf rotates.
-    pub cert_sha256: Option<String>,
-    /// Sessions it serves.
-    pub sessions: u64,
-    /// When it last said it was alive (ms since the Unix epoch, the registry's clock).
-    pub seen_ms: u64,
-}
-
-/// Ephemeral room events: carried to every relay with members in the room, never stored,
-/// lost without harm.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Signal {
-    /// A nick joined (`joined`) or left the room on `node`.
-    Presence {
-        node: String,
-        nick: String,
-        joined: bool,
-    },
-    /// A nick is typing.
-    Typing { nick: String },
-}
-
-/// Why a broker call failed. Nothing was stored when `publish` fails.
-#[derive(Debug, Clone, thiserror::Error)]
-pub enum BrokerError {
-    /// The store is unreachable (e.g. Redis is down); retrying later may work.
-    #[error("message store unavailable: {0}")]
-    Unavailable(String),
-    /// The store failed in a way retrying will not fix.
-    #[error("message store failed: {0}")]
-    Internal(String),
-}
-
-impl BrokerError {
-    /// The wire error code a client is told.
-    pub fn code(&self) -> ErrorCode {
-        match self {
-            BrokerError::Unavailable(_) => ErrorCode::UNAVAILABLE,
-            BrokerError::Internal(_) => ErrorCode::INTERNAL,
-        }
-    }
-}
-
-/// The relay side of a broker: receives what the broker delivers for subscribed rooms.
-///
-/// Calls for one room come in seq order and never concurrently. Implementations must not
-/// block: they hand the message to per-connection queues and return.
-pub trait Deliver: Send + Sync + 'static {
-    /// A stored message of a subscribed room.
-    fn message(&self, msg: &Message);
-    /// A signal for a subscribed room (including signals this relay sent itself).
-    fn signal(&self, room: &str, signal: &Signal);
-
-    /// The nicks present in subscribed `room` across every relay, replacing what the sink
-    /// knew of the room's members; each later change comes as a [`Signal::Presence`].
-    /// Brokers that keep presence for a cluster call it when the relay subscribes (before
-    /// `subscribe` returns) and after they lost and regained their store, in line with the
-    /// room's signals. The default ignores it: without it, presence signals alone tell who
-    /// is in the room.
-    fn members(&self, room: &str, nicks: &[String]) {
-        let _ = (room, nicks);
-    }
-}
-
-/// Numbers, stores and distributes room messages. See the module docs for the guarantee.
-#[async_trait::async_trait]
-pub trait Broker: Send + Sync + 'static {
-    /// Numbers `msg` with its room's next seq, stores it, then delivers it to every relay
-    /// subscribed to the room. Resolves to the stored message once it is stored.
-    ///
-    /// Ordering: the message takes its place in line when `publish` is called, not when the
-    /// future is first polled, so messages published one after another by one caller are
-    /// numbered in that order even if their futures are awaited later or together.
-    fn publish(&self, msg: NewMessage) -> BoxFuture<'static, Result<Message, BrokerError>>;
-
-    /// Where the room's history stands.
-    async fn head(&self, room: &str) -> Result<RoomHead, BrokerError>;
-
-    /// Up to `limit` stored messages with seq > `after`, oldest first.
-    async fn read_after(
-        &self,
-        room: &str,
-        after: u64,
-        limit: usize,
-    ) -> Result<Vec<Message>, BrokerError>;
-
-    /// The newest `limit` stored messages with seq < `before` (all seqs if `None`), oldest
-    /// first.
-    async fn read_before(
-        &self,
-        room: &str,
-        before: Option<u64>,
-        limit: usize,
-    ) -> Result<Vec<Message>, BrokerError>;
-
-    /// Starts delivering `room`'s messages and signals to this relay's [`Deliver`] sink.
-    /// Messages stored after this returns are delivered; nothing stored or signalled before
-    /// it is replayed (readers catch up from history). Idempotent.
-    async fn subscribe(&self, room: &str) -> Result<(), BrokerError>;
-
-    /// Stops delivering `room` to this relay. Idempotent.
-    async fn unsubscribe(&self, room: &str);
-
-    /// Sends a signal to every relay subscribed to `room`, this one included. Best effort.
-    fn signal(&self, room: &str, signal: Signal);
-
-    /// Whether the broker can store messages right now (for /healthz).
-    fn is_ready(&self) -> bool;
-
-    /// Records that `nick` now has a session in `room` on the relay `node` (`joined`), or no
-    /// longer has one, and tells every relay subscribed to the room through
-    /// [`Signal::Presence`] when the nick enters or leaves the room as a whole: a nick
-    /// present on several relays joins once and leaves when its last relay lets it go. The
-    /// hub calls it, in order per room, when a nick's session count on this relay goes from
-    /// 0 to 1 or from 1 to 0, and keeps calling it while the broker is unreachable (a broker
-    /// that kept presence elsewhere restores it when it reconnects). Best effort, like
-    /// [`Broker::signal`].
-    ///
-    /// The default, for a broker serving one relay, signals every call: this relay's
-    /// presence is the whole room's.
-    fn presence(&self, room: &str, node: &str, nick: &str, joined: bool) {
-        self.signal(
-            room,
-            Signal::Presence {
-                node: node.to_owned(),
-                nick: nick.to_owned(),
-                joined,
-            },
-        );
-    }
-
-    /// The live relays of the cluster this broker serves, this one included, or `None` if
-    /// it serves this relay alone (the default).
-    async fn relays(&self) -> Result<Option<Vec<RelayInfo>>, BrokerError> {
-        Ok(None)
-    }
-}
-
-/// A shared broker.
-pub type SharedBroker = Arc<dyn Broker>;
+pub use api::{
+    Broker, BrokerError, Deliver, NewMessage, RelayInfo, RoomHead, SharedBroker, Signal,
+};

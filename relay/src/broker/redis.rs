@@ -57,7 +57,7 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use ::redis::aio::{ConnectionLike, MultiplexedConnection};
 use ::redis::{
@@ -73,7 +73,8 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tracing::Instrument;
 
-use super::{Broker, BrokerError, Deliver, NewMessage, RelayInfo, RoomHead, Signal};
+use super::api::{Broker, BrokerError, Deliver, NewMessage, RelayInfo, RoomHead, Signal};
+use crate::clock::now_ms;
 
 /// Lua helpers every script that writes bincode shares: `le` (a little-endian unsigned
 /// integer of `width` bytes) and `varint` (bincode's varint encoding of an unsigned integer,
@@ -2132,13 +2133,6 @@ fn unavailable() -> BrokerError {
 
 fn closed() -> BrokerError {
     BrokerError::Unavailable("the message store is closed".into())
-}
-
-/// Milliseconds since the Unix epoch (0 if the clock is before it).
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 #[cfg(test)]
