@@ -369,16 +369,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn registry_and_presence_keys() {
-        assert_eq!(node_key("a:1"), "chitchat:{_relays}:node:a:1");
-        assert_eq!(members_key("r.1"), "chitchat:{r.1}:members");
-        assert_eq!(nicks_key("r.1"), "chitchat:{r.1}:nicks");
-        // The registry's tag can never be a room's: room names start with a letter or digit.
-        assert!(chitchat_protocol::validate_room("_relays").is_err());
-        assert_eq!(ttl(Duration::from_secs(5)), Duration::from_millis(12_500));
-    }
-
-    #[test]
     fn registry_hashes_parse() {
         let hash: HashMap<String, String> = [
             ("instance", "a/00ff"),
@@ -397,5 +387,15 @@ mod tests {
         assert_eq!(info.sessions, 3);
         assert_eq!(info.webtransport, "https://h:1/");
         assert!(parse_relay("gone".into(), &HashMap::new()).is_none());
+    }
+
+    #[test]
+    fn registry_and_presence_keys() {
+        assert_eq!(node_key("a:1"), "chitchat:{_relays}:node:a:1");
+        assert_eq!(members_key("r.1"), "chitchat:{r.1}:members");
+        assert_eq!(nicks_key("r.1"), "chitchat:{r.1}:nicks");
+        // The registry's tag can never be a room's: room names start with a letter or digit.
+        assert!(chitchat_protocol::validate_room("_relays").is_err());
+        assert_eq!(ttl(Duration::from_secs(5)), Duration::from_millis(12_500));
     }
 }
