@@ -7,6 +7,10 @@
 //! in [`super::REGISTRY_INDEX`]. Each relay process has an *instance* id,
 //! `<node id>/<16 hex digits>`, fresh at every start: presence entries name instances, so a
 //! relay restarted under the same node id does not inherit its predecessor's members.
+//!
+//! A dead relay's members leave within [`ttl`] plus one registry check of its last beat; a
+//! relay restarted under the same node id replaces its predecessor's members within one
+//! check.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};

@@ -1,4 +1,4 @@
-//! Every Lua script the broker runs in Redis, and [`Scripts`], the ones it invokes by hash.
+//! Every Lua script the broker runs in Redis, and `Scripts`, the ones it invokes by hash.
 //!
 //! Each script's docs give its contract (keys, arguments, reply); the comments inside the
 //! Lua explain how it keeps it. Scripts that write frames encode bincode themselves, byte
