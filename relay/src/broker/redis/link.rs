@@ -59,6 +59,7 @@ impl ActiveConn {
         }
     }
 
+    /// The command connection in use, if any.
     pub fn current(&self) -> Option<CommandConn> {
         self.current
             .lock()
@@ -71,25 +72,30 @@ impl ActiveConn {
         self.current().ok_or_else(unavailable)
     }
 
+    /// Makes `conn` the connection in use (the bus task, on connecting or a new epoch).
     pub fn install(&self, conn: CommandConn) {
         self.epoch.store(conn.epoch, Ordering::Release);
         *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(conn);
         self.ready.store(true, Ordering::Release);
     }
 
+    /// No connection in use: publishes and reads fail at once until the next install.
     pub fn uninstall(&self) {
         self.ready.store(false, Ordering::Release);
         *self.current.lock().unwrap_or_else(PoisonError::into_inner) = None;
     }
 
+    /// Whether a connection is installed.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
     }
 
+    /// The epoch of the current (or last) connection.
     pub fn epoch(&self) -> u64 {
         self.epoch.load(Ordering::Acquire)
     }
 
+    /// Tells the bus task that the connection of `generation` failed.
     pub fn report_trouble(&self, generation: u64) {
         // The bus task is gone only when the broker is stopping.
         let _ = self.trouble.send(generation);
