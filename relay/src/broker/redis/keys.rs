@@ -1,0 +1,101 @@
+//! Every Redis key and channel the broker uses: the data layout other relays (and operators)
+//! rely on.
+//!
+//! A room's keys share the `{room}` hash tag, so one room's script touches one slot (one
+//! shard of a Redis Cluster) and rooms spread over the shards:
+//!
+//! - [`seq_key`], `chitchat:{room}:seq`: the room's last seq (a string holding a decimal
+//!   integer);
+//! - [`log_key`], `chitchat:{room}:log`: the room's history, a stream whose entry ids are
+//!   `<seq>-0`, so `XRANGE`/`XREVRANGE` by seq work directly. Each entry holds the fields
+//!   `f` (sender), `t` (text), `ts` (server time, ms) and `e` (epoch). The stream is trimmed
+//!   to the history limit (exact `MAXLEN`), so the oldest stored seq is the first entry's id;
+//! - [`channel`], `chitchat:{room}:ch`: the room's sharded pub/sub channel
+//!   (`SPUBLISH`/`SSUBSCRIBE`), carrying [`super::BusFrame`]s;
+//! - [`members_key`] and [`nicks_key`]: the room's presence across relays.
+//!
+//! The registry lives under the `{_relays}` tag, which cannot be a room's (room names start
+//! with a letter or digit): [`REGISTRY_INDEX`], [`REGISTRATIONS_KEY`] and one [`node_key`]
+//! hash per relay. [`EPOCH_KEY`] stands alone.
+
+use ::redis::Value;
+
+/// The key holding the store's epoch: the Unix time in ms at which it was first set
+/// (`SET NX`). If Redis loses its data the key disappears with it and the next relay to
+/// connect sets a new one.
+pub const EPOCH_KEY: &str = "chitchat:epoch";
+
+/// The sorted set of node ids in the registry (score: when the node's hash expires, ms).
+pub const REGISTRY_INDEX: &str = "chitchat:{_relays}:index";
+
+/// The count of registrations of a new instance under a node id: a relay that sees it move
+/// knows instances came or went, even ones that lived and died between two of its checks.
+pub const REGISTRATIONS_KEY: &str = "chitchat:{_relays}:registrations";
+
+/// The key holding `room`'s last seq.
+pub fn seq_key(room: &str) -> String {
+    format!("chitchat:{{{room}}}:seq")
+}
+
+/// The stream holding `room`'s history.
+pub fn log_key(room: &str) -> String {
+    format!("chitchat:{{{room}}}:log")
+}
+
+/// The sharded pub/sub channel carrying `room`'s [`super::BusFrame`]s.
+pub fn channel(room: &str) -> String {
+    format!("chitchat:{{{room}}}:ch")
+}
+
+/// The hash of `room`'s presence entries: field `<instance>|<nick>` (nicks never hold `|`),
+/// value the Redis time in ms when that instance last asserted the nick.
+pub fn members_key(room: &str) -> String {
+    format!("chitchat:{{{room}}}:members")
+}
+
+/// The hash of `room`'s nicks: field nick, value how many instances hold it.
+pub fn nicks_key(room: &str) -> String {
+    format!("chitchat:{{{room}}}:nicks")
+}
+
+/// The registry hash of `node` (fields `instance`, `seen_ms`, `quic`, `webtransport`,
+/// `http`, `sessions`, and `cert_sha256` while it serves a dev leaf). It expires after the
+/// registry's ttl of silence: a relay is alive while its hash exists.
+pub fn node_key(node: &str) -> String {
+    format!("chitchat:{{_relays}}:node:{node}")
+}
+
+/// The room whose channel is `channel`, if it is one of ours.
+pub(super) fn room_of_channel(channel: &[u8]) -> Option<&str> {
+    std::str::from_utf8(channel)
+        .ok()?
+        .strip_prefix("chitchat:{")?
+        .strip_suffix("}:ch")
+}
+
+/// The room named by a channel in a push.
+pub(super) fn channel_room(value: &Value) -> Option<String> {
+    match value {
+        Value::BulkString(bytes) => room_of_channel(bytes).map(str::to_owned),
+        Value::SimpleString(text) => room_of_channel(text.as_bytes()).map(str::to_owned),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_share_the_room_hash_tag_and_map_back() {
+        assert_eq!(seq_key("a.b"), "chitchat:{a.b}:seq");
+        assert_eq!(log_key("a.b"), "chitchat:{a.b}:log");
+        assert_eq!(channel("a.b"), "chitchat:{a.b}:ch");
+        assert_eq!(
+            room_of_channel(channel("Room-1").as_bytes()),
+            Some("Room-1")
+        );
+        assert_eq!(room_of_channel(b"chitchat:{x}:log"), None);
+        assert_eq!(room_of_channel(b"other"), None);
+    }
+}

@@ -1,0 +1,320 @@
+//! The broker's connections to Redis: opening them (with the store's epoch), the command
+//! connection every task shares ([`ActiveConn`]), deadlines, and which errors mean the
+//! connection is gone.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+use std::time::Duration;
+
+use ::redis::aio::MultiplexedConnection;
+use ::redis::{
+    AsyncConnectionConfig, Client, ErrorKind, IntoConnectionInfo, ProtocolVersion, PushInfo,
+    RedisError, Script, ServerErrorKind, Value,
+};
+use chitchat_protocol::MAX_EPOCH;
+use tokio::sync::mpsc;
+
+use super::keys::EPOCH_KEY;
+use crate::broker::api::BrokerError;
+use crate::clock::now_ms;
+
+/// How long opening a connection to Redis may take. Local and same-datacenter Redis
+/// answers in milliseconds; longer means it is unreachable, and the relay should say so.
+pub(super) const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// How long one Redis command (or one pipeline) may take before the broker gives up on it.
+/// A batch of a few hundred scripts runs in milliseconds; seconds mean Redis is stuck or
+/// gone, and callers are better told so than kept waiting.
+pub(super) const COMMAND_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A connection to Redis for commands, with the facts of its generation.
+#[derive(Clone)]
+pub(super) struct CommandConn {
+    pub conn: MultiplexedConnection,
+    pub epoch: u64,
+    /// Counts connections, so a failure report about an old one is ignored.
+    pub generation: u64,
+}
+
+/// The command connection in use, shared by the broker handle and its tasks; only the bus
+/// task installs one. `None` while Redis is unreachable or after close.
+pub(super) struct ActiveConn {
+    current: Mutex<Option<CommandConn>>,
+    /// Whether `current` is set (read without the lock by `publish` and `/healthz`).
+    ready: AtomicBool,
+    /// The epoch of the current (or last) connection.
+    epoch: AtomicU64,
+    /// Reports to the bus task that the connection of a generation failed.
+    trouble: mpsc::UnboundedSender<u64>,
+}
+
+impl ActiveConn {
+    /// None installed yet; failure reports go to `trouble`.
+    pub fn new(epoch: u64, trouble: mpsc::UnboundedSender<u64>) -> ActiveConn {
+        ActiveConn {
+            current: Mutex::new(None),
+            ready: AtomicBool::new(false),
+            epoch: AtomicU64::new(epoch),
+            trouble,
+        }
+    }
+
+    /// The command connection in use, if any.
+    pub fn current(&self) -> Option<CommandConn> {
+        self.current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The current command connection, or why there is none.
+    pub fn get(&self) -> Result<CommandConn, BrokerError> {
+        self.current().ok_or_else(unavailable)
+    }
+
+    /// Makes `conn` the connection in use (the bus task, on connecting or a new epoch).
+    pub fn install(&self, conn: CommandConn) {
+        self.epoch.store(conn.epoch, Ordering::Release);
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(conn);
+        self.ready.store(true, Ordering::Release);
+    }
+
+    /// No connection in use: publishes and reads fail at once until the next install.
+    pub fn uninstall(&self) {
+        self.ready.store(false, Ordering::Release);
+        *self.current.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// Whether a connection is installed.
+    pub fn is_ready(&self) -> bool {
+        self.ready.load(Ordering::Acquire)
+    }
+
+    /// The epoch of the current (or last) connection.
+    pub fn epoch(&self) -> u64 {
+        self.epoch.load(Ordering::Acquire)
+    }
+
+    /// Tells the bus task that the connection of `generation` failed.
+    pub fn report_trouble(&self, generation: u64) {
+        // The bus task is gone only when the broker is stopping.
+        let _ = self.trouble.send(generation);
+    }
+
+    /// Maps a failed command to a broker error, reporting a broken connection.
+    pub fn failed(&self, conn: &CommandConn, what: &str, err: &RedisError) -> BrokerError {
+        if is_connection_error(err) {
+            self.report_trouble(conn.generation);
+            BrokerError::Unavailable(format!("{what}: {err}"))
+        } else {
+            BrokerError::Internal(format!("{what}: {err}"))
+        }
+    }
+}
+
+/// Both connections of one generation, as the bus task holds them.
+pub(super) struct Connections {
+    pub command: CommandConn,
+    /// The subscriber connection (RESP3, so pushes and replies share it in order).
+    pub pubsub: MultiplexedConnection,
+    pub pushes: mpsc::UnboundedReceiver<PushInfo>,
+}
+
+impl Connections {
+    /// Opens the command and subscriber connections, loads `script` and learns the epoch.
+    pub async fn open(
+        client: &Client,
+        script: &Script,
+        generation: u64,
+    ) -> Result<Self, BrokerError> {
+        let config = AsyncConnectionConfig::new()
+            .set_connection_timeout(Some(CONNECT_TIMEOUT))
+            .set_response_timeout(Some(COMMAND_TIMEOUT));
+        let (push_tx, pushes) = mpsc::unbounded_channel();
+        let attempt = async {
+            let mut conn = client
+                .get_multiplexed_async_connection_with_config(&config)
+                .await?;
+            let pubsub = client
+                .get_multiplexed_async_connection_with_config(
+                    &config.clone().set_push_sender(push_tx),
+                )
+                .await?;
+            script.load_async(&mut conn).await?;
+            let epoch = read_epoch(&mut conn).await?;
+            Ok::<_, RedisError>((conn, pubsub, epoch))
+        };
+        let (conn, pubsub, epoch) =
+            match tokio::time::timeout(CONNECT_TIMEOUT + COMMAND_TIMEOUT, attempt).await {
+                Ok(Ok(opened)) => opened,
+                Ok(Err(e)) if is_connection_error(&e) || is_transient(&e) => {
+                    return Err(BrokerError::Unavailable(format!(
+                        "connecting to Redis: {e}"
+                    )));
+                }
+                Ok(Err(e)) => {
+                    return Err(BrokerError::Internal(format!("connecting to Redis: {e}")));
+                }
+                Err(_) => {
+                    return Err(BrokerError::Unavailable(
+                        "connecting to Redis timed out".into(),
+                    ));
+                }
+            };
+        let epoch = epoch.map_err(BrokerError::Internal)?;
+        Ok(Connections {
+            command: CommandConn {
+                conn,
+                epoch,
+                generation,
+            },
+            pubsub,
+            pushes,
+        })
+    }
+}
+
+/// Reads the epoch, setting it first if the store has none (the epoch is the Unix time in
+/// ms at which it was set, so a store that lost its data gets a new, larger one). The
+/// inner error says the key holds something else.
+pub(super) async fn read_epoch(
+    conn: &mut MultiplexedConnection,
+) -> Result<Result<u64, String>, RedisError> {
+    let candidate = now_ms().clamp(1, MAX_EPOCH);
+    // NX with GET: the existing value if there is one, nil if ours was set.
+    let existing: Option<String> = ::redis::cmd("SET")
+        .arg(EPOCH_KEY)
+        .arg(candidate)
+        .arg("NX")
+        .arg("GET")
+        .query_async(conn)
+        .await?;
+    Ok(match existing {
+        None => Ok(candidate),
+        Some(text) => match text.parse::<u64>() {
+            Ok(epoch) if (1..=MAX_EPOCH).contains(&epoch) => Ok(epoch),
+            _ => Err(format!(
+                "{EPOCH_KEY} holds {text:?}, not an epoch (an integer from 1 to 2^53 - 1)"
+            )),
+        },
+    })
+}
+
+/// Refuses servers that cannot run the broker, and warns about settings that break it.
+pub(super) async fn check_server(conn: &MultiplexedConnection) -> Result<(), BrokerError> {
+    let mut conn = conn.clone();
+    let check = async {
+        let info: Value = ::redis::cmd("COMMAND")
+            .arg("INFO")
+            .arg("SPUBLISH")
+            .query_async(&mut conn)
+            .await?;
+        let policy: Result<Vec<String>, RedisError> = ::redis::cmd("CONFIG")
+            .arg("GET")
+            .arg("maxmemory-policy")
+            .query_async(&mut conn)
+            .await;
+        Ok::<_, RedisError>((info, policy))
+    };
+    let (info, policy) = match tokio::time::timeout(COMMAND_TIMEOUT, check).await {
+        Ok(Ok(answers)) => answers,
+        Ok(Err(e)) => return Err(BrokerError::Unavailable(format!("checking Redis: {e}"))),
+        Err(_) => return Err(BrokerError::Unavailable("checking Redis timed out".into())),
+    };
+    let known = match info {
+        Value::Array(entries) => entries.first().is_some_and(|e| *e != Value::Nil),
+        _ => false,
+    };
+    if !known {
+        return Err(BrokerError::Internal(
+            "this Redis has no SPUBLISH: sharded pub/sub needs Redis 7.0 or newer".into(),
+        ));
+    }
+    // Managed services often forbid CONFIG; only a readable, wrong policy is reported.
+    if let Ok(policy) = policy
+        && let Some(policy) = policy.get(1)
+        && policy != "noeviction"
+    {
+        tracing::warn!(
+            policy,
+            "Redis may evict keys (maxmemory-policy is not noeviction): an evicted room \
+             counter or epoch renumbers rooms"
+        );
+    }
+    Ok(())
+}
+
+/// Opens a client for `url`, speaking RESP3 (pushes and replies on one connection).
+pub(super) fn open_client(url: &str) -> Result<Client, BrokerError> {
+    let info = url
+        .into_connection_info()
+        .map_err(|e| BrokerError::Internal(format!("bad Redis URL {}: {e}", redacted(url))))?;
+    let settings = info
+        .redis_settings()
+        .clone()
+        .set_protocol(ProtocolVersion::RESP3);
+    let info = info.set_redis_settings(settings);
+    Client::open(info)
+        .map_err(|e| BrokerError::Internal(format!("bad Redis URL {}: {e}", redacted(url))))
+}
+
+/// `url` without its password, for logs and errors.
+pub(super) fn redacted(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let userinfo = &url[scheme + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
+        }
+        _ => url.to_owned(),
+    }
+}
+
+/// Whether `err` means the connection is gone (rather than a refused command).
+pub(super) fn is_connection_error(err: &RedisError) -> bool {
+    err.is_io_error()
+        || err.is_connection_dropped()
+        || err.is_connection_refusal()
+        || err.is_timeout()
+        || err.is_unrecoverable_error()
+}
+
+/// Whether `err` may go away by itself (Redis loading its data, failing over).
+fn is_transient(err: &RedisError) -> bool {
+    matches!(
+        err.kind(),
+        ErrorKind::Server(
+            ServerErrorKind::BusyLoading
+                | ServerErrorKind::TryAgain
+                | ServerErrorKind::ClusterDown
+                | ServerErrorKind::MasterDown
+        )
+    )
+}
+
+/// A command that outlived [`COMMAND_TIMEOUT`], as an I/O error (a connection error).
+pub(super) fn timed_out(what: &str) -> RedisError {
+    RedisError::from(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!("{what} took longer than {COMMAND_TIMEOUT:?}"),
+    ))
+}
+
+/// What callers are told while no connection is installed.
+pub(super) fn unavailable() -> BrokerError {
+    BrokerError::Unavailable("Redis is unreachable; the relay is reconnecting".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_stay_out_of_logs() {
+        assert_eq!(
+            redacted("redis://relay:s3cret@host:6379/0"),
+            "redis://relay:***@host:6379/0"
+        );
+        assert_eq!(redacted("redis://host:6379"), "redis://host:6379");
+    }
+}

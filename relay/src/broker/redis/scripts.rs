@@ -1,0 +1,236 @@
+//! Every Lua script the broker runs in Redis, and `Scripts`, the ones it invokes by hash.
+//!
+//! Each script's docs give its contract (keys, arguments, reply); the comments inside the
+//! Lua explain how it keeps it. Scripts that write frames encode bincode themselves, byte
+//! for byte as [`super::BusFrame`] does.
+
+use ::redis::Script;
+
+/// Lua helpers every script that writes bincode shares: `le` (a little-endian unsigned
+/// integer of `width` bytes) and `varint` (bincode's varint encoding of an unsigned
+/// integer). A macro rather than a const so that scripts can be built with `concat!` into
+/// one `&'static str`.
+macro_rules! lua_varint {
+    () => {
+        r#"
+local function le(n, width)
+  local bytes = {}
+  for i = 1, width do
+    local b = n % 256
+    bytes[i] = string.char(b)
+    n = (n - b) / 256
+  end
+  return table.concat(bytes)
+end
+-- bincode's varint: one byte below 251, else a marker (251, 252, 253) and 2, 4 or 8 bytes.
+local function varint(n)
+  if n < 251 then return string.char(n) end
+  if n < 65536 then return string.char(251) .. le(n, 2) end
+  if n < 4294967296 then return string.char(252) .. le(n, 4) end
+  return string.char(253) .. le(n, 8)
+end
+"#
+    };
+}
+
+/// Lua helpers the presence scripts share: [`lua_varint`]'s, bincode's string encoding and
+/// the Presence frame.
+macro_rules! lua_encoding {
+    () => {
+        concat!(
+            lua_varint!(),
+            r#"local function str(s) return varint(#s) .. s end
+local function presence_frame(prefix, node, nick, joined)
+  local flag = string.char(0)
+  if joined then flag = string.char(1) end
+  return prefix .. str(node) .. str(nick) .. flag
+end
+"#
+        )
+    };
+}
+
+/// The publish script: numbers one message (last seq + 1), appends it to the history,
+/// stores the new seq and `SPUBLISH`es its frame, stamped with Redis's clock so every relay
+/// agrees on timestamps. Numbering and publishing in one script is what gives every relay
+/// subscribed to a room one order of its messages.
+///
+/// `KEYS`: seq counter, history stream, channel (one hash slot). `ARGV`: history limit,
+/// epoch, frame prefix, frame suffix, sender, text. Replies `{seq, ts}`. A failed run
+/// stores nothing.
+///
+/// The frame is [`super::BusFrame`] in bincode: the caller encodes the parts it knows, the
+/// script the three varints only it knows (seq, epoch, ts).
+pub const PUBLISH_SCRIPT: &str = concat!(
+    lua_varint!(),
+    r#"-- Everything that can fail is checked before the first write: Lua scripts are not
+-- rolled back. That is why the counter is read and written rather than INCRed.
+local last = 0
+local current = redis.call('GET', KEYS[1])
+if current then
+  last = tonumber(current)
+  if not last then
+    return redis.error_reply('ERR chitchat: ' .. KEYS[1] .. ' does not hold a number')
+  end
+end
+-- The next seq is one above both the counter and the newest entry, so a counter lost or
+-- set back by hand cannot make the append fail.
+local tail = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+if tail[1] then
+  local stored = tonumber(string.match(tail[1][1], '^(%d+)-'))
+  if stored and stored > last then last = stored end
+end
+local seq = last + 1
+local epoch = tonumber(ARGV[2])
+local now = redis.call('TIME')
+local ts = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+-- Numbers go through %d: Lua's default formatting switches to exponents above 14 digits.
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[1], string.format('%d-0', seq),
+  'f', ARGV[5], 't', ARGV[6], 'ts', string.format('%d', ts), 'e', ARGV[2])
+redis.call('SET', KEYS[1], string.format('%d', seq))
+redis.call('SPUBLISH', KEYS[3], ARGV[3] .. varint(seq) .. varint(epoch) .. varint(ts) .. ARGV[4])
+return {seq, ts}
+"#
+);
+
+/// Changes one instance's presence in a room. `KEYS`: members hash, nicks hash, channel.
+/// `ARGV`: instance, node id, frame prefix (see `presence_prefix`), operation (`add`,
+/// `remove`, or `set`: exactly these nicks), then the nicks.
+///
+/// A Presence frame is published exactly when a nick's instance count goes from 0 to 1
+/// (joined) or 1 to 0 (left), so every relay in the room sees each nick join once and leave
+/// once, in Redis's order. Adding a held nick or removing an absent one changes nothing.
+pub const PRESENCE_SCRIPT: &str = concat!(
+    lua_encoding!(),
+    r#"
+local now = redis.call('TIME')
+local ms = string.format('%d', tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000))
+local mine = ARGV[1] .. '|'
+local node, prefix, op = ARGV[2], ARGV[3], ARGV[4]
+-- HSET refreshes the entry's time even if it exists (the purge keeps fresh entries).
+local function add(nick)
+  if redis.call('HSET', KEYS[1], mine .. nick, ms) == 1 then
+    if redis.call('HINCRBY', KEYS[2], nick, 1) == 1 then
+      redis.call('SPUBLISH', KEYS[3], presence_frame(prefix, node, nick, true))
+    end
+  end
+end
+local function remove(nick)
+  if redis.call('HDEL', KEYS[1], mine .. nick) == 1 then
+    if redis.call('HINCRBY', KEYS[2], nick, -1) <= 0 then
+      redis.call('HDEL', KEYS[2], nick)
+      redis.call('SPUBLISH', KEYS[3], presence_frame(prefix, node, nick, false))
+    end
+  end
+end
+if op == 'set' then
+  local want = {}
+  for i = 5, #ARGV do want[ARGV[i]] = true end
+  for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+    if string.sub(field, 1, #mine) == mine then
+      local nick = string.sub(field, #mine + 1)
+      if not want[nick] then remove(nick) end
+    end
+  end
+  for i = 5, #ARGV do add(ARGV[i]) end
+elseif op == 'add' then
+  for i = 5, #ARGV do add(ARGV[i]) end
+elseif op == 'remove' then
+  for i = 5, #ARGV do remove(ARGV[i]) end
+else
+  return redis.error_reply('ERR chitchat: unknown presence operation ' .. op)
+end
+return 1
+"#
+);
+
+/// Removes the presence entries of instances that are not alive. `KEYS`: members hash,
+/// nicks hash, channel. `ARGV`: frame prefix, the Redis time (ms) at which the live
+/// instances were listed, then the live instances. Replies how many entries it removed.
+///
+/// A leave is published for every nick no instance holds any more, naming the dead
+/// instance's node.
+pub const PURGE_SCRIPT: &str = concat!(
+    lua_encoding!(),
+    r#"
+local prefix = ARGV[1]
+local listed = tonumber(ARGV[2])
+local live = {}
+for i = 3, #ARGV do live[ARGV[i]] = true end
+local entries = redis.call('HGETALL', KEYS[1])
+local purged = 0
+for i = 1, #entries, 2 do
+  local field = entries[i]
+  local asserted = tonumber(entries[i + 1])
+  -- Fields are <instance>|<nick>; anything else is dropped.
+  local instance, nick = string.match(field, '^(.*)|([^|]*)$')
+  if not instance then
+    redis.call('HDEL', KEYS[1], field)
+  -- An entry asserted at or after the listing is kept whatever its instance: that
+  -- instance may have registered after the list was made.
+  elseif not live[instance] and (asserted == nil or asserted < listed) then
+    redis.call('HDEL', KEYS[1], field)
+    purged = purged + 1
+    if redis.call('HINCRBY', KEYS[2], nick, -1) <= 0 then
+      redis.call('HDEL', KEYS[2], nick)
+      -- An instance id is <node>/<hex>.
+      local node = string.match(instance, '^(.*)/[^/]*$') or instance
+      redis.call('SPUBLISH', KEYS[3], presence_frame(prefix, node, nick, false))
+    end
+  end
+end
+return purged
+"#
+);
+
+/// One beat. `KEYS`: the registry index, this node's hash, the registrations count.
+/// `ARGV`: node id, instance, ttl in ms, then field/value pairs. Returns the instance the
+/// hash held before (nil if it had expired or never existed), so a relay learns that it was
+/// taken for dead; counts the beat as a registration if that was not this instance. Also
+/// drops index entries whose hash has expired.
+pub const HEARTBEAT_SCRIPT: &str = r#"
+local now = redis.call('TIME')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local ttl = tonumber(ARGV[3])
+local previous = redis.call('HGET', KEYS[2], 'instance')
+if previous ~= ARGV[2] then redis.call('INCR', KEYS[3]) end
+-- Rewritten whole, so a field the relay stopped sending (cert_sha256) disappears.
+redis.call('DEL', KEYS[2])
+redis.call('HSET', KEYS[2], 'instance', ARGV[2], 'seen_ms', string.format('%d', ms), unpack(ARGV, 4))
+redis.call('PEXPIRE', KEYS[2], ttl)
+-- Scored by expiry, so entries of expired hashes are found by score.
+redis.call('ZADD', KEYS[1], string.format('%d', ms + ttl), ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', '(' .. string.format('%d', ms))
+return previous
+"#;
+
+/// Leaves the registry, if this instance is still the one registered. `KEYS`: the index,
+/// this node's hash. `ARGV`: node id, instance.
+pub const UNREGISTER_SCRIPT: &str = r#"
+if redis.call('HGET', KEYS[2], 'instance') == ARGV[2] then
+  redis.call('DEL', KEYS[2])
+  redis.call('ZREM', KEYS[1], ARGV[1])
+  return 1
+end
+return 0
+"#;
+
+/// The scripts the broker invokes by hash (`EVALSHA`), compiled once per broker.
+/// [`PRESENCE_SCRIPT`] is not among them: it goes as `EVAL` (see `add_presence`).
+pub(super) struct Scripts {
+    pub publish: Script,
+    pub purge: Script,
+    pub beat: Script,
+    pub unregister: Script,
+}
+
+impl Scripts {
+    pub fn new() -> Scripts {
+        Scripts {
+            publish: Script::new(PUBLISH_SCRIPT),
+            purge: Script::new(PURGE_SCRIPT),
+            beat: Script::new(HEARTBEAT_SCRIPT),
+            unregister: Script::new(UNREGISTER_SCRIPT),
+        }
+    }
+}
