@@ -79,3 +79,11 @@ const ICONS = {
 export function clear(el) {
   while (el.firstChild) el.firstChild.remove();
 }
+
+/** Shows `text` as the problem with a form field (null clears it), marking the field invalid. */
+export function fieldError(input, box, text) {
+  box.textContent = text ?? '';
+  box.hidden = !text;
+  if (text) input.setAttribute('aria-invalid', 'true');
+  else input.removeAttribute('aria-invalid');
+}

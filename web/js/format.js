@@ -94,6 +94,12 @@ export function typingLine(nicks) {
   return `${nicks.length} people are typing…`;
 }
 
+/** A nick or room problem from codec.js's validators as a sentence, with a space called a space. */
+export function problemText(problem) {
+  const m = problem.message.replace("contain ' '", 'contain spaces');
+  return m[0].toUpperCase() + m.slice(1) + '.';
+}
+
 /** "in 3 s", "in 1 min" */
 export function formatDelay(ms) {
   const s = Math.max(1, Math.ceil(ms / 1000));

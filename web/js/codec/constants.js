@@ -1,0 +1,20 @@
+// The protocol's numbers that every part of the codec and the page share.
+
+/** The protocol version a client announces in Hello. */
+export const PROTOCOL_VERSION = 1;
+/** ALPN of native QUIC sessions. */
+export const ALPN_CHITCHAT = 'chitchat/1';
+/** ALPN of WebTransport sessions (HTTP/3). */
+export const ALPN_H3 = 'h3';
+/** The most bytes one frame body may hold, in either direction (Rust MAX_FRAME_LEN). */
+export const MAX_FRAME_LEN = 256 * 1024;
+/** The most bytes one datagram may hold (Rust MAX_DATAGRAM_LEN). */
+export const MAX_DATAGRAM_LEN = 1000;
+/** Bytes of the big-endian length prefix in front of every stream frame. */
+export const LEN_PREFIX = 4;
+/** The longest nick, in characters (code points). */
+export const MAX_NICK_CHARS = 32;
+/** The longest room name, in bytes (room names are ASCII). */
+export const MAX_ROOM_LEN = 64;
+/** Epochs stay below 2^53 by design, so that JS numbers hold them exactly. */
+export const MAX_EPOCH = Number.MAX_SAFE_INTEGER;

@@ -1,0 +1,266 @@
+// The room model: what the page knows of each room, without the DOM. Each room's messages
+// are shown once each, in seq order; own sends wait as pending until the relay confirms them
+// (a Sent reply or the message on the stream, whichever comes first); messages from others
+// that arrive out of sight count as unread; and the last (epoch, seq) seen is the point the
+// room resumes from after a reconnect or a reload (store.js keeps it).
+//
+// Plain data and rules only: it runs in Node (web/test/rooms.test.js) as in the page.
+
+/**
+ * Where an item sits in a room's timeline, as one number: a message at its seq; a notice
+ * just after the last seq seen when it was written; the "New" marker just before the first
+ * unread message; pending sends after everything; the history top before everything.
+ */
+export const timelineKey = {
+  message: (seq) => seq,
+  notice: (lastSeq) => lastSeq + 0.5,
+  marker: (seq) => seq - 0.25,
+  pending: Infinity,
+  top: -Infinity,
+};
+
+/**
+ * The item an item with `key` goes after, walking back from `last` with `previous` (new
+ * items are mostly the newest, so the walk is short): the last one whose key is not greater,
+ * or null when it goes first. Equal keys keep arrival order.
+ */
+export function placeAfter(last, key, keyOf, previous) {
+  let at = last;
+  while (at && keyOf(at) > key) at = previous(at);
+  return at ?? null;
+}
+
+/** Refusals that may not recur: the same message can be sent again. */
+const RETRYABLE = new Set(['RATE_LIMITED', 'UNAVAILABLE', 'INTERNAL', 'NOT_JOINED']);
+
+/** Why an unconfirmed send failed once the rejoined stream had caught up without it. */
+const NOT_STORED = { title: 'The connection dropped before the relay stored this message.', detail: null };
+
+let nextLocal = 1;
+
+/** One room as the page knows it. */
+export class Room {
+  /** `saved`: the resume point store.js kept, `{epoch, seq}`, if any. */
+  constructor(name, saved) {
+    this.name = name;
+    /** The history epoch seen (0: never joined). */
+    this.epoch = saved?.epoch ?? 0;
+    /** The last seq seen on the room stream: everything up to it has been shown. */
+    this.lastSeq = saved?.seq ?? 0;
+    this.joined = false;
+    this.joining = false;
+    this.joinError = null;
+    /** Joined.last_seq of the current join: the stream's backfill ends there. */
+    this.backfillTo = 0;
+    this.members = new Set();
+    /** nick -> time the indicator expires. */
+    this.typing = new Map();
+    this.unread = 0;
+    /** The first message counted in `unread`, marked "New" when the room is shown. */
+    this.firstUnread = null;
+    /** The seq of every message shown. */
+    this.shown = new Set();
+    /** Own messages not yet confirmed, oldest first. */
+    this.pending = [];
+    /** Whether older messages exist before the oldest shown (null: not asked yet). */
+    this.more = null;
+    this.loadingOlder = false;
+    /** What the view holds while the room is out of sight. */
+    this.newBelow = 0;
+    this.scrollTop = null;
+    this.draft = '';
+  }
+
+  /** Where a (re)join resumes: the last position seen, or null for a first join. */
+  resumePoint() {
+    return this.epoch ? { epoch: this.epoch, seq: this.lastSeq } : null;
+  }
+
+  /** The oldest seq shown, or null. */
+  oldestSeq() {
+    let min = null;
+    for (const seq of this.shown) if (min === null || seq < min) min = seq;
+    return min;
+  }
+
+  /**
+   * Takes the room's history epoch. 'lost' when it replaces another: the relay lost the
+   * room's history, so what is shown no longer applies (forgotten here, the caller clears the
+   * view); 'new' when it is the first one seen; 'same' otherwise.
+   */
+  setEpoch(epoch) {
+    if (this.epoch === epoch) return 'same';
+    const lost = this.epoch !== 0;
+    if (lost) {
+      this.shown.clear();
+      this.lastSeq = 0;
+      this.more = false;
+    }
+    this.epoch = epoch;
+    return lost ? 'lost' : 'new';
+  }
+
+  /**
+   * A successful Join reply (after `setEpoch(reply.epoch)`): members, where the backfill
+   * ends, and the resume point moved past what the relay no longer has. `resume` is what the
+   * Join asked for; `hadMessages` whether anything was shown before it. Returns `gone` (older
+   * messages that can no longer be shown) and `before` (fetch the newest history page before
+   * this seq: 1 or less means the room has none; null: nothing to fetch).
+   */
+  joinedWith(reply, resume, hadMessages) {
+    this.joining = false;
+    this.joined = true;
+    this.members = new Set(reply.members);
+    this.backfillTo = reply.last_seq;
+    const outcome = reply.resume;
+    let gone = 0;
+    if (outcome === 'Live') {
+      this.lastSeq = Math.max(this.lastSeq, reply.last_seq);
+    } else if (outcome?.Truncated) {
+      gone = outcome.Truncated.first_seq - 1 - (resume?.seq ?? 0);
+      this.lastSeq = Math.max(this.lastSeq, outcome.Truncated.first_seq - 1);
+    }
+    let before = null;
+    if (!hadMessages && (outcome === 'Live' || outcome === 'Resumed')) {
+      // What came before the first message the stream brings: the newest page of history.
+      before = outcome === 'Live' ? reply.last_seq + 1 : resume.seq + 1;
+    }
+    return { gone: Math.max(gone, 0), before };
+  }
+
+  /**
+   * A message from the room stream: false for a repeat (each seq once: anything at or below
+   * the last seen), otherwise the resume point moves to it.
+   */
+  receive(m) {
+    if (m.seq <= this.lastSeq) return false;
+    this.lastSeq = m.seq;
+    this.epoch = m.epoch;
+    return true;
+  }
+
+  /** Records a message as shown: false if its seq already is (a Sent reply, a history page). */
+  record(seq) {
+    if (this.shown.has(seq)) return false;
+    this.shown.add(seq);
+    return true;
+  }
+
+  /** A history page may be shown if it is of the epoch in view (or none is yet). */
+  pageFits(page) {
+    return page.epoch === this.epoch || !this.epoch;
+  }
+
+  /** Someone else's message arrived out of sight. */
+  countUnread(seq) {
+    if (this.unread === 0) this.firstUnread = seq;
+    this.unread += 1;
+  }
+
+  /** The room is seen: the counts reset; returns the first unread seq (to mark) or null. */
+  markRead() {
+    const first = this.unread > 0 ? this.firstUnread : null;
+    this.unread = 0;
+    this.firstUnread = null;
+    return first;
+  }
+
+  /** An own message typed: queued until it can be sent. */
+  queue(text) {
+    const p = { local: nextLocal++, text, state: 'queued', error: null, done: false };
+    this.pending.push(p);
+    return p;
+  }
+
+  /** Takes `p` out of the pending sends, for good. */
+  settle(p) {
+    const i = this.pending.indexOf(p);
+    if (i >= 0) this.pending.splice(i, 1);
+    p.done = true;
+  }
+
+  /**
+   * An own message on the stream before its Sent: the pending copy it stands for (settled)
+   * or null.
+   */
+  adopt(m) {
+    const p = this.pending.find((q) => (q.state === 'sending' || q.state === 'unconfirmed') && q.text === m.text);
+    if (!p) return null;
+    this.settle(p);
+    return p;
+  }
+
+  /**
+   * The Sent reply to `p`: settles it and returns the message to show (recorded as shown),
+   * or null when `p` was already settled or its seq is already shown.
+   */
+  confirm(p, sent, nick) {
+    if (p.done) return null;
+    this.settle(p);
+    if (!this.record(sent.seq)) return null;
+    return { room: this.name, seq: sent.seq, epoch: sent.epoch, from: nick, ts: sent.ts, text: p.text };
+  }
+
+  /** `p` failed for `error` (from explainError). */
+  fail(p, error) {
+    p.state = 'failed';
+    p.error = error;
+  }
+
+  /**
+   * After a rejoin's backfill: own messages the stream did not bring back were not stored.
+   * Returns the sends that failed.
+   */
+  caughtUp() {
+    if (!this.joined || this.lastSeq < this.backfillTo) return [];
+    const failed = this.pending.filter((p) => p.state === 'unconfirmed');
+    for (const p of failed) this.fail(p, NOT_STORED);
+    return failed;
+  }
+
+  /** Presence: true if it changes the members. */
+  presence(nick, joined) {
+    const had = this.members.has(nick);
+    if (joined) this.members.add(nick);
+    else this.members.delete(nick);
+    return had !== joined;
+  }
+
+  /** The members in display order: `self` first, then by name. */
+  memberNames(self) {
+    return [...this.members].sort((a, b) => (a === self ? -1 : b === self ? 1 : a.localeCompare(b)));
+  }
+
+  /** Who is typing at `now`, sorted (expired entries dropped), and when the next expires. */
+  typingAt(now) {
+    let next = Infinity;
+    const nicks = [];
+    for (const [nick, until] of this.typing) {
+      if (until <= now) this.typing.delete(nick);
+      else {
+        nicks.push(nick);
+        next = Math.min(next, until);
+      }
+    }
+    nicks.sort();
+    return { nicks, next };
+  }
+}
+
+/** Whether sending the same text again may help: only if the trouble was passing. */
+export function retryable(p) {
+  return !p.error?.name || RETRYABLE.has(p.error.name);
+}
+
+/** Unread messages over all rooms. */
+export function totalUnread(rooms) {
+  let unread = 0;
+  for (const r of rooms) unread += r.unread;
+  return unread;
+}
+
+/** The room after (or before, `down` false) `active` in `names`, wrapping around. */
+export function nextRoom(names, active, down) {
+  const i = names.indexOf(active);
+  return names[(i + (down ? 1 : names.length - 1)) % names.length];
+}
