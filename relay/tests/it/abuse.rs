@@ -2,10 +2,8 @@
 //! connection close with a code for framing errors; the relay keeps serving other clients,
 //! and nothing stored is lost.
 
-mod support;
-
+use crate::support::*;
 use chitchat_protocol::*;
-use support::*;
 
 /// A bystander that joined `room` before the abuse and must be unaffected by it.
 struct Bystander {

@@ -1,10 +1,8 @@
 //! Session behaviour over real QUIC against an in-process relay with a real SQLite store:
 //! fan-out, resume without gap or duplicate, epochs, presence, history paging, shutdown.
 
-mod support;
-
+use crate::support::*;
 use chitchat_protocol::*;
-use support::*;
 
 #[tokio::test]
 async fn every_member_gets_every_message_in_seq_order() {

@@ -9,13 +9,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chitchat_protocol::{MAX_EPOCH, Message};
-use chitchat_relay::broker::conformance::{DEADLINE, RecordingSink, StoreFactory};
 use chitchat_relay::broker::redis::{BusFrame, RedisBroker, channel, log_key, seq_key};
 use chitchat_relay::broker::{Broker, BrokerError, Deliver, NewMessage, SharedBroker, Signal};
 use chitchat_tests::redis::{Persistence, RedisServer};
 use futures::future::join_all;
 use redis::{PushInfo, PushKind, Value};
 use tokio::sync::mpsc;
+
+use crate::conformance::{DEADLINE, RecordingSink, StoreFactory};
 
 /// Retention in the conformance suite: above the most messages any case stores in a room.
 const CONFORMANCE_HISTORY: usize = 10_000;
@@ -42,7 +43,7 @@ impl StoreFactory for RedisStore {
     }
 }
 
-chitchat_relay::broker_conformance_tests!(RedisStore {
+crate::conformance::broker_conformance_tests!(RedisStore {
     server: RedisServer::start().await,
 });
 

@@ -3,7 +3,7 @@
 //! requests tests make (join, send, who, leave) and for reading room streams. The cluster
 //! tests use the same client against their own relays (`cluster_support`).
 
-#![allow(dead_code)]
+pub mod cluster;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -76,18 +76,6 @@ impl TestRelay {
             let _ = stop.send(());
         }
         self.task.take().unwrap()
-    }
-
-    /// Shuts down gracefully and hands back the directory for a restart.
-    pub async fn stop(mut self) -> tempfile::TempDir {
-        let task = self.begin_shutdown();
-        timeout(WAIT, task)
-            .await
-            .expect("relay stops in time")
-            .unwrap()
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        std::mem::replace(&mut self.dir, dir)
     }
 }
 

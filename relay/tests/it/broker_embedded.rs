@@ -7,12 +7,13 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chitchat_relay::broker::conformance::{RecordingSink, StoreFactory};
 use chitchat_relay::broker::embedded::{DB_FILE, EmbeddedBroker};
 use chitchat_relay::broker::{Broker, BrokerError, Deliver, NewMessage, SharedBroker};
 use futures::future::join_all;
 use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::conformance::{RecordingSink, StoreFactory};
 
 /// A fresh data dir; every `open` opens the same store in it.
 struct TempStore {
@@ -35,7 +36,7 @@ impl StoreFactory for TempStore {
     }
 }
 
-chitchat_relay::broker_conformance_tests!(TempStore::new());
+crate::conformance::broker_conformance_tests!(TempStore::new());
 
 async fn open_in(dir: &Path, sink: Arc<dyn Deliver>) -> Result<EmbeddedBroker, BrokerError> {
     let dir = dir.to_owned();
@@ -247,11 +248,14 @@ async fn kill9_child() {
 async fn acknowledged_messages_survive_kill_9() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let exe = std::env::current_exe().expect("test binary path");
+    // The child's name as the test harness knows it: its path without the crate's name.
+    let (_, module) = module_path!().split_once("::").expect("a module path");
+    let child_test = format!("{module}::kill9_child");
     let mut child = tokio::process::Command::new(exe)
         .args([
             "--ignored",
             "--exact",
-            "kill9_child",
+            &child_test,
             "--nocapture",
             "--test-threads=1",
         ])
