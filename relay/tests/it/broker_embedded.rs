@@ -8,12 +8,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chitchat_relay::broker::embedded::{DB_FILE, EmbeddedBroker};
-use chitchat_relay::broker::{Broker, BrokerError, Deliver, NewMessage, SharedBroker};
+use chitchat_relay::broker::{Broker, BrokerError, Deliver, SharedBroker};
 use futures::future::join_all;
 use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
-use crate::conformance::{RecordingSink, StoreFactory};
+use crate::conformance::{RecordingSink, StoreFactory, new_message};
 
 /// A fresh data dir; every `open` opens the same store in it.
 struct TempStore {
@@ -45,14 +45,6 @@ async fn open_in(dir: &Path, sink: Arc<dyn Deliver>) -> Result<EmbeddedBroker, B
         .expect("open task panicked")
 }
 
-fn message(room: &str, text: &str) -> NewMessage {
-    NewMessage {
-        room: room.into(),
-        from: "tester".into(),
-        text: text.into(),
-    }
-}
-
 fn count_rows(db: &Path) -> i64 {
     let conn =
         rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
@@ -74,7 +66,7 @@ async fn messages_live_in_the_database_file_and_survive_reopening() {
     let epoch = broker.epoch();
     for i in 0..20 {
         broker
-            .publish(message("disk", &format!("on disk {i}")))
+            .publish(new_message("disk", "tester", &format!("on disk {i}")))
             .await
             .expect("publish");
     }
@@ -83,7 +75,10 @@ async fn messages_live_in_the_database_file_and_survive_reopening() {
 
     broker.close().await;
     assert!(!broker.is_ready(), "a closed broker is not ready");
-    match broker.publish(message("disk", "too late")).await {
+    match broker
+        .publish(new_message("disk", "tester", "too late"))
+        .await
+    {
         Err(BrokerError::Unavailable(_)) => {}
         other => panic!("publishing after close gave {other:?}"),
     }
@@ -104,7 +99,7 @@ async fn messages_live_in_the_database_file_and_survive_reopening() {
     assert_eq!(history.len(), 20);
     assert_eq!(history[19].text, "on disk 19");
     let next = broker
-        .publish(message("disk", "after"))
+        .publish(new_message("disk", "tester", "after"))
         .await
         .expect("publish");
     assert_eq!(next.seq, 21);
@@ -117,7 +112,7 @@ async fn dropping_the_broker_stores_what_was_queued() {
         .await
         .expect("open");
     let pending: Vec<_> = (0..500)
-        .map(|i| broker.publish(message("queued", &format!("{i}"))))
+        .map(|i| broker.publish(new_message("queued", "tester", &format!("{i}"))))
         .collect();
     drop(broker);
     let stored = join_all(pending).await;
@@ -151,7 +146,7 @@ async fn a_second_broker_on_the_same_data_dir_is_refused() {
     }
     // The refused open left the first one working.
     first
-        .publish(message("one", "still fine"))
+        .publish(new_message("one", "tester", "still fine"))
         .await
         .expect("publish");
     first.close().await;
@@ -233,7 +228,7 @@ async fn kill9_child() {
         let batch: Vec<_> = (0..50)
             .map(|_| {
                 next += 1;
-                broker.publish(message("durable", &format!("durable {next}")))
+                broker.publish(new_message("durable", "tester", &format!("durable {next}")))
             })
             .collect();
         let mut last = 0;
@@ -308,7 +303,7 @@ async fn acknowledged_messages_survive_kill_9() {
     }
     // Numbering continues after the last stored message.
     let next = broker
-        .publish(message("durable", "after the kill"))
+        .publish(new_message("durable", "tester", "after the kill"))
         .await
         .expect("publish");
     assert_eq!(next.seq, head.last_seq + 1);

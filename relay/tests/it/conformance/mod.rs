@@ -122,7 +122,7 @@ async fn open(factory: &dyn StoreFactory, sink: Arc<RecordingSink>) -> SharedBro
         .unwrap_or_else(|e| panic!("opening the store failed: {e}"))
 }
 
-fn new_message(room: &str, from: &str, text: &str) -> NewMessage {
+pub(crate) fn new_message(room: &str, from: &str, text: &str) -> NewMessage {
     NewMessage {
         room: room.into(),
         from: from.into(),
@@ -130,7 +130,7 @@ fn new_message(room: &str, from: &str, text: &str) -> NewMessage {
     }
 }
 
-async fn publish(broker: &dyn Broker, room: &str, from: &str, text: &str) -> Message {
+pub(crate) async fn publish(broker: &dyn Broker, room: &str, from: &str, text: &str) -> Message {
     broker
         .publish(new_message(room, from, text))
         .await
@@ -188,7 +188,7 @@ async fn subscribe(broker: &dyn Broker, room: &str) {
         .unwrap_or_else(|e| panic!("subscribing to {room} failed: {e}"));
 }
 
-fn seqs(messages: &[Message]) -> Vec<u64> {
+pub(crate) fn seqs(messages: &[Message]) -> Vec<u64> {
     messages.iter().map(|m| m.seq).collect()
 }
 
