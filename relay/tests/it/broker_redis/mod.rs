@@ -17,7 +17,10 @@ use futures::future::join_all;
 use redis::{PushInfo, PushKind, Value};
 use tokio::sync::mpsc;
 
-use crate::conformance::{DEADLINE, RecordingSink, StoreFactory, new_message, publish, seqs};
+use crate::conformance::{
+    DEADLINE, RecordingSink, StoreFactory, assert_in_call_order, new_message, publish,
+    publish_many, seqs,
+};
 
 /// Retention in the conformance suite: above the most messages any case stores in a room.
 const CONFORMANCE_HISTORY: usize = 10_000;
@@ -99,39 +102,18 @@ async fn two_relays_share_one_order_per_room() {
         for task in 0..TASKS {
             let broker = Arc::clone(broker);
             tasks.push(tokio::spawn(async move {
-                let pending: Vec<_> = (0..PER_TASK)
-                    .map(|i| {
-                        broker.publish(new_message(
-                            "shared",
-                            &format!("{relay}{task}"),
-                            &i.to_string(),
-                        ))
-                    })
-                    .collect();
-                join_all(pending).await
+                let from = format!("{relay}{task}");
+                publish_many(&*broker, "shared", &from, PER_TASK, |i| i.to_string()).await
             }));
         }
     }
     // B publishes into a room it is not subscribed to; A hears it.
-    let b_into_a_only: Vec<Message> =
-        join_all((0..20).map(|i| b.publish(new_message("a-only", "bob", &format!("from b {i}")))))
-            .await
-            .into_iter()
-            .map(|r| r.expect("publish"))
-            .collect();
+    let b_into_a_only = publish_many(&*b, "a-only", "bob", 20, |i| format!("from b {i}")).await;
 
     let mut acknowledged = Vec::new();
     for task in tasks {
-        let mine: Vec<Message> = task
-            .await
-            .expect("publisher task")
-            .into_iter()
-            .map(|r| r.expect("publish"))
-            .collect();
-        assert!(
-            mine.windows(2).all(|w| w[0].seq < w[1].seq),
-            "one publisher's messages are numbered in its call order"
-        );
+        let mine = task.await.expect("publisher task");
+        assert_in_call_order(&mine, "one publisher");
         acknowledged.extend(mine);
     }
     acknowledged.sort_by_key(|m| m.seq);
@@ -330,12 +312,7 @@ async fn history_is_trimmed_to_the_limit() {
     let broker = RedisBroker::connect(&server.url(), RecordingSink::new(), "relay".into(), 10)
         .await
         .expect("connect");
-    let published: Vec<Message> =
-        join_all((0..25).map(|i| broker.publish(new_message("t", "ann", &i.to_string()))))
-            .await
-            .into_iter()
-            .map(|r| r.expect("publish"))
-            .collect();
+    let published = publish_many(&broker, "t", "ann", 25, |i| i.to_string()).await;
     let head = broker.head("t").await.expect("head");
     assert_eq!((head.last_seq, head.first_seq), (25, 16));
     assert_eq!(

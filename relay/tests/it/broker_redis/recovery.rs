@@ -70,12 +70,7 @@ async fn a_relay_locked_out_of_redis_catches_up_without_gaps() {
     ));
 
     // B carries on; A's pub/sub cannot hear any of this.
-    let during: Vec<Message> =
-        join_all((0..100).map(|i| b.publish(new_message("room", "bob", &format!("during {i}")))))
-            .await
-            .into_iter()
-            .map(|r| r.expect("publish"))
-            .collect();
+    let during = publish_many(&*b, "room", "bob", 100, |i| format!("during {i}")).await;
     acknowledged.extend(during);
     assert_eq!(sink_b.wait_messages("room", 110).await, acknowledged);
     assert_eq!(sink_a.snapshot().messages_in("room").len(), 10);
@@ -127,14 +122,10 @@ async fn a_redis_restart_loses_no_acknowledged_message() {
     b.subscribe("durable").await.expect("subscribe");
 
     let (from_a, from_b) = tokio::join!(
-        join_all((0..50).map(|i| a.publish(new_message("durable", "ann", &format!("a {i}"))))),
-        join_all((0..50).map(|i| b.publish(new_message("durable", "bob", &format!("b {i}"))))),
+        publish_many(&*a, "durable", "ann", 50, |i| format!("a {i}")),
+        publish_many(&*b, "durable", "bob", 50, |i| format!("b {i}")),
     );
-    let mut acknowledged: Vec<Message> = from_a
-        .into_iter()
-        .chain(from_b)
-        .map(|r| r.expect("publish"))
-        .collect();
+    let mut acknowledged: Vec<Message> = from_a.into_iter().chain(from_b).collect();
     acknowledged.sort_by_key(|m| m.seq);
     assert_eq!(seqs(&acknowledged), (1..=100).collect::<Vec<_>>());
 
@@ -198,12 +189,7 @@ async fn a_redis_restart_loses_no_acknowledged_message() {
 
     // Messages after the restart continue the numbering and reach both relays, which see
     // the whole room gapless (whatever their pub/sub missed comes from history).
-    let after: Vec<Message> =
-        join_all((0..50).map(|i| b.publish(new_message("durable", "bob", &format!("after {i}")))))
-            .await
-            .into_iter()
-            .map(|r| r.expect("publish after restart"))
-            .collect();
+    let after = publish_many(&*b, "durable", "bob", 50, |i| format!("after {i}")).await;
     assert_eq!(after[0].seq, stored.len() as u64 + 1);
     let everything = a.read_after("durable", 0, 10_000).await.expect("read");
     let n = everything.len();

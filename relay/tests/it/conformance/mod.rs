@@ -138,7 +138,7 @@ pub(crate) async fn publish(broker: &dyn Broker, room: &str, from: &str, text: &
 }
 
 /// Publishes `n` messages in call order and waits for all; returns them in seq order.
-async fn publish_many(
+pub(crate) async fn publish_many(
     broker: &dyn Broker,
     room: &str,
     from: &str,
@@ -186,6 +186,14 @@ async fn subscribe(broker: &dyn Broker, room: &str) {
         .subscribe(room)
         .await
         .unwrap_or_else(|e| panic!("subscribing to {room} failed: {e}"));
+}
+
+/// Asserts that one publisher's acknowledged messages, in its call order, have rising seqs.
+pub(crate) fn assert_in_call_order(mine: &[Message], publisher: &str) {
+    assert!(
+        mine.windows(2).all(|w| w[0].seq < w[1].seq),
+        "{publisher}'s messages are numbered in its call order"
+    );
 }
 
 pub(crate) fn seqs(messages: &[Message]) -> Vec<u64> {

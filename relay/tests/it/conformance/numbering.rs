@@ -180,26 +180,15 @@ pub async fn concurrent_publishers_get_gapless_seqs(factory: &dyn StoreFactory) 
         .map(|task| {
             let broker = Arc::clone(&broker);
             tokio::spawn(async move {
-                let futures: Vec<_> = (0..PER_TASK)
-                    .map(|i| {
-                        broker.publish(new_message(room, &format!("t{task}"), &format!("{i}")))
-                    })
-                    .collect();
-                join_all(futures).await
+                let from = format!("t{task}");
+                publish_many(&*broker, room, &from, PER_TASK, |i| i.to_string()).await
             })
         })
         .collect();
     let mut all = Vec::new();
     for (task, handle) in tasks.into_iter().enumerate() {
-        let results = handle.await.expect("publishing task panicked");
-        let mine: Vec<Message> = results
-            .into_iter()
-            .map(|r| r.expect("publish failed"))
-            .collect();
-        assert!(
-            mine.windows(2).all(|w| w[0].seq < w[1].seq),
-            "task {task}'s messages are numbered in its call order"
-        );
+        let mine = handle.await.expect("publishing task panicked");
+        assert_in_call_order(&mine, &format!("task {task}"));
         for (i, msg) in mine.iter().enumerate() {
             assert_eq!(
                 (msg.from.clone(), msg.text.clone()),
