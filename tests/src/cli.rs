@@ -304,6 +304,18 @@ impl CliProcess {
         })
     }
 
+    /// Waits (up to [`DEFAULT_TIMEOUT`]) for the process to exit and asserts it succeeded;
+    /// panics with its exit status and transcript otherwise.
+    pub fn wait_success(&mut self) {
+        let status = self.wait_exit(DEFAULT_TIMEOUT);
+        assert!(
+            status.success(),
+            "chitchat {:?} exited with {status}\n{}",
+            self.args,
+            self.transcript()
+        );
+    }
+
     /// Everything the process printed so far, for failure messages.
     pub fn transcript(&self) -> String {
         format!(

@@ -221,14 +221,7 @@ async fn flood_past_the_rate_limit_is_refused_and_the_rest_is_stored() {
     let mut by = bystander(&relay).await;
     let (mut c, _) = RawClient::hello(&relay, "flooder").await;
     let total = 40u32;
-    for id in 1..=total {
-        c.send(&ClientFrame::Send {
-            id,
-            room: "flood".into(),
-            text: format!("m{id}"),
-        })
-        .await;
-    }
+    send_burst(&mut c, "flood", total, "m").await;
     let (mut stored, mut limited) = (Vec::new(), 0);
     for _ in 0..total {
         match c.recv().await {

@@ -13,14 +13,7 @@ async fn every_member_gets_every_message_in_seq_order() {
     let (_, mut sb) = join(&mut b, 1, "lobby", None).await;
     // The sender is not a member: sending does not require joining.
     let (mut s, _) = RawClient::hello(&relay, "s").await;
-    for i in 1..=100u32 {
-        s.send(&ClientFrame::Send {
-            id: i,
-            room: "lobby".into(),
-            text: format!("m{i}"),
-        })
-        .await;
-    }
+    send_burst(&mut s, "lobby", 100, "m").await;
     for i in 1..=100u64 {
         for stream in [&mut sa, &mut sb] {
             let m = stream.message().await;
@@ -74,14 +67,7 @@ async fn resume_sends_what_was_missed_then_live_each_once() {
 async fn live_join_gets_only_new_messages_and_history_pages_backwards() {
     let relay = TestRelay::start(&["--msgs-per-sec", "1000", "--msgs-burst", "1000"]).await;
     let (mut w, _) = RawClient::hello(&relay, "writer").await;
-    for i in 1..=250u32 {
-        w.send(&ClientFrame::Send {
-            id: i,
-            room: "big".into(),
-            text: format!("t{i}"),
-        })
-        .await;
-    }
+    send_burst(&mut w, "big", 250, "t").await;
     for _ in 1..=250 {
         assert!(matches!(w.recv().await, ServerFrame::Sent { .. }));
     }

@@ -367,6 +367,19 @@ pub async fn send_text(c: &mut RawClient, id: u32, room: &str, text: &str) -> u6
     }
 }
 
+/// Sends requests 1 to `n`, request `id` a `Send` of text `{prefix}{id}` to `room`, without
+/// waiting for the replies.
+pub async fn send_burst(c: &mut RawClient, room: &str, n: u32, prefix: &str) {
+    for id in 1..=n {
+        c.send(&ClientFrame::Send {
+            id,
+            room: room.into(),
+            text: format!("{prefix}{id}"),
+        })
+        .await;
+    }
+}
+
 /// `Who` for `room`: its members, sorted.
 pub async fn who(c: &mut RawClient, id: u32, room: &str) -> Vec<String> {
     match c
