@@ -45,6 +45,11 @@ async fn open_in(dir: &Path, sink: Arc<dyn Deliver>) -> Result<EmbeddedBroker, B
         .expect("open task panicked")
 }
 
+/// Opens the store in `dir`, delivering to a sink nobody reads.
+async fn open_quiet(dir: &Path) -> Result<EmbeddedBroker, BrokerError> {
+    open_in(dir, RecordingSink::new()).await
+}
+
 fn count_rows(db: &Path) -> i64 {
     let conn =
         rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
@@ -58,9 +63,7 @@ async fn messages_live_in_the_database_file_and_survive_reopening() {
     let tmp = tempfile::tempdir().expect("temp dir");
     // A data dir that does not exist yet is created.
     let data_dir = tmp.path().join("nested").join("data");
-    let broker = open_in(&data_dir, RecordingSink::new())
-        .await
-        .expect("open");
+    let broker = open_quiet(&data_dir).await.expect("open");
     let db = data_dir.join(DB_FILE);
     assert_eq!(broker.db_path(), db);
     let epoch = broker.epoch();
@@ -87,9 +90,7 @@ async fn messages_live_in_the_database_file_and_survive_reopening() {
     drop(broker);
     assert!(db.is_file(), "{} exists", db.display());
 
-    let broker = open_in(&data_dir, RecordingSink::new())
-        .await
-        .expect("reopen");
+    let broker = open_quiet(&data_dir).await.expect("reopen");
     assert_eq!(
         broker.epoch(),
         epoch,
@@ -108,9 +109,7 @@ async fn messages_live_in_the_database_file_and_survive_reopening() {
 #[tokio::test]
 async fn dropping_the_broker_stores_what_was_queued() {
     let tmp = tempfile::tempdir().expect("temp dir");
-    let broker = open_in(tmp.path(), RecordingSink::new())
-        .await
-        .expect("open");
+    let broker = open_quiet(tmp.path()).await.expect("open");
     let pending: Vec<_> = (0..500)
         .map(|i| broker.publish(new_message("queued", "tester", &format!("{i}"))))
         .collect();
@@ -121,19 +120,15 @@ async fn dropping_the_broker_stores_what_was_queued() {
         "every queued publish was stored"
     );
 
-    let broker = open_in(tmp.path(), RecordingSink::new())
-        .await
-        .expect("reopen");
+    let broker = open_quiet(tmp.path()).await.expect("reopen");
     assert_eq!(broker.head("queued").await.expect("head").last_seq, 500);
 }
 
 #[tokio::test]
 async fn a_second_broker_on_the_same_data_dir_is_refused() {
     let tmp = tempfile::tempdir().expect("temp dir");
-    let first = open_in(tmp.path(), RecordingSink::new())
-        .await
-        .expect("open");
-    match open_in(tmp.path(), RecordingSink::new()).await {
+    let first = open_quiet(tmp.path()).await.expect("open");
+    match open_quiet(tmp.path()).await {
         Err(BrokerError::Internal(why)) => {
             assert!(why.contains("in use"), "unclear error: {why}");
             assert!(
@@ -151,9 +146,7 @@ async fn a_second_broker_on_the_same_data_dir_is_refused() {
         .expect("publish");
     first.close().await;
     // Once the first has closed, the dir is free.
-    let second = open_in(tmp.path(), RecordingSink::new())
-        .await
-        .expect("open after close");
+    let second = open_quiet(tmp.path()).await.expect("open after close");
     assert_eq!(second.head("one").await.expect("head").last_seq, 1);
 }
 
@@ -163,7 +156,7 @@ async fn a_data_dir_that_is_a_file_gives_a_clear_error() {
     let file = tmp.path().join("not-a-dir");
     std::fs::write(&file, b"plain file").expect("write");
     for data_dir in [file.clone(), file.join("below")] {
-        match open_in(&data_dir, RecordingSink::new()).await {
+        match open_quiet(&data_dir).await {
             Err(BrokerError::Internal(why)) => {
                 assert!(
                     why.contains(&file.display().to_string()),
@@ -181,7 +174,7 @@ async fn a_corrupt_database_file_gives_a_clear_error() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let db = tmp.path().join(DB_FILE);
     std::fs::write(&db, vec![0x5a; 8192]).expect("write garbage");
-    match open_in(tmp.path(), RecordingSink::new()).await {
+    match open_quiet(tmp.path()).await {
         Err(BrokerError::Internal(why)) => {
             assert!(why.contains(&db.display().to_string()), "no path in: {why}");
             assert!(why.contains("not a database"), "unclear error: {why}");
@@ -199,7 +192,7 @@ async fn a_store_from_a_newer_schema_is_refused() {
     conn.pragma_update(None, "user_version", 99)
         .expect("set version");
     drop(conn);
-    match open_in(tmp.path(), RecordingSink::new()).await {
+    match open_quiet(tmp.path()).await {
         Err(BrokerError::Internal(why)) => assert!(why.contains("schema version 99"), "{why}"),
         Err(other) => panic!("wrong error kind: {other:?}"),
         Ok(_) => panic!("opened a store with an unknown schema"),
@@ -222,7 +215,7 @@ async fn kill9_child() {
         // Run by hand (`--include-ignored`): nothing to do without the parent.
         return;
     };
-    let broker = open_in(&dir, RecordingSink::new()).await.expect("open");
+    let broker = open_quiet(&dir).await.expect("open");
     let mut next = 0u64;
     loop {
         let batch: Vec<_> = (0..50)
@@ -282,9 +275,7 @@ async fn acknowledged_messages_survive_kill_9() {
     let status = child.wait().await.expect("waiting for the child");
     assert!(!status.success(), "the child was killed: {status}");
 
-    let broker = open_in(tmp.path(), RecordingSink::new())
-        .await
-        .expect("reopen");
+    let broker = open_quiet(tmp.path()).await.expect("reopen");
     let head = broker.head("durable").await.expect("head");
     println!("acked {acked} before the kill; {} stored", head.last_seq);
     assert!(

@@ -80,18 +80,7 @@ async fn live_join_gets_only_new_messages_and_history_pages_backwards() {
     let mut seen = Vec::new();
     let mut before = None;
     loop {
-        let page = match c
-            .request(ClientFrame::History {
-                id: 2,
-                room: "big".into(),
-                before,
-                limit: 100,
-            })
-            .await
-        {
-            ServerFrame::History(p) => p,
-            other => panic!("{other:?}"),
-        };
+        let page = history(&mut c, 2, "big", before, 100).await;
         assert!(page.messages.len() <= 100);
         let first = page.messages.first().map(|m| m.seq);
         seen.splice(0..0, page.messages.into_iter().map(|m| m.seq));
@@ -163,14 +152,7 @@ async fn shutdown_says_goaway_then_closes_and_history_survives_a_restart() {
     let mut relay = TestRelay::start(&["--drain-secs", "1"]).await;
     let (mut c, _) = RawClient::hello(&relay, "c").await;
     let seq = send_text(&mut c, 1, "keep", "survives").await;
-    let epoch = match c
-        .request(ClientFrame::Join {
-            id: 2,
-            room: "keep".into(),
-            resume: None,
-        })
-        .await
-    {
+    let epoch = match request_join(&mut c, 2, "keep", None).await {
         ServerFrame::Joined(j) => j.epoch,
         other => panic!("{other:?}"),
     };

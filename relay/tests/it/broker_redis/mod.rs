@@ -54,6 +54,16 @@ async fn connect(url: &str, sink: Arc<RecordingSink>, node: &str) -> RedisBroker
         .unwrap_or_else(|e| panic!("connecting {node}: {e}"))
 }
 
+/// A fresh redis-server and broker `node` on it, subscribed to `room`, with the sink it
+/// delivers to.
+async fn subscribed(node: &str, room: &str) -> (RedisServer, Arc<RecordingSink>, RedisBroker) {
+    let server = RedisServer::start().await;
+    let sink = RecordingSink::new();
+    let broker = connect(&server.url(), sink.clone(), node).await;
+    broker.subscribe(room).await.expect("subscribe");
+    (server, sink, broker)
+}
+
 /// Polls `condition` until it holds; panics naming `what` after [`DEADLINE`]. For state
 /// that has no notification (readiness, Redis's own counters).
 async fn wait_for(what: &str, mut condition: impl AsyncFnMut() -> bool) {
@@ -261,10 +271,7 @@ async fn next_payload(pushes: &mut mpsc::UnboundedReceiver<PushInfo>) -> Vec<u8>
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn frames_built_by_the_script_decode_at_every_varint_width() {
-    let server = RedisServer::start().await;
-    let sink = RecordingSink::new();
-    let broker = connect(&server.url(), sink.clone(), "relay-w").await;
-    broker.subscribe("w").await.expect("subscribe");
+    let (server, sink, broker) = subscribed("relay-w", "w").await;
     let (_conn, mut pushes) = raw_subscriber(&server, "w").await;
     let mut delivered = 0;
     // Each value is the counter before a publish: the seq after it crosses a varint width

@@ -31,22 +31,10 @@ async fn a_relay_locked_out_of_redis_catches_up_without_gaps() {
             .await;
     }
     let (sink_a, sink_b) = (RecordingSink::new(), RecordingSink::new());
-    let a = Arc::new(
-        connect(
-            &server.url_as("relay-a", "pw-relay-a"),
-            sink_a.clone(),
-            "relay-a",
-        )
-        .await,
-    );
-    let b = Arc::new(
-        connect(
-            &server.url_as("relay-b", "pw-relay-b"),
-            sink_b.clone(),
-            "relay-b",
-        )
-        .await,
-    );
+    // Each relay logs in as the ACL user named after it.
+    let login = |user: &str| server.url_as(user, &format!("pw-{user}"));
+    let a = Arc::new(connect(&login("relay-a"), sink_a.clone(), "relay-a").await);
+    let b = Arc::new(connect(&login("relay-b"), sink_b.clone(), "relay-b").await);
     a.subscribe("room").await.expect("subscribe");
     b.subscribe("room").await.expect("subscribe");
     let mut acknowledged = Vec::new();
@@ -234,10 +222,7 @@ async fn losing_the_store_starts_a_new_epoch() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flushed_store_is_noticed_without_a_disconnect() {
-    let server = RedisServer::start().await;
-    let sink = RecordingSink::new();
-    let broker = connect(&server.url(), sink.clone(), "relay-a").await;
-    broker.subscribe("r").await.expect("subscribe");
+    let (server, sink, broker) = subscribed("relay-a", "r").await;
     let old_epoch = broker.epoch();
     publish(&broker, "r", "ann", "old").await;
     sink.wait_messages("r", 1).await;
@@ -255,10 +240,7 @@ async fn a_flushed_store_is_noticed_without_a_disconnect() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_gap_in_live_traffic_is_filled_from_history() {
-    let server = RedisServer::start().await;
-    let sink = RecordingSink::new();
-    let broker = connect(&server.url(), sink.clone(), "relay-g").await;
-    broker.subscribe("g").await.expect("subscribe");
+    let (server, sink, broker) = subscribed("relay-g", "g").await;
     let first = publish(&broker, "g", "ann", "first").await;
     assert_eq!(sink.wait_messages("g", 1).await, vec![first.clone()]);
     // Seq 2 is stored but its frame never reaches the relay, as if lost on the way.

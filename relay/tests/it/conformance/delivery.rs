@@ -7,8 +7,7 @@ use super::*;
 /// `publish` returned; a room never subscribed gets nothing; after `unsubscribe` nothing
 /// more; `subscribe` and `unsubscribe` are idempotent.
 pub async fn delivers_subscribed_rooms_only(factory: &dyn StoreFactory) {
-    let sink = RecordingSink::new();
-    let broker = open(factory, sink.clone()).await;
+    let (broker, sink) = open(factory).await;
     let (live, quiet) = ("live", "quiet");
     subscribe(&*broker, live).await;
     subscribe(&*broker, live).await;
@@ -75,8 +74,7 @@ pub async fn delivers_subscribed_rooms_only(factory: &dyn StoreFactory) {
 /// Signals reach the sink for subscribed rooms only (the sender's own relay included), and
 /// are never stored.
 pub async fn signals_reach_subscribed_rooms_only(factory: &dyn StoreFactory) {
-    let sink = RecordingSink::new();
-    let broker = open(factory, sink.clone()).await;
+    let (broker, sink) = open(factory).await;
     let typing = |nick: &str| Signal::Typing { nick: nick.into() };
     subscribe(&*broker, "sig").await;
     let presence = Signal::Presence {
@@ -126,8 +124,7 @@ pub async fn signals_reach_subscribed_rooms_only(factory: &dyn StoreFactory) {
 /// A nick's arrival and departure told through `Broker::presence` reach the relay's sink as
 /// one `Signal::Presence` each, in call order, for a subscribed room; none is stored.
 pub async fn presence_is_announced(factory: &dyn StoreFactory) {
-    let sink = RecordingSink::new();
-    let broker = open(factory, sink.clone()).await;
+    let (broker, sink) = open(factory).await;
     subscribe(&*broker, "pres").await;
     broker.presence("pres", "node-1", "ann", true);
     broker.presence("pres", "node-1", "bob", true);
@@ -159,15 +156,13 @@ pub async fn presence_is_announced(factory: &dyn StoreFactory) {
 /// Closing and reopening the store keeps every message, the epoch, and the numbering,
 /// which continues at the last seq + 1.
 pub async fn reopen_keeps_history_epoch_and_numbering(factory: &dyn StoreFactory) {
-    let first_sink = RecordingSink::new();
-    let broker = open(factory, first_sink.clone()).await;
+    let (broker, first_sink) = open(factory).await;
     let kept = publish_many(&*broker, "kept", "ren", 5, |i| format!("kept {i}")).await;
     let other = publish_many(&*broker, "kept-too", "ren", 2, |i| format!("other {i}")).await;
     let before = head(&*broker, "kept").await;
     drop(broker);
 
-    let sink = RecordingSink::new();
-    let broker = open(factory, sink.clone()).await;
+    let (broker, sink) = open(factory).await;
     assert!(broker.is_ready());
     assert_eq!(
         head(&*broker, "kept").await,
@@ -191,8 +186,7 @@ pub async fn reopen_keeps_history_epoch_and_numbering(factory: &dyn StoreFactory
 /// Sender, room and text (unicode, newlines, tabs, quotes, long) come back unchanged from
 /// `publish`, the reads and delivery.
 pub async fn fields_survive_the_round_trip(factory: &dyn StoreFactory) {
-    let sink = RecordingSink::new();
-    let broker = open(factory, sink.clone()).await;
+    let (broker, sink) = open(factory).await;
     let long_room = "r".repeat(chitchat_protocol::MAX_ROOM_LEN);
     let cases: Vec<(String, String, String)> = vec![
         (

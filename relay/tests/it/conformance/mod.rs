@@ -115,11 +115,14 @@ macro_rules! broker_conformance_tests {
 }
 pub(crate) use broker_conformance_tests;
 
-async fn open(factory: &dyn StoreFactory, sink: Arc<RecordingSink>) -> SharedBroker {
-    factory
-        .open(sink)
+/// Opens the factory's store, delivering to a new [`RecordingSink`]; returns both.
+async fn open(factory: &dyn StoreFactory) -> (SharedBroker, Arc<RecordingSink>) {
+    let sink = RecordingSink::new();
+    let broker = factory
+        .open(sink.clone())
         .await
-        .unwrap_or_else(|e| panic!("opening the store failed: {e}"))
+        .unwrap_or_else(|e| panic!("opening the store failed: {e}"));
+    (broker, sink)
 }
 
 pub(crate) fn new_message(room: &str, from: &str, text: &str) -> NewMessage {

@@ -12,8 +12,7 @@ use super::*;
 /// separately; a room without messages has head (epoch, 0, 1); messages carry the store's
 /// epoch and a server timestamp in milliseconds.
 pub async fn numbering_starts_at_one_per_room(factory: &dyn StoreFactory) {
-    let sink = RecordingSink::new();
-    let broker = open(factory, sink.clone()).await;
+    let (broker, _) = open(factory).await;
     assert!(broker.is_ready(), "a freshly opened broker is ready");
 
     let empty = head(&*broker, "empty").await;
@@ -71,8 +70,7 @@ pub async fn numbering_starts_at_one_per_room(factory: &dyn StoreFactory) {
 /// forwards and backwards through 250 messages with every message exactly once; bounds
 /// past either end, and a zero limit, give nothing.
 pub async fn publish_agrees_with_reads(factory: &dyn StoreFactory) {
-    let sink = RecordingSink::new();
-    let broker = open(factory, sink).await;
+    let (broker, _) = open(factory).await;
     let room = "paged";
     let published = publish_many(&*broker, room, "pat", 250, |i| format!("page message {i}")).await;
     // Another room's messages must not leak into this one's reads.
@@ -150,8 +148,7 @@ pub async fn publish_agrees_with_reads(factory: &dyn StoreFactory) {
 /// Messages published one after another are numbered in call order, even when their
 /// futures are awaited later and in reverse.
 pub async fn call_order_is_seq_order(factory: &dyn StoreFactory) {
-    let sink = RecordingSink::new();
-    let broker = open(factory, sink).await;
+    let (broker, _) = open(factory).await;
     let room = "ordered";
     let futures: Vec<_> = (0..100)
         .map(|i| broker.publish(new_message(room, "ola", &format!("call {i}"))))
@@ -173,8 +170,7 @@ pub async fn call_order_is_seq_order(factory: &dyn StoreFactory) {
 pub async fn concurrent_publishers_get_gapless_seqs(factory: &dyn StoreFactory) {
     const TASKS: usize = 8;
     const PER_TASK: usize = 200;
-    let sink = RecordingSink::new();
-    let broker = open(factory, sink).await;
+    let (broker, _) = open(factory).await;
     let room = "busy";
     let tasks: Vec<_> = (0..TASKS)
         .map(|task| {
@@ -212,8 +208,7 @@ pub async fn many_rooms_at_once_stay_gapless(factory: &dyn StoreFactory) {
     // numbering are exercised across rooms; few enough for seconds on a debug build.
     const ROOMS: usize = 200;
     const PER_ROOM: usize = 50;
-    let sink = RecordingSink::new();
-    let broker = open(factory, sink.clone()).await;
+    let (broker, sink) = open(factory).await;
     for room in 0..ROOMS / 2 {
         subscribe(&*broker, &format!("room{room}")).await;
     }

@@ -320,6 +320,21 @@ pub enum Event {
     Said(String, String),
 }
 
+/// Asks to join `room` and returns the reply, whatever it is.
+pub async fn request_join(
+    c: &mut RawClient,
+    id: u32,
+    room: &str,
+    resume: Option<ResumePoint>,
+) -> ServerFrame {
+    c.request(ClientFrame::Join {
+        id,
+        room: room.into(),
+        resume,
+    })
+    .await
+}
+
 /// Joins `room` live and returns the Joined frame and the room stream (Open read).
 pub async fn join(
     c: &mut RawClient,
@@ -327,14 +342,7 @@ pub async fn join(
     room: &str,
     resume: Option<ResumePoint>,
 ) -> (Joined, RoomReader) {
-    let joined = match c
-        .request(ClientFrame::Join {
-            id,
-            room: room.into(),
-            resume,
-        })
-        .await
-    {
+    let joined = match request_join(c, id, room, resume).await {
         ServerFrame::Joined(j) => j,
         other => panic!("expected Joined, got {other:?}"),
     };
@@ -349,16 +357,19 @@ pub async fn join(
     (joined, stream)
 }
 
+/// Asks to send `text` to `room` and returns the reply, whatever it is.
+pub async fn request_send(c: &mut RawClient, id: u32, room: &str, text: &str) -> ServerFrame {
+    c.request(ClientFrame::Send {
+        id,
+        room: room.into(),
+        text: text.into(),
+    })
+    .await
+}
+
 /// Sends a text and returns its seq.
 pub async fn send_text(c: &mut RawClient, id: u32, room: &str, text: &str) -> u64 {
-    match c
-        .request(ClientFrame::Send {
-            id,
-            room: room.into(),
-            text: text.into(),
-        })
-        .await
-    {
+    match request_send(c, id, room, text).await {
         ServerFrame::Sent { id: got, seq, .. } => {
             assert_eq!(got, id);
             seq
@@ -377,6 +388,38 @@ pub async fn send_burst(c: &mut RawClient, room: &str, n: u32, prefix: &str) {
             text: format!("{prefix}{id}"),
         })
         .await;
+    }
+}
+
+/// Asks for up to `limit` messages of `room` before seq `before` (the newest without one);
+/// returns the reply, whatever it is.
+pub async fn request_history(
+    c: &mut RawClient,
+    id: u32,
+    room: &str,
+    before: Option<u64>,
+    limit: u16,
+) -> ServerFrame {
+    c.request(ClientFrame::History {
+        id,
+        room: room.into(),
+        before,
+        limit,
+    })
+    .await
+}
+
+/// A page of `room`'s history, as [`request_history`] asks for it.
+pub async fn history(
+    c: &mut RawClient,
+    id: u32,
+    room: &str,
+    before: Option<u64>,
+    limit: u16,
+) -> HistoryPage {
+    match request_history(c, id, room, before, limit).await {
+        ServerFrame::History(page) => page,
+        other => panic!("expected History, got {other:?}"),
     }
 }
 
