@@ -9,7 +9,7 @@
 //!   output lines are read with deadlines and whose stdin can be written.
 //!
 //! - [`cluster::Cluster`] is a redis-server and several relays sharing it and one CA.
-//! - [`http::get`] reads a relay's `/healthz` and `/metrics`.
+//! - [`http::get`] reads a relay's HTTP endpoints (the relay crate's tests use it too).
 //! - [`redis::RedisServer`] runs a real `redis-server` for the relays of a cluster (and for
 //!   the relay crate's own broker tests).
 //!

@@ -1,7 +1,7 @@
 //! Test support: a relay running in-process on a real UDP port (port 0) with real SQLite
 //! files in a temp dir, and a raw QUIC client that can send any bytes, with helpers for the
-//! requests tests make (join, send, who, leave) and for reading room streams. The cluster
-//! tests use the same client against their own relays (`cluster_support`).
+//! requests tests make (join, send, history, who, leave) and for reading room streams. The
+//! cluster tests use the same client against their own relays ([`cluster`]).
 
 pub mod cluster;
 
