@@ -1,6 +1,7 @@
-//! A minimal HTTP/1.1 client for the relay's own endpoints (`/healthz`, `/metrics`): one
-//! `GET` per connection over a plain `TcpStream`, with a deadline on every step. Enough for
-//! loopback test traffic; not a general client.
+//! A minimal HTTP/1.1 client for the relay's own endpoints (`/healthz`, `/metrics`,
+//! `/relays`, the page), here and in the relay crate's tests: one `GET` per connection over
+//! a plain `TcpStream`, with a deadline on every step. Enough for loopback test traffic;
+//! not a general client.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};

@@ -1,7 +1,7 @@
 //! `chitchat chat` driven through piped stdin by two processes: they join, see each other's
 //! messages and joins and leaves, and /who lists both.
 
-use chitchat_tests::{DEFAULT_TIMEOUT, RelayProcess};
+use chitchat_tests::RelayProcess;
 
 #[test]
 fn two_chats_talk_through_pipes() {
@@ -63,11 +63,7 @@ fn two_chats_talk_through_pipes() {
     bob.wait_for("* left #side");
     bob.wait_for("* talking in #lobby");
     bob.write_line("/quit");
-    assert!(
-        bob.wait_exit(DEFAULT_TIMEOUT).success(),
-        "{}",
-        bob.transcript()
-    );
+    bob.wait_success();
     ada.wait_for("* bob left #lobby");
 
     // Ctrl-C quits cleanly too, and the relay hears of it at once.
@@ -75,21 +71,13 @@ fn two_chats_talk_through_pipes() {
     carol.wait_for("* joined #lobby");
     ada.wait_for("* carol joined #lobby");
     carol.interrupt();
-    let status = carol.wait_exit(DEFAULT_TIMEOUT);
-    assert!(
-        status.success(),
-        "SIGINT ends chat with 0: {status}\n{}",
-        carol.transcript()
-    );
+    // SIGINT ends chat with 0.
+    carol.wait_success();
     ada.wait_for("* carol left #lobby");
 
     // End of input quits too.
     ada.close_stdin();
-    assert!(
-        ada.wait_exit(DEFAULT_TIMEOUT).success(),
-        "{}",
-        ada.transcript()
-    );
+    ada.wait_success();
     let transcript = ada.transcript();
     assert!(
         !transcript.contains("only bob is here"),

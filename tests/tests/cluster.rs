@@ -16,7 +16,7 @@ use std::thread;
 use std::time::Duration;
 
 use chitchat_tests::cluster::Cluster;
-use chitchat_tests::{CliProcess, DEFAULT_TIMEOUT, json_lines, seqs, texts};
+use chitchat_tests::{CliProcess, DEFAULT_TIMEOUT, RelayProcess, json_lines, seqs, texts};
 use serde_json::Value;
 
 /// How long a relay may take to notice that Redis went away or came back. Both are
@@ -36,6 +36,35 @@ fn messages(tail: &mut CliProcess, n: usize) -> Vec<Value> {
     json_lines(&tail.take_lines(n, DEFAULT_TIMEOUT))
 }
 
+/// Sends `texts` to `room` with `chitchat send`, the i-th through relay `i % relays`;
+/// returns the seqs the sends printed.
+fn send_round_robin(cluster: &Cluster, relays: usize, room: &str, texts: &[String]) -> Vec<u64> {
+    texts
+        .iter()
+        .enumerate()
+        .map(|(i, text)| cluster.cli(&[i % relays]).send(room, text))
+        .collect()
+}
+
+/// Once relay1 (which has members) counted `busy` messages from Redis, asserts that `quiet`
+/// counted exactly `expected`; `why` says what another count would mean.
+fn assert_quiet_count(
+    cluster: &Cluster,
+    busy: f64,
+    quiet: &RelayProcess,
+    expected: f64,
+    why: &str,
+) {
+    cluster
+        .relay(0)
+        .wait_metric(BROKER_MESSAGES, DEFAULT_TIMEOUT, |v| v >= busy);
+    assert_eq!(
+        quiet.metric(BROKER_MESSAGES).expect("/metrics"),
+        Some(expected),
+        "{why}"
+    );
+}
+
 /// Panics unless `seqs` is exactly `first, first + 1, ..., last`.
 fn assert_gapless(seqs: &[u64], first: u64, last: u64, context: &str) {
     let expected: Vec<u64> = (first..=last).collect();
@@ -49,14 +78,11 @@ fn every_member_sees_one_order() {
     let mut tails: Vec<CliProcess> = (0..3).map(|i| cluster.cli(&[i]).tail(room)).collect();
 
     let sent: Vec<String> = (1..=30).map(|i| format!("message {i}")).collect();
-    for (i, text) in sent.iter().enumerate() {
-        let seq = cluster.cli(&[i % 3]).send(room, text);
-        assert_eq!(
-            seq,
-            i as u64 + 1,
-            "one counter for the room, whichever relay"
-        );
-    }
+    assert_eq!(
+        send_round_robin(&cluster, 3, room, &sent),
+        (1..=30).collect::<Vec<u64>>(),
+        "one counter for the room, whichever relay"
+    );
 
     let seen: Vec<Vec<Value>> = tails.iter_mut().map(|t| messages(t, sent.len())).collect();
     for (i, messages) in seen.iter().enumerate() {
@@ -155,20 +181,17 @@ fn a_relay_without_members_receives_none_of_the_rooms_traffic() {
     // Busy on the two relays with members, and sends through the quiet relay too: a send
     // does not make it a member.
     let first: Vec<String> = (1..=20).map(|i| format!("busy {i}")).collect();
-    for (i, text) in first.iter().enumerate() {
-        cluster.cli(&[i % 3]).send(room, text);
-    }
+    send_round_robin(&cluster, 3, room, &first);
     for tail in &mut tails {
         assert_eq!(texts(&messages(tail, first.len())), first);
     }
     // The members' relay did get them from Redis (so the metric counts), the quiet one not.
-    cluster
-        .relay(0)
-        .wait_metric(BROKER_MESSAGES, DEFAULT_TIMEOUT, |v| v >= 20.0);
-    assert_eq!(
-        quiet.metric(BROKER_MESSAGES).expect("/metrics"),
-        Some(0.0),
-        "a relay without members received the room's messages"
+    assert_quiet_count(
+        &cluster,
+        20.0,
+        quiet,
+        0.0,
+        "a relay without members received the room's messages",
     );
     let health = quiet.wait_health(true, DEFAULT_TIMEOUT);
     assert_eq!(health["rooms"], 0, "{health}");
@@ -177,9 +200,7 @@ fn a_relay_without_members_receives_none_of_the_rooms_traffic() {
     let mut third = cluster.cli(&[2]).tail(room);
     assert_eq!(texts(&messages(&mut third, first.len())), first);
     let second: Vec<String> = (1..=10).map(|i| format!("now joined {i}")).collect();
-    for (i, text) in second.iter().enumerate() {
-        cluster.cli(&[i % 2]).send(room, text);
-    }
+    send_round_robin(&cluster, 2, room, &second);
     assert_eq!(texts(&messages(&mut third, second.len())), second);
     let received = quiet.wait_metric(BROKER_MESSAGES, DEFAULT_TIMEOUT, |v| v >= 10.0);
     assert_eq!(
@@ -190,7 +211,7 @@ fn a_relay_without_members_receives_none_of_the_rooms_traffic() {
     // The member leaves (Ctrl-C says goodbye): the relay unsubscribes and receives nothing
     // more.
     third.interrupt();
-    assert!(third.wait_exit(DEFAULT_TIMEOUT).success());
+    third.wait_success();
     let deadline = std::time::Instant::now() + DEFAULT_TIMEOUT;
     while quiet.wait_health(true, DEFAULT_TIMEOUT)["rooms"] != 0 {
         assert!(
@@ -200,20 +221,17 @@ fn a_relay_without_members_receives_none_of_the_rooms_traffic() {
         thread::sleep(Duration::from_millis(50));
     }
     let third_batch: Vec<String> = (1..=10).map(|i| format!("left again {i}")).collect();
-    for (i, text) in third_batch.iter().enumerate() {
-        cluster.cli(&[i % 2]).send(room, text);
-    }
+    send_round_robin(&cluster, 2, room, &third_batch);
     for tail in &mut tails {
         let all = [second.clone(), third_batch.clone()].concat();
         assert_eq!(texts(&messages(tail, all.len())), all);
     }
-    cluster
-        .relay(0)
-        .wait_metric(BROKER_MESSAGES, DEFAULT_TIMEOUT, |v| v >= 40.0);
-    assert_eq!(
-        quiet.metric(BROKER_MESSAGES).expect("/metrics"),
-        Some(10.0),
-        "a relay whose last member left still received the room's messages"
+    assert_quiet_count(
+        &cluster,
+        40.0,
+        quiet,
+        10.0,
+        "a relay whose last member left still received the room's messages",
     );
 }
 
@@ -283,9 +301,10 @@ fn a_redis_restart_loses_no_acknowledged_message() {
     let mut tails: Vec<CliProcess> = (0..3).map(|i| cluster.cli(&[i]).tail(room)).collect();
 
     let before: Vec<String> = (1..=9).map(|i| format!("before {i}")).collect();
-    for (i, text) in before.iter().enumerate() {
-        assert_eq!(cluster.cli(&[i % 3]).send(room, text), i as u64 + 1);
-    }
+    assert_eq!(
+        send_round_robin(&cluster, 3, room, &before),
+        (1..=9).collect::<Vec<u64>>()
+    );
     for tail in &mut tails {
         assert_eq!(texts(&messages(tail, before.len())), before);
     }
@@ -315,14 +334,11 @@ fn a_redis_restart_loses_no_acknowledged_message() {
         relay.wait_health(true, BROKER_CHANGE_TIMEOUT);
     }
     let after: Vec<String> = (1..=9).map(|i| format!("after {i}")).collect();
-    for (i, text) in after.iter().enumerate() {
-        let seq = cluster.cli(&[i % 3]).send(room, text);
-        assert_eq!(
-            seq,
-            (before.len() + i + 1) as u64,
-            "numbering survived the restart"
-        );
-    }
+    assert_eq!(
+        send_round_robin(&cluster, 3, room, &after),
+        (10..=18).collect::<Vec<u64>>(),
+        "numbering survived the restart"
+    );
     let total = (before.len() + after.len()) as u64;
     for tail in &mut tails {
         let got = messages(tail, after.len());

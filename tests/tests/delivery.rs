@@ -141,11 +141,7 @@ fn history_pages_back() {
     }
     chat.wait_for(&format!("<writer> line {COUNT}"));
     chat.close_stdin();
-    assert!(
-        chat.wait_exit(DEFAULT_TIMEOUT).success(),
-        "{}",
-        chat.transcript()
-    );
+    chat.wait_success();
 
     for limit in [1u64, 7, 100, 101, 230, 250, 400] {
         let out = relay
@@ -174,8 +170,7 @@ fn interrupted_tail_exits_cleanly() {
     let mut tail = relay.cli().args(["tail", "quiet"]).spawn();
     tail.wait_for_stderr("following quiet", DEFAULT_TIMEOUT);
     tail.interrupt();
-    let status = tail.wait_exit(DEFAULT_TIMEOUT);
-    assert!(status.success(), "{status}\n{}", tail.transcript());
+    tail.wait_success();
 }
 
 /// Without --nick: $USER if it is a valid nick, else "guest".

@@ -51,11 +51,7 @@ fn a_stalled_tail_is_dropped_then_catches_up_exactly_once() {
     for (i, m) in messages.iter().enumerate() {
         assert_eq!(m["text"].as_str(), Some(text(i + 1).as_str()));
     }
-    assert!(
-        tail.wait_exit(DEFAULT_TIMEOUT).success(),
-        "{}",
-        tail.transcript()
-    );
+    tail.wait_success();
     let transcript = tail.transcript();
     assert!(
         transcript.contains("SLOW_CONSUMER") && transcript.contains("reconnecting"),

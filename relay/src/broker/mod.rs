@@ -2,7 +2,8 @@
 //!
 //! One trait, [`Broker`], with two implementations: [`embedded::EmbeddedBroker`] (one relay,
 //! in-process fan-out, SQLite history) and the Redis broker (a cluster of relays). Only this
-//! module knows SQLite or Redis. Both pass the same conformance suite.
+//! module knows SQLite or Redis. Both pass the same conformance suite
+//! (`relay/tests/it/conformance/`).
 //!
 //! The delivery guarantee: a message is numbered and stored before anyone receives it, and
 //! every relay subscribed to its room receives it once, in seq order, as long as the relay
@@ -17,7 +18,6 @@
 //! members of a relay that stopped beating.
 
 mod api;
-pub mod conformance;
 pub mod embedded;
 pub mod redis;
 

@@ -4,15 +4,13 @@
 //! configuration offers every live relay's WebTransport URL, this relay's first, with the
 //! union of their certificate hashes; a relay without Redis lists itself alone.
 
-mod cluster_support;
-mod support;
-
 use std::time::Duration;
 
 use chitchat_tests::redis::RedisServer;
-use cluster_support::{ClusterRelay, eventually, http_get, relay_nodes};
 use serde_json::Value;
-use support::WAIT;
+
+use crate::support::WAIT;
+use crate::support::cluster::{ClusterRelay, eventually, http_get, relay_nodes};
 
 /// The page configuration written into index.html.
 fn page_config(html: &str) -> Value {

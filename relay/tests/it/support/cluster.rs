@@ -1,10 +1,7 @@
 //! Test support for relays forming a cluster on one real `redis-server`: relays running
 //! in-process on port 0, each on a Tokio runtime of its own so that a test can crash one
 //! (its runtime stops at once: no drain, no goodbye to Redis, its registry entry left to
-//! expire), and a small HTTP GET. Clients are `support`'s [`RawClient`] over real QUIC, so
-//! a test file declares `mod support;` beside `mod cluster_support;`.
-
-#![allow(dead_code)]
+//! expire), and an HTTP GET on their HTTP side. Clients are [`RawClient`]s over real QUIC.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -12,15 +9,13 @@ use std::time::{Duration, Instant};
 
 use chitchat_relay::{Config, Relay};
 use clap::Parser;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::oneshot;
 use tokio::time::timeout;
 
-use crate::support::{RawClient, WAIT};
+use super::{RawClient, WAIT};
 
 /// A relay of the cluster, on its own runtime.
 pub struct ClusterRelay {
-    pub node: String,
     pub quic: SocketAddr,
     pub http: SocketAddr,
     /// The cluster's CA certificate, which clients trust.
@@ -94,7 +89,6 @@ impl ClusterRelay {
             .expect("the relay task runs")
             .unwrap_or_else(|e| panic!("relay {node} failed to start: {e}"));
         ClusterRelay {
-            node: node.to_string(),
             quic,
             http,
             ca: certs.join("ca.pem"),
@@ -163,34 +157,17 @@ pub fn relay_nodes(relays: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
-/// A minimal HTTP/1.1 GET on loopback, closing the connection; (status, body).
+/// `GET path` from `addr` with [`chitchat_tests::http::get`], within [`WAIT`]; (status,
+/// body). Runs on the blocking pool, so a relay on the test's own runtime keeps serving.
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let exchange = async {
-        let mut stream = tokio::net::TcpStream::connect(addr).await?;
-        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-        stream.write_all(request.as_bytes()).await?;
-        let mut raw = Vec::new();
-        stream.read_to_end(&mut raw).await?;
-        Ok::<_, std::io::Error>(raw)
-    };
-    let raw = timeout(WAIT, exchange)
-        .await
-        .expect("an HTTP answer in time")
-        .expect("an HTTP exchange");
-    let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP response");
-    assert!(
-        !head
-            .to_ascii_lowercase()
-            .contains("transfer-encoding: chunked"),
-        "chunked responses are not expected here"
-    );
-    let status = head
-        .split_whitespace()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .expect("a status code");
-    (status, body.to_string())
+    let path = path.to_owned();
+    let response = tokio::task::spawn_blocking(move || {
+        chitchat_tests::http::get(&addr.to_string(), &path, WAIT)
+            .unwrap_or_else(|e| panic!("GET {path} from {addr}: {e}"))
+    })
+    .await
+    .expect("the HTTP request runs");
+    (response.status, response.body)
 }
 
 /// Polls `check` until it returns `Some`, for at most `limit`; panics naming `what`.

@@ -1,10 +1,8 @@
 //! Session behaviour over real QUIC against an in-process relay with a real SQLite store:
 //! fan-out, resume without gap or duplicate, epochs, presence, history paging, shutdown.
 
-mod support;
-
+use crate::support::*;
 use chitchat_protocol::*;
-use support::*;
 
 #[tokio::test]
 async fn every_member_gets_every_message_in_seq_order() {
@@ -15,14 +13,7 @@ async fn every_member_gets_every_message_in_seq_order() {
     let (_, mut sb) = join(&mut b, 1, "lobby", None).await;
     // The sender is not a member: sending does not require joining.
     let (mut s, _) = RawClient::hello(&relay, "s").await;
-    for i in 1..=100u32 {
-        s.send(&ClientFrame::Send {
-            id: i,
-            room: "lobby".into(),
-            text: format!("m{i}"),
-        })
-        .await;
-    }
+    send_burst(&mut s, "lobby", 100, "m").await;
     for i in 1..=100u64 {
         for stream in [&mut sa, &mut sb] {
             let m = stream.message().await;
@@ -76,14 +67,7 @@ async fn resume_sends_what_was_missed_then_live_each_once() {
 async fn live_join_gets_only_new_messages_and_history_pages_backwards() {
     let relay = TestRelay::start(&["--msgs-per-sec", "1000", "--msgs-burst", "1000"]).await;
     let (mut w, _) = RawClient::hello(&relay, "writer").await;
-    for i in 1..=250u32 {
-        w.send(&ClientFrame::Send {
-            id: i,
-            room: "big".into(),
-            text: format!("t{i}"),
-        })
-        .await;
-    }
+    send_burst(&mut w, "big", 250, "t").await;
     for _ in 1..=250 {
         assert!(matches!(w.recv().await, ServerFrame::Sent { .. }));
     }
@@ -96,18 +80,7 @@ async fn live_join_gets_only_new_messages_and_history_pages_backwards() {
     let mut seen = Vec::new();
     let mut before = None;
     loop {
-        let page = match c
-            .request(ClientFrame::History {
-                id: 2,
-                room: "big".into(),
-                before,
-                limit: 100,
-            })
-            .await
-        {
-            ServerFrame::History(p) => p,
-            other => panic!("{other:?}"),
-        };
+        let page = history(&mut c, 2, "big", before, 100).await;
         assert!(page.messages.len() <= 100);
         let first = page.messages.first().map(|m| m.seq);
         seen.splice(0..0, page.messages.into_iter().map(|m| m.seq));
@@ -179,14 +152,7 @@ async fn shutdown_says_goaway_then_closes_and_history_survives_a_restart() {
     let mut relay = TestRelay::start(&["--drain-secs", "1"]).await;
     let (mut c, _) = RawClient::hello(&relay, "c").await;
     let seq = send_text(&mut c, 1, "keep", "survives").await;
-    let epoch = match c
-        .request(ClientFrame::Join {
-            id: 2,
-            room: "keep".into(),
-            resume: None,
-        })
-        .await
-    {
+    let epoch = match request_join(&mut c, 2, "keep", None).await {
         ServerFrame::Joined(j) => j.epoch,
         other => panic!("{other:?}"),
     };

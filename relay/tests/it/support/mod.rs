@@ -1,9 +1,9 @@
 //! Test support: a relay running in-process on a real UDP port (port 0) with real SQLite
 //! files in a temp dir, and a raw QUIC client that can send any bytes, with helpers for the
-//! requests tests make (join, send, who, leave) and for reading room streams. The cluster
-//! tests use the same client against their own relays (`cluster_support`).
+//! requests tests make (join, send, history, who, leave) and for reading room streams. The
+//! cluster tests use the same client against their own relays ([`cluster`]).
 
-#![allow(dead_code)]
+pub mod cluster;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -76,18 +76,6 @@ impl TestRelay {
             let _ = stop.send(());
         }
         self.task.take().unwrap()
-    }
-
-    /// Shuts down gracefully and hands back the directory for a restart.
-    pub async fn stop(mut self) -> tempfile::TempDir {
-        let task = self.begin_shutdown();
-        timeout(WAIT, task)
-            .await
-            .expect("relay stops in time")
-            .unwrap()
-            .unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        std::mem::replace(&mut self.dir, dir)
     }
 }
 
@@ -332,6 +320,21 @@ pub enum Event {
     Said(String, String),
 }
 
+/// Asks to join `room` and returns the reply, whatever it is.
+pub async fn request_join(
+    c: &mut RawClient,
+    id: u32,
+    room: &str,
+    resume: Option<ResumePoint>,
+) -> ServerFrame {
+    c.request(ClientFrame::Join {
+        id,
+        room: room.into(),
+        resume,
+    })
+    .await
+}
+
 /// Joins `room` live and returns the Joined frame and the room stream (Open read).
 pub async fn join(
     c: &mut RawClient,
@@ -339,14 +342,7 @@ pub async fn join(
     room: &str,
     resume: Option<ResumePoint>,
 ) -> (Joined, RoomReader) {
-    let joined = match c
-        .request(ClientFrame::Join {
-            id,
-            room: room.into(),
-            resume,
-        })
-        .await
-    {
+    let joined = match request_join(c, id, room, resume).await {
         ServerFrame::Joined(j) => j,
         other => panic!("expected Joined, got {other:?}"),
     };
@@ -361,21 +357,69 @@ pub async fn join(
     (joined, stream)
 }
 
+/// Asks to send `text` to `room` and returns the reply, whatever it is.
+pub async fn request_send(c: &mut RawClient, id: u32, room: &str, text: &str) -> ServerFrame {
+    c.request(ClientFrame::Send {
+        id,
+        room: room.into(),
+        text: text.into(),
+    })
+    .await
+}
+
 /// Sends a text and returns its seq.
 pub async fn send_text(c: &mut RawClient, id: u32, room: &str, text: &str) -> u64 {
-    match c
-        .request(ClientFrame::Send {
-            id,
-            room: room.into(),
-            text: text.into(),
-        })
-        .await
-    {
+    match request_send(c, id, room, text).await {
         ServerFrame::Sent { id: got, seq, .. } => {
             assert_eq!(got, id);
             seq
         }
         other => panic!("expected Sent, got {other:?}"),
+    }
+}
+
+/// Sends requests 1 to `n`, request `id` a `Send` of text `{prefix}{id}` to `room`, without
+/// waiting for the replies.
+pub async fn send_burst(c: &mut RawClient, room: &str, n: u32, prefix: &str) {
+    for id in 1..=n {
+        c.send(&ClientFrame::Send {
+            id,
+            room: room.into(),
+            text: format!("{prefix}{id}"),
+        })
+        .await;
+    }
+}
+
+/// Asks for up to `limit` messages of `room` before seq `before` (the newest without one);
+/// returns the reply, whatever it is.
+pub async fn request_history(
+    c: &mut RawClient,
+    id: u32,
+    room: &str,
+    before: Option<u64>,
+    limit: u16,
+) -> ServerFrame {
+    c.request(ClientFrame::History {
+        id,
+        room: room.into(),
+        before,
+        limit,
+    })
+    .await
+}
+
+/// A page of `room`'s history, as [`request_history`] asks for it.
+pub async fn history(
+    c: &mut RawClient,
+    id: u32,
+    room: &str,
+    before: Option<u64>,
+    limit: u16,
+) -> HistoryPage {
+    match request_history(c, id, room, before, limit).await {
+        ServerFrame::History(page) => page,
+        other => panic!("expected History, got {other:?}"),
     }
 }
 

@@ -9,14 +9,11 @@
 //! message is sent through the same relay (its queue sends in call order), and the next
 //! event must be that message.
 
-mod cluster_support;
-mod support;
-
 use std::time::{Duration, Instant};
 
+use crate::support::cluster::{ClusterRelay, eventually, relay_nodes};
+use crate::support::{Event, RawClient, RoomReader, WAIT, join, leave, send_text, who};
 use chitchat_tests::redis::{Persistence, RedisServer};
-use cluster_support::ClusterRelay;
-use support::{Event, RawClient, RoomReader, WAIT, join, leave, send_text, who};
 
 /// The bound on how long a crashed relay's members stay listed, at the default heartbeat
 /// (5 s): its registry entry expires 12.5 s after its last beat, and the others check the
@@ -223,7 +220,7 @@ async fn presence_is_restored_after_redis_loses_its_data() {
 
     // Redis restarts empty: both relays reconnect and assert their members again.
     redis.restart().await;
-    let members = cluster_support::eventually("both members listed in Redis again", WAIT, || {
+    let members = eventually("both members listed in Redis again", WAIT, || {
         let redis = &redis;
         async move {
             let nicks: Vec<String> = redis.cmd(&["HKEYS", "chitchat:{lobby}:nicks"]).await;
@@ -264,8 +261,8 @@ async fn presence_works_on_a_redis_cluster_node() {
     leave(&mut alice, 2, "lobby").await;
     assert_eq!(bob_room.event().await, joined("bob"));
     assert_eq!(bob_room.event().await, left("alice"));
-    cluster_support::eventually("a lists both relays", WAIT, || async {
-        (cluster_support::relay_nodes(&a.relays().await) == names(&["a", "b"])).then_some(())
+    eventually("a lists both relays", WAIT, || async {
+        (relay_nodes(&a.relays().await) == names(&["a", "b"])).then_some(())
     })
     .await;
 }

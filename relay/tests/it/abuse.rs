@@ -2,10 +2,8 @@
 //! connection close with a code for framing errors; the relay keeps serving other clients,
 //! and nothing stored is lost.
 
-mod support;
-
+use crate::support::*;
 use chitchat_protocol::*;
-use support::*;
 
 /// A bystander that joined `room` before the abuse and must be unaffected by it.
 struct Bystander {
@@ -34,22 +32,10 @@ impl Bystander {
 /// Stores a message first, and checks after the abuse that history still has it.
 async fn history_intact(relay: &TestRelay, expect: &[&str]) {
     let (mut c, _) = RawClient::hello(relay, "auditor").await;
-    match c
-        .request(ClientFrame::History {
-            id: 9,
-            room: "calm".into(),
-            before: None,
-            limit: 100,
-        })
-        .await
-    {
-        ServerFrame::History(page) => {
-            let texts: Vec<_> = page.messages.iter().map(|m| m.text.as_str()).collect();
-            for e in expect {
-                assert!(texts.contains(e), "{e} missing from {texts:?}");
-            }
-        }
-        other => panic!("expected History, got {other:?}"),
+    let page = history(&mut c, 9, "calm", None, 100).await;
+    let texts: Vec<_> = page.messages.iter().map(|m| m.text.as_str()).collect();
+    for e in expect {
+        assert!(texts.contains(e), "{e} missing from {texts:?}");
     }
 }
 
@@ -66,10 +52,16 @@ async fn expect_close(raw: &[u8], code: ErrorCode) {
     history_intact(&relay, &["still here 2", "still here 3"]).await;
 }
 
+/// `body` behind a frame header that claims `len` bytes.
+fn length_prefixed(len: usize, body: &[u8]) -> Vec<u8> {
+    let mut raw = (len as u32).to_be_bytes().to_vec();
+    raw.extend_from_slice(body);
+    raw
+}
+
 #[tokio::test]
 async fn length_over_the_limit_closes_with_frame_too_large() {
-    let mut raw = ((MAX_FRAME_LEN + 1) as u32).to_be_bytes().to_vec();
-    raw.extend_from_slice(&[3; 64]);
+    let raw = length_prefixed(MAX_FRAME_LEN + 1, &[3; 64]);
     expect_close(&raw, ErrorCode::FRAME_TOO_LARGE).await;
 }
 
@@ -82,9 +74,7 @@ async fn unknown_frame_type_closes_with_unknown_frame() {
 async fn invalid_utf8_closes_with_invalid_utf8() {
     // Send { id: 1, room: "calm", text: [0xff, 0xfe] }
     let body = [3u8, 1, 4, b'c', b'a', b'l', b'm', 2, 0xff, 0xfe];
-    let mut raw = (body.len() as u32).to_be_bytes().to_vec();
-    raw.extend_from_slice(&body);
-    expect_close(&raw, ErrorCode::INVALID_UTF8).await;
+    expect_close(&length_prefixed(body.len(), &body), ErrorCode::INVALID_UTF8).await;
 }
 
 #[tokio::test]
@@ -157,38 +147,14 @@ async fn bad_room_names_and_texts_get_error_frames_and_the_session_goes_on() {
     let (mut c, welcome) = RawClient::hello(&relay, "mallory").await;
     assert_eq!(welcome.limits.max_text_bytes, 4096);
 
-    let r = c
-        .request(ClientFrame::Join {
-            id: 1,
-            room: "".into(),
-            resume: None,
-        })
-        .await;
+    let r = request_join(&mut c, 1, "", None).await;
     expect_error(r, 1, ErrorCode::INVALID_ROOM);
-    let r = c
-        .request(ClientFrame::Join {
-            id: 2,
-            room: "r".repeat(65),
-            resume: None,
-        })
-        .await;
+    let r = request_join(&mut c, 2, &"r".repeat(65), None).await;
     expect_error(r, 2, ErrorCode::INVALID_ROOM);
-    let r = c
-        .request(ClientFrame::Send {
-            id: 3,
-            room: "calm".into(),
-            text: "x".repeat(100_000),
-        })
-        .await;
+    let r = request_send(&mut c, 3, "calm", &"x".repeat(100_000)).await;
     let message = expect_error(r, 3, ErrorCode::TEXT_TOO_LONG);
     assert!(message.contains("4096"), "{message}");
-    let r = c
-        .request(ClientFrame::Send {
-            id: 4,
-            room: "calm".into(),
-            text: "   ".into(),
-        })
-        .await;
+    let r = request_send(&mut c, 4, "calm", "   ").await;
     expect_error(r, 4, ErrorCode::INVALID_TEXT);
     let r = c
         .request(ClientFrame::Leave {
@@ -197,14 +163,7 @@ async fn bad_room_names_and_texts_get_error_frames_and_the_session_goes_on() {
         })
         .await;
     expect_error(r, 5, ErrorCode::NOT_JOINED);
-    let r = c
-        .request(ClientFrame::History {
-            id: 6,
-            room: "calm".into(),
-            before: None,
-            limit: 0,
-        })
-        .await;
+    let r = request_history(&mut c, 6, "calm", None, 0).await;
     expect_error(r, 6, ErrorCode::INVALID_REQUEST);
 
     // Still a working session, and nothing invalid was stored or delivered.
@@ -223,14 +182,7 @@ async fn flood_past_the_rate_limit_is_refused_and_the_rest_is_stored() {
     let mut by = bystander(&relay).await;
     let (mut c, _) = RawClient::hello(&relay, "flooder").await;
     let total = 40u32;
-    for id in 1..=total {
-        c.send(&ClientFrame::Send {
-            id,
-            room: "flood".into(),
-            text: format!("m{id}"),
-        })
-        .await;
-    }
+    send_burst(&mut c, "flood", total, "m").await;
     let (mut stored, mut limited) = (Vec::new(), 0);
     for _ in 0..total {
         match c.recv().await {
@@ -253,18 +205,8 @@ async fn flood_past_the_rate_limit_is_refused_and_the_rest_is_stored() {
     );
     by.still_served(2).await;
     // History holds exactly what was acknowledged.
-    match c
-        .request(ClientFrame::History {
-            id: 99,
-            room: "flood".into(),
-            before: None,
-            limit: 100,
-        })
-        .await
-    {
-        ServerFrame::History(p) => assert_eq!(p.messages.len(), stored.len()),
-        other => panic!("{other:?}"),
-    }
+    let page = history(&mut c, 99, "flood", None, 100).await;
+    assert_eq!(page.messages.len(), stored.len());
 }
 
 #[tokio::test]
@@ -273,13 +215,7 @@ async fn too_many_rooms_is_refused() {
     let (mut c, _) = RawClient::hello(&relay, "joiner").await;
     let _a = join(&mut c, 1, "a", None).await;
     let _b = join(&mut c, 2, "b", None).await;
-    let r = c
-        .request(ClientFrame::Join {
-            id: 3,
-            room: "c".into(),
-            resume: None,
-        })
-        .await;
+    let r = request_join(&mut c, 3, "c", None).await;
     expect_error(r, 3, ErrorCode::TOO_MANY_ROOMS);
 }
 
@@ -310,13 +246,7 @@ async fn a_consumer_that_stops_reading_is_disconnected_and_others_are_not() {
     // The stalled client's room stream window is tiny and it never reads it.
     let mut stalled = RawClient::connect_with(&relay, Some(512)).await;
     stalled.say_hello("stalled").await;
-    let joined = stalled
-        .request(ClientFrame::Join {
-            id: 1,
-            room: "busy".into(),
-            resume: None,
-        })
-        .await;
+    let joined = request_join(&mut stalled, 1, "busy", None).await;
     assert!(matches!(joined, ServerFrame::Joined(_)));
     let (mut reader, _) = RawClient::hello(&relay, "reader").await;
     let (_, mut stream) = join(&mut reader, 1, "busy", None).await;

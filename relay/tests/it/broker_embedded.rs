@@ -7,12 +7,13 @@ use std::process::Stdio;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chitchat_relay::broker::conformance::{RecordingSink, StoreFactory};
 use chitchat_relay::broker::embedded::{DB_FILE, EmbeddedBroker};
-use chitchat_relay::broker::{Broker, BrokerError, Deliver, NewMessage, SharedBroker};
+use chitchat_relay::broker::{Broker, BrokerError, Deliver, SharedBroker};
 use futures::future::join_all;
 use tempfile::TempDir;
 use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::conformance::{RecordingSink, StoreFactory, new_message};
 
 /// A fresh data dir; every `open` opens the same store in it.
 struct TempStore {
@@ -35,7 +36,7 @@ impl StoreFactory for TempStore {
     }
 }
 
-chitchat_relay::broker_conformance_tests!(TempStore::new());
+crate::conformance::broker_conformance_tests!(TempStore::new());
 
 async fn open_in(dir: &Path, sink: Arc<dyn Deliver>) -> Result<EmbeddedBroker, BrokerError> {
     let dir = dir.to_owned();
@@ -44,12 +45,9 @@ async fn open_in(dir: &Path, sink: Arc<dyn Deliver>) -> Result<EmbeddedBroker, B
         .expect("open task panicked")
 }
 
-fn message(room: &str, text: &str) -> NewMessage {
-    NewMessage {
-        room: room.into(),
-        from: "tester".into(),
-        text: text.into(),
-    }
+/// Opens the store in `dir`, delivering to a sink nobody reads.
+async fn open_quiet(dir: &Path) -> Result<EmbeddedBroker, BrokerError> {
+    open_in(dir, RecordingSink::new()).await
 }
 
 fn count_rows(db: &Path) -> i64 {
@@ -65,15 +63,13 @@ async fn messages_live_in_the_database_file_and_survive_reopening() {
     let tmp = tempfile::tempdir().expect("temp dir");
     // A data dir that does not exist yet is created.
     let data_dir = tmp.path().join("nested").join("data");
-    let broker = open_in(&data_dir, RecordingSink::new())
-        .await
-        .expect("open");
+    let broker = open_quiet(&data_dir).await.expect("open");
     let db = data_dir.join(DB_FILE);
     assert_eq!(broker.db_path(), db);
     let epoch = broker.epoch();
     for i in 0..20 {
         broker
-            .publish(message("disk", &format!("on disk {i}")))
+            .publish(new_message("disk", "tester", &format!("on disk {i}")))
             .await
             .expect("publish");
     }
@@ -82,7 +78,10 @@ async fn messages_live_in_the_database_file_and_survive_reopening() {
 
     broker.close().await;
     assert!(!broker.is_ready(), "a closed broker is not ready");
-    match broker.publish(message("disk", "too late")).await {
+    match broker
+        .publish(new_message("disk", "tester", "too late"))
+        .await
+    {
         Err(BrokerError::Unavailable(_)) => {}
         other => panic!("publishing after close gave {other:?}"),
     }
@@ -91,9 +90,7 @@ async fn messages_live_in_the_database_file_and_survive_reopening() {
     drop(broker);
     assert!(db.is_file(), "{} exists", db.display());
 
-    let broker = open_in(&data_dir, RecordingSink::new())
-        .await
-        .expect("reopen");
+    let broker = open_quiet(&data_dir).await.expect("reopen");
     assert_eq!(
         broker.epoch(),
         epoch,
@@ -103,7 +100,7 @@ async fn messages_live_in_the_database_file_and_survive_reopening() {
     assert_eq!(history.len(), 20);
     assert_eq!(history[19].text, "on disk 19");
     let next = broker
-        .publish(message("disk", "after"))
+        .publish(new_message("disk", "tester", "after"))
         .await
         .expect("publish");
     assert_eq!(next.seq, 21);
@@ -112,11 +109,9 @@ async fn messages_live_in_the_database_file_and_survive_reopening() {
 #[tokio::test]
 async fn dropping_the_broker_stores_what_was_queued() {
     let tmp = tempfile::tempdir().expect("temp dir");
-    let broker = open_in(tmp.path(), RecordingSink::new())
-        .await
-        .expect("open");
+    let broker = open_quiet(tmp.path()).await.expect("open");
     let pending: Vec<_> = (0..500)
-        .map(|i| broker.publish(message("queued", &format!("{i}"))))
+        .map(|i| broker.publish(new_message("queued", "tester", &format!("{i}"))))
         .collect();
     drop(broker);
     let stored = join_all(pending).await;
@@ -125,19 +120,15 @@ async fn dropping_the_broker_stores_what_was_queued() {
         "every queued publish was stored"
     );
 
-    let broker = open_in(tmp.path(), RecordingSink::new())
-        .await
-        .expect("reopen");
+    let broker = open_quiet(tmp.path()).await.expect("reopen");
     assert_eq!(broker.head("queued").await.expect("head").last_seq, 500);
 }
 
 #[tokio::test]
 async fn a_second_broker_on_the_same_data_dir_is_refused() {
     let tmp = tempfile::tempdir().expect("temp dir");
-    let first = open_in(tmp.path(), RecordingSink::new())
-        .await
-        .expect("open");
-    match open_in(tmp.path(), RecordingSink::new()).await {
+    let first = open_quiet(tmp.path()).await.expect("open");
+    match open_quiet(tmp.path()).await {
         Err(BrokerError::Internal(why)) => {
             assert!(why.contains("in use"), "unclear error: {why}");
             assert!(
@@ -150,14 +141,12 @@ async fn a_second_broker_on_the_same_data_dir_is_refused() {
     }
     // The refused open left the first one working.
     first
-        .publish(message("one", "still fine"))
+        .publish(new_message("one", "tester", "still fine"))
         .await
         .expect("publish");
     first.close().await;
     // Once the first has closed, the dir is free.
-    let second = open_in(tmp.path(), RecordingSink::new())
-        .await
-        .expect("open after close");
+    let second = open_quiet(tmp.path()).await.expect("open after close");
     assert_eq!(second.head("one").await.expect("head").last_seq, 1);
 }
 
@@ -167,7 +156,7 @@ async fn a_data_dir_that_is_a_file_gives_a_clear_error() {
     let file = tmp.path().join("not-a-dir");
     std::fs::write(&file, b"plain file").expect("write");
     for data_dir in [file.clone(), file.join("below")] {
-        match open_in(&data_dir, RecordingSink::new()).await {
+        match open_quiet(&data_dir).await {
             Err(BrokerError::Internal(why)) => {
                 assert!(
                     why.contains(&file.display().to_string()),
@@ -185,7 +174,7 @@ async fn a_corrupt_database_file_gives_a_clear_error() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let db = tmp.path().join(DB_FILE);
     std::fs::write(&db, vec![0x5a; 8192]).expect("write garbage");
-    match open_in(tmp.path(), RecordingSink::new()).await {
+    match open_quiet(tmp.path()).await {
         Err(BrokerError::Internal(why)) => {
             assert!(why.contains(&db.display().to_string()), "no path in: {why}");
             assert!(why.contains("not a database"), "unclear error: {why}");
@@ -203,7 +192,7 @@ async fn a_store_from_a_newer_schema_is_refused() {
     conn.pragma_update(None, "user_version", 99)
         .expect("set version");
     drop(conn);
-    match open_in(tmp.path(), RecordingSink::new()).await {
+    match open_quiet(tmp.path()).await {
         Err(BrokerError::Internal(why)) => assert!(why.contains("schema version 99"), "{why}"),
         Err(other) => panic!("wrong error kind: {other:?}"),
         Ok(_) => panic!("opened a store with an unknown schema"),
@@ -226,13 +215,13 @@ async fn kill9_child() {
         // Run by hand (`--include-ignored`): nothing to do without the parent.
         return;
     };
-    let broker = open_in(&dir, RecordingSink::new()).await.expect("open");
+    let broker = open_quiet(&dir).await.expect("open");
     let mut next = 0u64;
     loop {
         let batch: Vec<_> = (0..50)
             .map(|_| {
                 next += 1;
-                broker.publish(message("durable", &format!("durable {next}")))
+                broker.publish(new_message("durable", "tester", &format!("durable {next}")))
             })
             .collect();
         let mut last = 0;
@@ -247,11 +236,14 @@ async fn kill9_child() {
 async fn acknowledged_messages_survive_kill_9() {
     let tmp = tempfile::tempdir().expect("temp dir");
     let exe = std::env::current_exe().expect("test binary path");
+    // The child's name as the test harness knows it: its path without the crate's name.
+    let (_, module) = module_path!().split_once("::").expect("a module path");
+    let child_test = format!("{module}::kill9_child");
     let mut child = tokio::process::Command::new(exe)
         .args([
             "--ignored",
             "--exact",
-            "kill9_child",
+            &child_test,
             "--nocapture",
             "--test-threads=1",
         ])
@@ -283,9 +275,7 @@ async fn acknowledged_messages_survive_kill_9() {
     let status = child.wait().await.expect("waiting for the child");
     assert!(!status.success(), "the child was killed: {status}");
 
-    let broker = open_in(tmp.path(), RecordingSink::new())
-        .await
-        .expect("reopen");
+    let broker = open_quiet(tmp.path()).await.expect("reopen");
     let head = broker.head("durable").await.expect("head");
     println!("acked {acked} before the kill; {} stored", head.last_seq);
     assert!(
@@ -304,7 +294,7 @@ async fn acknowledged_messages_survive_kill_9() {
     }
     // Numbering continues after the last stored message.
     let next = broker
-        .publish(message("durable", "after the kill"))
+        .publish(new_message("durable", "tester", "after the kill"))
         .await
         .expect("publish");
     assert_eq!(next.seq, head.last_seq + 1);

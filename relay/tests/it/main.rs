@@ -1,0 +1,14 @@
+//! The relay's integration tests, in one binary so the relay is linked once: sessions and
+//! hostile input over real QUIC against in-process relays, both brokers against real SQLite
+//! files and real `redis-server` processes (each through the shared conformance suite), and
+//! relays forming a cluster on one Redis.
+
+mod conformance;
+mod support;
+
+mod abuse;
+mod broker_embedded;
+mod broker_redis;
+mod cluster_presence;
+mod cluster_registry;
+mod sessions;
