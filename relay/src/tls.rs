@@ -50,6 +50,63 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(provider)
 }
 
+/// Where the relay's certificate comes from, as configured.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TlsConfig {
+    /// Directory of the development CA (ca.pem, ca.key), created if missing. The relay
+    /// signs a short-lived leaf with it at start and rotates it.
+    #[arg(long, env = "CHITCHAT_CERTS_DIR", default_value = "certs")]
+    pub certs_dir: PathBuf,
+
+    /// Extra names (DNS or IP) for the dev leaf, besides localhost, 127.0.0.1 and ::1.
+    #[arg(long = "tls-name", env = "CHITCHAT_TLS_NAMES", value_delimiter = ',')]
+    pub names: Vec<String>,
+
+    /// A real certificate chain (PEM) instead of the dev CA; needs --tls-key.
+    #[arg(long, env = "CHITCHAT_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, env = "CHITCHAT_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+impl TlsConfig {
+    /// The certificate source these flags describe.
+    pub fn source(&self) -> CertSource {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => CertSource::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+            _ => {
+                let mut names = vec![
+                    "localhost".to_string(),
+                    "127.0.0.1".to_string(),
+                    "::1".to_string(),
+                ];
+                for n in &self.names {
+                    if !names.contains(n) {
+                        names.push(n.clone());
+                    }
+                }
+                CertSource::DevCa {
+                    dir: self.certs_dir.clone(),
+                    names,
+                }
+            }
+        }
+    }
+}
+
+/// The certificate in service, shared by the endpoint's rotation, the web page (its hash)
+/// and the relay registry.
+#[derive(Default)]
+pub struct CertState {
+    /// SHA-256 (hex) of the dev leaf in service; `None` with real certificates.
+    pub sha256_hex: Option<String>,
+}
+
 /// Where the relay's certificate comes from.
 #[derive(Debug, Clone)]
 pub enum CertSource {

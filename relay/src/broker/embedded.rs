@@ -1,30 +1,15 @@
 //! The embedded broker: in-process fan-out and SQLite history, for a relay on its own.
 //!
-//! [`EmbeddedBroker`] owns one SQLite database, `<data dir>/chitchat.db`, in WAL mode:
+//! One database, `<data dir>/chitchat.db`, in WAL mode with `synchronous=NORMAL`: a
+//! committed message survives the relay being killed, not necessarily a power loss. One
+//! writer thread numbers, stores (group commit) and only then delivers; reads run on a
+//! small pool of read-only connections. An exclusive lock on `<data dir>/chitchat.lock`
+//! keeps a second broker off the same data dir.
 //!
-//! - **Writes** go through one dedicated writer thread that owns the only write connection.
-//!   `publish` queues the message synchronously (so call order is seq order) and the writer
-//!   commits in groups: it drains everything queued, numbers the messages from an in-memory
-//!   per-room counter (loaded from `MAX(seq)` the first time a room is written), stores them
-//!   in one transaction, commits, and only then hands them, in seq order, to the [`Deliver`]
-//!   sink (for subscribed rooms) and resolves each publisher's future. Nothing is delivered
-//!   before its commit.
-//! - **Reads** use a small pool of read-only connections on blocking threads
-//!   (`tokio::task::spawn_blocking`); WAL lets them run while the writer commits.
-//! - **Durability**: `synchronous=NORMAL` in WAL mode. A committed transaction survives the
-//!   relay being killed (`kill -9`), since the commit is in the WAL file; it may not survive
-//!   the machine losing power. No fsync per message.
-//! - **One owner**: the broker holds an exclusive SQLite lock on `<data dir>/chitchat.lock`
-//!   for its whole life, so a second relay (or a second broker in this process) on the same
-//!   data dir fails to open with a clear error instead of racing the first one's counters.
-//!   The operating system releases that lock when the process dies.
-//!
-//! Schema (version 1, recorded in `PRAGMA user_version`):
-//! - `meta(key, value)`: `epoch`, the Unix time in ms when the store was created. It is
-//!   below [`chitchat_protocol::MAX_EPOCH`] and never changes while the file lives.
-//! - `messages(room, seq, sender, ts, text)`, keyed `(room, seq)`, `WITHOUT ROWID`, so one
-//!   room's messages sit together in seq order. Seqs start at 1 and are gapless per room.
-//!   Nothing deletes messages: a room's newest message is what its counter resumes from.
+//! Schema (version 1, in `PRAGMA user_version`): `meta(key, value)` holds `epoch` (the
+//! store's creation time in ms, below [`chitchat_protocol::MAX_EPOCH`], never changed);
+//! `messages(room, seq, sender, ts, text)` is keyed `(room, seq)`, `WITHOUT ROWID`, seqs
+//! gapless from 1 per room, never deleted.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt::Display;
@@ -91,9 +76,9 @@ const SELECT_BEFORE: &str = "SELECT seq, sender, ts, text FROM messages \
 /// Shut down with [`EmbeddedBroker::close`]; dropping the broker also stores whatever is
 /// queued, then waits for the writer thread to end.
 pub struct EmbeddedBroker {
-    shared: Arc<Shared>,
+    state: Arc<EmbeddedState>,
     /// The writer's queue; `None` once dropped.
-    queue: Option<mpsc::Sender<Command>>,
+    queue: Option<mpsc::Sender<WriterCommand>>,
     /// The writer thread, joined on drop.
     writer: Option<JoinHandle<()>>,
     node_id: String,
@@ -101,7 +86,7 @@ pub struct EmbeddedBroker {
 }
 
 /// State shared by the broker handle, the writer thread and read tasks.
-struct Shared {
+struct EmbeddedState {
     sink: Arc<dyn Deliver>,
     /// Rooms whose messages and signals go to the sink. Held while calling the sink, so
     /// that once `unsubscribe` returns no further delivery for the room starts, and the
@@ -113,12 +98,15 @@ struct Shared {
     readers: ReadPool,
 }
 
-enum Command {
+/// What the writer thread is asked to do, in order.
+enum WriterCommand {
+    /// Number, store and deliver one message.
     Publish(Job),
     /// Store everything queued before this, then stop; answered once stopped.
     Close(oneshot::Sender<()>),
 }
 
+/// A message to store and whom to answer.
 struct Job {
     msg: NewMessage,
     reply: oneshot::Sender<Result<Message, BrokerError>>,
@@ -151,7 +139,7 @@ impl EmbeddedBroker {
             .map_err(|e| sqlite_error(format_args!("opening {}", db_path.display()), e))?;
         readers.give(reader);
 
-        let shared = Arc::new(Shared {
+        let state = Arc::new(EmbeddedState {
             sink,
             subscribed: Mutex::new(HashSet::new()),
             alive: AtomicBool::new(true),
@@ -162,17 +150,17 @@ impl EmbeddedBroker {
         let writer = Writer {
             conn,
             _lock: lock,
-            shared: Arc::clone(&shared),
+            state: Arc::clone(&state),
             counters: HashMap::new(),
             last_ts: 0,
         };
         let span = tracing::info_span!("store_writer", node = %node_id);
-        let thread_shared = Arc::clone(&shared);
+        let thread_state = Arc::clone(&state);
         let handle = std::thread::Builder::new()
             .name("chitchat-store-writer".into())
             .spawn(move || {
                 let _enter = span.enter();
-                let alive = AliveGuard(thread_shared);
+                let alive = AliveGuard(thread_state);
                 let closed = writer.run(commands);
                 drop(alive);
                 tracing::info!("store writer stopped");
@@ -183,7 +171,7 @@ impl EmbeddedBroker {
             .map_err(|e| BrokerError::Internal(format!("starting the store writer thread: {e}")))?;
         tracing::info!(path = %db_path.display(), epoch, "message store open");
         Ok(EmbeddedBroker {
-            shared,
+            state,
             queue: Some(queue),
             writer: Some(handle),
             node_id,
@@ -197,7 +185,7 @@ impl EmbeddedBroker {
     pub async fn close(&self) {
         let (reply, stopped) = oneshot::channel();
         if let Some(queue) = &self.queue
-            && queue.send(Command::Close(reply)).is_ok()
+            && queue.send(WriterCommand::Close(reply)).is_ok()
         {
             // An error means the writer already stopped, which is what we wait for.
             let _ = stopped.await;
@@ -206,7 +194,7 @@ impl EmbeddedBroker {
 
     /// The store's epoch.
     pub fn epoch(&self) -> u64 {
-        self.shared.epoch
+        self.state.epoch
     }
 
     /// The node id this broker was opened with.
@@ -225,17 +213,17 @@ impl EmbeddedBroker {
         T: Send + 'static,
         F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
     {
-        let shared = Arc::clone(&self.shared);
+        let state = Arc::clone(&self.state);
         let task_what = what.clone();
         tokio::task::spawn_blocking(move || {
-            let conn = shared
+            let conn = state
                 .readers
                 .take()
                 .map_err(|e| sqlite_error(format_args!("{task_what}: opening a reader"), e))?;
             let result = query(&conn).map_err(|e| sqlite_error(&task_what, e));
             // A connection that failed may be in a bad state: close it rather than reuse it.
             if result.is_ok() {
-                shared.readers.give(conn);
+                state.readers.give(conn);
             }
             result
         })
@@ -262,7 +250,9 @@ impl Broker for EmbeddedBroker {
     fn publish(&self, msg: NewMessage) -> BoxFuture<'static, Result<Message, BrokerError>> {
         let (reply, stored) = oneshot::channel();
         let queued = match &self.queue {
-            Some(queue) => queue.send(Command::Publish(Job { msg, reply })).is_ok(),
+            Some(queue) => queue
+                .send(WriterCommand::Publish(Job { msg, reply }))
+                .is_ok(),
             None => false,
         };
         if !queued {
@@ -273,7 +263,7 @@ impl Broker for EmbeddedBroker {
     }
 
     async fn head(&self, room: &str) -> Result<RoomHead, BrokerError> {
-        let epoch = self.shared.epoch;
+        let epoch = self.state.epoch;
         let owned = room.to_owned();
         let (first, last) = self
             .read(format!("reading the head of room {room}"), move |conn| {
@@ -300,7 +290,7 @@ impl Broker for EmbeddedBroker {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let epoch = self.shared.epoch;
+        let epoch = self.state.epoch;
         let owned = room.to_owned();
         // Seqs never exceed i64::MAX, so clamping keeps the meaning of any u64 bound.
         let after = i64::try_from(after).unwrap_or(i64::MAX);
@@ -327,7 +317,7 @@ impl Broker for EmbeddedBroker {
         if limit == 0 {
             return Ok(Vec::new());
         }
-        let epoch = self.shared.epoch;
+        let epoch = self.state.epoch;
         let owned = room.to_owned();
         let before = before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
@@ -348,27 +338,27 @@ impl Broker for EmbeddedBroker {
     }
 
     async fn subscribe(&self, room: &str) -> Result<(), BrokerError> {
-        self.shared.subscribed().insert(room.to_owned());
+        self.state.subscribed().insert(room.to_owned());
         Ok(())
     }
 
     async fn unsubscribe(&self, room: &str) {
-        self.shared.subscribed().remove(room);
+        self.state.subscribed().remove(room);
     }
 
     fn signal(&self, room: &str, signal: Signal) {
-        let subscribed = self.shared.subscribed();
+        let subscribed = self.state.subscribed();
         if subscribed.contains(room) {
-            self.shared.sink.signal(room, &signal);
+            self.state.sink.signal(room, &signal);
         }
     }
 
     fn is_ready(&self) -> bool {
-        self.shared.alive.load(Ordering::Acquire)
+        self.state.alive.load(Ordering::Acquire)
     }
 }
 
-impl Shared {
+impl EmbeddedState {
     fn subscribed(&self) -> MutexGuard<'_, HashSet<String>> {
         // The set stays consistent even if a sink panicked while it was held.
         self.subscribed
@@ -378,7 +368,7 @@ impl Shared {
 }
 
 /// Marks the writer stopped when the writer thread ends, by return or by panic.
-struct AliveGuard(Arc<Shared>);
+struct AliveGuard(Arc<EmbeddedState>);
 
 impl Drop for AliveGuard {
     fn drop(&mut self) {
@@ -391,7 +381,7 @@ struct Writer {
     conn: Connection,
     /// Held for the writer's life; see [`LOCK_FILE`].
     _lock: Connection,
-    shared: Arc<Shared>,
+    state: Arc<EmbeddedState>,
     /// The last seq stored per room, for rooms written since start.
     counters: HashMap<String, u64>,
     /// The last timestamp given, so timestamps never go backwards within a run.
@@ -400,7 +390,7 @@ struct Writer {
 
 impl Writer {
     /// Serves the queue until it closes or a `Close` arrives; returns the `Close` reply.
-    fn run(mut self, commands: mpsc::Receiver<Command>) -> Option<oneshot::Sender<()>> {
+    fn run(mut self, commands: mpsc::Receiver<WriterCommand>) -> Option<oneshot::Sender<()>> {
         let mut batch = Vec::new();
         // `recv` fails once every handle is gone and the queue is drained.
         while let Ok(first) = commands.recv() {
@@ -408,8 +398,8 @@ impl Writer {
             let mut closing = None;
             while let Some(command) = next.take() {
                 match command {
-                    Command::Publish(job) => batch.push(job),
-                    Command::Close(reply) => {
+                    WriterCommand::Publish(job) => batch.push(job),
+                    WriterCommand::Close(reply) => {
                         closing = Some(reply);
                         break;
                     }
@@ -435,9 +425,9 @@ impl Writer {
         match self.store(&batch, ts) {
             Ok(messages) => {
                 for msg in &messages {
-                    let subscribed = self.shared.subscribed();
+                    let subscribed = self.state.subscribed();
                     if subscribed.contains(&msg.room) {
-                        self.shared.sink.message(msg);
+                        self.state.sink.message(msg);
                     }
                 }
                 for (job, msg) in batch.into_iter().zip(messages) {
@@ -497,7 +487,7 @@ impl Writer {
                 messages.push(Message {
                     room: msg.room.clone(),
                     seq,
-                    epoch: self.shared.epoch,
+                    epoch: self.state.epoch,
                     from: msg.from.clone(),
                     ts,
                     text: msg.text.clone(),
