@@ -156,7 +156,7 @@ impl Relay {
     }
 
     /// Serves until `shutdown` resolves (one select over the shutdown signal, the
-    /// certificate's rotation and new connections), then stops (see [`Relay::stop`]).
+    /// certificate's rotation and new connections), then stops (see `Relay::stop`).
     pub async fn run(mut self, shutdown: impl Future<Output = ()>) -> anyhow::Result<()> {
         tokio::pin!(shutdown);
         let http = self.serve_http()?;

@@ -1,6 +1,6 @@
 //! Brokers: where messages are numbered, stored, and carried between relays.
 //!
-//! One contract ([`api`]: the [`Broker`] trait and its delivery guarantee) with two
+//! One contract (`api`: the [`Broker`] trait and its delivery guarantee) with two
 //! implementations: [`embedded::EmbeddedBroker`] (one relay, SQLite history) and
 //! [`redis::RedisBroker`] (a cluster of relays). [`open`] chooses one from the
 //! configuration. Only this module knows SQLite or Redis.

@@ -1,6 +1,6 @@
 //! One client session, native QUIC or WebTransport alike: the Hello handshake and the serve
-//! loop on the control stream. The requests are in [`requests`], each joined room's stream
-//! in [`room_writer`], the limits in [`limits`].
+//! loop on the control stream. The requests are in `requests`, each joined room's stream
+//! in `room_writer`, the limits in `limits`.
 //!
 //! A session never blocks another: it owns its streams and drains its rooms' bounded hub
 //! queues at its own pace; one that falls too far behind is disconnected (SLOW_CONSUMER) and
