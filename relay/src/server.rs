@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
 use crate::session::{self, RelayState};
-use crate::tls::{CertSource, CertState, ServedCert};
+use crate::tls::{CertRotation, CertState};
 use crate::transport;
 use crate::web::{self, WebApp, WebState};
 
@@ -53,10 +53,7 @@ pub struct Relay {
     endpoint: quinn::Endpoint,
     state: Arc<RelayState>,
     store: Store,
-    cert_source: CertSource,
-    transport: Arc<quinn::TransportConfig>,
-    rotate_at: Option<time::OffsetDateTime>,
-    cert: Arc<RwLock<CertState>>,
+    cert: CertRotation,
     tracker: TaskTracker,
     http: std::net::TcpListener,
     web: Arc<WebState>,
@@ -71,16 +68,14 @@ impl Relay {
             bind_udp(config.listen).with_context(|| format!("binding UDP {}", config.listen))?;
         let http = bind_tcp(config.http).with_context(|| format!("binding TCP {}", config.http))?;
         let node_id = config.node_id(socket.local_addr()?.port());
-        let cert_source = config.tls.source();
-        let cert = ServedCert::load(&cert_source).context("preparing the TLS certificate")?;
+        let transport = Arc::new(transport_config(&config));
+        let (cert, server_config) = CertRotation::load(config.tls.source(), transport)?;
 
         let metrics = Arc::new(Metrics::install());
         let hub = Hub::new(node_id.clone(), config.limits.queue_len, metrics.clone());
         let store = broker::open(&config.store, hub.clone(), node_id.clone()).await?;
         hub.set_broker(store.broker());
 
-        let transport = Arc::new(transport_config(&config));
-        let server_config = cert.server_config(transport.clone())?;
         let endpoint = quinn::Endpoint::new(
             quinn::EndpointConfig::default(),
             Some(server_config),
@@ -97,9 +92,6 @@ impl Relay {
             metrics,
             CancellationToken::new(),
         ));
-        let cert_state = Arc::new(RwLock::new(CertState {
-            sha256_hex: cert.sha256_hex(),
-        }));
         let quic_port = endpoint.local_addr()?.port();
         let counter = state.clone();
         let web = Arc::new(WebState {
@@ -108,7 +100,7 @@ impl Relay {
             quic_port,
             public_quic: config.public.quic(quic_port),
             public_http: config.public.http(http.local_addr()?.port()),
-            cert: cert_state.clone(),
+            cert: cert.state(),
             metrics: state.metrics.clone(),
             broker: state.broker.clone(),
             hub: state.hub.clone(),
@@ -130,10 +122,7 @@ impl Relay {
             endpoint,
             state,
             store,
-            cert_source,
-            transport,
-            rotate_at: cert.rotate_at,
-            cert: cert_state,
+            cert,
             tracker: TaskTracker::new(),
             http,
             web,
@@ -152,7 +141,7 @@ impl Relay {
 
     /// The certificate state (for the web page's certificate hash).
     pub fn cert_state(&self) -> Arc<RwLock<CertState>> {
-        self.cert.clone()
+        self.cert.state()
     }
 
     /// Serves until `shutdown` resolves (one select over the shutdown signal, the
@@ -163,7 +152,7 @@ impl Relay {
         loop {
             tokio::select! {
                 _ = &mut shutdown => break,
-                _ = sleep_until_time(self.rotate_at) => self.rotate_certificate(),
+                _ = self.cert.due() => self.cert.rotate(&self.endpoint),
                 incoming = self.endpoint.accept() => {
                     let Some(incoming) = incoming else { break };
                     self.accept(incoming);
@@ -231,29 +220,6 @@ impl Relay {
         }
         self.store.close().await;
         tracing::info!("relay stopped");
-    }
-
-    /// Signs a fresh leaf and serves it to new connections from now on.
-    fn rotate_certificate(&mut self) {
-        let rotated = ServedCert::load(&self.cert_source).and_then(|cert| {
-            let config = cert.server_config(self.transport.clone())?;
-            Ok((cert, config))
-        });
-        match rotated {
-            Ok((cert, config)) => {
-                self.endpoint.set_server_config(Some(config));
-                self.rotate_at = cert.rotate_at;
-                if let Ok(mut state) = self.cert.write() {
-                    state.sha256_hex = cert.sha256_hex();
-                }
-                tracing::info!(sha256 = ?cert.sha256_hex(), "rotated the TLS certificate");
-            }
-            Err(e) => {
-                // Try again in an hour; the current leaf still has days left.
-                tracing::error!("certificate rotation failed: {e:#}");
-                self.rotate_at = Some(time::OffsetDateTime::now_utc() + Duration::from_secs(3600));
-            }
-        }
     }
 }
 
@@ -354,15 +320,4 @@ fn bind_tcp(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     socket.listen(1024)?;
     socket.set_nonblocking(true)?;
     Ok(socket.into())
-}
-
-async fn sleep_until_time(at: Option<time::OffsetDateTime>) {
-    match at {
-        Some(at) => {
-            let wait = at - time::OffsetDateTime::now_utc();
-            let wait = Duration::try_from(wait).unwrap_or(Duration::ZERO);
-            tokio::time::sleep(wait).await;
-        }
-        None => std::future::pending().await,
-    }
 }
