@@ -202,6 +202,32 @@ impl EmbeddedBroker {
         .await
         .map_err(|e| BrokerError::Internal(format!("{what}: read task failed: {e}")))?
     }
+
+    /// Runs a history query (`sql` takes the room, a seq bound and a limit) for at most
+    /// `limit` messages of `room`, in the query's order.
+    async fn read_messages(
+        &self,
+        what: String,
+        sql: &'static str,
+        room: &str,
+        bound: i64,
+        limit: usize,
+    ) -> Result<Vec<Message>, BrokerError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let epoch = self.state.epoch;
+        let owned = room.to_owned();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(what, move |conn| {
+            let mut stmt = conn.prepare_cached(sql)?;
+            let rows = stmt.query_map(params![owned, bound, limit], |row| {
+                message_from_row(&owned, epoch, row)
+            })?;
+            rows.collect()
+        })
+        .await
+    }
 }
 
 impl Drop for EmbeddedBroker {
@@ -259,25 +285,11 @@ impl Broker for EmbeddedBroker {
         after: u64,
         limit: usize,
     ) -> Result<Vec<Message>, BrokerError> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let epoch = self.state.epoch;
-        let owned = room.to_owned();
         // Seqs never exceed i64::MAX, so clamping keeps the meaning of any u64 bound.
         let after = i64::try_from(after).unwrap_or(i64::MAX);
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.read(
-            format!("reading room {room} after seq {after}"),
-            move |conn| {
-                let mut stmt = conn.prepare_cached(SELECT_AFTER)?;
-                let rows = stmt.query_map(params![owned, after, limit], |row| {
-                    message_from_row(&owned, epoch, row)
-                })?;
-                rows.collect()
-            },
-        )
-        .await
+        let what = format!("reading room {room} after seq {after}");
+        self.read_messages(what, SELECT_AFTER, room, after, limit)
+            .await
     }
 
     async fn read_before(
@@ -286,24 +298,10 @@ impl Broker for EmbeddedBroker {
         before: Option<u64>,
         limit: usize,
     ) -> Result<Vec<Message>, BrokerError> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let epoch = self.state.epoch;
-        let owned = room.to_owned();
         let before = before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let what = format!("reading room {room} before seq {before}");
         let mut messages = self
-            .read(
-                format!("reading room {room} before seq {before}"),
-                move |conn| {
-                    let mut stmt = conn.prepare_cached(SELECT_BEFORE)?;
-                    let rows = stmt.query_map(params![owned, before, limit], |row| {
-                        message_from_row(&owned, epoch, row)
-                    })?;
-                    rows.collect::<rusqlite::Result<Vec<_>>>()
-                },
-            )
+            .read_messages(what, SELECT_BEFORE, room, before, limit)
             .await?;
         messages.reverse();
         Ok(messages)
