@@ -1,17 +1,12 @@
 //! The hub: this relay's rooms and their local members, and the fan-out of what the broker
 //! delivers into each member's bounded queue.
 //!
-//! A room exists here while it has a member on this relay; the relay is subscribed to the
-//! room at the broker exactly then. Every message is encoded once, whatever the number of
-//! receivers: members share the same bytes.
-//!
-//! Presence: the hub tells the broker when a nick's sessions here go from none to one and
-//! back ([`crate::broker::Broker::presence`]); the broker answers with one
-//! [`Signal::Presence`] per change of the room as a whole, across relays. The hub keeps the
-//! room's nicks as the broker reports them (its snapshot through [`Deliver::members`], then
-//! those signals) and forwards a presence frame to local members only when that set
-//! changes, so nobody sees a nick join twice. Member lists are those nicks plus the local
-//! ones.
+//! A room exists here while it has a member on this relay, and the relay is subscribed to
+//! it at the broker exactly then. Each message is encoded once; members share the bytes.
+//! Presence: the hub reports a nick's first and last session here to
+//! [`crate::broker::Broker::presence`], keeps the room's nicks as the broker reports them
+//! ([`Deliver::members`], then [`Signal::Presence`]), and tells local members only when
+//! that set changes.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};

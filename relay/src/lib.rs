@@ -1,10 +1,11 @@
 //! The ChitChat relay: accepts native QUIC and WebTransport sessions on one UDP port, keeps
 //! rooms, and moves messages through a broker.
 //!
-//! Layers, each knowing only the ones below it: [`server`] (endpoint, ALPN dispatch,
-//! admission, shutdown) -> [`session`] (one client's frames over [`transport`]) -> [`hub`]
-//! (rooms and fan-out on this relay) -> [`broker`] (numbering, storage, other relays).
-//! The wire format lives in the `chitchat-protocol` crate.
+//! Layers, each knowing only the ones below it: [`server`] (start-up, endpoint, admission,
+//! shutdown) -> [`session`] (one client's frames over [`transport`], which also tells the
+//! two kinds of client apart) -> [`hub`] (rooms and fan-out on this relay) -> [`broker`]
+//! (numbering, storage, other relays). Each module owns its configuration; [`config`]
+//! flattens them. The wire format lives in the `chitchat-protocol` crate.
 
 pub mod broker;
 pub mod clock;

@@ -115,12 +115,13 @@ impl Metrics {
             return;
         }
         self.messages_out.increment(n);
-        let now_ms = SystemTime::now()
+        // Fractional milliseconds (not `clock::now_ms`): the buckets start under one.
+        let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map(|d| d.as_secs_f64() * 1000.0)
             .unwrap_or(0.0);
         self.delivery_latency
-            .record(((now_ms - ts_ms as f64) / 1000.0).max(0.0));
+            .record(((now - ts_ms as f64) / 1000.0).max(0.0));
     }
 
     pub fn slow_consumer(&self) {

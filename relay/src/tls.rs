@@ -1,13 +1,14 @@
 //! TLS for the relay's one QUIC endpoint: the dev CA, the short-lived leaf it signs, its
-//! rotation, and the rustls/quinn server configuration (ALPN `h3` and `chitchat/1`).
+//! rotation ([`CertRotation`]), and the rustls/quinn server configuration (ALPN `h3` and `chitchat/1`).
 //!
 //! Browsers accept a self-signed certificate through `serverCertificateHashes` only if it is
 //! ECDSA P-256 and valid for at most 14 days, so the relay signs a fresh leaf at start and
 //! rotates it well before it expires. With `--tls-cert/--tls-key` real certificates are used
 //! instead and nothing rotates.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -39,6 +40,9 @@ const CA_WAIT: Duration = Duration::from_secs(10);
 /// rotation still have days to reconnect with the hash they know.
 pub const ROTATE_WHEN_LEFT: Duration = Duration::from_secs(6 * 24 * 3600);
 
+/// How long a failed rotation waits to try again: the leaf still has days left.
+const RETRY_ROTATION: Duration = Duration::from_secs(3600);
+
 /// The ring crypto provider: the only one compiled in, chosen explicitly so no default is
 /// ever consulted.
 pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
@@ -48,6 +52,138 @@ pub fn provider() -> Arc<rustls::crypto::CryptoProvider> {
         .cipher_suites
         .sort_by_key(|s| s.suite() != rustls::CipherSuite::TLS13_AES_128_GCM_SHA256);
     Arc::new(provider)
+}
+
+/// Where the relay's certificate comes from, as configured.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TlsConfig {
+    /// Directory of the development CA (ca.pem, ca.key), created if missing. The relay
+    /// signs a short-lived leaf with it at start and rotates it.
+    #[arg(long, env = "CHITCHAT_CERTS_DIR", default_value = "certs")]
+    pub certs_dir: PathBuf,
+
+    /// Extra names (DNS or IP) for the dev leaf, besides localhost, 127.0.0.1 and ::1.
+    #[arg(long = "tls-name", env = "CHITCHAT_TLS_NAMES", value_delimiter = ',')]
+    pub names: Vec<String>,
+
+    /// A real certificate chain (PEM) instead of the dev CA; needs --tls-key.
+    #[arg(long, env = "CHITCHAT_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key (PEM) of --tls-cert.
+    #[arg(long, env = "CHITCHAT_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+impl TlsConfig {
+    /// The certificate source these flags describe.
+    pub fn source(&self) -> CertSource {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => CertSource::Files {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+            _ => {
+                let mut names = vec![
+                    "localhost".to_string(),
+                    "127.0.0.1".to_string(),
+                    "::1".to_string(),
+                ];
+                for n in &self.names {
+                    if !names.contains(n) {
+                        names.push(n.clone());
+                    }
+                }
+                CertSource::DevCa {
+                    dir: self.certs_dir.clone(),
+                    names,
+                }
+            }
+        }
+    }
+}
+
+/// The certificate in service, shared by the endpoint's rotation, the web page (its hash)
+/// and the relay registry.
+#[derive(Default)]
+pub struct CertState {
+    /// SHA-256 (hex) of the dev leaf in service; `None` with real certificates.
+    pub sha256_hex: Option<String>,
+}
+
+/// The certificate the endpoint serves and its rotation: when the leaf is due, a fresh one
+/// is signed and served to new connections, and [`CertState`] follows.
+pub struct CertRotation {
+    source: CertSource,
+    transport: Arc<quinn::TransportConfig>,
+    /// When the leaf in service is to be replaced; `None` when it never is.
+    rotate_at: Option<OffsetDateTime>,
+    state: Arc<RwLock<CertState>>,
+}
+
+impl CertRotation {
+    /// Loads or makes the first certificate; returns the rotation and the endpoint's
+    /// server config (with `transport`).
+    pub fn load(
+        source: CertSource,
+        transport: Arc<quinn::TransportConfig>,
+    ) -> anyhow::Result<(CertRotation, quinn::ServerConfig)> {
+        let cert = ServedCert::load(&source).context("preparing the TLS certificate")?;
+        let config = cert.server_config(transport.clone())?;
+        let state = Arc::new(RwLock::new(CertState {
+            sha256_hex: cert.sha256_hex(),
+        }));
+        let rotation = CertRotation {
+            source,
+            transport,
+            rotate_at: cert.rotate_at,
+            state,
+        };
+        Ok((rotation, config))
+    }
+
+    /// The certificate in service, as the web page and the registry read it.
+    pub fn state(&self) -> Arc<RwLock<CertState>> {
+        self.state.clone()
+    }
+
+    /// Resolves when the leaf is due for rotation (never, for real certificates).
+    pub fn due(&self) -> impl Future<Output = ()> + Send + 'static {
+        let at = self.rotate_at;
+        async move {
+            match at {
+                Some(at) => {
+                    let wait = at - OffsetDateTime::now_utc();
+                    tokio::time::sleep(Duration::try_from(wait).unwrap_or(Duration::ZERO)).await;
+                }
+                None => std::future::pending().await,
+            }
+        }
+    }
+
+    /// Signs a fresh leaf and serves it to `endpoint`'s new connections from now on; on
+    /// failure, tries again in an hour.
+    pub fn rotate(&mut self, endpoint: &quinn::Endpoint) {
+        let rotated = ServedCert::load(&self.source).and_then(|cert| {
+            let config = cert.server_config(self.transport.clone())?;
+            Ok((cert, config))
+        });
+        match rotated {
+            Ok((cert, config)) => {
+                endpoint.set_server_config(Some(config));
+                self.rotate_at = cert.rotate_at;
+                if let Ok(mut state) = self.state.write() {
+                    state.sha256_hex = cert.sha256_hex();
+                }
+                tracing::info!(sha256 = ?cert.sha256_hex(), "rotated the TLS certificate");
+            }
+            Err(e) => {
+                // The current leaf still has days left.
+                tracing::error!("certificate rotation failed: {e:#}");
+                self.rotate_at = Some(OffsetDateTime::now_utc() + RETRY_ROTATION);
+            }
+        }
+    }
 }
 
 /// Where the relay's certificate comes from.

@@ -1,12 +1,16 @@
 //! One face for both kinds of session: a native QUIC connection (ALPN `chitchat/1`) or a
-//! WebTransport session (ALPN `h3`), so the session logic is written once.
+//! WebTransport session (ALPN `h3`), so the session logic is written once. [`establish`]
+//! tells them apart after the TLS handshake.
 //!
 //! Streams are handed out as plain quinn streams: a WebTransport stream is a QUIC stream
 //! behind a short header that wtransport writes or reads when the stream opens, after which
 //! its bytes are ours.
 
+use std::time::Duration;
+
 use bytes::Bytes;
-use chitchat_protocol::ErrorCode;
+use chitchat_protocol::{ALPN_CHITCHAT, ALPN_H3, ErrorCode};
+use tokio::time::timeout;
 
 /// Which kind of client a session serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,4 +159,58 @@ impl Conn {
     pub fn remote_address(&self) -> std::net::SocketAddr {
         self.quic().remote_address()
     }
+}
+
+/// Why an incoming connection did not become a session's [`Conn`].
+#[derive(Debug, thiserror::Error)]
+pub enum EstablishError {
+    #[error("handshake failed: {0}")]
+    Handshake(#[from] quinn::ConnectionError),
+    #[error("handshake timed out")]
+    Timeout,
+    /// rustls refuses any ALPN outside the configured two during the handshake, so this
+    /// means a TLS stack that ignored that.
+    #[error("unexpected ALPN {0:?}")]
+    Alpn(Option<Vec<u8>>),
+    #[error("WebTransport session setup failed: {0}")]
+    WebTransport(#[from] wtransport::error::ConnectionError),
+}
+
+/// The TLS handshake, then the QUIC connection or the WebTransport session its ALPN asks
+/// for, each step within `handshake_timeout`.
+pub async fn establish(
+    mut connecting: quinn::Connecting,
+    handshake_timeout: Duration,
+) -> Result<Conn, EstablishError> {
+    let data = timeout(handshake_timeout, connecting.handshake_data())
+        .await
+        .map_err(|_| EstablishError::Timeout)??;
+    let alpn = data
+        .downcast::<quinn::crypto::rustls::HandshakeData>()
+        .ok()
+        .and_then(|d| d.protocol);
+    match alpn.as_deref() {
+        Some(p) if p == ALPN_CHITCHAT => {
+            let conn = timeout(handshake_timeout, connecting)
+                .await
+                .map_err(|_| EstablishError::Timeout)??;
+            Ok(Conn::Quic(conn))
+        }
+        Some(p) if p == ALPN_H3 => accept_webtransport(connecting, handshake_timeout).await,
+        _ => Err(EstablishError::Alpn(alpn)),
+    }
+}
+
+/// Completes a WebTransport session's HTTP/3 setup (the CONNECT request) and accepts it.
+async fn accept_webtransport(
+    connecting: quinn::Connecting,
+    handshake_timeout: Duration,
+) -> Result<Conn, EstablishError> {
+    let request = timeout(
+        handshake_timeout,
+        wtransport::endpoint::IncomingSessionFuture::with_quic_connecting(connecting),
+    )
+    .await
+    .map_err(|_| EstablishError::Timeout)??;
+    Ok(Conn::WebTransport(request.accept().await?))
 }

@@ -1,17 +1,9 @@
 //! The relay's HTTP side: the browser client as an immutable web app, `/healthz`,
-//! `/metrics`, `/config.json` and `/relays`.
+//! `/metrics`, `/config.json` and `/relays`, and the public addresses it advertises.
 //!
-//! Following immutablewebapps.org: every asset under web/ is embedded in the binary at build
-//! time and served at a content-hashed path (`/assets/js/app.3f2a9c1b0d4e5f67.js`) with
-//! `Cache-Control: public, max-age=31536000, immutable`. index.html is the only mutable
-//! document (`no-cache`); the relay writes into it the deployment's configuration (where to
-//! open WebTransport, the dev certificate's hash) and an import map from each asset's plain
-//! path to its hashed one, so modules import each other by plain relative paths. The same
-//! assets serve every deployment.
-//!
-//! In a cluster the configuration lists every live relay of the registry (this one first),
-//! with the union of their dev certificate hashes, so a page whose relay dies reconnects to
-//! another; `/relays` serves the registry itself.
+//! Every asset under web/ is embedded at build time and served at a content-hashed path with
+//! `Cache-Control: immutable`; index.html alone is `no-cache`, and carries the deployment's
+//! configuration ([`PageConfig`]) and an import map from plain to hashed paths.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -27,7 +19,62 @@ use serde::Serialize;
 use crate::broker::{RelayInfo, SharedBroker};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
-use crate::server::CertState;
+use crate::tls::CertState;
+
+/// Where clients and other relays' pages reach this relay, as the relay registry tells
+/// them (behind NAT, a proxy or a container, not the addresses it binds).
+#[derive(Debug, Clone, clap::Args)]
+pub struct PublicConfig {
+    /// Public QUIC address (HOST:PORT) of this relay; its WebTransport URL is
+    /// https://HOST:PORT/ (default: localhost and the bound UDP port).
+    #[arg(long, env = "CHITCHAT_PUBLIC_ADDR", value_parser = parse_host_port)]
+    pub public_addr: Option<String>,
+
+    /// Public HTTP URL of this relay's web app (default: http://localhost:<bound HTTP
+    /// port>/).
+    #[arg(long, env = "CHITCHAT_PUBLIC_HTTP", value_parser = parse_http_url)]
+    pub public_http: Option<String>,
+}
+
+/// `HOST:PORT`, where HOST may be a bracketed IPv6 address.
+fn parse_host_port(value: &str) -> Result<String, String> {
+    match value.rsplit_once(':') {
+        Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok_and(|p| p > 0) => {
+            Ok(value.to_string())
+        }
+        _ => Err(format!("{value:?} is not HOST:PORT")),
+    }
+}
+
+/// An `http://` or `https://` URL.
+fn parse_http_url(value: &str) -> Result<String, String> {
+    if value.starts_with("http://") || value.starts_with("https://") {
+        Ok(value.to_string())
+    } else {
+        Err(format!("{value:?} is not an http:// or https:// URL"))
+    }
+}
+
+impl PublicConfig {
+    /// The public QUIC address, given the bound UDP port.
+    pub fn quic(&self, quic_port: u16) -> String {
+        self.public_addr
+            .clone()
+            .unwrap_or_else(|| format!("localhost:{quic_port}"))
+    }
+
+    /// The public WebTransport URL, given the bound UDP port.
+    pub fn webtransport(&self, quic_port: u16) -> String {
+        format!("https://{}/", self.quic(quic_port))
+    }
+
+    /// The public HTTP URL, given the bound TCP port.
+    pub fn http(&self, http_port: u16) -> String {
+        self.public_http
+            .clone()
+            .unwrap_or_else(|| format!("http://localhost:{http_port}/"))
+    }
+}
 
 /// The web client's files, embedded at build time (in every build profile).
 #[derive(rust_embed::Embed)]
@@ -208,7 +255,7 @@ impl WebState {
     }
 
     /// This relay as the registry would list it.
-    fn own_info(&self) -> RelayInfo {
+    pub fn own_info(&self) -> RelayInfo {
         RelayInfo {
             node: self.node_id.clone(),
             quic: self.public_quic.clone(),

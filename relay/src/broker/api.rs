@@ -104,7 +104,12 @@ pub trait Deliver: Send + Sync + 'static {
     }
 }
 
-/// Numbers, stores and distributes room messages. See the module docs for the guarantee.
+/// Numbers, stores and distributes room messages.
+///
+/// The guarantee: a message is numbered and stored before anyone receives it, and every
+/// relay subscribed to its room receives it once, in seq order, while it stays connected to
+/// the broker. Across a lost connection the broker re-reads history after the last seq it
+/// delivered, so the [`Deliver`] sink still sees each room gapless.
 #[async_trait::async_trait]
 pub trait Broker: Send + Sync + 'static {
     /// Numbers `msg` with its room's next seq, stores it, then delivers it to every relay

@@ -1,0 +1,351 @@
+//! The embedded broker: in-process fan-out and SQLite history, for a relay on its own.
+//!
+//! One database, `<data dir>/chitchat.db`, in WAL mode with `synchronous=NORMAL`: a
+//! committed message survives the relay being killed, not necessarily a power loss. One
+//! writer thread (`writer`) numbers, stores (group commit) and only then delivers; reads
+//! run on a small pool of read-only connections (`sqlite`, with the schema). An exclusive
+//! lock on `<data dir>/chitchat.lock` keeps a second broker off the same data dir.
+//!
+//! Schema (version 1, in `PRAGMA user_version`): `meta(key, value)` holds `epoch` (the
+//! store's creation time in ms, below [`chitchat_protocol::MAX_EPOCH`], never changed);
+//! `messages(room, seq, sender, ts, text)` is keyed `(room, seq)`, `WITHOUT ROWID`, seqs
+//! gapless from 1 per room, never deleted.
+
+mod sqlite;
+mod writer;
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
+use std::thread::JoinHandle;
+
+use chitchat_protocol::Message;
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use rusqlite::{Connection, params};
+use tokio::sync::oneshot;
+
+use super::api::{Broker, BrokerError, Deliver, NewMessage, RoomHead, Signal};
+use sqlite::{
+    ReadPool, SELECT_AFTER, SELECT_BEFORE, SELECT_HEAD, acquire_lock, message_from_row,
+    open_writer, sqlite_error,
+};
+use writer::Writer;
+
+/// The database file inside the data dir.
+pub const DB_FILE: &str = "chitchat.db";
+
+/// The lock file inside the data dir: an empty SQLite database on which the broker holds an
+/// exclusive lock while it runs. SQLite's own locking is used (rather than a lock-file
+/// crate) because it already works across processes and between connections of one process.
+pub const LOCK_FILE: &str = "chitchat.lock";
+
+/// A [`super::Broker`] for a relay on its own: fan-out inside the process, history in
+/// SQLite. See the module docs for how it stores and delivers.
+///
+/// The [`Deliver`] sink is called from the writer thread (messages) and from the caller of
+/// [`Broker::signal`] (signals), under a lock that also guards the set of subscribed rooms;
+/// it must return quickly and must not call back into the broker.
+///
+/// Shut down with [`EmbeddedBroker::close`]; dropping the broker also stores whatever is
+/// queued, then waits for the writer thread to end.
+pub struct EmbeddedBroker {
+    state: Arc<EmbeddedState>,
+    /// The writer's queue; `None` once dropped.
+    queue: Option<mpsc::Sender<WriterCommand>>,
+    /// The writer thread, joined on drop.
+    writer: Option<JoinHandle<()>>,
+    node_id: String,
+    db_path: PathBuf,
+}
+
+/// State shared by the broker handle, the writer thread and read tasks.
+struct EmbeddedState {
+    sink: Arc<dyn Deliver>,
+    /// Rooms whose messages and signals go to the sink. Held while calling the sink, so
+    /// that once `unsubscribe` returns no further delivery for the room starts, and the
+    /// sink never sees two calls at once.
+    subscribed: Mutex<HashSet<String>>,
+    /// Whether the writer thread is running.
+    alive: AtomicBool,
+    epoch: u64,
+    readers: ReadPool,
+}
+
+/// What the writer thread is asked to do, in order.
+enum WriterCommand {
+    /// Number, store and deliver one message.
+    Publish(Job),
+    /// Store everything queued before this, then stop; answered once stopped.
+    Close(oneshot::Sender<()>),
+}
+
+/// A message to store and whom to answer.
+struct Job {
+    msg: NewMessage,
+    reply: oneshot::Sender<Result<Message, BrokerError>>,
+}
+
+impl EmbeddedBroker {
+    /// Opens (creating if needed) the store in `data_dir` and starts its writer thread.
+    ///
+    /// Creates `data_dir` if it is missing. Fails if the directory cannot be created, the
+    /// database cannot be opened or is not a ChitChat store, or another broker already uses
+    /// the directory. Blocking: call it at start-up (or from `spawn_blocking`).
+    pub fn open(
+        data_dir: &Path,
+        sink: Arc<dyn Deliver>,
+        node_id: String,
+    ) -> Result<Self, BrokerError> {
+        std::fs::create_dir_all(data_dir).map_err(|e| {
+            BrokerError::Internal(format!("creating data dir {}: {e}", data_dir.display()))
+        })?;
+        let lock = acquire_lock(&data_dir.join(LOCK_FILE))?;
+        let db_path = data_dir.join(DB_FILE);
+        let (conn, epoch) = open_writer(&db_path)?;
+        let readers = ReadPool::new(db_path.clone());
+        // Open one reader now, so a store readers cannot open fails here, not on first use.
+        let reader = readers
+            .take()
+            .map_err(|e| sqlite_error(format_args!("opening {}", db_path.display()), e))?;
+        readers.give(reader);
+
+        let state = Arc::new(EmbeddedState {
+            sink,
+            subscribed: Mutex::new(HashSet::new()),
+            alive: AtomicBool::new(true),
+            epoch,
+            readers,
+        });
+        let (queue, commands) = mpsc::channel();
+        let writer = Writer {
+            conn,
+            _lock: lock,
+            state: Arc::clone(&state),
+            counters: HashMap::new(),
+            last_ts: 0,
+        };
+        let span = tracing::info_span!("store_writer", node = %node_id);
+        let thread_state = Arc::clone(&state);
+        let handle = std::thread::Builder::new()
+            .name("chitchat-store-writer".into())
+            .spawn(move || {
+                let _enter = span.enter();
+                let alive = AliveGuard(thread_state);
+                let closed = writer.run(commands);
+                drop(alive);
+                tracing::info!("store writer stopped");
+                if let Some(reply) = closed {
+                    let _ = reply.send(());
+                }
+            })
+            .map_err(|e| BrokerError::Internal(format!("starting the store writer thread: {e}")))?;
+        tracing::info!(path = %db_path.display(), epoch, "message store open");
+        Ok(EmbeddedBroker {
+            state,
+            queue: Some(queue),
+            writer: Some(handle),
+            node_id,
+            db_path,
+        })
+    }
+
+    /// Stores every message already published, then stops the writer: later publishes
+    /// fail with [`BrokerError::Unavailable`] and [`Broker::is_ready`] turns false. Reads
+    /// keep working. Returns once the writer has stopped and released the data dir.
+    pub async fn close(&self) {
+        let (reply, stopped) = oneshot::channel();
+        if let Some(queue) = &self.queue
+            && queue.send(WriterCommand::Close(reply)).is_ok()
+        {
+            // An error means the writer already stopped, which is what we wait for.
+            let _ = stopped.await;
+        }
+    }
+
+    /// The store's epoch.
+    pub fn epoch(&self) -> u64 {
+        self.state.epoch
+    }
+
+    /// The node id this broker was opened with.
+    pub fn node_id(&self) -> &str {
+        &self.node_id
+    }
+
+    /// The database file.
+    pub fn db_path(&self) -> &Path {
+        &self.db_path
+    }
+
+    /// Runs `query` on a read connection on the blocking pool.
+    async fn read<T, F>(&self, what: String, query: F) -> Result<T, BrokerError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> rusqlite::Result<T> + Send + 'static,
+    {
+        let state = Arc::clone(&self.state);
+        let task_what = what.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = state
+                .readers
+                .take()
+                .map_err(|e| sqlite_error(format_args!("{task_what}: opening a reader"), e))?;
+            let result = query(&conn).map_err(|e| sqlite_error(&task_what, e));
+            // A connection that failed may be in a bad state: close it rather than reuse it.
+            if result.is_ok() {
+                state.readers.give(conn);
+            }
+            result
+        })
+        .await
+        .map_err(|e| BrokerError::Internal(format!("{what}: read task failed: {e}")))?
+    }
+
+    /// Runs a history query (`sql` takes the room, a seq bound and a limit) for at most
+    /// `limit` messages of `room`, in the query's order.
+    async fn read_messages(
+        &self,
+        what: String,
+        sql: &'static str,
+        room: &str,
+        bound: i64,
+        limit: usize,
+    ) -> Result<Vec<Message>, BrokerError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let epoch = self.state.epoch;
+        let owned = room.to_owned();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read(what, move |conn| {
+            let mut stmt = conn.prepare_cached(sql)?;
+            let rows = stmt.query_map(params![owned, bound, limit], |row| {
+                message_from_row(&owned, epoch, row)
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+}
+
+impl Drop for EmbeddedBroker {
+    fn drop(&mut self) {
+        // Closing the queue makes the writer store what is queued, then stop.
+        drop(self.queue.take());
+        if let Some(handle) = self.writer.take()
+            && handle.thread().id() != std::thread::current().id()
+            && handle.join().is_err()
+        {
+            tracing::error!("store writer thread panicked");
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Broker for EmbeddedBroker {
+    fn publish(&self, msg: NewMessage) -> BoxFuture<'static, Result<Message, BrokerError>> {
+        let (reply, stored) = oneshot::channel();
+        let queued = match &self.queue {
+            Some(queue) => queue
+                .send(WriterCommand::Publish(Job { msg, reply }))
+                .is_ok(),
+            None => false,
+        };
+        if !queued {
+            return futures::future::ready(Err(closed())).boxed();
+        }
+        // The writer drops the reply only if it stopped without storing the message.
+        async move { stored.await.unwrap_or_else(|_| Err(closed())) }.boxed()
+    }
+
+    async fn head(&self, room: &str) -> Result<RoomHead, BrokerError> {
+        let epoch = self.state.epoch;
+        let owned = room.to_owned();
+        let (first, last) = self
+            .read(format!("reading the head of room {room}"), move |conn| {
+                conn.prepare_cached(SELECT_HEAD)?
+                    .query_row([&owned], |row| {
+                        Ok((row.get::<_, Option<u64>>(0)?, row.get::<_, Option<u64>>(1)?))
+                    })
+            })
+            .await?;
+        let last_seq = last.unwrap_or(0);
+        Ok(RoomHead {
+            epoch,
+            last_seq,
+            first_seq: first.unwrap_or(last_seq + 1),
+        })
+    }
+
+    async fn read_after(
+        &self,
+        room: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Message>, BrokerError> {
+        // Seqs never exceed i64::MAX, so clamping keeps the meaning of any u64 bound.
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        let what = format!("reading room {room} after seq {after}");
+        self.read_messages(what, SELECT_AFTER, room, after, limit)
+            .await
+    }
+
+    async fn read_before(
+        &self,
+        room: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<Message>, BrokerError> {
+        let before = before.map_or(i64::MAX, |b| i64::try_from(b).unwrap_or(i64::MAX));
+        let what = format!("reading room {room} before seq {before}");
+        let mut messages = self
+            .read_messages(what, SELECT_BEFORE, room, before, limit)
+            .await?;
+        messages.reverse();
+        Ok(messages)
+    }
+
+    async fn subscribe(&self, room: &str) -> Result<(), BrokerError> {
+        self.state.subscribed().insert(room.to_owned());
+        Ok(())
+    }
+
+    async fn unsubscribe(&self, room: &str) {
+        self.state.subscribed().remove(room);
+    }
+
+    fn signal(&self, room: &str, signal: Signal) {
+        let subscribed = self.state.subscribed();
+        if subscribed.contains(room) {
+            self.state.sink.signal(room, &signal);
+        }
+    }
+
+    fn is_ready(&self) -> bool {
+        self.state.alive.load(Ordering::Acquire)
+    }
+}
+
+impl EmbeddedState {
+    fn subscribed(&self) -> MutexGuard<'_, HashSet<String>> {
+        // The set stays consistent even if a sink panicked while it was held.
+        self.subscribed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Marks the writer stopped when the writer thread ends, by return or by panic.
+struct AliveGuard(Arc<EmbeddedState>);
+
+impl Drop for AliveGuard {
+    fn drop(&mut self) {
+        self.0.alive.store(false, Ordering::Release);
+    }
+}
+
+fn closed() -> BrokerError {
+    BrokerError::Unavailable("the message store is closed".into())
+}

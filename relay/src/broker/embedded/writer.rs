@@ -1,0 +1,143 @@
+//! The embedded broker's writer thread: the only write connection, group commit, numbering,
+//! and delivery after commit.
+
+use std::collections::HashMap;
+use std::sync::{Arc, mpsc};
+
+use chitchat_protocol::Message;
+use rusqlite::{Connection, params};
+use tokio::sync::oneshot;
+
+use super::sqlite::{INSERT_MESSAGE, SELECT_LAST_SEQ, sqlite_error};
+use super::{EmbeddedState, Job, WriterCommand};
+use crate::broker::BrokerError;
+use crate::clock::now_ms;
+
+/// The most messages committed in one transaction. Group commit drains the queue, but a
+/// bound keeps the first message of a huge burst from waiting for the whole burst, and
+/// bounds the time the writer spends delivering one batch.
+const MAX_BATCH: usize = 4096;
+
+/// The writer thread's state.
+pub(super) struct Writer {
+    pub conn: Connection,
+    /// Held for the writer's life; see [`super::LOCK_FILE`].
+    pub _lock: Connection,
+    pub state: Arc<EmbeddedState>,
+    /// The last seq stored per room, for rooms written since start.
+    pub counters: HashMap<String, u64>,
+    /// The last timestamp given, so timestamps never go backwards within a run.
+    pub last_ts: u64,
+}
+
+impl Writer {
+    /// Serves the queue until it closes or a `Close` arrives; returns the `Close` reply.
+    pub fn run(mut self, commands: mpsc::Receiver<WriterCommand>) -> Option<oneshot::Sender<()>> {
+        let mut batch = Vec::new();
+        // `recv` fails once every handle is gone and the queue is drained.
+        while let Ok(first) = commands.recv() {
+            let mut next = Some(first);
+            let mut closing = None;
+            while let Some(command) = next.take() {
+                match command {
+                    WriterCommand::Publish(job) => batch.push(job),
+                    WriterCommand::Close(reply) => {
+                        closing = Some(reply);
+                        break;
+                    }
+                }
+                if batch.len() < MAX_BATCH {
+                    next = commands.try_recv().ok();
+                }
+            }
+            if !batch.is_empty() {
+                self.write(std::mem::take(&mut batch));
+            }
+            if closing.is_some() {
+                return closing;
+            }
+        }
+        None
+    }
+
+    /// Stores one batch, then delivers it and answers its publishers.
+    fn write(&mut self, batch: Vec<Job>) {
+        self.last_ts = now_ms().max(self.last_ts);
+        let ts = self.last_ts;
+        match self.store(&batch, ts) {
+            Ok(messages) => {
+                for msg in &messages {
+                    let subscribed = self.state.subscribed();
+                    if subscribed.contains(&msg.room) {
+                        self.state.sink.message(msg);
+                    }
+                }
+                for (job, msg) in batch.into_iter().zip(messages) {
+                    // The publisher may have stopped waiting; the message is stored anyway.
+                    let _ = job.reply.send(Ok(msg));
+                }
+            }
+            Err(err) => {
+                tracing::error!(error = %err, messages = batch.len(), "storing messages failed");
+                // The transaction rolled back: reload counters from what is really stored.
+                self.counters.clear();
+                for job in batch {
+                    let _ = job.reply.send(Err(err.clone()));
+                }
+            }
+        }
+    }
+
+    /// Numbers and stores `batch` in one transaction; the messages as stored, in order.
+    fn store(&mut self, batch: &[Job], ts: u64) -> Result<Vec<Message>, BrokerError> {
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| sqlite_error("starting a transaction", e))?;
+        let mut messages = Vec::with_capacity(batch.len());
+        {
+            let mut insert = tx
+                .prepare_cached(INSERT_MESSAGE)
+                .map_err(|e| sqlite_error("preparing the insert", e))?;
+            let mut last_seq = tx
+                .prepare_cached(SELECT_LAST_SEQ)
+                .map_err(|e| sqlite_error("preparing the last-seq query", e))?;
+            for Job { msg, .. } in batch {
+                let counter = match self.counters.get_mut(&msg.room) {
+                    Some(counter) => counter,
+                    None => {
+                        let last: Option<u64> = last_seq
+                            .query_row([&msg.room], |row| row.get(0))
+                            .map_err(|e| {
+                            sqlite_error(
+                                format_args!("reading the last seq of room {}", msg.room),
+                                e,
+                            )
+                        })?;
+                        self.counters
+                            .entry(msg.room.clone())
+                            .or_insert(last.unwrap_or(0))
+                    }
+                };
+                *counter += 1;
+                let seq = *counter;
+                insert
+                    .execute(params![msg.room, seq, msg.from, ts, msg.text])
+                    .map_err(|e| {
+                        sqlite_error(format_args!("storing seq {seq} of room {}", msg.room), e)
+                    })?;
+                messages.push(Message {
+                    room: msg.room.clone(),
+                    seq,
+                    epoch: self.state.epoch,
+                    from: msg.from.clone(),
+                    ts,
+                    text: msg.text.clone(),
+                });
+            }
+        }
+        tx.commit()
+            .map_err(|e| sqlite_error("committing messages", e))?;
+        Ok(messages)
+    }
+}

@@ -1,0 +1,147 @@
+//! Choosing and opening the relay's broker from its configuration: the embedded one on its
+//! own, the Redis one for a cluster. The rest of the relay sees a [`Store`] and the
+//! [`SharedBroker`] it hands out, never the concrete broker.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use super::api::{BrokerError, Deliver, RelayInfo, SharedBroker};
+use super::embedded::EmbeddedBroker;
+use super::redis::{NodeStatus, RedisBroker, RedisOptions, Registration};
+
+/// Where messages are numbered and stored.
+#[derive(Debug, Clone, clap::Args)]
+pub struct StoreConfig {
+    /// Directory of the embedded broker's SQLite history (used without --redis).
+    #[arg(long, env = "CHITCHAT_DATA_DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+
+    /// Redis URL (redis://host:port/db): join a cluster of relays sharing this Redis for
+    /// numbering, history and delivery, instead of the embedded store.
+    #[arg(long, env = "CHITCHAT_REDIS")]
+    pub redis: Option<String>,
+
+    /// Messages of history kept per room in Redis; older ones are dropped.
+    #[arg(long, env = "CHITCHAT_HISTORY_LIMIT", default_value_t = 10_000,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub history_limit: u64,
+
+    /// Seconds between this relay's heartbeats in the Redis relay registry. A relay silent
+    /// for 2.5 periods counts as dead: its members leave their rooms and pages stop
+    /// offering it. Every relay of a cluster should use the same value.
+    #[arg(long, env = "CHITCHAT_HEARTBEAT_SECS", default_value_t = 5,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub heartbeat_secs: u64,
+}
+
+impl StoreConfig {
+    /// The heartbeat period in the relay registry.
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_secs(self.heartbeat_secs)
+    }
+}
+
+/// The relay's broker, opened: the [`crate::broker::Broker`] every part of the relay uses,
+/// plus what the trait leaves out (registering the relay's addresses, the final flush).
+pub struct Store {
+    kind: Kind,
+    /// Where the store is, for the start-up log.
+    description: String,
+}
+
+/// The concrete broker behind a [`Store`].
+enum Kind {
+    Embedded(Arc<EmbeddedBroker>),
+    Redis(Arc<RedisBroker>),
+}
+
+/// Opens the broker `config` asks for: Redis if a URL is given, else the embedded store in
+/// the data dir. Messages are delivered to `sink`; `node_id` names this relay.
+pub async fn open(
+    config: &StoreConfig,
+    sink: Arc<dyn Deliver>,
+    node_id: String,
+) -> anyhow::Result<Store> {
+    match &config.redis {
+        Some(url) => {
+            let options = RedisOptions {
+                node_id,
+                history_limit: usize::try_from(config.history_limit).unwrap_or(usize::MAX),
+                heartbeat: config.heartbeat(),
+            };
+            let broker = RedisBroker::connect_with(url, sink, options)
+                .await
+                .context("connecting to Redis")?;
+            Ok(Store {
+                kind: Kind::Redis(Arc::new(broker)),
+                description: "redis".to_string(),
+            })
+        }
+        None => {
+            let dir = config.data_dir.clone();
+            let broker =
+                tokio::task::spawn_blocking(move || EmbeddedBroker::open(&dir, sink, node_id))
+                    .await?
+                    .with_context(|| {
+                        format!("opening the message store in {}", config.data_dir.display())
+                    })?;
+            Ok(Store {
+                kind: Kind::Embedded(Arc::new(broker)),
+                description: format!("sqlite:{}", config.data_dir.display()),
+            })
+        }
+    }
+}
+
+impl Store {
+    /// The broker, for the hub, the sessions and the web side.
+    pub fn broker(&self) -> SharedBroker {
+        match &self.kind {
+            Kind::Embedded(b) => b.clone(),
+            Kind::Redis(b) => b.clone(),
+        }
+    }
+
+    /// Where the store is (`sqlite:<dir>` or `redis`).
+    pub fn describe(&self) -> &str {
+        &self.description
+    }
+
+    /// Enters this relay into the broker's relay registry, if it keeps one: the addresses
+    /// from `own` now, its certificate hash and session count from `own` at every beat.
+    /// Without a registry this does nothing.
+    pub async fn register(
+        &self,
+        own: Arc<dyn Fn() -> RelayInfo + Send + Sync>,
+    ) -> Result<(), BrokerError> {
+        let Kind::Redis(broker) = &self.kind else {
+            return Ok(());
+        };
+        let now = own();
+        broker
+            .register(Registration {
+                quic: now.quic,
+                webtransport: now.webtransport,
+                http: now.http,
+                status: Arc::new(move || {
+                    let info = own();
+                    NodeStatus {
+                        cert_sha256: info.cert_sha256,
+                        sessions: info.sessions,
+                    }
+                }),
+            })
+            .await
+    }
+
+    /// Flushes what is queued and closes the broker.
+    pub async fn close(&self) {
+        match &self.kind {
+            Kind::Embedded(b) => b.close().await,
+            Kind::Redis(b) => b.close().await,
+        }
+    }
+}

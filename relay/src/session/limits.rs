@@ -1,0 +1,146 @@
+//! What protects the relay and its users from any one client: the limits' configuration,
+//! the page sizes announced in Welcome, and the per-session rate limiters.
+
+use std::time::Duration;
+
+use chitchat_protocol::Limits as WireLimits;
+use tokio::time::Instant;
+
+/// The most messages one History page holds (announced in Welcome).
+pub const HISTORY_PAGE: u16 = 100;
+
+/// A History page stops growing at this many encoded bytes, to stay well under the frame
+/// limit whatever the texts' sizes.
+pub(super) const HISTORY_PAGE_BYTES: usize = 192 * 1024;
+
+/// Requests one session may have in flight (sends awaiting storage, history reads); the
+/// relay stops reading its control stream until some complete.
+pub(super) const MAX_IN_FLIGHT: usize = 256;
+
+/// Typing signals one session may send per second (and in a burst): enough for a person
+/// typing, too few to turn datagrams into a flood.
+const TYPING_PER_SEC: f64 = 4.0;
+const TYPING_BURST: f64 = 8.0;
+
+/// Limits that protect the relay and its users from any one client.
+#[derive(Debug, Clone, clap::Args)]
+pub struct LimitsConfig {
+    /// Longest message text, in bytes.
+    #[arg(long, env = "CHITCHAT_MAX_TEXT_BYTES", default_value_t = 4096,
+          value_parser = clap::value_parser!(u32).range(1..=65536))]
+    pub max_text_bytes: u32,
+
+    /// Rooms one session may be in at once.
+    #[arg(long, env = "CHITCHAT_MAX_ROOMS", default_value_t = 100)]
+    pub max_rooms: u32,
+
+    /// Sustained messages per second one session may send.
+    #[arg(long, env = "CHITCHAT_MSGS_PER_SEC", default_value_t = 30)]
+    pub msgs_per_sec: u32,
+
+    /// Messages one session may send at once above the sustained rate.
+    #[arg(long, env = "CHITCHAT_MSGS_BURST", default_value_t = 60)]
+    pub msgs_burst: u32,
+
+    /// Sessions this relay serves at once; more are closed with SERVER_BUSY.
+    #[arg(long, env = "CHITCHAT_MAX_SESSIONS", default_value_t = 100_000)]
+    pub max_sessions: usize,
+
+    /// Seconds a new connection has to complete the TLS handshake and say Hello.
+    #[arg(long, env = "CHITCHAT_HANDSHAKE_TIMEOUT_SECS", default_value_t = 10)]
+    pub handshake_timeout_secs: u64,
+
+    /// Seconds of silence (not even keep-alives) after which a session is dropped.
+    #[arg(long, env = "CHITCHAT_IDLE_TIMEOUT_SECS", default_value_t = 30)]
+    pub idle_timeout_secs: u64,
+
+    /// Messages queued for one session in one room before it counts as a slow consumer
+    /// and is disconnected (it resumes from history on reconnect).
+    #[arg(long, env = "CHITCHAT_QUEUE_LEN", default_value_t = 1024)]
+    pub queue_len: usize,
+
+    /// Seconds sessions get to leave after the relay tells them it is shutting down.
+    #[arg(long, env = "CHITCHAT_DRAIN_SECS", default_value_t = 3)]
+    pub drain_secs: u64,
+}
+
+impl LimitsConfig {
+    /// How long a new connection has for the TLS handshake and Hello.
+    pub fn handshake_timeout(&self) -> Duration {
+        Duration::from_secs(self.handshake_timeout_secs)
+    }
+
+    /// How long a silent connection lives.
+    pub fn idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs)
+    }
+
+    /// How long sessions get to leave after GoAway.
+    pub fn drain(&self) -> Duration {
+        Duration::from_secs(self.drain_secs)
+    }
+
+    /// The limits as announced in Welcome.
+    pub fn wire(&self) -> WireLimits {
+        WireLimits {
+            max_text_bytes: self.max_text_bytes,
+            max_rooms: self.max_rooms,
+            msgs_per_sec: self.msgs_per_sec,
+            msgs_burst: self.msgs_burst,
+            history_page: HISTORY_PAGE,
+        }
+    }
+}
+
+/// One session's rate limiters.
+pub(super) struct RateLimits {
+    /// Send requests.
+    pub sends: TokenBucket,
+    /// Typing datagrams.
+    pub typing: TokenBucket,
+}
+
+impl RateLimits {
+    pub fn new(limits: &LimitsConfig) -> RateLimits {
+        RateLimits {
+            sends: TokenBucket::new(
+                f64::from(limits.msgs_per_sec),
+                f64::from(limits.msgs_burst.max(1)),
+            ),
+            typing: TokenBucket::new(TYPING_PER_SEC, TYPING_BURST),
+        }
+    }
+}
+
+/// A token bucket: `rate` tokens per second, at most `burst` saved up.
+pub(super) struct TokenBucket {
+    rate: f64,
+    burst: f64,
+    tokens: f64,
+    last: Instant,
+}
+
+impl TokenBucket {
+    fn new(rate: f64, burst: f64) -> TokenBucket {
+        TokenBucket {
+            rate,
+            burst,
+            tokens: burst,
+            last: Instant::now(),
+        }
+    }
+
+    /// Takes a token if one is there.
+    pub fn try_take(&mut self) -> bool {
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}

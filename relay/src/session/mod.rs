@@ -1,0 +1,329 @@
+//! One client session, native QUIC or WebTransport alike: the Hello handshake and the serve
+//! loop on the control stream. The requests are in `requests`, each joined room's stream
+//! in `room_writer`, the limits in `limits`.
+//!
+//! A session never blocks another: it owns its streams and drains its rooms' bounded hub
+//! queues at its own pace; one that falls too far behind is disconnected (SLOW_CONSUMER) and
+//! resumes from history.
+
+mod limits;
+mod requests;
+mod room_writer;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::time::Duration;
+
+use chitchat_protocol::{
+    ClientFrame, ErrorCode, ErrorFrame, Frame, FrameBuffer, FrameError, PROTOCOL_VERSION,
+    ServerFrame, Welcome, encode_frame, validate_nick,
+};
+use futures::future::BoxFuture;
+use futures::stream::{FuturesUnordered, StreamExt};
+use tokio::time::{Instant, timeout, timeout_at};
+use tokio_util::sync::CancellationToken;
+
+use crate::broker::SharedBroker;
+use crate::hub::Hub;
+use crate::metrics::Metrics;
+use crate::transport::{Conn, RecvStream, SendStream};
+pub use limits::{HISTORY_PAGE, LimitsConfig};
+use limits::{MAX_IN_FLIGHT, RateLimits};
+
+/// How long a write on the control stream may wait for the client to read.
+const CONTROL_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long a closing session waits for its last Error frame to be acknowledged.
+const FAREWELL_TIMEOUT: Duration = Duration::from_millis(500);
+
+/// What every session shares: the relay's state.
+pub struct RelayState {
+    pub node_id: String,
+    pub hub: Arc<Hub>,
+    pub broker: SharedBroker,
+    pub limits: LimitsConfig,
+    pub metrics: Arc<Metrics>,
+    /// Cancelled when the relay begins to shut down.
+    pub shutdown: CancellationToken,
+    /// Open sessions, for the max-sessions limit.
+    pub sessions: AtomicUsize,
+    next_session: AtomicU64,
+}
+
+impl RelayState {
+    pub fn new(
+        node_id: String,
+        hub: Arc<Hub>,
+        broker: SharedBroker,
+        limits: LimitsConfig,
+        metrics: Arc<Metrics>,
+        shutdown: CancellationToken,
+    ) -> RelayState {
+        RelayState {
+            node_id,
+            hub,
+            broker,
+            limits,
+            metrics,
+            shutdown,
+            sessions: AtomicUsize::new(0),
+            next_session: AtomicU64::new(1),
+        }
+    }
+}
+
+/// Why a session ended.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The connection went away (client closed, network lost, idle timeout).
+    #[error("connection closed: {0}")]
+    Closed(String),
+    /// The relay ends the session with this code.
+    #[error("{code}: {message}")]
+    Fatal { code: ErrorCode, message: String },
+}
+
+fn fatal(code: ErrorCode, message: impl Into<String>) -> SessionError {
+    SessionError::Fatal {
+        code,
+        message: message.into(),
+    }
+}
+
+impl From<FrameError> for SessionError {
+    fn from(e: FrameError) -> Self {
+        fatal(e.code(), e.to_string())
+    }
+}
+
+/// Serves one established connection until it ends, then logs why.
+pub async fn run(conn: Conn, state: Arc<RelayState>) {
+    let kind = conn.kind();
+    state.metrics.session_opened(kind);
+    let mut session = None;
+    let result = match handshake(&conn, &state, &mut session).await {
+        Ok(reader) => match session.as_mut() {
+            Some(s) => s.serve(reader).await,
+            None => Ok(()),
+        },
+        Err(e) => Err(e),
+    };
+    if let Some(s) = session.as_mut() {
+        s.leave_all().await;
+    }
+    match result {
+        Ok(()) => tracing::debug!("session ended"),
+        Err(SessionError::Closed(reason)) => tracing::debug!(%reason, "session closed"),
+        Err(SessionError::Fatal { code, message }) => {
+            tracing::info!(%code, %message, "closing session");
+            state.metrics.error(code);
+            if let Some(s) = session.as_mut() {
+                s.farewell(code, &message).await;
+            }
+            conn.close(code, &message);
+        }
+    }
+    state.metrics.session_closed(kind);
+}
+
+/// Reads whole frames from a stream.
+struct FrameReader {
+    stream: RecvStream,
+    buf: FrameBuffer,
+}
+
+impl FrameReader {
+    /// The next frame; `None` at a clean end of stream. Cancel-safe: nothing is consumed
+    /// from the stream until a read completes.
+    async fn next<T: Frame>(&mut self) -> Result<Option<T>, SessionError> {
+        loop {
+            if let Some(frame) = self.buf.next_frame::<T>()? {
+                return Ok(Some(frame));
+            }
+            match self.stream.quic().read_chunk(64 * 1024, true).await {
+                Ok(Some(chunk)) => self.buf.extend(&chunk.bytes),
+                Ok(None) => {
+                    self.buf.finish()?;
+                    return Ok(None);
+                }
+                Err(e) => return Err(SessionError::Closed(e.to_string())),
+            }
+        }
+    }
+}
+
+/// Waits for the control stream and Hello, answers Welcome, and leaves the session in
+/// `out`. Everything must happen within the handshake timeout.
+async fn handshake(
+    conn: &Conn,
+    state: &Arc<RelayState>,
+    out: &mut Option<Session>,
+) -> Result<FrameReader, SessionError> {
+    let deadline = Instant::now() + state.limits.handshake_timeout();
+    let late = || fatal(ErrorCode::HANDSHAKE_TIMEOUT, "no Hello in time");
+    let (send, recv) = timeout_at(deadline, conn.accept_bi())
+        .await
+        .map_err(|_| late())?
+        .map_err(|e| SessionError::Closed(e.0))?;
+    let mut reader = FrameReader {
+        stream: recv,
+        buf: FrameBuffer::new(),
+    };
+    let hello = match timeout_at(deadline, reader.next::<ClientFrame>())
+        .await
+        .map_err(|_| late())??
+    {
+        Some(ClientFrame::Hello(h)) => h,
+        Some(_) => {
+            return Err(fatal(
+                ErrorCode::PROTOCOL_VIOLATION,
+                "the first frame must be Hello",
+            ));
+        }
+        None => return Err(SessionError::Closed("control stream ended".into())),
+    };
+    let id = state.next_session.fetch_add(1, Ordering::Relaxed);
+    let mut session = Session {
+        id,
+        nick: hello.nick.clone(),
+        conn: conn.clone(),
+        state: state.clone(),
+        control: send,
+        rooms: HashMap::new(),
+        rates: RateLimits::new(&state.limits),
+    };
+    let refused = if hello.version != PROTOCOL_VERSION {
+        Some(fatal(
+            ErrorCode::UNSUPPORTED_VERSION,
+            format!(
+                "this relay speaks protocol version {PROTOCOL_VERSION}, the client {}",
+                hello.version
+            ),
+        ))
+    } else {
+        validate_nick(&hello.nick)
+            .err()
+            .map(|e| fatal(e.code, e.message))
+    };
+    if let Some(refused) = refused {
+        // The session exists only to say goodbye (see `run`).
+        *out = Some(session);
+        return Err(refused);
+    }
+    session
+        .send(&ServerFrame::Welcome(Welcome {
+            version: PROTOCOL_VERSION,
+            node_id: state.node_id.clone(),
+            session_id: id,
+            nick: hello.nick,
+            limits: state.limits.wire(),
+        }))
+        .await?;
+    tracing::Span::current().record("session", id);
+    tracing::debug!(nick = %session.nick, "session open");
+    *out = Some(session);
+    Ok(reader)
+}
+
+/// A session after Welcome.
+struct Session {
+    id: u64,
+    nick: String,
+    conn: Conn,
+    state: Arc<RelayState>,
+    control: SendStream,
+    /// Joined rooms and their writer tasks.
+    rooms: HashMap<String, tokio::task::JoinHandle<()>>,
+    rates: RateLimits,
+}
+
+/// Answers still being prepared (sends awaiting storage, history reads), in completion
+/// order.
+type Pending = FuturesUnordered<BoxFuture<'static, ServerFrame>>;
+
+impl Session {
+    /// The serve loop: until the client leaves, the connection drops, or the relay shuts
+    /// down and the drain time is over.
+    async fn serve(&mut self, mut reader: FrameReader) -> Result<(), SessionError> {
+        let mut pending: Pending = FuturesUnordered::new();
+        let shutdown = self.state.shutdown.clone();
+        let mut drain_deadline: Option<Instant> = None;
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.cancelled(), if drain_deadline.is_none() => {
+                    let reconnect_ms = rand::random_range(100..1000);
+                    self.send(&ServerFrame::GoAway {
+                        reconnect_ms,
+                        message: "relay shutting down; reconnect to continue".into(),
+                    }).await?;
+                    drain_deadline = Some(Instant::now() + self.state.limits.drain());
+                }
+                _ = sleep_until_opt(drain_deadline) => {
+                    return Err(fatal(ErrorCode::SHUTTING_DOWN, "relay shutting down"));
+                }
+                Some(frame) = pending.next() => self.send(&frame).await?,
+                frame = reader.next::<ClientFrame>(), if pending.len() < MAX_IN_FLIGHT => {
+                    match frame? {
+                        // Boxed: requests are few, and inline their futures (Join's
+                        // above all) would size every idle session for the largest.
+                        Some(frame) => Box::pin(self.handle(frame, &mut pending)).await?,
+                        None => return Ok(()),
+                    }
+                }
+                datagram = self.conn.read_datagram() => match datagram {
+                    Ok(d) => self.datagram(&d),
+                    Err(e) => return Err(SessionError::Closed(e.0)),
+                },
+            }
+        }
+    }
+
+    /// Tells the client why the session ends, on the control stream, and waits briefly for
+    /// it to arrive: closing the connection at once would discard it. The close that follows
+    /// carries the same code and reason.
+    async fn farewell(&mut self, code: ErrorCode, message: &str) {
+        let frame = ServerFrame::Error(ErrorFrame {
+            id: 0,
+            code,
+            message: message.to_string(),
+        });
+        let Ok(bytes) = encode_frame(&frame) else {
+            return;
+        };
+        let stream = self.control.quic();
+        let _ = timeout(FAREWELL_TIMEOUT, async {
+            if stream.write_all(&bytes).await.is_ok() && stream.finish().is_ok() {
+                let _ = stream.stopped().await;
+            }
+        })
+        .await;
+    }
+
+    async fn leave_all(&mut self) {
+        for (room, _task) in self.rooms.drain() {
+            self.state.hub.leave(&room, self.id).await;
+        }
+    }
+
+    /// Writes one frame on the control stream.
+    async fn send(&mut self, frame: &ServerFrame) -> Result<(), SessionError> {
+        let bytes = encode_frame(frame).map_err(|e| fatal(ErrorCode::INTERNAL, e.to_string()))?;
+        match timeout(CONTROL_WRITE_TIMEOUT, self.control.quic().write_all(&bytes)).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(SessionError::Closed(e.to_string())),
+            Err(_) => Err(fatal(
+                ErrorCode::SLOW_CONSUMER,
+                "the control stream is not being read",
+            )),
+        }
+    }
+}
+
+async fn sleep_until_opt(deadline: Option<Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
+}

@@ -1,0 +1,315 @@
+//! The session's requests, one function each: every client frame after Hello, and the
+//! typing datagram. A request answers on the control stream, at once or (for sends and
+//! history reads, which wait for the broker) through the session's pending answers.
+
+use chitchat_protocol::{
+    ClientDatagram, ClientFrame, ErrorCode, ErrorFrame, HistoryPage, Joined, ResumeOutcome,
+    ResumePoint, ServerFrame, decode_datagram, validate_room, validate_text,
+};
+use tracing::Instrument;
+
+use super::limits::{HISTORY_PAGE, HISTORY_PAGE_BYTES};
+use super::room_writer::RoomWriter;
+use super::{Pending, Session, SessionError, fatal};
+use crate::broker::{BrokerError, NewMessage, SharedBroker, Signal};
+use crate::clock::now_ms;
+use crate::metrics::Metrics;
+
+impl Session {
+    /// Carries out one request from the control stream.
+    pub(super) async fn handle(
+        &mut self,
+        frame: ClientFrame,
+        pending: &mut Pending,
+    ) -> Result<(), SessionError> {
+        match frame {
+            ClientFrame::Hello(_) => Err(fatal(
+                ErrorCode::PROTOCOL_VIOLATION,
+                "Hello may only be sent once",
+            )),
+            ClientFrame::Join { id, room, resume } => self.join(id, room, resume).await,
+            ClientFrame::Leave { id, room } => self.leave(id, room).await,
+            ClientFrame::Send { id, room, text } => {
+                self.send_message(id, room, text, pending).await
+            }
+            ClientFrame::History {
+                id,
+                room,
+                before,
+                limit,
+            } => self.history(id, room, before, limit, pending).await,
+            ClientFrame::Who { id, room } => self.who(id, room).await,
+            ClientFrame::Ping { id } => self.send(&ServerFrame::Pong { id, ts: now_ms() }).await,
+        }
+    }
+
+    /// Join: subscribes through the hub, reads the room's head, answers Joined and starts
+    /// the room's writer (with history after the resume point, if any).
+    async fn join(
+        &mut self,
+        id: u32,
+        room: String,
+        resume: Option<ResumePoint>,
+    ) -> Result<(), SessionError> {
+        if let Err(e) = validate_room(&room) {
+            return self.error(id, e.code, &e.message).await;
+        }
+        if self.rooms.contains_key(&room) {
+            return self
+                .error(
+                    id,
+                    ErrorCode::INVALID_REQUEST,
+                    &format!("already in room {room}"),
+                )
+                .await;
+        }
+        if self.rooms.len() >= self.state.limits.max_rooms as usize {
+            let message = format!(
+                "already in {} rooms, the most one session may join",
+                self.rooms.len()
+            );
+            return self.error(id, ErrorCode::TOO_MANY_ROOMS, &message).await;
+        }
+        let hub = &self.state.hub;
+        let joining = match hub
+            .join(&room, self.id, &self.nick, self.conn.clone())
+            .await
+        {
+            Ok(j) => j,
+            Err(e) => return self.broker_failed(id, e).await,
+        };
+        // Subscribed first, then the head: nothing stored from here on can be missed.
+        let head = match self.state.broker.head(&room).await {
+            Ok(h) => h,
+            Err(e) => {
+                hub.leave(&room, self.id).await;
+                return self.broker_failed(id, e).await;
+            }
+        };
+        let (outcome, after, backfill) = match resume {
+            None => (ResumeOutcome::Live, head.last_seq, false),
+            Some(p) if p.epoch != 0 && p.epoch != head.epoch => (
+                ResumeOutcome::EpochChanged,
+                head.first_seq.saturating_sub(1),
+                true,
+            ),
+            Some(p) if p.seq.saturating_add(1) < head.first_seq => (
+                ResumeOutcome::Truncated {
+                    first_seq: head.first_seq,
+                },
+                head.first_seq - 1,
+                true,
+            ),
+            Some(p) => (ResumeOutcome::Resumed, p.seq, true),
+        };
+        let writer = RoomWriter {
+            conn: self.conn.clone(),
+            broker: self.state.broker.clone(),
+            room: room.clone(),
+            epoch: head.epoch,
+            last_sent: after,
+            backfill,
+        };
+        // Debug level: the writer logs only at debug, and an enabled span is entered on
+        // every poll, i.e. for every delivery.
+        let span = tracing::debug_span!("room", session = self.id, room = %room);
+        let task = tokio::spawn(
+            async move {
+                if let Err(e) = writer.run(joining.queue).await {
+                    tracing::debug!("room stream ended: {e}");
+                }
+            }
+            .instrument(span),
+        );
+        self.rooms.insert(room.clone(), task);
+        self.send(&ServerFrame::Joined(Joined {
+            id,
+            room,
+            epoch: head.epoch,
+            last_seq: head.last_seq,
+            members: joining.members,
+            resume: outcome,
+        }))
+        .await
+    }
+
+    /// Leave: drops the room's writer and the membership.
+    async fn leave(&mut self, id: u32, room: String) -> Result<(), SessionError> {
+        if self.rooms.remove(&room).is_none() {
+            return self.not_joined(id, &room).await;
+        }
+        self.state.hub.leave(&room, self.id).await;
+        self.send(&ServerFrame::Left { id, room }).await
+    }
+
+    /// Send: validated and rate limited here, numbered and stored by the broker; Sent
+    /// answers once it is stored.
+    async fn send_message(
+        &mut self,
+        id: u32,
+        room: String,
+        text: String,
+        pending: &mut Pending,
+    ) -> Result<(), SessionError> {
+        if let Err(e) = validate_room(&room)
+            .and_then(|_| validate_text(&text, self.state.limits.max_text_bytes as usize))
+        {
+            return self.error(id, e.code, &e.message).await;
+        }
+        if !self.rates.sends.try_take() {
+            let message = format!(
+                "sending too fast: at most {} messages per second",
+                self.state.limits.msgs_per_sec
+            );
+            return self.error(id, ErrorCode::RATE_LIMITED, &message).await;
+        }
+        let stored = self.state.broker.publish(NewMessage {
+            room,
+            from: self.nick.clone(),
+            text,
+        });
+        let metrics = self.state.metrics.clone();
+        pending.push(Box::pin(async move {
+            match stored.await {
+                Ok(m) => {
+                    metrics.message_in();
+                    ServerFrame::Sent {
+                        id,
+                        room: m.room,
+                        epoch: m.epoch,
+                        seq: m.seq,
+                        ts: m.ts,
+                    }
+                }
+                Err(e) => broker_error(id, &metrics, e),
+            }
+        }));
+        Ok(())
+    }
+
+    /// History: one page of stored messages, answered when read.
+    async fn history(
+        &mut self,
+        id: u32,
+        room: String,
+        before: Option<u64>,
+        limit: u16,
+        pending: &mut Pending,
+    ) -> Result<(), SessionError> {
+        if let Err(e) = validate_room(&room) {
+            return self.error(id, e.code, &e.message).await;
+        }
+        if limit == 0 {
+            return self
+                .error(
+                    id,
+                    ErrorCode::INVALID_REQUEST,
+                    "history limit must be at least 1",
+                )
+                .await;
+        }
+        let broker = self.state.broker.clone();
+        let metrics = self.state.metrics.clone();
+        let limit = limit.min(HISTORY_PAGE) as usize;
+        pending.push(Box::pin(async move {
+            history_page(&broker, id, room, before, limit)
+                .await
+                .unwrap_or_else(|e| broker_error(id, &metrics, e))
+        }));
+        Ok(())
+    }
+
+    /// Who: the room's members, for a session in the room.
+    async fn who(&mut self, id: u32, room: String) -> Result<(), SessionError> {
+        if !self.rooms.contains_key(&room) {
+            return self.not_joined(id, &room).await;
+        }
+        let members = self.state.hub.members(&room);
+        self.send(&ServerFrame::Members { id, room, members }).await
+    }
+
+    /// A typing datagram: forwarded to the room if this session is in it.
+    pub(super) fn datagram(&mut self, data: &[u8]) {
+        match decode_datagram::<ClientDatagram>(data) {
+            Ok(ClientDatagram::Typing { room }) => {
+                if self.rooms.contains_key(&room) && self.rates.typing.try_take() {
+                    self.state.broker.signal(
+                        &room,
+                        Signal::Typing {
+                            nick: self.nick.clone(),
+                        },
+                    );
+                }
+            }
+            // Datagrams carry nothing that matters; a bad one is dropped, not fatal.
+            Err(e) => tracing::debug!("dropping a bad datagram: {e}"),
+        }
+    }
+
+    async fn not_joined(&mut self, id: u32, room: &str) -> Result<(), SessionError> {
+        self.error(id, ErrorCode::NOT_JOINED, &format!("not in room {room}"))
+            .await
+    }
+
+    async fn broker_failed(&mut self, id: u32, e: BrokerError) -> Result<(), SessionError> {
+        let frame = broker_error(id, &self.state.metrics, e);
+        self.send(&frame).await
+    }
+
+    async fn error(&mut self, id: u32, code: ErrorCode, message: &str) -> Result<(), SessionError> {
+        self.state.metrics.error(code);
+        self.send(&ServerFrame::Error(ErrorFrame {
+            id,
+            code,
+            message: message.to_string(),
+        }))
+        .await
+    }
+}
+
+/// The Error frame answering request `id` that the broker failed.
+fn broker_error(id: u32, metrics: &Metrics, e: BrokerError) -> ServerFrame {
+    metrics.error(e.code());
+    ServerFrame::Error(ErrorFrame {
+        id,
+        code: e.code(),
+        message: e.to_string(),
+    })
+}
+
+/// Newest messages before `before`, at most `limit` and at most HISTORY_PAGE_BYTES.
+async fn history_page(
+    broker: &SharedBroker,
+    id: u32,
+    room: String,
+    before: Option<u64>,
+    limit: usize,
+) -> Result<ServerFrame, BrokerError> {
+    let head = broker.head(&room).await?;
+    // One extra tells whether more exist.
+    let mut messages = broker.read_before(&room, before, limit + 1).await?;
+    let mut more = messages.len() > limit;
+    if more {
+        messages.remove(0);
+    }
+    let mut size = 0;
+    let mut keep = messages.len();
+    for (i, m) in messages.iter().enumerate().rev() {
+        size += m.text.len() + m.from.len() + m.room.len() + 32;
+        if size > HISTORY_PAGE_BYTES {
+            break;
+        }
+        keep = messages.len() - i;
+    }
+    if keep < messages.len() {
+        messages.drain(..messages.len() - keep);
+        more = true;
+    }
+    Ok(ServerFrame::History(HistoryPage {
+        id,
+        room,
+        epoch: head.epoch,
+        messages,
+        more,
+    }))
+}

@@ -1,0 +1,109 @@
+//! One joined room's stream from the relay to the client: the Open frame, history after the
+//! resume point, then live messages, each seq once.
+
+use bytes::Bytes;
+use chitchat_protocol::{FrameError, Message, RoomFrame, encode_frame};
+use tokio::sync::mpsc;
+
+use crate::broker::SharedBroker;
+use crate::hub::Outbound;
+use crate::transport::Conn;
+
+/// Messages read from history per step when a Join resumes.
+const RESUME_BATCH: usize = 256;
+
+/// Room frames written to a stream in one go when several are queued.
+const WRITE_BATCH: usize = 64;
+
+/// A room writer keeps room for this many frames between writes once its traffic is light.
+const IDLE_BATCH: usize = 4;
+
+/// Writes one joined room to its own stream, from the member's hub queue.
+pub(super) struct RoomWriter {
+    pub conn: Conn,
+    pub broker: SharedBroker,
+    pub room: String,
+    pub epoch: u64,
+    /// The last seq this stream carried (or that the client already has).
+    pub last_sent: u64,
+    /// Whether to send stored messages after `last_sent` before live ones.
+    pub backfill: bool,
+}
+
+impl RoomWriter {
+    /// Runs until the session leaves the room (the queue closes) or the stream fails.
+    pub async fn run(mut self, mut queue: mpsc::Receiver<Outbound>) -> anyhow::Result<()> {
+        let mut stream = self.conn.open_uni().await?;
+        let s = stream.quic();
+        let open = RoomFrame::Open {
+            room: self.room.clone(),
+            epoch: self.epoch,
+        };
+        s.write_all(&encode_frame(&open)?).await?;
+        if self.backfill {
+            loop {
+                let page = match self
+                    .broker
+                    .read_after(&self.room, self.last_sent, RESUME_BATCH)
+                    .await
+                {
+                    Ok(p) => p,
+                    Err(e) => {
+                        // The client reconnects and resumes from what it has.
+                        self.conn.close(e.code(), &e.to_string());
+                        return Err(e.into());
+                    }
+                };
+                let Some(last) = page.last() else { break };
+                self.last_sent = last.seq;
+                let mut chunks = page
+                    .into_iter()
+                    .map(encode_message)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let full = chunks.len() == RESUME_BATCH;
+                s.write_all_chunks(&mut chunks).await?;
+                if !full {
+                    break;
+                }
+            }
+        }
+        // Everything queued goes out in one write (quinn packs it into as few packets as it
+        // fits). The vector grows with the largest batch and shrinks back once the member's
+        // traffic is light again: an idle member holds next to nothing.
+        let mut chunks: Vec<Bytes> = Vec::new();
+        while let Some(first) = queue.recv().await {
+            let mut next = Some(first);
+            while let Some(item) = next {
+                match item {
+                    Outbound::Message { seq, frame } => {
+                        if seq > self.last_sent {
+                            self.last_sent = seq;
+                            chunks.push(frame);
+                        }
+                    }
+                    Outbound::Frame(frame) => chunks.push(frame),
+                }
+                next = if chunks.len() < WRITE_BATCH {
+                    queue.try_recv().ok()
+                } else {
+                    None
+                };
+            }
+            if !chunks.is_empty() {
+                let written = chunks.len();
+                s.write_all_chunks(&mut chunks).await?;
+                chunks.clear();
+                if written <= IDLE_BATCH && chunks.capacity() > IDLE_BATCH {
+                    chunks.shrink_to(IDLE_BATCH);
+                }
+            }
+        }
+        // The session left the room.
+        let _ = s.finish();
+        Ok(())
+    }
+}
+
+fn encode_message(m: Message) -> Result<Bytes, FrameError> {
+    encode_frame(&RoomFrame::Message(m)).map(Bytes::from)
+}
