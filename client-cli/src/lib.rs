@@ -1,5 +1,6 @@
 //! The chitchat client: a library for talking to ChitChat relays over QUIC, and the
-//! `chitchat` command line built on it.
+//! `chitchat` command line built on it. The load generator (`chitchat-bench`, in bench/)
+//! uses the library and the shared options too.
 //!
 //! Layers, bottom up:
 //! - [`client`]: one connection to one relay: requests matched to answers by id, room streams
@@ -8,15 +9,17 @@
 //! - [`session`]: a session that reconnects (cycling relays, with backoff), re-joins every
 //!   room from where it stopped and drops duplicates.
 //! - [`output`]: how messages are printed.
+//! - [`options`]: the flags every client binary takes, and the checked [`options::Context`].
+//! - [`process`]: logging, the runtime and the exit code around a binary's command.
 //! - [`cli`]: the commands (`send`, `tail`, `history`, `chat`).
-//! - [`bench`]: the load generator behind `chitchat bench`.
 
 pub mod addr;
-pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod error;
+pub mod options;
 pub mod output;
+pub mod process;
 pub mod resume;
 pub mod session;
 

@@ -113,7 +113,7 @@ pub struct Sent {
 }
 
 /// Makes connections to relays. Holds the TLS configuration (the CA is read once) and one
-/// UDP socket per address family, shared by every connection it makes.
+/// UDP socket per address family, state by every connection it makes.
 #[derive(Debug)]
 pub struct Connector {
     cfg: ClientConfig,
@@ -298,20 +298,20 @@ impl Connector {
             }
         };
 
-        let shared = Arc::new(io::Shared::default());
+        let state = Arc::new(io::ConnState::default());
         let (control_tx, control_rx) = mpsc::unbounded_channel();
         let (room_tx, room_rx) = mpsc::channel(self.cfg.room_queue.max(1));
         tokio::spawn(io::read_control(
             conn.clone(),
             recv,
             buf,
-            shared.clone(),
+            state.clone(),
             control_tx,
         ));
         tokio::spawn(io::accept_rooms(
             conn.clone(),
             room_tx.clone(),
-            shared.clone(),
+            state.clone(),
         ));
         tokio::spawn(io::read_datagrams(conn.clone(), room_tx));
 
@@ -320,7 +320,7 @@ impl Connector {
                 guard: CloseGuard(conn.clone()),
                 endpoint,
                 send: tokio::sync::Mutex::new(send),
-                shared: shared.clone(),
+                state: state.clone(),
                 next_id: AtomicU32::new(1),
                 welcome,
                 relay: relay.clone(),
@@ -331,7 +331,7 @@ impl Connector {
             control: control_rx,
             rooms: room_rx,
             conn,
-            shared,
+            state,
             done: false,
         };
         Ok((client, events))
@@ -360,7 +360,7 @@ struct Inner {
     guard: CloseGuard,
     endpoint: quinn::Endpoint,
     send: tokio::sync::Mutex<quinn::SendStream>,
-    shared: Arc<io::Shared>,
+    state: Arc<io::ConnState>,
     next_id: AtomicU32,
     welcome: Welcome,
     relay: RelayAddr,
@@ -395,7 +395,7 @@ impl Client {
 
     /// Why the connection ended, if it has.
     pub fn close_reason(&self) -> Option<CloseReason> {
-        self.inner.shared.close_reason(self.connection())
+        self.inner.state.close_reason(self.connection())
     }
 
     /// Joins `room`. With `resume`, every stored message after it follows on the room stream,
@@ -516,14 +516,14 @@ impl Client {
     /// [`ClientError::Refused`].
     async fn request(&self, id: u32, frame: &ClientFrame) -> Result<ServerFrame, ClientError> {
         let bytes = encode_frame(frame).map_err(ClientError::BadFrame)?;
-        let shared = &self.inner.shared;
-        let answer = shared.register(id).ok_or_else(|| self.closed_error())?;
+        let state = &self.inner.state;
+        let answer = state.register(id).ok_or_else(|| self.closed_error())?;
         let written = {
             let mut send = self.inner.send.lock().await;
             send.write_all(&bytes).await
         };
         if written.is_err() {
-            shared.forget(id);
+            state.forget(id);
             return Err(self.closed_error());
         }
         match tokio::time::timeout(self.inner.request_timeout, answer).await {
@@ -531,7 +531,7 @@ impl Client {
             Ok(Ok(frame)) => Ok(frame),
             Ok(Err(_)) => Err(self.closed_error()),
             Err(_) => {
-                shared.forget(id);
+                state.forget(id);
                 Err(ClientError::Timeout(self.inner.request_timeout))
             }
         }
@@ -557,7 +557,7 @@ pub struct Events {
     control: mpsc::UnboundedReceiver<Event>,
     rooms: mpsc::Receiver<Event>,
     conn: quinn::Connection,
-    shared: Arc<io::Shared>,
+    state: Arc<io::ConnState>,
     done: bool,
 }
 
@@ -573,7 +573,7 @@ impl Events {
             Some(event) = self.rooms.recv() => Some(event),
             else => {
                 self.done = true;
-                let reason = self.shared.close_reason(&self.conn).unwrap_or_else(|| {
+                let reason = self.state.close_reason(&self.conn).unwrap_or_else(|| {
                     CloseReason::Local {
                         code: ErrorCode::NO_ERROR,
                         reason: "closed by this client".into(),
@@ -585,5 +585,5 @@ impl Events {
     }
 }
 
-/// Pending requests, shared by [`Client`] and the control reader.
+/// Pending requests, state by [`Client`] and the control reader.
 type Pending = HashMap<u32, oneshot::Sender<ServerFrame>>;
