@@ -63,13 +63,20 @@ RELAY_BIN=$WORK/chitchat-relay
 BENCH_BIN=$WORK/chitchat-bench
 REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- relay protocol client-cli bench/src bench/Cargo.toml 2>/dev/null || echo +changes)
 PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+# terminate TENTHS PID...: SIGTERM, then SIGKILL for whatever still runs TENTHS tenths of a
+# second later; reaps them.
+terminate() {
+  local tenths=$1 pid
+  shift
+  for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "$@"; do
+    for _ in $(seq "$tenths"); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
   done
+}
+cleanup() {
+  terminate 50 "${PIDS[@]}"
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -115,13 +122,7 @@ start_relay() {
 
 # stop_relays PID...: SIGTERM, then wait for them to exit (they drain within seconds).
 stop_relays() {
-  local pid
-  for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "$@"; do
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
+  terminate 100 "$@"
   # Forget them, so the exit trap never signals a reused pid.
   local keep=() p s stopped
   for p in "${PIDS[@]}"; do

@@ -404,7 +404,7 @@ struct Publisher {
 }
 
 /// What the sender did.
-struct Sent {
+struct SenderReport {
     warmup: u64,
     measured: u64,
     first_measured_us: u64,
@@ -415,14 +415,14 @@ struct Sent {
 }
 
 /// The open-loop schedule: message k is due at t0 + k/R, sent by publisher k mod P.
-async fn send(env: &Env, w: &Fanout, pubs: &mut [Publisher]) -> anyhow::Result<Sent> {
+async fn send(env: &Env, w: &Fanout, pubs: &mut [Publisher]) -> anyhow::Result<SenderReport> {
     let warmup = w.warmup_count();
     let measured = w.measured_count();
     let total = warmup + measured;
     let bar = env.bar(total, "sending");
     let mut text = String::with_capacity(w.b);
     let mut out = Vec::with_capacity(w.b + 64);
-    let mut sent = Sent {
+    let mut sent = SenderReport {
         warmup,
         measured,
         first_measured_us: 0,

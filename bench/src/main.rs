@@ -10,7 +10,7 @@ use clap::Parser;
 /// Load-test relays with a standard workload (see bench/run.sh and docs/performance.md).
 #[derive(Debug, Parser)]
 #[command(name = "chitchat-bench", version)]
-struct Cli {
+struct BenchCli {
     /// The flags every client binary takes (`--ca`, `--relay`, ...).
     #[command(flatten)]
     global: Global,
@@ -20,7 +20,7 @@ struct Cli {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = BenchCli::parse();
     chitchat_cli::process::run_main(async move {
         let ctx = Context::new(&cli.global)?;
         chitchat_bench::run(&ctx, cli.bench).await
