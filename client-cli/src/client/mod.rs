@@ -405,13 +405,9 @@ impl Client {
         room: &str,
         resume: Option<ResumePoint>,
     ) -> Result<Joined, ClientError> {
-        let id = self.next_id();
-        let frame = ClientFrame::Join {
-            id,
-            room: room.to_owned(),
-            resume,
-        };
-        match self.request(id, &frame).await? {
+        let room = room.to_owned();
+        let frame = |id| ClientFrame::Join { id, room, resume };
+        match self.request(frame).await? {
             ServerFrame::Joined(joined) => Ok(joined),
             other => Err(unexpected(&other)),
         }
@@ -419,12 +415,9 @@ impl Client {
 
     /// Leaves `room`; its room stream ends.
     pub async fn leave(&self, room: &str) -> Result<(), ClientError> {
-        let id = self.next_id();
-        let frame = ClientFrame::Leave {
-            id,
-            room: room.to_owned(),
-        };
-        match self.request(id, &frame).await? {
+        let room = room.to_owned();
+        let frame = |id| ClientFrame::Leave { id, room };
+        match self.request(frame).await? {
             ServerFrame::Left { .. } => Ok(()),
             other => Err(unexpected(&other)),
         }
@@ -432,13 +425,9 @@ impl Client {
 
     /// Sends `text` to a joined room; resolves once the relay stored it.
     pub async fn send(&self, room: &str, text: &str) -> Result<Sent, ClientError> {
-        let id = self.next_id();
-        let frame = ClientFrame::Send {
-            id,
-            room: room.to_owned(),
-            text: text.to_owned(),
-        };
-        match self.request(id, &frame).await? {
+        let (room, text) = (room.to_owned(), text.to_owned());
+        let frame = |id| ClientFrame::Send { id, room, text };
+        match self.request(frame).await? {
             ServerFrame::Sent { epoch, seq, ts, .. } => Ok(Sent { epoch, seq, ts }),
             other => Err(unexpected(&other)),
         }
@@ -451,14 +440,14 @@ impl Client {
         before: Option<u64>,
         limit: u16,
     ) -> Result<HistoryPage, ClientError> {
-        let id = self.next_id();
-        let frame = ClientFrame::History {
+        let room = room.to_owned();
+        let frame = |id| ClientFrame::History {
             id,
-            room: room.to_owned(),
+            room,
             before,
             limit,
         };
-        match self.request(id, &frame).await? {
+        match self.request(frame).await? {
             ServerFrame::History(page) => Ok(page),
             other => Err(unexpected(&other)),
         }
@@ -466,12 +455,9 @@ impl Client {
 
     /// The nicks in a joined room, sorted.
     pub async fn who(&self, room: &str) -> Result<Vec<String>, ClientError> {
-        let id = self.next_id();
-        let frame = ClientFrame::Who {
-            id,
-            room: room.to_owned(),
-        };
-        match self.request(id, &frame).await? {
+        let room = room.to_owned();
+        let frame = |id| ClientFrame::Who { id, room };
+        match self.request(frame).await? {
             ServerFrame::Members { members, .. } => Ok(members),
             other => Err(unexpected(&other)),
         }
@@ -479,8 +465,7 @@ impl Client {
 
     /// A round trip through the relay; returns the relay's clock (ms since the Unix epoch).
     pub async fn ping(&self) -> Result<u64, ClientError> {
-        let id = self.next_id();
-        match self.request(id, &ClientFrame::Ping { id }).await? {
+        match self.request(|id| ClientFrame::Ping { id }).await? {
             ServerFrame::Pong { ts, .. } => Ok(ts),
             other => Err(unexpected(&other)),
         }
@@ -512,10 +497,14 @@ impl Client {
         }
     }
 
-    /// Sends one request and waits for the frame answering `id`; an Error frame becomes
-    /// [`ClientError::Refused`].
-    async fn request(&self, id: u32, frame: &ClientFrame) -> Result<ServerFrame, ClientError> {
-        let bytes = encode_frame(frame).map_err(ClientError::BadFrame)?;
+    /// Sends one request, built by `frame` around a fresh id, and waits for the frame
+    /// answering that id; an Error frame becomes [`ClientError::Refused`].
+    async fn request(
+        &self,
+        frame: impl FnOnce(u32) -> ClientFrame,
+    ) -> Result<ServerFrame, ClientError> {
+        let id = self.next_id();
+        let bytes = encode_frame(&frame(id)).map_err(ClientError::BadFrame)?;
         let state = &self.inner.state;
         let answer = state.register(id).ok_or_else(|| self.closed_error())?;
         let written = {
