@@ -1,6 +1,8 @@
 //! `chitchat-bench`: the load generator for the standard workloads of bench/WORKLOADS.md
 //! (fanout-small, fanout-large, many-rooms, probe, connections), over native QUIC or
-//! WebTransport. It shares the `chitchat` client library's flags and CA handling.
+//! WebTransport. Its binary takes the `chitchat` client's shared flags
+//! ([`chitchat_cli::options`]) and reads the CA file the same way, but opens its own lean
+//! sessions ([`conn`]).
 //!
 //! It drives relays someone else started (`--relays`), reads their CPU and memory from
 //! `/proc` (`--server-pids`), shows progress while it runs, prints a table and one JSON line
@@ -28,10 +30,10 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-
 use chitchat_cli::RelayAddr;
 use chitchat_cli::options::Context;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
 use conn::{Dialer, Transport};
 use fanout::Fanout;
 use procfs::Watched;
@@ -172,10 +174,15 @@ pub struct BenchArgs {
 
 /// What a workload runs with.
 pub struct Env {
+    /// Opens the sessions.
     pub dialer: Dialer,
+    /// The relays, in order; each workload says which of its sessions goes to which.
     pub relays: Vec<RelayAddr>,
+    /// The processes whose CPU and memory are read.
     pub watched: Watched,
+    /// Connection attempts in flight at once while setting up.
     pub concurrency: usize,
+    /// The transport every session uses.
     pub transport: Transport,
     /// Progress bars are drawn (to stderr, when it is a terminal).
     show_progress: bool,

@@ -4,7 +4,7 @@
 //!
 //! Layers, bottom up:
 //! - [`client`]: one connection to one relay: requests matched to answers by id, room streams
-//!   and datagrams as [`client::Event`]s. Lean enough for the load generator.
+//!   and datagrams as [`client::Event`]s.
 //! - [`resume`]: the pure bookkeeping behind exactly-once delivery across reconnections.
 //! - [`session`]: a session that reconnects (cycling relays, with backoff), re-joins every
 //!   room from where it stopped and drops duplicates.

@@ -3,7 +3,7 @@
 //! room from the last message it delivered, and drops what it already delivered. Its user
 //! sees every message of a joined room exactly once, in order, across relay restarts.
 //!
-//! The session runs as one task ([`actor`]) owning the connection and the resume
+//! The session runs as one task (session/actor.rs) owning the connection and the resume
 //! [`crate::resume::Tracker`]; the user talks to it through a [`SessionHandle`] (requests,
 //! answered in order) and reads [`SessionEvents`]. The task never blocks on a user who is
 //! slow to read events while requests wait: it stops taking room events from the relay
@@ -162,7 +162,7 @@ impl std::fmt::Debug for Request {
 }
 
 impl SessionHandle {
-    /// Joins `room` (see [`Client::join`]); the session keeps it joined across reconnections.
+    /// Joins `room` (see [`crate::Client::join`]); the session keeps it joined across reconnections.
     pub async fn join(
         &self,
         room: &str,
@@ -190,7 +190,7 @@ impl SessionHandle {
         self.call(|reply| Request::Send { room, text, reply }).await
     }
 
-    /// One page of history (see [`Client::history`]).
+    /// One page of history (see [`crate::Client::history`]).
     pub async fn history(
         &self,
         room: &str,
