@@ -162,7 +162,8 @@ impl std::fmt::Debug for Request {
 }
 
 impl SessionHandle {
-    /// Joins `room` (see [`crate::Client::join`]); the session keeps it joined across reconnections.
+    /// Joins `room` (see [`crate::Client::join`]); the session keeps it joined across
+    /// reconnections.
     pub async fn join(
         &self,
         room: &str,
