@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# Runs the standard workloads (shared/bench/WORKLOADS.md, documented in docs/performance.md)
+# Runs the standard workloads (bench/WORKLOADS.md, documented in docs/performance.md)
 # against ChitChat on this machine: builds release binaries, starts one redis-server and,
-# for every run, fresh relays in cluster mode on loopback, runs `chitchat bench`, and writes
+# for every run, fresh relays in cluster mode on loopback, runs `chitchat-bench`, and writes
 #   $OUT/<transport>.jsonl   one JSON object per run
 #   $OUT/<transport>.md      the median of each figure over the runs, against the targets
 #   $OUT/<transport>-<scenario>.svg   the latency distribution of each scenario's first run
@@ -12,7 +12,7 @@
 #
 # Usage: bench/run.sh [--runs N] [--transport quic|webtransport] [--out DIR]
 #                     [--scenarios "fanout-small fanout-large many-rooms probe connections-10k connections-50k"]
-#                     [--no-build] [-- extra flags for chitchat bench, e.g. -T 3]
+#                     [--no-build] [-- extra flags for chitchat-bench, e.g. -T 3]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -53,23 +53,30 @@ ensure_rust
 command -v redis-server >/dev/null || apt_install redis-server
 command -v python3 >/dev/null || apt_install python3
 if [ "$BUILD" = 1 ]; then
-  say "building chitchat-relay and chitchat (release)"
-  cargo build --release --bin chitchat-relay --bin chitchat
+  say "building chitchat-relay and chitchat-bench (release)"
+  cargo build --release --bin chitchat-relay --bin chitchat-bench
 fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/chitchat-bench.XXXXXX")
 # Private copies: a rebuild in the shared target/ during the runs must not change what runs.
-cp target/release/chitchat-relay target/release/chitchat "$WORK/"
+cp target/release/chitchat-relay target/release/chitchat-bench "$WORK/"
 RELAY_BIN=$WORK/chitchat-relay
-BENCH_BIN=$WORK/chitchat
-REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- relay protocol client-cli 2>/dev/null || echo +changes)
+BENCH_BIN=$WORK/chitchat-bench
+REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- relay protocol client-cli bench/src bench/Cargo.toml 2>/dev/null || echo +changes)
 PIDS=()
-cleanup() {
-  local pid
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "${PIDS[@]}"; do
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+# terminate TENTHS PID...: SIGTERM, then SIGKILL for whatever still runs TENTHS tenths of a
+# second later; reaps them.
+terminate() {
+  local tenths=$1 pid
+  shift
+  for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "$@"; do
+    for _ in $(seq "$tenths"); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     kill -KILL "$pid" 2>/dev/null || true
+    wait "$pid" 2>/dev/null || true
   done
+}
+cleanup() {
+  terminate 50 "${PIDS[@]}"
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -115,13 +122,7 @@ start_relay() {
 
 # stop_relays PID...: SIGTERM, then wait for them to exit (they drain within seconds).
 stop_relays() {
-  local pid
-  for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
-  for pid in "$@"; do
-    for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null || true
-    wait "$pid" 2>/dev/null || true
-  done
+  terminate 100 "$@"
   # Forget them, so the exit trap never signals a reused pid.
   local keep=() p s stopped
   for p in "${PIDS[@]}"; do
@@ -150,7 +151,7 @@ wait_quiet() {
 
 # run_bench ARGS...: one bench run; on failure keeps the relays' logs in $OUT/failed/.
 run_bench() {
-  timeout "$BENCH_TIMEOUT" "$BENCH_BIN" --ca "$WORK/certs/ca.pem" bench "$@" && return 0
+  timeout "$BENCH_TIMEOUT" "$BENCH_BIN" --ca "$WORK/certs/ca.pem" "$@" && return 0
   mkdir -p "$OUT/failed"
   for f in "$WORK"/relay*.err; do cp "$f" "$OUT/failed/$scenario-$run-$(basename "$f")"; done
   return 1

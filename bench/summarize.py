@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Summarises `chitchat bench` results (one JSON object per line, as bench/run.sh writes
+"""Summarises `chitchat-bench` results (one JSON object per line, as bench/run.sh writes
 them): the median of each figure over a scenario's runs, next to its target, as Markdown.
 
     summarize.py RESULTS.jsonl      the Markdown table of medians

@@ -1,22 +1,25 @@
 //! The chitchat client: a library for talking to ChitChat relays over QUIC, and the
-//! `chitchat` command line built on it.
+//! `chitchat` command line built on it. The load generator (`chitchat-bench`, in bench/)
+//! uses the library and the shared options too.
 //!
 //! Layers, bottom up:
 //! - [`client`]: one connection to one relay: requests matched to answers by id, room streams
-//!   and datagrams as [`client::Event`]s. Lean enough for the load generator.
+//!   and datagrams as [`client::Event`]s.
 //! - [`resume`]: the pure bookkeeping behind exactly-once delivery across reconnections.
 //! - [`session`]: a session that reconnects (cycling relays, with backoff), re-joins every
 //!   room from where it stopped and drops duplicates.
 //! - [`output`]: how messages are printed.
+//! - [`options`]: the flags every client binary takes, and the checked [`options::Context`].
+//! - [`process`]: logging, the runtime and the exit code around a binary's command.
 //! - [`cli`]: the commands (`send`, `tail`, `history`, `chat`).
-//! - [`bench`]: the load generator behind `chitchat bench`.
 
 pub mod addr;
-pub mod bench;
 pub mod cli;
 pub mod client;
 pub mod error;
+pub mod options;
 pub mod output;
+pub mod process;
 pub mod resume;
 pub mod session;
 

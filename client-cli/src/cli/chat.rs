@@ -10,8 +10,9 @@ use std::future::Future;
 use chitchat_protocol::{ResumeOutcome, validate_room};
 use tokio::sync::mpsc;
 
-use super::{Context, check_room, interrupted, print_line};
+use super::{check_room, interrupted, print_line};
 use crate::ClientError;
+use crate::options::Context;
 use crate::output::chat_line;
 use crate::session::{self, SessionEvent, SessionEvents, SessionHandle};
 

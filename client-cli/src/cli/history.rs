@@ -3,7 +3,8 @@
 
 use chitchat_protocol::Message;
 
-use super::{Context, check_room, print_line};
+use super::{check_room, print_line};
+use crate::options::Context;
 use crate::output::{json_line, plain_line};
 
 /// Prints the newest `limit` messages of `room`, oldest first.

@@ -1,7 +1,8 @@
 //! `chitchat send ROOM TEXT...`: send without joining (so members see no join and leave),
 //! wait until stored, print the seq.
 
-use super::{Context, check_room, print_line};
+use super::{check_room, print_line};
+use crate::options::Context;
 
 /// Sends `text` to `room` and prints the seq it was stored under.
 pub async fn run(ctx: &Context, room: &str, text: &str) -> anyhow::Result<()> {

@@ -4,7 +4,8 @@
 
 use chitchat_protocol::{ResumeOutcome, ResumePoint};
 
-use super::{Context, check_room, interrupted, print_line};
+use super::{check_room, interrupted, print_line};
+use crate::options::Context;
 use crate::output::{json_line, plain_line};
 use crate::session::{self, SessionEvent};
 

@@ -18,9 +18,10 @@ use crate::CloseReason;
 /// QUIC hands out at most what arrived anyway.
 const READ_CHUNK: usize = 64 * 1024;
 
-/// State the request side and the control reader share.
+/// The state of one connection that the request side ([`super::Client`]) and the background
+/// readers share: requests waiting for their answer, and why this client closed it.
 #[derive(Debug, Default)]
-pub(super) struct Shared {
+pub(super) struct ConnState {
     pending: Mutex<PendingState>,
     /// Why this client closed the connection, when it did so on purpose (quinn only reports
     /// "locally closed").
@@ -34,7 +35,7 @@ struct PendingState {
     closed: bool,
 }
 
-impl Shared {
+impl ConnState {
     /// Registers a request; `None` if the control stream is already gone.
     pub(super) fn register(&self, id: u32) -> Option<oneshot::Receiver<ServerFrame>> {
         let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
@@ -140,21 +141,21 @@ pub(super) async fn read_control(
     conn: quinn::Connection,
     mut recv: quinn::RecvStream,
     mut buf: FrameBuffer,
-    shared: std::sync::Arc<Shared>,
+    state: std::sync::Arc<ConnState>,
     events: mpsc::UnboundedSender<Event>,
 ) {
     'read: loop {
         loop {
             match buf.next_frame::<ServerFrame>() {
                 Ok(Some(frame)) => {
-                    if let Err(reason) = dispatch(&shared, &events, frame) {
-                        shared.violation(&conn, ErrorCode::PROTOCOL_VIOLATION, &reason);
+                    if let Err(reason) = dispatch(&state, &events, frame) {
+                        state.violation(&conn, ErrorCode::PROTOCOL_VIOLATION, &reason);
                         break 'read;
                     }
                 }
                 Ok(None) => break,
                 Err(e) => {
-                    shared.violation(&conn, e.code(), &format!("control stream: {e}"));
+                    state.violation(&conn, e.code(), &format!("control stream: {e}"));
                     break 'read;
                 }
             }
@@ -162,7 +163,7 @@ pub(super) async fn read_control(
         match recv.read_chunk(READ_CHUNK, true).await {
             Ok(Some(chunk)) => buf.extend(&chunk.bytes),
             Ok(None) => {
-                shared.violation(
+                state.violation(
                     &conn,
                     ErrorCode::PROTOCOL_VIOLATION,
                     "the relay ended the control stream",
@@ -172,11 +173,11 @@ pub(super) async fn read_control(
             Err(_) => break,
         }
     }
-    shared.close_pending();
+    state.close_pending();
 }
 
 fn dispatch(
-    shared: &Shared,
+    state: &ConnState,
     events: &mpsc::UnboundedSender<Event>,
     frame: ServerFrame,
 ) -> Result<(), String> {
@@ -193,7 +194,7 @@ fn dispatch(
             let Some(id) = answer_id(&frame) else {
                 return Err(format!("unexpected {}", frame_name(&frame)));
             };
-            match shared.answer(id, frame) {
+            match state.answer(id, frame) {
                 Ok(()) => return Ok(()),
                 Err(ServerFrame::Error(e)) => Event::Notice {
                     code: e.code,
@@ -216,15 +217,10 @@ fn dispatch(
 pub(super) async fn accept_rooms(
     conn: quinn::Connection,
     events: mpsc::Sender<Event>,
-    shared: std::sync::Arc<Shared>,
+    state: std::sync::Arc<ConnState>,
 ) {
     while let Ok(recv) = conn.accept_uni().await {
-        tokio::spawn(read_room(
-            conn.clone(),
-            recv,
-            events.clone(),
-            shared.clone(),
-        ));
+        tokio::spawn(read_room(conn.clone(), recv, events.clone(), state.clone()));
     }
 }
 
@@ -233,7 +229,7 @@ async fn read_room(
     conn: quinn::Connection,
     mut recv: quinn::RecvStream,
     events: mpsc::Sender<Event>,
-    shared: std::sync::Arc<Shared>,
+    state: std::sync::Arc<ConnState>,
 ) {
     let mut buf = FrameBuffer::new();
     let mut room: Option<String> = None;
@@ -243,7 +239,7 @@ async fn read_room(
                 Ok(Some(frame)) => frame,
                 Ok(None) => break,
                 Err(e) => {
-                    shared.violation(&conn, e.code(), &format!("room stream: {e}"));
+                    state.violation(&conn, e.code(), &format!("room stream: {e}"));
                     return;
                 }
             };
@@ -264,7 +260,7 @@ async fn read_room(
                         RoomFrame::Message(_) if room.is_some() => "a message of another room",
                         _ => "a frame before Open",
                     };
-                    shared.violation(
+                    state.violation(
                         &conn,
                         ErrorCode::PROTOCOL_VIOLATION,
                         &format!("room stream: {what}"),
@@ -280,7 +276,7 @@ async fn read_room(
             Ok(Some(chunk)) => buf.extend(&chunk.bytes),
             Ok(None) => {
                 if let Err(e) = buf.finish() {
-                    shared.violation(&conn, e.code(), &format!("room stream: {e}"));
+                    state.violation(&conn, e.code(), &format!("room stream: {e}"));
                 }
                 return;
             }

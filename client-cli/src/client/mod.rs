@@ -113,7 +113,7 @@ pub struct Sent {
 }
 
 /// Makes connections to relays. Holds the TLS configuration (the CA is read once) and one
-/// UDP socket per address family, shared by every connection it makes.
+/// UDP socket per address family, state by every connection it makes.
 #[derive(Debug)]
 pub struct Connector {
     cfg: ClientConfig,
@@ -298,20 +298,20 @@ impl Connector {
             }
         };
 
-        let shared = Arc::new(io::Shared::default());
+        let state = Arc::new(io::ConnState::default());
         let (control_tx, control_rx) = mpsc::unbounded_channel();
         let (room_tx, room_rx) = mpsc::channel(self.cfg.room_queue.max(1));
         tokio::spawn(io::read_control(
             conn.clone(),
             recv,
             buf,
-            shared.clone(),
+            state.clone(),
             control_tx,
         ));
         tokio::spawn(io::accept_rooms(
             conn.clone(),
             room_tx.clone(),
-            shared.clone(),
+            state.clone(),
         ));
         tokio::spawn(io::read_datagrams(conn.clone(), room_tx));
 
@@ -320,7 +320,7 @@ impl Connector {
                 guard: CloseGuard(conn.clone()),
                 endpoint,
                 send: tokio::sync::Mutex::new(send),
-                shared: shared.clone(),
+                state: state.clone(),
                 next_id: AtomicU32::new(1),
                 welcome,
                 relay: relay.clone(),
@@ -331,7 +331,7 @@ impl Connector {
             control: control_rx,
             rooms: room_rx,
             conn,
-            shared,
+            state,
             done: false,
         };
         Ok((client, events))
@@ -360,7 +360,7 @@ struct Inner {
     guard: CloseGuard,
     endpoint: quinn::Endpoint,
     send: tokio::sync::Mutex<quinn::SendStream>,
-    shared: Arc<io::Shared>,
+    state: Arc<io::ConnState>,
     next_id: AtomicU32,
     welcome: Welcome,
     relay: RelayAddr,
@@ -395,7 +395,7 @@ impl Client {
 
     /// Why the connection ended, if it has.
     pub fn close_reason(&self) -> Option<CloseReason> {
-        self.inner.shared.close_reason(self.connection())
+        self.inner.state.close_reason(self.connection())
     }
 
     /// Joins `room`. With `resume`, every stored message after it follows on the room stream,
@@ -405,13 +405,9 @@ impl Client {
         room: &str,
         resume: Option<ResumePoint>,
     ) -> Result<Joined, ClientError> {
-        let id = self.next_id();
-        let frame = ClientFrame::Join {
-            id,
-            room: room.to_owned(),
-            resume,
-        };
-        match self.request(id, &frame).await? {
+        let room = room.to_owned();
+        let frame = |id| ClientFrame::Join { id, room, resume };
+        match self.request(frame).await? {
             ServerFrame::Joined(joined) => Ok(joined),
             other => Err(unexpected(&other)),
         }
@@ -419,12 +415,9 @@ impl Client {
 
     /// Leaves `room`; its room stream ends.
     pub async fn leave(&self, room: &str) -> Result<(), ClientError> {
-        let id = self.next_id();
-        let frame = ClientFrame::Leave {
-            id,
-            room: room.to_owned(),
-        };
-        match self.request(id, &frame).await? {
+        let room = room.to_owned();
+        let frame = |id| ClientFrame::Leave { id, room };
+        match self.request(frame).await? {
             ServerFrame::Left { .. } => Ok(()),
             other => Err(unexpected(&other)),
         }
@@ -432,13 +425,9 @@ impl Client {
 
     /// Sends `text` to a joined room; resolves once the relay stored it.
     pub async fn send(&self, room: &str, text: &str) -> Result<Sent, ClientError> {
-        let id = self.next_id();
-        let frame = ClientFrame::Send {
-            id,
-            room: room.to_owned(),
-            text: text.to_owned(),
-        };
-        match self.request(id, &frame).await? {
+        let (room, text) = (room.to_owned(), text.to_owned());
+        let frame = |id| ClientFrame::Send { id, room, text };
+        match self.request(frame).await? {
             ServerFrame::Sent { epoch, seq, ts, .. } => Ok(Sent { epoch, seq, ts }),
             other => Err(unexpected(&other)),
         }
@@ -451,14 +440,14 @@ impl Client {
         before: Option<u64>,
         limit: u16,
     ) -> Result<HistoryPage, ClientError> {
-        let id = self.next_id();
-        let frame = ClientFrame::History {
+        let room = room.to_owned();
+        let frame = |id| ClientFrame::History {
             id,
-            room: room.to_owned(),
+            room,
             before,
             limit,
         };
-        match self.request(id, &frame).await? {
+        match self.request(frame).await? {
             ServerFrame::History(page) => Ok(page),
             other => Err(unexpected(&other)),
         }
@@ -466,12 +455,9 @@ impl Client {
 
     /// The nicks in a joined room, sorted.
     pub async fn who(&self, room: &str) -> Result<Vec<String>, ClientError> {
-        let id = self.next_id();
-        let frame = ClientFrame::Who {
-            id,
-            room: room.to_owned(),
-        };
-        match self.request(id, &frame).await? {
+        let room = room.to_owned();
+        let frame = |id| ClientFrame::Who { id, room };
+        match self.request(frame).await? {
             ServerFrame::Members { members, .. } => Ok(members),
             other => Err(unexpected(&other)),
         }
@@ -479,8 +465,7 @@ impl Client {
 
     /// A round trip through the relay; returns the relay's clock (ms since the Unix epoch).
     pub async fn ping(&self) -> Result<u64, ClientError> {
-        let id = self.next_id();
-        match self.request(id, &ClientFrame::Ping { id }).await? {
+        match self.request(|id| ClientFrame::Ping { id }).await? {
             ServerFrame::Pong { ts, .. } => Ok(ts),
             other => Err(unexpected(&other)),
         }
@@ -512,18 +497,22 @@ impl Client {
         }
     }
 
-    /// Sends one request and waits for the frame answering `id`; an Error frame becomes
-    /// [`ClientError::Refused`].
-    async fn request(&self, id: u32, frame: &ClientFrame) -> Result<ServerFrame, ClientError> {
-        let bytes = encode_frame(frame).map_err(ClientError::BadFrame)?;
-        let shared = &self.inner.shared;
-        let answer = shared.register(id).ok_or_else(|| self.closed_error())?;
+    /// Sends one request, built by `frame` around a fresh id, and waits for the frame
+    /// answering that id; an Error frame becomes [`ClientError::Refused`].
+    async fn request(
+        &self,
+        frame: impl FnOnce(u32) -> ClientFrame,
+    ) -> Result<ServerFrame, ClientError> {
+        let id = self.next_id();
+        let bytes = encode_frame(&frame(id)).map_err(ClientError::BadFrame)?;
+        let state = &self.inner.state;
+        let answer = state.register(id).ok_or_else(|| self.closed_error())?;
         let written = {
             let mut send = self.inner.send.lock().await;
             send.write_all(&bytes).await
         };
         if written.is_err() {
-            shared.forget(id);
+            state.forget(id);
             return Err(self.closed_error());
         }
         match tokio::time::timeout(self.inner.request_timeout, answer).await {
@@ -531,7 +520,7 @@ impl Client {
             Ok(Ok(frame)) => Ok(frame),
             Ok(Err(_)) => Err(self.closed_error()),
             Err(_) => {
-                shared.forget(id);
+                state.forget(id);
                 Err(ClientError::Timeout(self.inner.request_timeout))
             }
         }
@@ -557,7 +546,7 @@ pub struct Events {
     control: mpsc::UnboundedReceiver<Event>,
     rooms: mpsc::Receiver<Event>,
     conn: quinn::Connection,
-    shared: Arc<io::Shared>,
+    state: Arc<io::ConnState>,
     done: bool,
 }
 
@@ -573,7 +562,7 @@ impl Events {
             Some(event) = self.rooms.recv() => Some(event),
             else => {
                 self.done = true;
-                let reason = self.shared.close_reason(&self.conn).unwrap_or_else(|| {
+                let reason = self.state.close_reason(&self.conn).unwrap_or_else(|| {
                     CloseReason::Local {
                         code: ErrorCode::NO_ERROR,
                         reason: "closed by this client".into(),
@@ -585,5 +574,5 @@ impl Events {
     }
 }
 
-/// Pending requests, shared by [`Client`] and the control reader.
+/// Pending requests, state by [`Client`] and the control reader.
 type Pending = HashMap<u32, oneshot::Sender<ServerFrame>>;

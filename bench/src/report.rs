@@ -72,47 +72,7 @@ pub fn table(outcome: &Outcome) -> String {
             row("best step:", String::new());
             fanout_rows(&p.best, &mut row);
         }
-        Outcome::Connections(c) => {
-            row("scenario", "connections".into());
-            row("transport", format!("{:?}", c.transport).to_lowercase());
-            row("relay", c.relays.join(","));
-            row("sessions (C)", c.C.to_string());
-            row("rooms", c.rooms.to_string());
-            row("opened / failed", format!("{} / {}", c.opened, c.failed));
-            row(
-                "ramp",
-                format!("{:.1} s, {:.0} sessions/s", c.ramp_s, c.sessions_per_sec),
-            );
-            row(
-                "ramp relay CPU",
-                format!(
-                    "{:.1} s ({:.0} µs/session), load {:.1} s",
-                    c.ramp_server_cpu_s, c.ramp_server_cpu_us_per_session, c.ramp_load_cpu_s
-                ),
-            );
-            row(
-                "relay RSS",
-                format!(
-                    "{:.1} MB empty, {:.1} MB with C sessions",
-                    c.server_rss_mb_empty, c.server_rss_mb
-                ),
-            );
-            row("RSS per session", format!("{:.2} KB", c.rss_kb_per_session));
-            row(
-                "idle relay CPU",
-                format!(
-                    "{:.2} s over {:.1} s ({:.1}% of a core)",
-                    c.idle_server_cpu_s, c.idle_window_s, c.idle_server_cpu_pct
-                ),
-            );
-            row(
-                "check delivery",
-                format!(
-                    "{}/{} in {:.1} s, lost {}",
-                    c.delivered, c.expected_deliveries, c.check_s, c.lost
-                ),
-            );
-        }
+        Outcome::Connections(c) => connections_rows(c, &mut row),
     }
     let width = rows
         .iter()
@@ -185,6 +145,66 @@ fn fanout_rows(r: &FanoutResult, row: &mut impl FnMut(&str, String)) {
     );
     row("relay RSS", format!("{:.1} MB", r.server_rss_mb));
     row("sender lag max", format!("{:.1} ms", r.send_lag_max_ms));
+}
+
+fn connections_rows(c: &ConnectionsResult, row: &mut impl FnMut(&str, String)) {
+    let ConnectionsResult {
+        transport,
+        relays,
+        C: sessions,
+        rooms,
+        opened,
+        failed,
+        ramp_s,
+        sessions_per_sec,
+        ramp_server_cpu_s,
+        ramp_server_cpu_us_per_session,
+        ramp_load_cpu_s,
+        server_rss_mb_empty,
+        server_rss_mb,
+        rss_kb_per_session,
+        idle_window_s,
+        idle_server_cpu_s,
+        idle_server_cpu_pct,
+        expected_deliveries,
+        delivered,
+        lost,
+        check_s,
+        ..
+    } = c;
+    row("scenario", "connections".into());
+    row("transport", format!("{transport:?}").to_lowercase());
+    row("relay", relays.join(","));
+    row("sessions (C)", sessions.to_string());
+    row("rooms", rooms.to_string());
+    row("opened / failed", format!("{opened} / {failed}"));
+    row(
+        "ramp",
+        format!("{ramp_s:.1} s, {sessions_per_sec:.0} sessions/s"),
+    );
+    row(
+        "ramp relay CPU",
+        format!(
+            "{ramp_server_cpu_s:.1} s ({ramp_server_cpu_us_per_session:.0} µs/session), \
+             load {ramp_load_cpu_s:.1} s"
+        ),
+    );
+    row(
+        "relay RSS",
+        format!("{server_rss_mb_empty:.1} MB empty, {server_rss_mb:.1} MB with C sessions"),
+    );
+    row("RSS per session", format!("{rss_kb_per_session:.2} KB"));
+    row(
+        "idle relay CPU",
+        format!(
+            "{idle_server_cpu_s:.2} s over {idle_window_s:.1} s \
+             ({idle_server_cpu_pct:.1}% of a core)"
+        ),
+    );
+    row(
+        "check delivery",
+        format!("{delivered}/{expected_deliveries} in {check_s:.1} s, lost {lost}"),
+    );
 }
 
 /// A labelled latency distribution: (latency ms, percent at or below).

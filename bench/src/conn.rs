@@ -5,7 +5,7 @@
 //! A [`BenchSession`] speaks the protocol directly: Hello, Join and Send on the control
 //! stream, room messages read raw from the room stream. It does the little a load generator
 //! needs and nothing else, so its own CPU stays small next to the relays' on shared cores
-//! (the [`crate::client`] library, made for people, decodes every message into owned
+//! (the [`chitchat_cli::client`] library, made for people, decodes every message into owned
 //! strings and passes it through two tasks).
 
 use std::net::SocketAddr;
@@ -19,9 +19,10 @@ use chitchat_protocol::{
     ServerFrame, Welcome,
 };
 use quinn::crypto::rustls::QuicClientConfig;
+use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 
-use crate::RelayAddr;
-use crate::client::load_roots;
+use chitchat_cli::RelayAddr;
+use chitchat_cli::client::load_roots;
 
 /// Kernel buffer asked for each client socket: a fan-out burst to hundreds of connections
 /// sharing a socket must not overflow it (the kernel caps it at net.core.rmem_max).
@@ -155,7 +156,7 @@ impl Dialer {
             reason,
         };
         let which = self.next.fetch_add(1, Ordering::Relaxed);
-        let (link, send, recv) = match self.transport {
+        let (conn, send, recv): (_, SendStream, _) = match self.transport {
             Transport::Quic => {
                 let addr = resolve(relay).await?;
                 let endpoint = &self.quic[which % self.quic.len()];
@@ -168,7 +169,11 @@ impl Dialer {
                     .open_bi()
                     .await
                     .map_err(|e| ConnError::Lost(e.to_string()))?;
-                (Link::Quic(conn), Send::Quic(send), Recv::Quic(recv))
+                (
+                    Connection::Quic(conn),
+                    Box::new(send),
+                    RecvStream::Quic(recv),
+                )
             }
             Transport::Webtransport => {
                 let endpoint = &self.wt[which % self.wt.len()];
@@ -183,16 +188,17 @@ impl Dialer {
                     .map_err(|e| ConnError::Lost(e.to_string()))?
                     .await
                     .map_err(|e| ConnError::Lost(e.to_string()))?;
-                (Link::from(conn), Send::Wt(send), Recv::Wt(recv))
+                (Connection::from(conn), Box::new(send), RecvStream::Wt(recv))
             }
         };
         let mut session = BenchSession {
-            link,
+            conn,
             control: Control {
-                send,
-                recv,
-                buf: FrameBuffer::new(),
-                next_id: 1,
+                writer: ControlWriter { send, next_id: 1 },
+                reader: ControlReader {
+                    recv,
+                    buf: FrameBuffer::new(),
+                },
                 out: Vec::with_capacity(256),
             },
             welcome: None,
@@ -276,85 +282,62 @@ async fn resolve(relay: &RelayAddr) -> Result<SocketAddr, ConnError> {
         .ok_or_else(|| ConnError::Resolve(format!("{relay}: no IPv4 address")))
 }
 
-/// A session's connection.
+/// A session's connection, over either transport.
 #[derive(Clone)]
-pub enum Link {
+pub enum Connection {
     Quic(quinn::Connection),
     Wt(Arc<wtransport::Connection>),
 }
 
-impl Link {
+impl Connection {
     /// Closes the connection.
     pub fn close(&self) {
         match self {
-            Link::Quic(c) => c.close(0u32.into(), b"bench done"),
-            Link::Wt(c) => c.close(0u32.into(), b"bench done"),
+            Connection::Quic(c) => c.close(0u32.into(), b"bench done"),
+            Connection::Wt(c) => c.close(0u32.into(), b"bench done"),
         }
     }
 
     /// Waits for the relay to open a room stream.
-    pub async fn accept_room(&self) -> Result<RoomStream, ConnError> {
+    pub async fn accept_room(&self) -> Result<RecvStream, ConnError> {
         match self {
-            Link::Quic(c) => c
+            Connection::Quic(c) => c
                 .accept_uni()
                 .await
-                .map(RoomStream::Quic)
+                .map(RecvStream::Quic)
                 .map_err(|e| ConnError::Lost(e.to_string())),
-            Link::Wt(c) => c
+            Connection::Wt(c) => c
                 .accept_uni()
                 .await
-                .map(RoomStream::Wt)
+                .map(RecvStream::Wt)
                 .map_err(|e| ConnError::Lost(e.to_string())),
         }
     }
 }
 
-impl From<wtransport::Connection> for Link {
-    fn from(c: wtransport::Connection) -> Link {
-        Link::Wt(Arc::new(c))
+impl From<wtransport::Connection> for Connection {
+    fn from(c: wtransport::Connection) -> Connection {
+        Connection::Wt(Arc::new(c))
     }
 }
 
-enum Send {
-    Quic(quinn::SendStream),
-    Wt(wtransport::SendStream),
-}
+/// The writing side of a control stream, over either transport (both write through tokio's
+/// `AsyncWrite`).
+type SendStream = Box<dyn AsyncWrite + Unpin + Send>;
 
-impl Send {
-    fn quic(&mut self) -> &mut quinn::SendStream {
-        match self {
-            Send::Quic(s) => s,
-            Send::Wt(s) => s.quic_stream_mut(),
-        }
-    }
-}
-
-enum Recv {
+/// A stream the relay writes: the control stream's reading side or a room stream. Read
+/// through the QUIC stream underneath (wtransport's wrapper owns it), in large chunks.
+pub enum RecvStream {
     Quic(quinn::RecvStream),
     Wt(wtransport::RecvStream),
 }
 
-impl Recv {
-    fn quic(&mut self) -> &mut quinn::RecvStream {
-        match self {
-            Recv::Quic(s) => s,
-            Recv::Wt(s) => s.quic_stream_mut(),
-        }
-    }
-}
-
-/// A room stream the relay opened.
-pub enum RoomStream {
-    Quic(quinn::RecvStream),
-    Wt(wtransport::RecvStream),
-}
-
-impl RoomStream {
+impl RecvStream {
     /// The next bytes; `Ok(None)` at the end of the stream.
     pub async fn read(&mut self) -> Result<Option<bytes::Bytes>, ConnError> {
         let s = match self {
-            RoomStream::Quic(s) => s,
-            RoomStream::Wt(s) => s.quic_stream_mut(),
+            RecvStream::Quic(s) => s,
+            RecvStream::Wt(s) => s.quic_stream_mut(),
         };
         match s.read_chunk(READ_CHUNK, true).await {
             Ok(Some(chunk)) => Ok(Some(chunk.bytes)),
@@ -364,13 +347,11 @@ impl RoomStream {
     }
 }
 
-/// One session's control stream.
+/// One session's control stream: its writing half, its reading half, and a reused buffer
+/// for the frames it encodes.
 pub struct Control {
-    send: Send,
-    recv: Recv,
-    buf: FrameBuffer,
-    next_id: u32,
-    /// Reused encoding buffer.
+    writer: ControlWriter,
+    reader: ControlReader,
     out: Vec<u8>,
 }
 
@@ -379,52 +360,28 @@ impl Control {
     async fn write(&mut self, frame: &ClientFrame) -> Result<(), ConnError> {
         self.out.clear();
         chitchat_protocol::encode_frame_into(frame, &mut self.out)?;
-        self.send
-            .quic()
-            .write_all(&self.out)
-            .await
-            .map_err(|e| ConnError::Lost(e.to_string()))
+        self.writer.write_raw(&self.out).await
     }
 
     /// Reads the next frame.
     pub async fn read(&mut self) -> Result<ServerFrame, ConnError> {
-        loop {
-            if let Some(frame) = self.buf.next_frame::<ServerFrame>()? {
-                return Ok(frame);
-            }
-            match self.recv.quic().read_chunk(READ_CHUNK, true).await {
-                Ok(Some(chunk)) => self.buf.extend(&chunk.bytes),
-                Ok(None) => return Err(ConnError::Lost("control stream ended".into())),
-                Err(e) => return Err(ConnError::Lost(e.to_string())),
-            }
-        }
+        self.reader.read().await
     }
 
     /// A fresh request id.
     pub fn next_id(&mut self) -> u32 {
-        let id = self.next_id;
-        self.next_id = self.next_id.wrapping_add(1).max(1);
-        id
+        self.writer.next_id()
     }
 
     /// Splits the stream into its writing half and a reader of answers.
     pub fn split(self) -> (ControlWriter, ControlReader) {
-        (
-            ControlWriter {
-                send: self.send,
-                next_id: self.next_id,
-            },
-            ControlReader {
-                recv: self.recv,
-                buf: self.buf,
-            },
-        )
+        (self.writer, self.reader)
     }
 }
 
 /// The writing half of a control stream.
 pub struct ControlWriter {
-    send: Send,
+    send: SendStream,
     next_id: u32,
 }
 
@@ -432,7 +389,6 @@ impl ControlWriter {
     /// Writes bytes already framed.
     pub async fn write_raw(&mut self, bytes: &[u8]) -> Result<(), ConnError> {
         self.send
-            .quic()
             .write_all(bytes)
             .await
             .map_err(|e| ConnError::Lost(e.to_string()))
@@ -448,7 +404,7 @@ impl ControlWriter {
 
 /// The reading half of a control stream.
 pub struct ControlReader {
-    recv: Recv,
+    recv: RecvStream,
     buf: FrameBuffer,
 }
 
@@ -459,10 +415,9 @@ impl ControlReader {
             if let Some(frame) = self.buf.next_frame::<ServerFrame>()? {
                 return Ok(frame);
             }
-            match self.recv.quic().read_chunk(READ_CHUNK, true).await {
-                Ok(Some(chunk)) => self.buf.extend(&chunk.bytes),
-                Ok(None) => return Err(ConnError::Lost("control stream ended".into())),
-                Err(e) => return Err(ConnError::Lost(e.to_string())),
+            match self.recv.read().await? {
+                Some(bytes) => self.buf.extend(&bytes),
+                None => return Err(ConnError::Lost("control stream ended".into())),
             }
         }
     }
@@ -470,7 +425,7 @@ impl ControlReader {
 
 /// A session after Welcome.
 pub struct BenchSession {
-    pub link: Link,
+    pub conn: Connection,
     pub control: Control,
     welcome: Option<Welcome>,
 }
@@ -514,8 +469,8 @@ impl BenchSession {
     }
 
     /// Splits the session into its connection and control stream.
-    pub fn split(self) -> (Link, Control) {
-        (self.link, self.control)
+    pub fn split(self) -> (Connection, Control) {
+        (self.conn, self.control)
     }
 }
 

@@ -1,6 +1,6 @@
 //! The fan-out workloads (fanout-small, fanout-large, many-rooms, and each probe step):
 //! S subscribers in N rooms, P publishers, an open-loop schedule at R messages per second,
-//! a warm-up, T measured seconds, a drain, and the measurements WORKLOADS.md defines.
+//! a warm-up, T measured seconds, a drain, and the measurements bench/WORKLOADS.md defines.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
@@ -12,7 +12,7 @@ use futures::StreamExt;
 use serde::Serialize;
 use tokio::task::JoinHandle;
 
-use super::conn::{ControlReader, ControlWriter, Link, encode_send};
+use super::conn::{Connection, ControlReader, ControlWriter, encode_send};
 use super::procfs::{CpuSnapshot, MachineCpu};
 use super::stats::Latencies;
 use super::wire::{
@@ -20,14 +20,15 @@ use super::wire::{
 };
 use super::{Env, now_us};
 
-/// Seconds of warm-up before the measured messages (WORKLOADS.md: the first round(2*R)
+/// Seconds of warm-up before the measured messages (bench/WORKLOADS.md: the first round(2*R)
 /// messages).
 const WARMUP_SECS: f64 = 2.0;
 
-/// Longest wait for the last expected deliveries after the last send (WORKLOADS.md).
+/// Longest wait for the last expected deliveries after the last send (bench/WORKLOADS.md).
 const DRAIN: Duration = Duration::from_secs(3);
 
-/// How often the sender wakes to send what is due (WORKLOADS.md: about every millisecond).
+/// How often the sender wakes to send what is due (bench/WORKLOADS.md: about every
+/// millisecond).
 const TICK: Duration = Duration::from_millis(1);
 
 /// How long receiver tasks get to hand in their samples once their connections are closed.
@@ -123,7 +124,7 @@ impl Fanout {
     }
 }
 
-/// One run's results, with the field names of WORKLOADS.md.
+/// One run's results, with the field names of bench/WORKLOADS.md.
 #[derive(Debug, Clone, Serialize)]
 #[allow(non_snake_case)]
 pub struct FanoutResult {
@@ -214,7 +215,7 @@ pub async fn run(env: &Env, w: &Fanout) -> anyhow::Result<FanoutResult> {
 
     // Subscribers, then publishers; every join acknowledged before the first send.
     let bar = env.bar((w.s + w.p) as u64, "connecting");
-    let subs: Vec<(Link, JoinHandle<Received>)> = futures::stream::iter(0..w.s)
+    let subs: Vec<(Connection, JoinHandle<Received>)> = futures::stream::iter(0..w.s)
         .map(|j| {
             let relay = &env.relays[j % env.relays.len()];
             let room = room(w.room_of_subscriber(j));
@@ -229,9 +230,9 @@ pub async fn run(env: &Env, w: &Fanout) -> anyhow::Result<FanoutResult> {
                     .join(&room)
                     .await
                     .with_context(|| format!("subscriber {j} joining {room}"))?;
-                let (link, control) = session.split();
+                let (conn, control) = session.split();
                 bar.inc(1);
-                anyhow::Ok((link.clone(), tokio::spawn(receive(link, control, tally))))
+                anyhow::Ok((conn.clone(), tokio::spawn(receive(conn, control, tally))))
             }
         })
         .buffer_unordered(env.concurrency)
@@ -241,16 +242,16 @@ pub async fn run(env: &Env, w: &Fanout) -> anyhow::Result<FanoutResult> {
         .collect::<Result<_, _>>()?;
     let mut pubs = Vec::with_capacity(w.p);
     let mut acks = Vec::with_capacity(w.p);
-    let mut links = Vec::with_capacity(w.p);
+    let mut conns = Vec::with_capacity(w.p);
     for p in 0..w.p {
         let relay = &env.relays[p % env.relays.len()];
         let session = dialer
             .connect(relay, &format!("p{p}"))
             .await
             .with_context(|| format!("publisher {p}"))?;
-        let (link, control) = session.split();
+        let (conn, control) = session.split();
         let (writer, reader) = control.split();
-        links.push(link);
+        conns.push(conn);
         acks.push(tokio::spawn(count_answers(reader)));
         pubs.push(Publisher {
             writer,
@@ -287,8 +288,8 @@ pub async fn run(env: &Env, w: &Fanout) -> anyhow::Result<FanoutResult> {
 
     // Close everything, then gather what the receivers saw.
     tally.closing.store(true, Ordering::Relaxed);
-    for link in links.iter().chain(subs.iter().map(|(link, _)| link)) {
-        link.close();
+    for conn in conns.iter().chain(subs.iter().map(|(conn, _)| conn)) {
+        conn.close();
     }
     let mut samples = Vec::new();
     let mut duplicates = 0;
@@ -403,7 +404,7 @@ struct Publisher {
 }
 
 /// What the sender did.
-struct Sent {
+struct SenderReport {
     warmup: u64,
     measured: u64,
     first_measured_us: u64,
@@ -414,14 +415,14 @@ struct Sent {
 }
 
 /// The open-loop schedule: message k is due at t0 + k/R, sent by publisher k mod P.
-async fn send(env: &Env, w: &Fanout, pubs: &mut [Publisher]) -> anyhow::Result<Sent> {
+async fn send(env: &Env, w: &Fanout, pubs: &mut [Publisher]) -> anyhow::Result<SenderReport> {
     let warmup = w.warmup_count();
     let measured = w.measured_count();
     let total = warmup + measured;
     let bar = env.bar(total, "sending");
     let mut text = String::with_capacity(w.b);
     let mut out = Vec::with_capacity(w.b + 64);
-    let mut sent = Sent {
+    let mut sent = SenderReport {
         warmup,
         measured,
         first_measured_us: 0,
@@ -495,11 +496,11 @@ async fn count_answers(mut reader: ControlReader) -> u64 {
 
 /// Reads one subscriber's room stream until the connection closes, timing every measured
 /// delivery.
-async fn receive(link: Link, control: super::conn::Control, tally: Arc<Tally>) -> Received {
+async fn receive(conn: Connection, control: super::conn::Control, tally: Arc<Tally>) -> Received {
     // The control stream stays open for the whole run: closing it would end the session.
     let _control = control;
     let mut out = Received::default();
-    let mut stream = match link.accept_room().await {
+    let mut stream = match conn.accept_room().await {
         Ok(s) => s,
         Err(e) => {
             out.error = Some(e.to_string());
@@ -544,7 +545,7 @@ async fn receive(link: Link, control: super::conn::Control, tally: Arc<Tally>) -
         }
         if let Err(e) = fed {
             out.error = Some(e.to_string());
-            link.close();
+            conn.close();
             break;
         }
     }

@@ -12,11 +12,11 @@ use futures::StreamExt;
 use serde::Serialize;
 
 use super::Env;
-use super::conn::Link;
+use super::conn::Connection;
 use super::procfs::{MachineCpu, rss_bytes};
 use super::wire::{RoomFrameRef, Splitter, decode_room_frame};
 
-/// Sessions per room (WORKLOADS.md: C/10 rooms).
+/// Sessions per room (bench/WORKLOADS.md: C/10 rooms).
 const PER_ROOM: usize = 10;
 
 /// The text every room gets once at the end; receivers count it.
@@ -92,7 +92,7 @@ pub async fn run(env: &Env, c: usize, idle: Duration) -> anyhow::Result<Connecti
     let machine0 = MachineCpu::now();
     let bar = env.bar(c as u64, "opening sessions");
     let started = Instant::now();
-    let opened: Vec<Result<Link, String>> = futures::stream::iter(0..c)
+    let opened: Vec<Result<Connection, String>> = futures::stream::iter(0..c)
         .map(|j| {
             let room = room(j);
             let counts = counts.clone();
@@ -106,9 +106,9 @@ pub async fn run(env: &Env, c: usize, idle: Duration) -> anyhow::Result<Connecti
                 .await;
                 bar.inc(1);
                 match result {
-                    Ok((link, control)) => {
-                        tokio::spawn(count_checks(link.clone(), control, counts));
-                        Ok(link)
+                    Ok((conn, control)) => {
+                        tokio::spawn(count_checks(conn.clone(), control, counts));
+                        Ok(conn)
                     }
                     Err(e) => Err(e.to_string()),
                 }
@@ -121,8 +121,8 @@ pub async fn run(env: &Env, c: usize, idle: Duration) -> anyhow::Result<Connecti
     let cpu1 = env.watched.cpu();
     let machine1 = MachineCpu::now();
     bar.finish_and_clear();
-    let (links, errors): (Vec<_>, Vec<_>) = opened.into_iter().partition(Result::is_ok);
-    let links: Vec<Link> = links.into_iter().filter_map(Result::ok).collect();
+    let (conns, errors): (Vec<_>, Vec<_>) = opened.into_iter().partition(Result::is_ok);
+    let conns: Vec<Connection> = conns.into_iter().filter_map(Result::ok).collect();
     if let Some(Err(e)) = errors.first() {
         eprintln!(
             "warning: {} sessions failed to open, e.g.: {e}",
@@ -157,7 +157,7 @@ pub async fn run(env: &Env, c: usize, idle: Duration) -> anyhow::Result<Connecti
             .await
             .with_context(|| format!("sending the check to room {r}"))?;
     }
-    let expected = links.len() as u64;
+    let expected = conns.len() as u64;
     let deadline = Instant::now() + CHECK_DEADLINE;
     while counts.delivered.load(Ordering::Relaxed) < expected && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(5)).await;
@@ -169,9 +169,9 @@ pub async fn run(env: &Env, c: usize, idle: Duration) -> anyhow::Result<Connecti
     let load_rss = rss_bytes(std::process::id()).unwrap_or(0);
 
     counts.closing.store(true, Ordering::Relaxed);
-    publisher.link.close();
-    for link in &links {
-        link.close();
+    publisher.conn.close();
+    for conn in &conns {
+        conn.close();
     }
 
     let mb = |b: u64| b as f64 / (1024.0 * 1024.0);
@@ -182,14 +182,14 @@ pub async fn run(env: &Env, c: usize, idle: Duration) -> anyhow::Result<Connecti
         relays: vec![relay.to_string()],
         C: c,
         rooms,
-        opened: links.len(),
+        opened: conns.len(),
         failed: errors.len(),
         ramp_s,
-        sessions_per_sec: links.len() as f64 / ramp_s,
+        sessions_per_sec: conns.len() as f64 / ramp_s,
         concurrency: env.concurrency,
         ramp_server_cpu_s: cpu1.servers - cpu0.servers,
         ramp_server_cpu_us_per_session: (cpu1.servers - cpu0.servers) * 1e6
-            / links.len().max(1) as f64,
+            / conns.len().max(1) as f64,
         ramp_load_cpu_s: cpu1.load - cpu0.load,
         ramp_machine_cpu_busy_pct: match (machine0, machine1) {
             (Some(a), Some(b)) => a.busy_pct_until(&b),
@@ -223,9 +223,9 @@ struct Counts {
 }
 
 /// Reads one session's room stream, counting the check messages.
-async fn count_checks(link: Link, control: super::conn::Control, counts: Arc<Counts>) {
+async fn count_checks(conn: Connection, control: super::conn::Control, counts: Arc<Counts>) {
     let _control = control;
-    let Ok(mut stream) = link.accept_room().await else {
+    let Ok(mut stream) = conn.accept_room().await else {
         if !counts.closing.load(Ordering::Relaxed) {
             counts.ended_early.fetch_add(1, Ordering::Relaxed);
         }
@@ -245,7 +245,7 @@ async fn count_checks(link: Link, control: super::conn::Control, counts: Arc<Cou
                 });
                 if fed.is_err() {
                     counts.ended_early.fetch_add(1, Ordering::Relaxed);
-                    link.close();
+                    conn.close();
                     return;
                 }
             }

@@ -10,13 +10,13 @@ use super::Env;
 use super::fanout::{self, Fanout, FanoutResult};
 use super::procfs::Watched;
 
-/// The first step's rate (WORKLOADS.md).
+/// The first step's rate (bench/WORKLOADS.md).
 pub const FIRST_RATE: f64 = 400.0;
 
-/// Bisection steps after the first failure (WORKLOADS.md).
+/// Bisection steps after the first failure (bench/WORKLOADS.md).
 const BISECTIONS: usize = 2;
 
-/// Bisection rates are multiples of this (WORKLOADS.md).
+/// Bisection rates are multiples of this (bench/WORKLOADS.md).
 const RATE_GRAIN: f64 = 50.0;
 
 /// A step passes with at least this share of its expected deliveries...

@@ -1,6 +1,8 @@
-//! `chitchat bench`: the load generator for the standard workloads of
-//! shared/bench/WORKLOADS.md (fanout-small, fanout-large, many-rooms, probe, connections),
-//! over native QUIC or WebTransport.
+//! `chitchat-bench`: the load generator for the standard workloads of bench/WORKLOADS.md
+//! (fanout-small, fanout-large, many-rooms, probe, connections), over native QUIC or
+//! WebTransport. Its binary takes the `chitchat` client's shared flags
+//! ([`chitchat_cli::options`]) and reads the CA file the same way, but opens its own lean
+//! sessions ([`conn`]).
 //!
 //! It drives relays someone else started (`--relays`), reads their CPU and memory from
 //! `/proc` (`--server-pids`), shows progress while it runs, prints a table and one JSON line
@@ -28,10 +30,10 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
+use chitchat_cli::RelayAddr;
+use chitchat_cli::options::Context;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::RelayAddr;
-use crate::cli::Global;
 use conn::{Dialer, Transport};
 use fanout::Fanout;
 use procfs::Watched;
@@ -62,7 +64,8 @@ impl Scenario {
         }
     }
 
-    /// The workload's standard parameters (WORKLOADS.md); probe starts at its first rate.
+    /// The workload's standard parameters (bench/WORKLOADS.md); probe starts at its first
+    /// rate.
     fn standard(self) -> Fanout {
         let (s, p, n, r) = match self {
             Scenario::FanoutSmall | Scenario::Connections => (200, 2, 1, 200.0),
@@ -82,7 +85,7 @@ impl Scenario {
     }
 }
 
-/// `chitchat bench` flags.
+/// `chitchat-bench` flags, besides the shared ones of [`chitchat_cli::options::Global`].
 #[derive(Debug, Clone, clap::Args)]
 pub struct BenchArgs {
     /// The workload.
@@ -95,7 +98,13 @@ pub struct BenchArgs {
 
     /// The relays, in order (subscriber j and publisher p use relays[j mod len]); default:
     /// --relay.
-    #[arg(long, value_name = "HOST:PORT,...", value_delimiter = ',')]
+    // Its own id: the shared flags' `--relay` already has the id `relays`.
+    #[arg(
+        id = "bench_relays",
+        long = "relays",
+        value_name = "HOST:PORT,...",
+        value_delimiter = ','
+    )]
     pub relays: Vec<RelayAddr>,
 
     /// The relay processes whose CPU and memory are measured.
@@ -165,10 +174,15 @@ pub struct BenchArgs {
 
 /// What a workload runs with.
 pub struct Env {
+    /// Opens the sessions.
     pub dialer: Dialer,
+    /// The relays, in order; each workload says which of its sessions goes to which.
     pub relays: Vec<RelayAddr>,
+    /// The processes whose CPU and memory are read.
     pub watched: Watched,
+    /// Connection attempts in flight at once while setting up.
     pub concurrency: usize,
+    /// The transport every session uses.
     pub transport: Transport,
     /// Progress bars are drawn (to stderr, when it is a terminal).
     show_progress: bool,
@@ -213,11 +227,11 @@ pub fn now_us() -> u64 {
     START.get_or_init(Instant::now).elapsed().as_micros() as u64
 }
 
-/// Runs `chitchat bench`.
-pub async fn run(global: &Global, args: BenchArgs) -> anyhow::Result<()> {
+/// Runs one workload against the relays of `args`, else those of `ctx`.
+pub async fn run(ctx: &Context, args: BenchArgs) -> anyhow::Result<()> {
     now_us();
     let relays = if args.relays.is_empty() {
-        global.relays.clone()
+        ctx.relays.clone()
     } else {
         args.relays.clone()
     };
@@ -231,7 +245,7 @@ pub async fn run(global: &Global, args: BenchArgs) -> anyhow::Result<()> {
     }
     let dialer = Dialer::new(
         args.transport,
-        &global.ca,
+        &ctx.client.ca_file,
         args.sockets,
         Duration::from_millis(args.step_timeout_ms),
     )
@@ -247,25 +261,17 @@ pub async fn run(global: &Global, args: BenchArgs) -> anyhow::Result<()> {
         transport: args.transport,
         show_progress: true,
     };
-    let mut w = args.scenario.standard();
-    if let Some(v) = args.subscribers {
-        w.s = v;
-    }
-    if let Some(v) = args.publishers {
-        w.p = v;
-    }
-    if let Some(v) = args.rooms {
-        w.n = v;
-    }
-    if let Some(v) = args.rate {
-        w.r = v;
-    }
-    if let Some(v) = args.seconds {
-        w.t = v;
-    }
-    if let Some(v) = args.bytes {
-        w.b = v;
-    }
+    // The standard parameters, each overridden by its flag if given.
+    let standard = args.scenario.standard();
+    let w = Fanout {
+        s: args.subscribers.unwrap_or(standard.s),
+        p: args.publishers.unwrap_or(standard.p),
+        n: args.rooms.unwrap_or(standard.n),
+        r: args.rate.unwrap_or(standard.r),
+        t: args.seconds.unwrap_or(standard.t),
+        b: args.bytes.unwrap_or(standard.b),
+        ..standard
+    };
     let outcome = match args.scenario {
         Scenario::Probe => {
             let result = probe::run(&env, &w, args.probe_max, args.json).await?;
@@ -284,117 +290,4 @@ pub async fn run(global: &Global, args: BenchArgs) -> anyhow::Result<()> {
         report::plot(path, &outcome).with_context(|| format!("drawing {}", path.display()))?;
     }
     report::print(&outcome, args.json)
-}
-
-#[cfg(test)]
-mod tests {
-    //! `chitchat bench` end to end: the real CLI binary against a real relay process.
-
-    use std::time::Duration;
-
-    use chitchat_tests::RelayProcess;
-
-    /// A short run (warm-up 2 s, 1 s measured, drain) plus connection setup fits well in this.
-    const RUN_TIMEOUT: Duration = Duration::from_secs(60);
-
-    fn json_line(out: &chitchat_tests::CliOutput) -> serde_json::Value {
-        let line = out
-            .lines()
-            .into_iter()
-            .rev()
-            .find(|l| l.starts_with('{'))
-            .unwrap_or_else(|| panic!("no JSON line: {out}"));
-        serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {out}"))
-    }
-
-    fn small_fanout(relay: &RelayProcess, transport: &str) -> serde_json::Value {
-        let out = relay
-            .cli()
-            .args([
-                "bench",
-                "fanout-small",
-                "--transport",
-                transport,
-                "-S",
-                "6",
-                "-P",
-                "2",
-                "-R",
-                "40",
-                "-T",
-                "1",
-                "-B",
-                "64",
-                "--json",
-            ])
-            .run(RUN_TIMEOUT);
-        out.assert_success();
-        assert_eq!(
-            out.lines().len(),
-            1,
-            "--json prints only the JSON line: {out}"
-        );
-        json_line(&out)
-    }
-
-    #[test]
-    fn every_measured_message_reaches_every_subscriber_over_both_transports() {
-        let relay = RelayProcess::start(&["--msgs-per-sec", "1000", "--msgs-burst", "1000"]);
-        for transport in ["quic", "webtransport"] {
-            let r = small_fanout(&relay, transport);
-            assert_eq!(r["transport"], transport, "{r}");
-            assert_eq!(r["scenario"], "fanout-small", "{r}");
-            // round(T*R) = 40 measured messages, each to the one room's 6 members.
-            assert_eq!(r["sent"], 40, "{r}");
-            assert_eq!(r["expected_deliveries"], 240, "{r}");
-            assert_eq!(r["delivered"], 240, "{r}");
-            assert_eq!(r["lost"], 0, "{r}");
-            assert_eq!(r["duplicates"], 0, "{r}");
-            assert_eq!(r["send_errors"], 0, "{r}");
-            let p50 = r["lat_p50_ms"].as_f64().unwrap();
-            let p99 = r["lat_p99_ms"].as_f64().unwrap();
-            let max = r["lat_max_ms"].as_f64().unwrap();
-            assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{r}");
-            for field in [
-                "server_cpu_s",
-                "server_cpu_us_per_delivery",
-                "server_cpu_us_per_msg",
-                "redis_cpu_s",
-                "load_cpu_s",
-                "machine_cpu_busy_pct",
-                "server_rss_mb",
-                "deliveries_per_sec",
-                "udp_send_floor_us",
-            ] {
-                assert!(r[field].is_number(), "{field} missing: {r}");
-            }
-        }
-    }
-
-    #[test]
-    fn the_relays_default_rate_limit_shows_as_refused_sends() {
-        // Default limits: 30 messages/s per session, burst 60; one publisher at 100/s.
-        let relay = RelayProcess::start(&[]);
-        let out = relay
-            .cli()
-            .args([
-                "bench",
-                "fanout-small",
-                "-S",
-                "2",
-                "-P",
-                "1",
-                "-R",
-                "100",
-                "-T",
-                "1",
-                "--json",
-            ])
-            .run(RUN_TIMEOUT);
-        out.assert_success();
-        let r = json_line(&out);
-        assert!(r["send_errors"].as_u64().unwrap() > 0, "{r}");
-        assert!(r["lost"].as_u64().unwrap() > 0, "{r}");
-        assert!(out.stderr.contains("refused"), "{out}");
-    }
 }

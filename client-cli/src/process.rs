@@ -1,0 +1,46 @@
+//! What every client binary (`chitchat`, `chitchat-bench`) does around its command: logs on
+//! stderr, a multi-thread runtime, and the outcome as the exit code.
+
+use std::future::Future;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// How long the runtime's shutdown waits for tasks still running. A read of stdin may still
+/// block a worker thread (chat after /quit): do not wait for it.
+const SHUTDOWN_GRACE: Duration = Duration::from_millis(200);
+
+/// Logs go to stderr, filtered by `CHITCHAT_LOG` (tracing's env-filter syntax; default
+/// `warn`), so they never mix with what commands print on stdout.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("CHITCHAT_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Sets up logging, runs `command` to its end on a new multi-thread runtime, and maps the
+/// outcome to the exit code: success, or `error: ...` on stderr and failure.
+pub fn run_main(command: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
+    init_logging();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let outcome = runtime.block_on(command);
+    runtime.shutdown_timeout(SHUTDOWN_GRACE);
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
