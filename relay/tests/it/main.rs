@@ -11,4 +11,6 @@ mod broker_embedded;
 mod broker_redis;
 mod cluster_presence;
 mod cluster_registry;
+mod session_limits;
+mod session_spec;
 mod sessions;
