@@ -7,7 +7,14 @@ use crate::support::*;
 use chitchat_protocol::*;
 
 /// Flags for a relay with small, quickly reached request limits.
-const TIGHT: &[&str] = &["--msgs-per-sec", "10", "--msgs-burst", "10", "--max-rooms", "5"];
+const TIGHT: &[&str] = &[
+    "--msgs-per-sec",
+    "10",
+    "--msgs-burst",
+    "10",
+    "--max-rooms",
+    "5",
+];
 
 #[tokio::test]
 async fn join_leave_spam_is_rate_limited_and_members_see_few_presence_changes() {
@@ -25,7 +32,12 @@ async fn join_leave_spam_is_rate_limited_and_members_see_few_presence_changes() 
                 resume: None,
             })
             .await;
-        spammer.send(&ClientFrame::Leave { id: 2 * i + 2, room }).await;
+        spammer
+            .send(&ClientFrame::Leave {
+                id: 2 * i + 2,
+                room,
+            })
+            .await;
     }
     let mut limited = 0;
     for _ in 0..2 * PAIRS {
@@ -36,7 +48,10 @@ async fn join_leave_spam_is_rate_limited_and_members_see_few_presence_changes() 
             other => panic!("unexpected answer {other:?}"),
         }
     }
-    assert!(limited > PAIRS, "most of the spam was refused ({limited} refusals)");
+    assert!(
+        limited > PAIRS,
+        "most of the spam was refused ({limited} refusals)"
+    );
 
     // A message sent after the spam marks the end of its presence changes on the stream.
     let (mut marker, _) = RawClient::hello(&relay, "marker").await;
@@ -55,7 +70,10 @@ async fn join_leave_spam_is_rate_limited_and_members_see_few_presence_changes() 
         presence < 100,
         "the member received {presence} presence changes"
     );
-    assert_eq!(who(&mut member, 2, "lobby").await, vec!["member".to_string()]);
+    assert_eq!(
+        who(&mut member, 2, "lobby").await,
+        vec!["member".to_string()]
+    );
 }
 
 #[tokio::test]
@@ -103,7 +121,10 @@ async fn new_rooms_are_limited_per_address_across_sessions() {
         4,
         ErrorCode::QUOTA_EXCEEDED,
     );
-    assert!(refused.contains("new rooms"), "the message names the quota: {refused}");
+    assert!(
+        refused.contains("new rooms"),
+        "the message names the quota: {refused}"
+    );
     // Rooms that exist take messages as before.
     send_text(&mut a, 5, "r1", "second").await;
     // Another session from the same address shares the quota.
@@ -130,7 +151,10 @@ async fn stored_bytes_are_limited_per_address_across_sessions() {
         1,
         ErrorCode::QUOTA_EXCEEDED,
     );
-    assert!(refused.contains("bytes"), "the message names the quota: {refused}");
+    assert!(
+        refused.contains("bytes"),
+        "the message names the quota: {refused}"
+    );
     // What still fits is stored; the refused text was not.
     send_text(&mut b, 2, "notes", &"c".repeat(100)).await;
     let texts: Vec<usize> = history(&mut b, 3, "notes", None, 10)

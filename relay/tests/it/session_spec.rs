@@ -56,7 +56,8 @@ async fn fatal_errors_before_hello_come_as_an_error_frame_first() {
     told_then_closed(&mut c, ErrorCode::UNKNOWN_FRAME).await;
 
     let mut c = RawClient::connect(&relay).await;
-    c.send_raw(&((MAX_FRAME_LEN + 1) as u32).to_be_bytes()).await;
+    c.send_raw(&((MAX_FRAME_LEN + 1) as u32).to_be_bytes())
+        .await;
     told_then_closed(&mut c, ErrorCode::FRAME_TOO_LARGE).await;
 }
 
@@ -105,7 +106,10 @@ async fn send_needs_no_join_and_members_receive_it() {
     let (mut publisher, _) = RawClient::hello(&relay, "publisher").await;
     let seq = send_text(&mut publisher, 1, "news", "extra extra").await;
     let m = stream.message().await;
-    assert_eq!((m.seq, m.from.as_str(), m.text.as_str()), (seq, "publisher", "extra extra"));
+    assert_eq!(
+        (m.seq, m.from.as_str(), m.text.as_str()),
+        (seq, "publisher", "extra extra")
+    );
 }
 
 #[tokio::test]

@@ -1,7 +1,9 @@
-//! Sessions that ask for history and never read it cannot exhaust the relay: with 16 of them
-//! pipelining History requests for large pages, the relay process stays far under 100 MB of
-//! memory and far from its descriptor limit, and a bystander's History and Send keep
-//! working. The bystander's send latency during the attack is printed (not asserted).
+//! What hostile sessions can do to a relay process. Sessions that ask for history and never
+//! read it cannot exhaust it: with 16 of them pipelining History requests for large pages,
+//! the relay stays far under 100 MB of memory and far from its descriptor limit, and a
+//! bystander's History and Send keep working (the bystander's send latency during the attack
+//! is printed, not asserted). A session stalled in many rooms is one slow-consumer
+//! disconnect: counted once, logged once.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,8 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chitchat_protocol::{ClientFrame, ServerFrame};
-use chitchat_tests::RelayProcess;
 use chitchat_tests::raw::RawSession as Raw;
+use chitchat_tests::{DEFAULT_TIMEOUT, RelayProcess};
 
 /// Hostile sessions, as in the report this defends against.
 const ATTACKERS: usize = 16;
@@ -152,4 +154,67 @@ async fn sessions_that_never_read_history_cannot_exhaust_the_relay() {
     for a in &attackers {
         a.conn.close(0u32.into(), b"done");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_stalled_in_many_rooms_counts_and_logs_once() {
+    let relay = RelayProcess::start(&[
+        "--queue-len",
+        "4",
+        "--msgs-per-sec",
+        "100000",
+        "--msgs-burst",
+        "100000",
+    ]);
+    let addr: SocketAddr = relay.quic_addr().parse().expect("the QUIC address");
+    let ca = relay.ca_file();
+    let rooms = ["busy1", "busy2", "busy3", "busy4", "busy5"];
+    // Tiny stream windows, and the room streams are never read.
+    let mut stalled = Raw::hello(addr, &ca, "stalled", Some(512)).await;
+    for (id, room) in (1..).zip(rooms) {
+        let joined = stalled
+            .request(ClientFrame::Join {
+                id,
+                room: room.into(),
+                resume: None,
+            })
+            .await;
+        assert!(matches!(joined, ServerFrame::Joined(_)), "{joined:?}");
+    }
+    let mut sender = Raw::hello(addr, &ca, "sender", None).await;
+    let mut id = 0;
+    for i in 0..40 {
+        for room in rooms {
+            id += 1;
+            let sent = sender
+                .request(ClientFrame::Send {
+                    id,
+                    room: room.into(),
+                    text: format!("{i:0>200}"),
+                })
+                .await;
+            assert!(matches!(sent, ServerFrame::Sent { .. }), "{sent:?}");
+        }
+    }
+    match stalled.read().await {
+        ServerFrame::Error(e) => assert_eq!((e.id, e.code.0), (0, 23), "{}", e.message),
+        other => panic!("expected Error SLOW_CONSUMER, got {other:?}"),
+    }
+    tokio::time::timeout(DEFAULT_TIMEOUT, stalled.conn.closed())
+        .await
+        .expect("closed in time");
+    // The session counted itself before closing: the count is final once the close is seen.
+    let name = "chitchat_slow_consumer_disconnects_total";
+    let count = relay.wait_metric(name, DEFAULT_TIMEOUT, |v| v >= 1.0);
+    assert_eq!(count, 1.0, "one stalled session is one disconnect");
+    let deadline = Instant::now() + DEFAULT_TIMEOUT;
+    let logged = loop {
+        let logs = relay.logs();
+        let lines = logs.lines().filter(|l| l.contains("SLOW_CONSUMER")).count();
+        if lines > 0 || Instant::now() >= deadline {
+            break lines;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(logged, 1, "logged once:\n{}", relay.logs());
 }
