@@ -10,7 +10,6 @@
 //!
 //! - [`cluster::Cluster`] is a redis-server and several relays sharing it and one CA.
 //! - [`http::get`] reads a relay's HTTP endpoints (the relay crate's tests use it too).
-//! - [`raw::RawSession`] speaks frames one by one, for hostile-client tests.
 //! - [`redis::RedisServer`] runs a real `redis-server` for the relays of a cluster (and for
 //!   the relay crate's own broker tests).
 //!
@@ -21,7 +20,6 @@ mod child;
 mod cli;
 pub mod cluster;
 pub mod http;
-pub mod raw;
 pub mod redis;
 mod relay;
 

@@ -168,15 +168,9 @@ async fn stored_bytes_are_limited_per_address_across_sessions() {
 
 #[tokio::test]
 async fn a_session_stalled_in_many_rooms_is_told_once_then_closed() {
-    let relay = TestRelay::start(&[
-        "--queue-len",
-        "4",
-        "--msgs-per-sec",
-        "1000",
-        "--msgs-burst",
-        "1000",
-    ])
-    .await;
+    // Room queues of 4 messages, and no rate limit in the sender's way.
+    let flags = "--queue-len 4 --msgs-per-sec 1000 --msgs-burst 1000";
+    let relay = TestRelay::start(&flags.split(' ').collect::<Vec<_>>()).await;
     let rooms = ["busy1", "busy2", "busy3"];
     // The stalled client's stream windows are tiny and it never reads its room streams.
     let mut stalled = RawClient::connect_with(&relay, Some(512)).await;

@@ -74,28 +74,22 @@ async fn a_handshake_timeout_with_the_control_stream_open_is_told() {
 async fn leave_and_who_of_a_bad_room_name_are_invalid_room() {
     let relay = TestRelay::start(&[]).await;
     let (mut c, _) = RawClient::hello(&relay, "ada").await;
-    let leave = c
-        .request(ClientFrame::Leave {
-            id: 1,
-            room: "no such/room".into(),
-        })
-        .await;
-    expect_error(leave, 1, ErrorCode::INVALID_ROOM);
-    let who = c
-        .request(ClientFrame::Who {
-            id: 2,
-            room: "-x".into(),
-        })
-        .await;
-    expect_error(who, 2, ErrorCode::INVALID_ROOM);
-    // A good name of a room not joined is still NOT_JOINED.
-    let who = c
-        .request(ClientFrame::Who {
-            id: 3,
-            room: "elsewhere".into(),
-        })
-        .await;
-    expect_error(who, 3, ErrorCode::NOT_JOINED);
+    // A bad name is INVALID_ROOM; a good name of a room not joined is still NOT_JOINED.
+    let cases = [
+        ("no such/room", ErrorCode::INVALID_ROOM),
+        ("-x", ErrorCode::INVALID_ROOM),
+        ("elsewhere", ErrorCode::NOT_JOINED),
+    ];
+    for (id, (room, code)) in (1..).zip(cases) {
+        let room = room.to_string();
+        let leave = ClientFrame::Leave {
+            id,
+            room: room.clone(),
+        };
+        expect_error(c.request(leave).await, id, code);
+        let who = ClientFrame::Who { id: id + 10, room };
+        expect_error(c.request(who).await, id + 10, code);
+    }
 }
 
 #[tokio::test]

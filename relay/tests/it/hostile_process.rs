@@ -1,9 +1,9 @@
-//! What hostile sessions can do to a relay process. Sessions that ask for history and never
-//! read it cannot exhaust it: with 16 of them pipelining History requests for large pages,
-//! the relay stays far under 100 MB of memory and far from its descriptor limit, and a
-//! bystander's History and Send keep working (the bystander's send latency during the attack
-//! is printed, not asserted). A session stalled in many rooms is one slow-consumer
-//! disconnect: counted once, logged once.
+//! What hostile sessions can do to a relay process (a real `chitchat-relay`, measured in
+//! /proc). Sessions that ask for history and never read it cannot exhaust it: with 16 of
+//! them pipelining History requests for large pages, the relay stays far under 100 MB of
+//! memory and far from its descriptor limit, and a bystander's History and Send keep working
+//! (the bystander's send latency during the attack is printed, not asserted). A session
+//! stalled in many rooms is one slow-consumer disconnect: counted once, logged once.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -11,8 +11,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chitchat_protocol::{ClientFrame, ServerFrame};
-use chitchat_tests::raw::RawSession as Raw;
 use chitchat_tests::{DEFAULT_TIMEOUT, RelayProcess};
+
+use crate::support::RawClient;
 
 /// Hostile sessions, as in the report this defends against.
 const ATTACKERS: usize = 16;
@@ -51,11 +52,11 @@ async fn sessions_that_never_read_history_cannot_exhaust_the_relay() {
     let ca = relay.ca_file();
 
     // A room whose pages are large: 100 messages of 1 500 bytes, about 150 KB a page.
-    let mut seeder = Raw::hello(addr, &ca, "seeder", None).await;
+    let mut seeder = RawClient::hello_to(addr, &ca, "seeder").await.0;
     let text = "h".repeat(1500);
     for id in 1..=100 {
         seeder
-            .write(&ClientFrame::Send {
+            .send(&ClientFrame::Send {
                 id,
                 room: "archive".into(),
                 text: text.clone(),
@@ -63,7 +64,7 @@ async fn sessions_that_never_read_history_cannot_exhaust_the_relay() {
             .await;
     }
     for _ in 1..=100 {
-        assert!(matches!(seeder.read().await, ServerFrame::Sent { .. }));
+        assert!(matches!(seeder.recv().await, ServerFrame::Sent { .. }));
     }
 
     // Watch the relay throughout.
@@ -85,9 +86,11 @@ async fn sessions_that_never_read_history_cannot_exhaust_the_relay() {
     // The attack: every attacker asks for the whole room, again and again, and never reads.
     let mut attackers = Vec::new();
     for n in 0..ATTACKERS {
-        let mut a = Raw::hello(addr, &ca, &format!("hoarder{n}"), None).await;
+        let mut a = RawClient::hello_to(addr, &ca, &format!("hoarder{n}"))
+            .await
+            .0;
         for id in 1..=REQUESTS_EACH {
-            a.write(&ClientFrame::History {
+            a.send(&ClientFrame::History {
                 id,
                 room: "archive".into(),
                 before: None,
@@ -99,7 +102,7 @@ async fn sessions_that_never_read_history_cannot_exhaust_the_relay() {
     }
 
     // A bystander, meanwhile: its sends are stored and its history read.
-    let mut victim = Raw::hello(addr, &ca, "victim", None).await;
+    let mut victim = RawClient::hello_to(addr, &ca, "victim").await.0;
     let mut latencies = Vec::new();
     for id in 1..=200u32 {
         let started = Instant::now();
@@ -170,7 +173,8 @@ async fn a_session_stalled_in_many_rooms_counts_and_logs_once() {
     let ca = relay.ca_file();
     let rooms = ["busy1", "busy2", "busy3", "busy4", "busy5"];
     // Tiny stream windows, and the room streams are never read.
-    let mut stalled = Raw::hello(addr, &ca, "stalled", Some(512)).await;
+    let mut stalled = RawClient::connect_to(addr, &ca, Some(512)).await;
+    stalled.say_hello("stalled").await;
     for (id, room) in (1..).zip(rooms) {
         let joined = stalled
             .request(ClientFrame::Join {
@@ -181,7 +185,7 @@ async fn a_session_stalled_in_many_rooms_counts_and_logs_once() {
             .await;
         assert!(matches!(joined, ServerFrame::Joined(_)), "{joined:?}");
     }
-    let mut sender = Raw::hello(addr, &ca, "sender", None).await;
+    let mut sender = RawClient::hello_to(addr, &ca, "sender").await.0;
     let mut id = 0;
     for i in 0..40 {
         for room in rooms {
@@ -196,7 +200,7 @@ async fn a_session_stalled_in_many_rooms_counts_and_logs_once() {
             assert!(matches!(sent, ServerFrame::Sent { .. }), "{sent:?}");
         }
     }
-    match stalled.read().await {
+    match stalled.recv().await {
         ServerFrame::Error(e) => assert_eq!((e.id, e.code.0), (0, 23), "{}", e.message),
         other => panic!("expected Error SLOW_CONSUMER, got {other:?}"),
     }
