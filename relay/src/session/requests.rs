@@ -9,6 +9,7 @@ use chitchat_protocol::{
 use tracing::Instrument;
 
 use futures::StreamExt;
+use tokio_util::task::AbortOnDropHandle;
 
 use super::limits::{HISTORY_PAGE, HISTORY_PAGE_BYTES, MAX_HISTORY_IN_FLIGHT};
 use super::quota::QuotaExceeded;
@@ -279,10 +280,22 @@ impl Session {
         let metrics = self.state.metrics.clone();
         let limit = limit.min(HISTORY_PAGE) as usize;
         self.histories += 1;
+        // A task of its own, polled whatever the session is doing: the read waits for one of
+        // the store's shared readers, and a waiter that is handed one must take it at once,
+        // not when its session next polls (a session blocked on a client that does not read
+        // would hold the reader and starve every other session). Aborted if the session ends.
+        let read = AbortOnDropHandle::new(tokio::spawn(async move {
+            history_page(&broker, id, room, before, limit).await
+        }));
         pending.push(Box::pin(async move {
-            let frame = history_page(&broker, id, room, before, limit)
-                .await
-                .unwrap_or_else(|e| broker_error(id, &metrics, e));
+            let frame = match read.await {
+                Ok(page) => page.unwrap_or_else(|e| broker_error(id, &metrics, e)),
+                Err(e) => broker_error(
+                    id,
+                    &metrics,
+                    BrokerError::Internal(format!("history read failed: {e}")),
+                ),
+            };
             Answer {
                 frame,
                 history: true,
