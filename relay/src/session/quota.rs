@@ -176,6 +176,29 @@ mod tests {
         })
     }
 
+    #[derive(clap::Parser)]
+    struct Flags {
+        #[command(flatten)]
+        quota: QuotaConfig,
+    }
+
+    #[test]
+    fn flags_refuse_zero_and_garbage_and_default_far_above_a_person() {
+        use clap::Parser;
+        for bad in [
+            &["--new-rooms-per-min", "0"][..],
+            &["--stored-bytes-per-min", "0"],
+            &["--stored-bytes-per-min", "lots"],
+            &["--new-rooms-per-min", "-3"],
+        ] {
+            let args = std::iter::once("relay").chain(bad.iter().copied());
+            assert!(Flags::try_parse_from(args).is_err(), "{bad:?} accepted");
+        }
+        let defaults = Flags::try_parse_from(["relay"]).unwrap().quota;
+        assert_eq!(defaults.new_rooms_per_min, 60);
+        assert_eq!(defaults.stored_bytes_per_min, 8 * 1024 * 1024);
+    }
+
     #[test]
     fn one_ipv6_64_is_one_address() {
         let q = quotas(1, 100);
