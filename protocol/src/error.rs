@@ -65,6 +65,9 @@ codes! {
     RATE_LIMITED = 16, "sending too fast";
     /// A request field is out of range (e.g. a History limit of 0).
     INVALID_REQUEST = 17, "invalid request";
+    /// A quota of the client's source address (new rooms or stored bytes per minute) is
+    /// used up; the message says which. Try again later.
+    QUOTA_EXCEEDED = 18, "quota exceeded";
     /// The relay has as many sessions as it allows (closes the connection).
     SERVER_BUSY = 20, "relay is full";
     /// No Hello arrived in time (closes the connection).
@@ -83,9 +86,10 @@ codes! {
 }
 
 impl ErrorCode {
-    /// Whether a relay closes the connection after sending this code.
+    /// Whether a relay closes the connection after sending this code. `INVALID_NICK`
+    /// answers only a `Hello`, which it refuses: the session ends.
     pub fn is_fatal(self) -> bool {
-        matches!(self.0, 1..=6 | 20..=24)
+        matches!(self.0, 1..=6 | 10 | 20..=24)
     }
 }
 

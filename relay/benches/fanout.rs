@@ -123,6 +123,7 @@ async fn room_with_members(
                 i as u64 + 1,
                 &format!("s{i}"),
                 Conn::Quic(conn.clone()),
+                Arc::default(),
             )
             .await
             .expect("join");

@@ -9,12 +9,13 @@
 //! that set changes.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use bytes::Bytes;
-use chitchat_protocol::{ErrorCode, Message, RoomFrame, ServerDatagram};
+use chitchat_protocol::{Message, RoomFrame, ServerDatagram};
 use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
 
 use crate::broker::{BrokerError, Deliver, SharedBroker, Signal};
 use crate::metrics::Metrics;
@@ -33,12 +34,39 @@ pub enum Outbound {
     Frame(Bytes),
 }
 
+/// Raised by the hub, once, when one of a session's room queues overflows: the session
+/// then ends itself with SLOW_CONSUMER (an Error frame first if its control stream takes
+/// one). Shared by the session's memberships, so a session stalled in many rooms counts
+/// and logs as one slow consumer.
+#[derive(Default)]
+pub struct SlowFlag {
+    raised: AtomicBool,
+    token: CancellationToken,
+}
+
+impl SlowFlag {
+    /// Raises the flag; true only for the call that raised it.
+    fn raise(&self) -> bool {
+        let first = !self.raised.swap(true, Ordering::AcqRel);
+        if first {
+            self.token.cancel();
+        }
+        first
+    }
+
+    /// Resolves once the flag is raised.
+    pub async fn raised(&self) {
+        self.token.cancelled().await;
+    }
+}
+
 /// One session's membership in one room.
 struct Member {
     session_id: u64,
     nick: String,
     queue: mpsc::Sender<Outbound>,
     conn: Conn,
+    slow: Arc<SlowFlag>,
 }
 
 #[derive(Default)]
@@ -111,6 +139,7 @@ impl Hub {
         session_id: u64,
         nick: &str,
         conn: Conn,
+        slow: Arc<SlowFlag>,
     ) -> Result<Joining, BrokerError> {
         let (tx, rx) = mpsc::channel(self.queue_len);
         loop {
@@ -131,6 +160,7 @@ impl Hub {
                     nick: nick.to_string(),
                     queue: tx,
                     conn,
+                    slow,
                 });
                 let count = m.nicks.entry(nick.to_string()).or_insert(0);
                 *count += 1;
@@ -226,8 +256,8 @@ impl Hub {
         true
     }
 
-    /// Queues `item` for every member of `room` (but `skip_nick`'s sessions); members whose
-    /// queue is full are disconnected as slow consumers.
+    /// Queues `item` for every member of `room`; a member whose queue is full has its
+    /// session's [`SlowFlag`] raised (counted and logged once per session).
     fn fan_out(&self, room: &str, item: Outbound) -> u64 {
         let Some(entry) = read(&self.rooms).get(room).cloned() else {
             return 0;
@@ -238,16 +268,10 @@ impl Hub {
             match member.queue.try_send(item.clone()) {
                 Ok(()) => sent += 1,
                 Err(mpsc::error::TrySendError::Full(_)) => {
-                    self.metrics.slow_consumer();
-                    tracing::info!(
-                        session = member.session_id,
-                        room,
-                        "disconnecting a slow consumer"
-                    );
-                    member.conn.close(
-                        ErrorCode::SLOW_CONSUMER,
-                        "too slow reading messages; reconnect and resume to get the rest",
-                    );
+                    // The session ends itself, and counts and logs that once.
+                    if member.slow.raise() {
+                        tracing::debug!(session = member.session_id, room, "slow consumer");
+                    }
                 }
                 // The session is ending; its leave is on its way.
                 Err(mpsc::error::TrySendError::Closed(_)) => {}

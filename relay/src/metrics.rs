@@ -124,9 +124,10 @@ impl Metrics {
             .record(((now - ts_ms as f64) / 1000.0).max(0.0));
     }
 
+    /// One session disconnected for reading too slowly (its SLOW_CONSUMER error is counted
+    /// by [`Metrics::error`] where the session ends).
     pub fn slow_consumer(&self) {
         self.slow_consumers.increment(1);
-        self.error(ErrorCode::SLOW_CONSUMER);
     }
 
     pub fn error(&self, code: ErrorCode) {

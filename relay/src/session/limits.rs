@@ -6,6 +6,8 @@ use std::time::Duration;
 use chitchat_protocol::Limits as WireLimits;
 use tokio::time::Instant;
 
+use super::quota::QuotaConfig;
+
 /// The most messages one History page holds (announced in Welcome).
 pub const HISTORY_PAGE: u16 = 100;
 
@@ -16,6 +18,12 @@ pub(super) const HISTORY_PAGE_BYTES: usize = 192 * 1024;
 /// Requests one session may have in flight (sends awaiting storage, history reads); the
 /// relay stops reading its control stream until some complete.
 pub(super) const MAX_IN_FLIGHT: usize = 256;
+
+/// History reads one session may have in flight. A page is up to HISTORY_PAGE_BYTES held
+/// until the client reads it, so a session that asks and never reads holds at most this
+/// many (plus the one being written); a further History waits until one of them has been
+/// written to the control stream, which waits for the client to read.
+pub(super) const MAX_HISTORY_IN_FLIGHT: usize = 4;
 
 /// Typing signals one session may send per second (and in a burst): enough for a person
 /// typing, too few to turn datagrams into a flood.
@@ -50,7 +58,8 @@ pub struct LimitsConfig {
     #[arg(long, env = "CHITCHAT_HANDSHAKE_TIMEOUT_SECS", default_value_t = 10)]
     pub handshake_timeout_secs: u64,
 
-    /// Seconds of silence (not even keep-alives) after which a session is dropped.
+    /// Seconds of silence (not even keep-alives) after which a session is closed with
+    /// IDLE_TIMEOUT.
     #[arg(long, env = "CHITCHAT_IDLE_TIMEOUT_SECS", default_value_t = 30)]
     pub idle_timeout_secs: u64,
 
@@ -62,6 +71,10 @@ pub struct LimitsConfig {
     /// Seconds sessions get to leave after the relay tells them it is shutting down.
     #[arg(long, env = "CHITCHAT_DRAIN_SECS", default_value_t = 3)]
     pub drain_secs: u64,
+
+    /// Quotas per source address.
+    #[command(flatten)]
+    pub quota: QuotaConfig,
 }
 
 impl LimitsConfig {
@@ -70,9 +83,16 @@ impl LimitsConfig {
         Duration::from_secs(self.handshake_timeout_secs)
     }
 
-    /// How long a silent connection lives.
+    /// The QUIC idle timeout: the session's own (which closes with IDLE_TIMEOUT after
+    /// `--idle-timeout-secs` of silence) plus a grace, so the session's Error frame and close
+    /// come first and QUIC's silent drop only catches a session that could not be told.
     pub fn idle_timeout(&self) -> Duration {
-        Duration::from_secs(self.idle_timeout_secs)
+        self.session_idle_timeout() + self.session_idle_timeout() / 2 + IDLE_GRACE
+    }
+
+    /// How long a silent session lives before the relay closes it with IDLE_TIMEOUT.
+    pub(super) fn session_idle_timeout(&self) -> Duration {
+        Duration::from_secs(self.idle_timeout_secs.max(1))
     }
 
     /// How long sessions get to leave after GoAway.
@@ -92,10 +112,16 @@ impl LimitsConfig {
     }
 }
 
+/// Extra time QUIC's idle timer gives beyond the session's, for the IDLE_TIMEOUT farewell.
+const IDLE_GRACE: Duration = Duration::from_secs(1);
+
 /// One session's rate limiters.
 pub(super) struct RateLimits {
     /// Send requests.
     pub sends: TokenBucket,
+    /// Join, Leave, Who and History: the same sustained rate as sends, and a burst large
+    /// enough to re-join every allowed room and read a page of each after a reconnect.
+    pub requests: TokenBucket,
     /// Typing datagrams.
     pub typing: TokenBucket,
 }
@@ -106,6 +132,15 @@ impl RateLimits {
             sends: TokenBucket::new(
                 f64::from(limits.msgs_per_sec),
                 f64::from(limits.msgs_burst.max(1)),
+            ),
+            requests: TokenBucket::new(
+                f64::from(limits.msgs_per_sec),
+                f64::from(
+                    limits
+                        .msgs_burst
+                        .max(limits.max_rooms.saturating_mul(2))
+                        .max(1),
+                ),
             ),
             typing: TokenBucket::new(TYPING_PER_SEC, TYPING_BURST),
         }

@@ -7,10 +7,12 @@
 //! resumes from history.
 
 mod limits;
+mod quota;
 mod requests;
 mod room_writer;
 
 use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
@@ -25,11 +27,13 @@ use tokio::time::{Instant, timeout, timeout_at};
 use tokio_util::sync::CancellationToken;
 
 use crate::broker::SharedBroker;
-use crate::hub::Hub;
+use crate::hub::{Hub, SlowFlag};
 use crate::metrics::Metrics;
 use crate::transport::{Conn, RecvStream, SendStream};
 pub use limits::{HISTORY_PAGE, LimitsConfig};
 use limits::{MAX_IN_FLIGHT, RateLimits};
+use quota::AddressQuotas;
+pub use quota::QuotaConfig;
 
 /// How long a write on the control stream may wait for the client to read.
 const CONTROL_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -49,6 +53,8 @@ pub struct RelayState {
     /// Open sessions, for the max-sessions limit.
     pub sessions: AtomicUsize,
     next_session: AtomicU64,
+    /// Quotas per source address, shared by all its sessions.
+    quotas: AddressQuotas,
 }
 
 impl RelayState {
@@ -64,6 +70,7 @@ impl RelayState {
             node_id,
             hub,
             broker,
+            quotas: AddressQuotas::new(limits.quota.clone()),
             limits,
             metrics,
             shutdown,
@@ -102,7 +109,8 @@ pub async fn run(conn: Conn, state: Arc<RelayState>) {
     let kind = conn.kind();
     state.metrics.session_opened(kind);
     let mut session = None;
-    let result = match handshake(&conn, &state, &mut session).await {
+    let mut control = None;
+    let result = match handshake(&conn, &state, &mut control, &mut session).await {
         Ok(reader) => match session.as_mut() {
             Some(s) => s.serve(reader).await,
             None => Ok(()),
@@ -118,8 +126,15 @@ pub async fn run(conn: Conn, state: Arc<RelayState>) {
         Err(SessionError::Fatal { code, message }) => {
             tracing::info!(%code, %message, "closing session");
             state.metrics.error(code);
-            if let Some(s) = session.as_mut() {
-                s.farewell(code, &message).await;
+            if code == ErrorCode::SLOW_CONSUMER {
+                state.metrics.slow_consumer();
+            }
+            if let Some(stream) = session
+                .as_mut()
+                .map(|s| &mut s.control)
+                .or(control.as_mut())
+            {
+                farewell(stream, code, &message).await;
             }
             conn.close(code, &message);
         }
@@ -154,10 +169,12 @@ impl FrameReader {
 }
 
 /// Waits for the control stream and Hello, answers Welcome, and leaves the session in
-/// `out`. Everything must happen within the handshake timeout.
+/// `out`. Everything must happen within the handshake timeout. Until the session exists,
+/// the control stream waits in `control`, so that a fatal error can be told on it.
 async fn handshake(
     conn: &Conn,
     state: &Arc<RelayState>,
+    control: &mut Option<SendStream>,
     out: &mut Option<Session>,
 ) -> Result<FrameReader, SessionError> {
     let deadline = Instant::now() + state.limits.handshake_timeout();
@@ -166,6 +183,7 @@ async fn handshake(
         .await
         .map_err(|_| late())?
         .map_err(|e| SessionError::Closed(e.0))?;
+    *control = Some(send);
     let mut reader = FrameReader {
         stream: recv,
         buf: FrameBuffer::new(),
@@ -183,15 +201,24 @@ async fn handshake(
         }
         None => return Err(SessionError::Closed("control stream ended".into())),
     };
+    let Some(send) = control.take() else {
+        return Err(fatal(
+            ErrorCode::INTERNAL,
+            "the control stream went missing",
+        ));
+    };
     let id = state.next_session.fetch_add(1, Ordering::Relaxed);
     let mut session = Session {
         id,
         nick: hello.nick.clone(),
         conn: conn.clone(),
+        addr: conn.remote_address().ip(),
         state: state.clone(),
         control: send,
         rooms: HashMap::new(),
         rates: RateLimits::new(&state.limits),
+        slow: Arc::default(),
+        histories: 0,
     };
     let refused = if hello.version != PROTOCOL_VERSION {
         Some(fatal(
@@ -231,16 +258,28 @@ struct Session {
     id: u64,
     nick: String,
     conn: Conn,
+    /// The source address, for the per-address quotas.
+    addr: IpAddr,
     state: Arc<RelayState>,
     control: SendStream,
     /// Joined rooms and their writer tasks.
     rooms: HashMap<String, tokio::task::JoinHandle<()>>,
     rates: RateLimits,
+    /// Raised by the hub when this session falls too far behind in a room.
+    slow: Arc<SlowFlag>,
+    /// History answers in `Pending`, not yet written.
+    histories: usize,
+}
+
+/// An answer being prepared, and whether it is a History page (those are bounded apart).
+struct Answer {
+    frame: ServerFrame,
+    history: bool,
 }
 
 /// Answers still being prepared (sends awaiting storage, history reads), in completion
 /// order.
-type Pending = FuturesUnordered<BoxFuture<'static, ServerFrame>>;
+type Pending = FuturesUnordered<BoxFuture<'static, Answer>>;
 
 impl Session {
     /// The serve loop: until the client leaves, the connection drops, or the relay shuts
@@ -249,9 +288,20 @@ impl Session {
         let mut pending: Pending = FuturesUnordered::new();
         let shutdown = self.state.shutdown.clone();
         let mut drain_deadline: Option<Instant> = None;
+        let slow = self.slow.clone();
+        let mut idle = IdleWatch::new(&self.conn, self.state.limits.session_idle_timeout());
+        let mut ticker = tokio::time::interval(idle.tick());
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 biased;
+                _ = slow.raised() => return Err(slow_consumer()),
+                _ = ticker.tick() => if idle.expired(&self.conn) {
+                    return Err(fatal(
+                        ErrorCode::IDLE_TIMEOUT,
+                        format!("silent for {} s", idle.limit.as_secs()),
+                    ));
+                },
                 _ = shutdown.cancelled(), if drain_deadline.is_none() => {
                     let reconnect_ms = rand::random_range(100..1000);
                     self.send(&ServerFrame::GoAway {
@@ -263,7 +313,7 @@ impl Session {
                 _ = sleep_until_opt(drain_deadline) => {
                     return Err(fatal(ErrorCode::SHUTTING_DOWN, "relay shutting down"));
                 }
-                Some(frame) = pending.next() => self.send(&frame).await?,
+                Some(answer) = pending.next() => self.answer(answer).await?,
                 frame = reader.next::<ClientFrame>(), if pending.len() < MAX_IN_FLIGHT => {
                     match frame? {
                         // Boxed: requests are few, and inline their futures (Join's
@@ -280,25 +330,12 @@ impl Session {
         }
     }
 
-    /// Tells the client why the session ends, on the control stream, and waits briefly for
-    /// it to arrive: closing the connection at once would discard it. The close that follows
-    /// carries the same code and reason.
-    async fn farewell(&mut self, code: ErrorCode, message: &str) {
-        let frame = ServerFrame::Error(ErrorFrame {
-            id: 0,
-            code,
-            message: message.to_string(),
-        });
-        let Ok(bytes) = encode_frame(&frame) else {
-            return;
-        };
-        let stream = self.control.quic();
-        let _ = timeout(FAREWELL_TIMEOUT, async {
-            if stream.write_all(&bytes).await.is_ok() && stream.finish().is_ok() {
-                let _ = stream.stopped().await;
-            }
-        })
-        .await;
+    /// Writes a prepared answer.
+    async fn answer(&mut self, answer: Answer) -> Result<(), SessionError> {
+        if answer.history {
+            self.histories -= 1;
+        }
+        self.send(&answer.frame).await
     }
 
     async fn leave_all(&mut self) {
@@ -307,17 +344,84 @@ impl Session {
         }
     }
 
-    /// Writes one frame on the control stream.
+    /// Writes one frame on the control stream. A session found slow meanwhile (in a room
+    /// or here) ends with SLOW_CONSUMER.
     async fn send(&mut self, frame: &ServerFrame) -> Result<(), SessionError> {
         let bytes = encode_frame(frame).map_err(|e| fatal(ErrorCode::INTERNAL, e.to_string()))?;
-        match timeout(CONTROL_WRITE_TIMEOUT, self.control.quic().write_all(&bytes)).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(SessionError::Closed(e.to_string())),
-            Err(_) => Err(fatal(
-                ErrorCode::SLOW_CONSUMER,
-                "the control stream is not being read",
-            )),
+        let write = timeout(CONTROL_WRITE_TIMEOUT, self.control.quic().write_all(&bytes));
+        tokio::select! {
+            written = write => match written {
+                Ok(Ok(())) => Ok(()),
+                Ok(Err(e)) => Err(SessionError::Closed(e.to_string())),
+                Err(_) => Err(fatal(
+                    ErrorCode::SLOW_CONSUMER,
+                    "the control stream is not being read",
+                )),
+            },
+            _ = self.slow.raised() => Err(slow_consumer()),
         }
+    }
+}
+
+fn slow_consumer() -> SessionError {
+    fatal(
+        ErrorCode::SLOW_CONSUMER,
+        "too slow reading messages; reconnect and resume to get the rest",
+    )
+}
+
+/// Tells the client why the session ends, on the control stream, and waits briefly for it to
+/// arrive: closing the connection at once would discard it. The close that follows carries
+/// the same code and reason. A control stream the client does not read gets nothing.
+async fn farewell(control: &mut SendStream, code: ErrorCode, message: &str) {
+    let frame = ServerFrame::Error(ErrorFrame {
+        id: 0,
+        code,
+        message: message.to_string(),
+    });
+    let Ok(bytes) = encode_frame(&frame) else {
+        return;
+    };
+    let stream = control.quic();
+    let _ = timeout(FAREWELL_TIMEOUT, async {
+        if stream.write_all(&bytes).await.is_ok() && stream.finish().is_ok() {
+            let _ = stream.stopped().await;
+        }
+    })
+    .await;
+}
+
+/// Watches for a silent client: anything it sends (a frame, a datagram, a QUIC keep-alive
+/// or acknowledgement) is a UDP datagram the connection counts.
+struct IdleWatch {
+    limit: Duration,
+    received: u64,
+    since: Instant,
+}
+
+impl IdleWatch {
+    fn new(conn: &Conn, limit: Duration) -> IdleWatch {
+        IdleWatch {
+            limit,
+            received: conn.quic().stats().udp_rx.datagrams,
+            since: Instant::now(),
+        }
+    }
+
+    /// How often to look: the session closes between `limit` and `limit` and a quarter.
+    fn tick(&self) -> Duration {
+        (self.limit / 4).max(Duration::from_millis(50))
+    }
+
+    /// Whether the client has sent nothing for `limit`.
+    fn expired(&mut self, conn: &Conn) -> bool {
+        let received = conn.quic().stats().udp_rx.datagrams;
+        if received != self.received {
+            self.received = received;
+            self.since = Instant::now();
+            return false;
+        }
+        self.since.elapsed() >= self.limit
     }
 }
 

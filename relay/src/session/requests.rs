@@ -8,9 +8,13 @@ use chitchat_protocol::{
 };
 use tracing::Instrument;
 
-use super::limits::{HISTORY_PAGE, HISTORY_PAGE_BYTES};
+use futures::StreamExt;
+use tokio_util::task::AbortOnDropHandle;
+
+use super::limits::{HISTORY_PAGE, HISTORY_PAGE_BYTES, MAX_HISTORY_IN_FLIGHT};
+use super::quota::QuotaExceeded;
 use super::room_writer::RoomWriter;
-use super::{Pending, Session, SessionError, fatal};
+use super::{Answer, Pending, Session, SessionError, fatal};
 use crate::broker::{BrokerError, NewMessage, SharedBroker, Signal};
 use crate::clock::now_ms;
 use crate::metrics::Metrics;
@@ -22,6 +26,15 @@ impl Session {
         frame: ClientFrame,
         pending: &mut Pending,
     ) -> Result<(), SessionError> {
+        if let Some(id) = counted_request(&frame)
+            && !self.rates.requests.try_take()
+        {
+            let message = format!(
+                "too many requests: Join, Leave, Who and History count against a limit of {} per second",
+                self.state.limits.msgs_per_sec
+            );
+            return self.error(id, ErrorCode::RATE_LIMITED, &message).await;
+        }
         match frame {
             ClientFrame::Hello(_) => Err(fatal(
                 ErrorCode::PROTOCOL_VIOLATION,
@@ -72,7 +85,13 @@ impl Session {
         }
         let hub = &self.state.hub;
         let joining = match hub
-            .join(&room, self.id, &self.nick, self.conn.clone())
+            .join(
+                &room,
+                self.id,
+                &self.nick,
+                self.conn.clone(),
+                self.slow.clone(),
+            )
             .await
         {
             Ok(j) => j,
@@ -135,6 +154,9 @@ impl Session {
 
     /// Leave: drops the room's writer and the membership.
     async fn leave(&mut self, id: u32, room: String) -> Result<(), SessionError> {
+        if let Err(e) = validate_room(&room) {
+            return self.error(id, e.code, &e.message).await;
+        }
         if self.rooms.remove(&room).is_none() {
             return self.not_joined(id, &room).await;
         }
@@ -163,16 +185,29 @@ impl Session {
             );
             return self.error(id, ErrorCode::RATE_LIMITED, &message).await;
         }
+        if let Err(refused) = self.check_quotas(&room, &text).await {
+            return match refused {
+                Refused::Quota(q) => {
+                    self.error(id, ErrorCode::QUOTA_EXCEEDED, &q.to_string())
+                        .await
+                }
+                Refused::Broker(e) => self.broker_failed(id, e).await,
+            };
+        }
         let stored = self.state.broker.publish(NewMessage {
             room,
             from: self.nick.clone(),
             text,
         });
-        let metrics = self.state.metrics.clone();
+        let state = self.state.clone();
+        let addr = self.addr;
         pending.push(Box::pin(async move {
-            match stored.await {
+            let frame = match stored.await {
                 Ok(m) => {
-                    metrics.message_in();
+                    state.metrics.message_in();
+                    if m.seq == 1 {
+                        state.quotas.room_created(addr);
+                    }
                     ServerFrame::Sent {
                         id,
                         room: m.room,
@@ -181,10 +216,35 @@ impl Session {
                         ts: m.ts,
                     }
                 }
-                Err(e) => broker_error(id, &metrics, e),
+                Err(e) => broker_error(id, &state.metrics, e),
+            };
+            Answer {
+                frame,
+                history: false,
             }
         }));
         Ok(())
+    }
+
+    /// The source address's quotas for one send: stored bytes are counted here; a room is
+    /// counted once its first message is stored (seq 1), and only an address that has used
+    /// up its new rooms pays a head read to learn whether the room is new.
+    async fn check_quotas(&self, room: &str, text: &str) -> Result<(), Refused> {
+        let quotas = &self.state.quotas;
+        if quotas.may_create_room(self.addr).is_err() {
+            let head = self
+                .state
+                .broker
+                .head(room)
+                .await
+                .map_err(Refused::Broker)?;
+            if head.last_seq == 0 {
+                quotas.may_create_room(self.addr).map_err(Refused::Quota)?;
+            }
+        }
+        quotas
+            .charge_bytes(self.addr, text.len() as u64)
+            .map_err(Refused::Quota)
     }
 
     /// History: one page of stored messages, answered when read.
@@ -208,19 +268,47 @@ impl Session {
                 )
                 .await;
         }
+        // A page waits in memory until written: past the bound, write what is ready (at the
+        // client's reading pace) before reading another page.
+        while self.histories >= MAX_HISTORY_IN_FLIGHT {
+            match pending.next().await {
+                Some(answer) => self.answer(answer).await?,
+                None => break,
+            }
+        }
         let broker = self.state.broker.clone();
         let metrics = self.state.metrics.clone();
         let limit = limit.min(HISTORY_PAGE) as usize;
+        self.histories += 1;
+        // A task of its own, polled whatever the session is doing: the read waits for one of
+        // the store's shared readers, and a waiter that is handed one must take it at once,
+        // not when its session next polls (a session blocked on a client that does not read
+        // would hold the reader and starve every other session). Aborted if the session ends.
+        let read = AbortOnDropHandle::new(tokio::spawn(async move {
+            history_page(&broker, id, room, before, limit).await
+        }));
         pending.push(Box::pin(async move {
-            history_page(&broker, id, room, before, limit)
-                .await
-                .unwrap_or_else(|e| broker_error(id, &metrics, e))
+            let frame = match read.await {
+                Ok(page) => page.unwrap_or_else(|e| broker_error(id, &metrics, e)),
+                Err(e) => broker_error(
+                    id,
+                    &metrics,
+                    BrokerError::Internal(format!("history read failed: {e}")),
+                ),
+            };
+            Answer {
+                frame,
+                history: true,
+            }
         }));
         Ok(())
     }
 
     /// Who: the room's members, for a session in the room.
     async fn who(&mut self, id: u32, room: String) -> Result<(), SessionError> {
+        if let Err(e) = validate_room(&room) {
+            return self.error(id, e.code, &e.message).await;
+        }
         if !self.rooms.contains_key(&room) {
             return self.not_joined(id, &room).await;
         }
@@ -264,6 +352,24 @@ impl Session {
             message: message.to_string(),
         }))
         .await
+    }
+}
+
+/// Why a send was refused before reaching the broker.
+enum Refused {
+    Quota(QuotaExceeded),
+    Broker(BrokerError),
+}
+
+/// The id of a request that counts against the session's request rate (Join, Leave, Who,
+/// History); sends have their own, Ping none (it is the keep-alive).
+fn counted_request(frame: &ClientFrame) -> Option<u32> {
+    match frame {
+        ClientFrame::Join { id, .. }
+        | ClientFrame::Leave { id, .. }
+        | ClientFrame::Who { id, .. }
+        | ClientFrame::History { id, .. } => Some(*id),
+        ClientFrame::Hello(_) | ClientFrame::Send { .. } | ClientFrame::Ping { .. } => None,
     }
 }
 

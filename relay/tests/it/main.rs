@@ -11,4 +11,7 @@ mod broker_embedded;
 mod broker_redis;
 mod cluster_presence;
 mod cluster_registry;
+mod hostile_process;
+mod session_limits;
+mod session_spec;
 mod sessions;

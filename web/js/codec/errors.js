@@ -18,6 +18,7 @@ const CODES = [
   [15, 'TOO_MANY_ROOMS', 'too many rooms'],
   [16, 'RATE_LIMITED', 'sending too fast'],
   [17, 'INVALID_REQUEST', 'invalid request'],
+  [18, 'QUOTA_EXCEEDED', 'quota exceeded'],
   [20, 'SERVER_BUSY', 'relay is full'],
   [21, 'HANDSHAKE_TIMEOUT', 'handshake timed out'],
   [22, 'IDLE_TIMEOUT', 'idle timeout'],
@@ -27,9 +28,9 @@ const CODES = [
   [26, 'INTERNAL', 'internal error'],
 ];
 
-/** Whether a relay closes the connection after sending this code. */
+/** Whether a relay closes the connection after sending this code (INVALID_NICK refuses a Hello). */
 export function isFatal(code) {
-  return (code >= 1 && code <= 6) || (code >= 20 && code <= 24);
+  return (code >= 1 && code <= 6) || code === 10 || (code >= 20 && code <= 24);
 }
 
 /** Every named code: {code, name, description, fatal}. */

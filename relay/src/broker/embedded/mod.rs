@@ -3,7 +3,8 @@
 //! One database, `<data dir>/chitchat.db`, in WAL mode with `synchronous=NORMAL`: a
 //! committed message survives the relay being killed, not necessarily a power loss. One
 //! writer thread (`writer`) numbers, stores (group commit) and only then delivers; reads
-//! run on a small pool of read-only connections (`sqlite`, with the schema). An exclusive
+//! run on a fixed pool of read-only connections shared by all sessions (`sqlite`, with the
+//! schema): a read waits for a free one rather than taking a thread and a file of its own. An exclusive
 //! lock on `<data dir>/chitchat.lock` keeps a second broker off the same data dir.
 //!
 //! Schema (version 1, in `PRAGMA user_version`): `meta(key, value)` holds `epoch` (the
@@ -179,7 +180,9 @@ impl EmbeddedBroker {
         &self.db_path
     }
 
-    /// Runs `query` on a read connection on the blocking pool.
+    /// Runs `query` on a read connection on the blocking pool, once one of the pool's
+    /// permits is free: however many sessions read at once, at most `MAX_READERS` threads
+    /// and connections do.
     async fn read<T, F>(&self, what: String, query: F) -> Result<T, BrokerError>
     where
         T: Send + 'static,
@@ -187,7 +190,12 @@ impl EmbeddedBroker {
     {
         let state = Arc::clone(&self.state);
         let task_what = what.clone();
+        let permit = Arc::clone(&state.readers.permits)
+            .acquire_owned()
+            .await
+            .map_err(|e| BrokerError::Internal(format!("{what}: {e}")))?;
         tokio::task::spawn_blocking(move || {
+            let _permit = permit;
             let conn = state
                 .readers
                 .take()

@@ -3,11 +3,12 @@
 
 use std::fmt::Display;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chitchat_protocol::{MAX_EPOCH, Message};
 use rusqlite::{Connection, OpenFlags, OptionalExtension};
+use tokio::sync::Semaphore;
 
 use crate::broker::BrokerError;
 use crate::clock::now_ms;
@@ -20,9 +21,11 @@ const SCHEMA_VERSION: i64 = 1;
 /// this bound turns a wedged file into an error instead of a hang.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Idle read connections kept open for reuse. Reads run on tokio's blocking pool, so more
-/// may be open at once under load; beyond this many, returned connections are closed.
-const MAX_IDLE_READERS: usize = 8;
+/// Read connections, and reads at once, shared by every session: each read holds one of
+/// these (and a blocking thread) for its duration, and further reads wait their turn
+/// without a thread or a file. Enough to keep two cores and the page cache busy; more would
+/// only let one busy reader starve the writer and the runtime.
+pub(super) const MAX_READERS: usize = 4;
 
 /// Prepared statements each connection keeps. The broker uses fewer than this many
 /// distinct statements, so every one stays prepared.
@@ -37,10 +40,13 @@ pub(super) const SELECT_AFTER: &str = "SELECT seq, sender, ts, text FROM message
 pub(super) const SELECT_BEFORE: &str = "SELECT seq, sender, ts, text FROM messages \
      WHERE room = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3";
 
-/// Idle read-only connections to the database.
+/// At most [`MAX_READERS`] read-only connections to the database, and the permits that
+/// bound reads in progress to the same number.
 pub(super) struct ReadPool {
     path: PathBuf,
     idle: Mutex<Vec<Connection>>,
+    /// One permit per read in progress; taken before a read gets its thread.
+    pub(super) permits: Arc<Semaphore>,
 }
 
 impl ReadPool {
@@ -49,10 +55,12 @@ impl ReadPool {
         ReadPool {
             path,
             idle: Mutex::new(Vec::new()),
+            permits: Arc::new(Semaphore::new(MAX_READERS)),
         }
     }
 
-    /// An idle connection, or a new one.
+    /// An idle connection, or a new one. Called with a permit held, so at most
+    /// [`MAX_READERS`] exist.
     pub(super) fn take(&self) -> rusqlite::Result<Connection> {
         let idle = self
             .idle
@@ -68,7 +76,7 @@ impl ReadPool {
     /// Returns a connection for reuse (or closes it if enough are idle).
     pub(super) fn give(&self, conn: Connection) {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
-        if idle.len() < MAX_IDLE_READERS {
+        if idle.len() < MAX_READERS {
             idle.push(conn);
         }
     }
