@@ -80,6 +80,9 @@ codes! {
     UNAVAILABLE = 25, "message store unavailable";
     /// The relay failed; nothing was stored.
     INTERNAL = 26, "internal error";
+    /// The relay's disk is nearly full; nothing was stored. Not fatal: reading, joining and
+    /// other requests go on, and a send may work once space is freed.
+    STORAGE_FULL = 27, "relay storage full";
 }
 
 impl ErrorCode {

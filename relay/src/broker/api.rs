@@ -71,6 +71,9 @@ pub enum BrokerError {
     /// The store failed in a way retrying will not fix.
     #[error("message store failed: {0}")]
     Internal(String),
+    /// The store's disk is below its free-space floor; nothing was stored.
+    #[error("message store full: {0}")]
+    StorageFull(String),
 }
 
 impl BrokerError {
@@ -79,6 +82,7 @@ impl BrokerError {
         match self {
             BrokerError::Unavailable(_) => ErrorCode::UNAVAILABLE,
             BrokerError::Internal(_) => ErrorCode::INTERNAL,
+            BrokerError::StorageFull(_) => ErrorCode::STORAGE_FULL,
         }
     }
 }

@@ -12,3 +12,4 @@ mod broker_redis;
 mod cluster_presence;
 mod cluster_registry;
 mod sessions;
+mod storage;

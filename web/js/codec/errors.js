@@ -25,6 +25,7 @@ const CODES = [
   [24, 'SHUTTING_DOWN', 'relay shutting down'],
   [25, 'UNAVAILABLE', 'message store unavailable'],
   [26, 'INTERNAL', 'internal error'],
+  [27, 'STORAGE_FULL', 'relay storage full'],
 ];
 
 /** Whether a relay closes the connection after sending this code. */
