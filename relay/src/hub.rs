@@ -119,7 +119,17 @@ impl Hub {
             if entry.dead.load(Ordering::Acquire) {
                 continue;
             }
-            let first_here = lock(&entry.members).list.is_empty();
+            let (first_here, listed) = {
+                let m = lock(&entry.members);
+                (m.list.is_empty(), sorted_nicks(&m))
+            };
+            if let Some(other) = look_alike(&listed, nick) {
+                self.remove_if_empty(room, &entry);
+                return Err(BrokerError::LookAlikeNick(format!(
+                    "{other}, who is in room {room}, has a nick that looks like {nick}; \
+                     choose another nick"
+                )));
+            }
             if first_here && let Err(e) = self.broker()?.subscribe(room).await {
                 self.remove_if_empty(room, &entry);
                 return Err(e);
@@ -351,6 +361,16 @@ impl Deliver for Hub {
 }
 
 /// The first [`MAX_MEMBERS_LISTED`] nicks of a room (on any relay), sorted.
+/// A nick among `listed` that differs from `nick` but looks like it (the same
+/// [`chitchat_protocol::nick_skeleton`]).
+fn look_alike(listed: &[String], nick: &str) -> Option<String> {
+    let key = chitchat_protocol::nick_skeleton(nick);
+    listed
+        .iter()
+        .find(|other| other.as_str() != nick && chitchat_protocol::nick_skeleton(other) == key)
+        .cloned()
+}
+
 fn sorted_nicks(m: &Members) -> Vec<String> {
     let mut nicks: Vec<String> = m
         .present

@@ -74,6 +74,10 @@ pub enum BrokerError {
     /// The store's disk is below its free-space floor; nothing was stored.
     #[error("message store full: {0}")]
     StorageFull(String),
+    /// A join refused because a member of the room has a different nick that looks the
+    /// same (the hub's check, before the store is asked).
+    #[error("nick refused: {0}")]
+    LookAlikeNick(String),
 }
 
 impl BrokerError {
@@ -83,6 +87,7 @@ impl BrokerError {
             BrokerError::Unavailable(_) => ErrorCode::UNAVAILABLE,
             BrokerError::Internal(_) => ErrorCode::INTERNAL,
             BrokerError::StorageFull(_) => ErrorCode::STORAGE_FULL,
+            BrokerError::LookAlikeNick(_) => ErrorCode::INVALID_NICK,
         }
     }
 }

@@ -13,3 +13,4 @@ mod cluster_presence;
 mod cluster_registry;
 mod sessions;
 mod storage;
+mod text_rules;
