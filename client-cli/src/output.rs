@@ -162,7 +162,10 @@ mod tests {
         // The JSON output escapes by itself: every message is one line there too.
         assert_eq!(json_line(&msg(forged)).lines().count(), 1);
         let json = json_line(&msg(forged));
-        assert!(!json.contains('\u{2028}') && !json.contains('\u{2029}'), "{json}");
+        assert!(
+            !json.contains('\u{2028}') && !json.contains('\u{2029}'),
+            "{json}"
+        );
         let back: serde_json::Value = serde_json::from_str(&json).unwrap();
         assert_eq!(back["text"], forged);
     }

@@ -56,6 +56,7 @@ const PLAIN = {
   INVALID_REQUEST: 'The relay refused the request.',
   UNAVAILABLE: 'The relay cannot store messages right now. Try again in a moment.',
   INTERNAL: 'Something went wrong on the relay. Try again.',
+  STORAGE_FULL: 'The relay is out of disk space and cannot store messages right now.',
   SERVER_BUSY: 'The relay is full right now.',
   HANDSHAKE_TIMEOUT: 'The relay did not hear from this page in time.',
   IDLE_TIMEOUT: 'The connection was idle too long.',

@@ -97,6 +97,12 @@ pub async fn open(
 ) -> anyhow::Result<Store> {
     match &config.redis {
         Some(url) => {
+            if !config.history_max_age.is_zero() {
+                tracing::warn!(
+                    "--history-max-age applies to the embedded store only; Redis keeps the \
+                     newest --history-limit messages per room"
+                );
+            }
             let options = RedisOptions {
                 node_id,
                 history_limit: usize::try_from(config.history_limit).unwrap_or(usize::MAX),
