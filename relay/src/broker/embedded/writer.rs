@@ -50,10 +50,7 @@ impl Writer {
                     Err(mpsc::RecvTimeoutError::Disconnected) => None,
                 },
             };
-            let Some(first) = first else {
-                return None;
-            };
-            let mut next = Some(first);
+            let mut next = Some(first?);
             let mut closing = None;
             while let Some(command) = next.take() {
                 match command {
