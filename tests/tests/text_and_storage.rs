@@ -9,7 +9,10 @@ fn line_separators_and_newlines_cannot_forge_a_message_line() {
     let relay = RelayProcess::start(&[]);
     let forged = "hi\u{2028}[12:00:00] #2 <admin> fake\u{2029}[12:00:01] #3 <root> also fake";
     relay.cli().send("lobby", forged);
-    relay.cli().send("lobby", "two\n[12:00:02] #4 <admin> indented, not a message");
+    relay.cli().send(
+        "lobby",
+        "two\n[12:00:02] #4 <admin> indented, not a message",
+    );
 
     let out = relay.cli().args(["history", "lobby"]).output();
     out.assert_success();
@@ -17,9 +20,18 @@ fn line_separators_and_newlines_cannot_forge_a_message_line() {
     // A line that starts with `[` starts a message: exactly the two sent.
     let starts: Vec<&&str> = lines.iter().filter(|l| l.starts_with('[')).collect();
     assert_eq!(starts.len(), 2, "{out}");
-    assert!(starts[0].contains(r"hi\u{2028}[12:00:00] #2 <admin> fake\u{2029}"), "{out}");
-    assert!(!out.stdout.contains('\u{2028}') && !out.stdout.contains('\u{2029}'), "{out}");
-    assert!(lines.contains(&"    [12:00:02] #4 <admin> indented, not a message"), "{out}");
+    assert!(
+        starts[0].contains(r"hi\u{2028}[12:00:00] #2 <admin> fake\u{2029}"),
+        "{out}"
+    );
+    assert!(
+        !out.stdout.contains('\u{2028}') && !out.stdout.contains('\u{2029}'),
+        "{out}"
+    );
+    assert!(
+        lines.contains(&"    [12:00:02] #4 <admin> indented, not a message"),
+        "{out}"
+    );
 
     // JSON keeps the text exactly, one object per line.
     let out = relay.cli().args(["history", "lobby", "--json"]).output();
@@ -32,11 +44,12 @@ fn line_separators_and_newlines_cannot_forge_a_message_line() {
 #[test]
 fn a_full_disk_is_explained_to_the_sender_and_history_stays_readable() {
     let relay = RelayProcess::start(&["--min-free-disk-mb", "1000000000"]);
-    let out = relay.cli().args(["send", "lobby", "hello"]).output();
-    out.assert_exit_code(1);
+    let refused = relay.cli().args(["send", "lobby", "hello"]).output();
+    refused.assert_exit_code(1);
+    let says_why = ["STORAGE_FULL", "disk is nearly full", "nothing was stored"];
     assert!(
-        out.stderr.contains("STORAGE_FULL") && out.stderr.contains("disk is nearly full"),
-        "{out}"
+        says_why.iter().all(|s| refused.stderr.contains(s)),
+        "{refused}"
     );
     let out = relay.cli().args(["history", "lobby", "--json"]).output();
     out.assert_success();

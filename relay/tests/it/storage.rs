@@ -28,6 +28,24 @@ fn stored_seqs(dir: &Path, room: &str) -> Vec<u64> {
         .unwrap()
 }
 
+/// Stores `texts`, each `(room, text)`, through a relay that is then shut down; its data dir
+/// (to restart on) and the last message's timestamp.
+async fn stored_then_stopped(texts: &[(&str, &str)]) -> (tempfile::TempDir, u64) {
+    let mut relay = TestRelay::start(&[]).await;
+    let (mut ada, _) = RawClient::hello(&relay, "ada").await;
+    let mut last_ts = 0;
+    for (id, (room, text)) in (1..).zip(texts) {
+        match request_send(&mut ada, id, room, text).await {
+            ServerFrame::Sent { ts, .. } => last_ts = ts,
+            other => panic!("expected Sent, got {other:?}"),
+        }
+    }
+    drop(ada);
+    relay.begin_shutdown().await.unwrap().unwrap();
+    let dir = std::mem::replace(&mut relay.dir, tempfile::tempdir().unwrap());
+    (dir, last_ts)
+}
+
 fn seqs(messages: &[Message]) -> Vec<u64> {
     messages.iter().map(|m| m.seq).collect()
 }
@@ -75,21 +93,14 @@ async fn history_limit_keeps_the_newest_per_room_and_resume_says_truncated() {
 
 #[tokio::test]
 async fn history_max_age_drops_old_messages_but_keeps_each_rooms_newest() {
-    let dir = tempfile::tempdir().unwrap();
-    let relay = TestRelay::start_in(dir, &[]).await;
-    let (mut ada, _) = RawClient::hello(&relay, "ada").await;
-    for i in 1..=4 {
-        send_text(&mut ada, i, "lobby", &format!("old{i}")).await;
-    }
-    let last_old_ts = match request_send(&mut ada, 5, "attic", "alone").await {
-        ServerFrame::Sent { ts, .. } => ts,
-        other => panic!("expected Sent, got {other:?}"),
-    };
-    drop(ada);
-    let mut relay = relay;
-    relay.begin_shutdown().await.unwrap().unwrap();
-    let dir = std::mem::replace(&mut relay.dir, tempfile::tempdir().unwrap());
-    drop(relay);
+    let texts = [
+        ("lobby", "o1"),
+        ("lobby", "o2"),
+        ("lobby", "o3"),
+        ("lobby", "o4"),
+    ];
+    let (dir, last_old_ts) =
+        stored_then_stopped(&[&texts[..], &[("attic", "alone")]].concat()).await;
 
     // Let every stored message pass the maximum age of one second.
     while chitchat_relay::clock::now_ms() <= last_old_ts + 1000 {
@@ -115,17 +126,12 @@ async fn history_max_age_drops_old_messages_but_keeps_each_rooms_newest() {
 
 #[tokio::test]
 async fn a_nearly_full_disk_refuses_sends_but_reads_go_on() {
-    let dir = tempfile::tempdir().unwrap();
-    let relay = TestRelay::start_in(dir, &[]).await;
-    let (mut ada, _) = RawClient::hello(&relay, "ada").await;
-    for i in 1..=3 {
-        send_text(&mut ada, i, "lobby", &format!("before{i}")).await;
-    }
-    drop(ada);
-    let mut relay = relay;
-    relay.begin_shutdown().await.unwrap().unwrap();
-    let dir = std::mem::replace(&mut relay.dir, tempfile::tempdir().unwrap());
-    drop(relay);
+    let texts = [
+        ("lobby", "before1"),
+        ("lobby", "before2"),
+        ("lobby", "before3"),
+    ];
+    let (dir, _) = stored_then_stopped(&texts).await;
 
     // A floor of a petabyte: the real file system's free space is below it.
     let relay = TestRelay::start_in(dir, &["--min-free-disk-mb", "1000000000"]).await;
