@@ -17,6 +17,7 @@ use chitchat_protocol::{ErrorCode, Message, RoomFrame, ServerDatagram};
 use tokio::sync::mpsc;
 
 use crate::broker::{BrokerError, Deliver, SharedBroker, Signal};
+use crate::lookalike::LookAlikes;
 use crate::metrics::Metrics;
 use crate::transport::Conn;
 
@@ -68,6 +69,8 @@ pub struct Hub {
     metrics: Arc<Metrics>,
     /// Messages delivered to local members since start (for tests and /metrics).
     delivered: AtomicU64,
+    /// Refuses joins whose nick looks like a present member's.
+    look_alikes: LookAlikes,
 }
 
 /// A fresh membership: the queue the room writer drains, and the room's state at joining.
@@ -86,6 +89,7 @@ impl Hub {
             queue_len,
             metrics,
             delivered: AtomicU64::new(0),
+            look_alikes: LookAlikes::default(),
         })
     }
 
@@ -123,7 +127,7 @@ impl Hub {
                 let m = lock(&entry.members);
                 (m.list.is_empty(), sorted_nicks(&m))
             };
-            if let Some(other) = look_alike(&listed, nick) {
+            if let Some(other) = self.look_alikes.find(&listed, nick) {
                 self.remove_if_empty(room, &entry);
                 return Err(BrokerError::LookAlikeNick(format!(
                     "{other}, who is in room {room}, has a nick that looks like {nick}; \
@@ -361,16 +365,6 @@ impl Deliver for Hub {
 }
 
 /// The first [`MAX_MEMBERS_LISTED`] nicks of a room (on any relay), sorted.
-/// A nick among `listed` that differs from `nick` but looks like it (the same
-/// [`chitchat_protocol::nick_skeleton`]).
-fn look_alike(listed: &[String], nick: &str) -> Option<String> {
-    let key = chitchat_protocol::nick_skeleton(nick);
-    listed
-        .iter()
-        .find(|other| other.as_str() != nick && chitchat_protocol::nick_skeleton(other) == key)
-        .cloned()
-}
-
 fn sorted_nicks(m: &Members) -> Vec<String> {
     let mut nicks: Vec<String> = m
         .present
