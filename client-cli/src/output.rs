@@ -52,19 +52,25 @@ pub fn json_line(msg: &Message) -> String {
         text: &msg.text,
         ts: rfc3339_ms(msg.ts),
     };
-    // Serializing a struct of strings and integers cannot fail.
-    serde_json::to_string(&json).unwrap_or_default()
+    // Serializing a struct of strings and integers cannot fail. JSON allows U+2028 and
+    // U+2029 raw, but readers that split lines on them (Python's splitlines) would cut the
+    // object: they are escaped, which can only happen inside strings.
+    serde_json::to_string(&json)
+        .unwrap_or_default()
+        .replace('\u{2028}', "\\u2028")
+        .replace('\u{2029}', "\\u2029")
 }
 
 /// `[HH:MM:SS] #seq <from> text`; lines after the first of a multi-line text are indented
-/// so every printed line that starts with `[` starts a message.
+/// so every printed line that starts with `[` starts a message, and characters that could
+/// break or reorder a terminal line are escaped (see [`printable`]).
 pub fn plain_line(msg: &Message) -> String {
     format!(
         "[{}] #{} <{}> {}",
         clock(msg.ts),
         msg.seq,
-        msg.from,
-        indent_continuations(&msg.text)
+        printable(&msg.from),
+        printable(&msg.text)
     )
 }
 
@@ -73,14 +79,32 @@ pub fn chat_line(msg: &Message) -> String {
     format!(
         "[{}] #{} <{}> {}",
         clock(msg.ts),
-        msg.room,
-        msg.from,
-        indent_continuations(&msg.text)
+        printable(&msg.room),
+        printable(&msg.from),
+        printable(&msg.text)
     )
 }
 
-fn indent_continuations(text: &str) -> String {
-    text.replace('\n', "\n    ")
+/// `text` made safe for one terminal line per message: a newline continues on an indented
+/// line; control characters (but tab), line and paragraph separators (U+2028, U+2029) and
+/// bidi controls are shown as `\u{...}` escapes, so no text can start a line that looks like
+/// another message, move the cursor or reorder what follows. The relay refuses most of these
+/// already; the CLI does not rely on it.
+pub fn printable(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => out.push_str("\n    "),
+            '\t' => out.push(c),
+            c if c.is_control()
+                || matches!(c, '\u{2028}' | '\u{2029}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}') =>
+            {
+                out.push_str(&format!("\\u{{{:04x}}}", u32::from(c)));
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -120,5 +144,29 @@ mod tests {
         assert_eq!(plain_line(&msg("hello")), "[12:34:56] #42 <ada> hello");
         assert_eq!(plain_line(&msg("a\nb")), "[12:34:56] #42 <ada> a\n    b");
         assert_eq!(chat_line(&msg("hello")), "[12:34:56] #lobby <ada> hello");
+    }
+
+    #[test]
+    fn no_text_forges_a_line_or_reorders_one() {
+        let forged = "hi\u{2028}[12:00:00] #43 <admin> fake\u{2029}x\r[1] y\u{202E}olleh\u{1b}[2J";
+        let line = plain_line(&msg(forged));
+        assert_eq!(
+            line,
+            "[12:34:56] #42 <ada> hi\\u{2028}[12:00:00] #43 <admin> fake\\u{2029}x\\u{000d}[1] \
+             y\\u{202e}olleh\\u{001b}[2J"
+        );
+        assert_eq!(line.lines().count(), 1);
+        for c in ['\u{2028}', '\u{2029}', '\r', '\u{202E}', '\u{1b}'] {
+            assert!(!line.contains(c), "{c:?} printed raw");
+        }
+        // The JSON output escapes by itself: every message is one line there too.
+        assert_eq!(json_line(&msg(forged)).lines().count(), 1);
+        let json = json_line(&msg(forged));
+        assert!(
+            !json.contains('\u{2028}') && !json.contains('\u{2029}'),
+            "{json}"
+        );
+        let back: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(back["text"], forged);
     }
 }

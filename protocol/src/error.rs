@@ -68,6 +68,9 @@ codes! {
     /// A quota of the client's source address (new rooms or stored bytes per minute) is
     /// used up; the message says which. Try again later.
     QUOTA_EXCEEDED = 18, "quota exceeded";
+    /// Joining a room where another member's nick looks the same as this session's (same
+    /// TR39 skeleton, different nick).
+    NICK_LOOKALIKE = 19, "nick looks like a member's";
     /// The relay has as many sessions as it allows (closes the connection).
     SERVER_BUSY = 20, "relay is full";
     /// No Hello arrived in time (closes the connection).
@@ -83,6 +86,9 @@ codes! {
     UNAVAILABLE = 25, "message store unavailable";
     /// The relay failed; nothing was stored.
     INTERNAL = 26, "internal error";
+    /// The relay's disk is nearly full; nothing was stored. Not fatal: reading, joining and
+    /// other requests go on, and a send may work once space is freed.
+    STORAGE_FULL = 27, "relay storage full";
 }
 
 impl ErrorCode {

@@ -8,6 +8,7 @@
 mod codec;
 mod error;
 mod frames;
+mod unicode;
 mod validate;
 
 pub use codec::{
@@ -16,6 +17,7 @@ pub use codec::{
 };
 pub use error::ErrorCode;
 pub use frames::*;
+pub use unicode::nick_skeleton;
 pub use validate::{
     MAX_NICK_CHARS, MAX_ROOM_LEN, ValidationError, validate_nick, validate_room, validate_text,
 };

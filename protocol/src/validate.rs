@@ -2,6 +2,7 @@
 //! clients before sending.
 
 use crate::ErrorCode;
+use crate::unicode::{is_bidi_control, is_invisible, is_nfkc, is_single_script};
 
 /// The longest nick, in characters.
 pub const MAX_NICK_CHARS: usize = 32;
@@ -24,7 +25,8 @@ fn invalid(code: ErrorCode, message: impl Into<String>) -> ValidationError {
     }
 }
 
-/// A nick is 1 to 32 characters, each a letter or digit (any script) or one of `_ - .`.
+/// A nick is 1 to 32 characters, each a letter or digit (any script) or one of `_ - .`, in
+/// NFKC and in one script (see [`crate::nick_skeleton`] for nicks that look alike).
 pub fn validate_nick(nick: &str) -> Result<(), ValidationError> {
     let chars = nick.chars().count();
     if chars == 0 {
@@ -43,6 +45,18 @@ pub fn validate_nick(nick: &str) -> Result<(), ValidationError> {
         return Err(invalid(
             ErrorCode::INVALID_NICK,
             format!("nick may not contain {c:?}: use letters, digits, '_', '-' or '.'"),
+        ));
+    }
+    if !is_nfkc(nick) {
+        return Err(invalid(
+            ErrorCode::INVALID_NICK,
+            "nick is not in Unicode NFKC form (e.g. fullwidth letters): type it plainly",
+        ));
+    }
+    if !is_single_script(nick) {
+        return Err(invalid(
+            ErrorCode::INVALID_NICK,
+            "nick mixes scripts (e.g. Latin with Cyrillic letters): use one script",
         ));
     }
     Ok(())
@@ -82,7 +96,8 @@ pub fn validate_room(room: &str) -> Result<(), ValidationError> {
 }
 
 /// A text is 1 to `max_bytes` bytes of UTF-8 with no control characters other than newline
-/// and tab.
+/// and tab, no bidi controls (U+202A-U+202E, U+2066-U+2069), and something visible (not
+/// only white space, zero-width and other format characters).
 pub fn validate_text(text: &str, max_bytes: usize) -> Result<(), ValidationError> {
     if text.len() > max_bytes {
         return Err(invalid(
@@ -102,6 +117,18 @@ pub fn validate_text(text: &str, max_bytes: usize) -> Result<(), ValidationError
             "message holds control characters",
         ));
     }
+    if text.chars().any(is_bidi_control) {
+        return Err(invalid(
+            ErrorCode::INVALID_TEXT,
+            "message holds bidi control characters (U+202A-U+202E, U+2066-U+2069)",
+        ));
+    }
+    if text.chars().all(is_invisible) {
+        return Err(invalid(
+            ErrorCode::INVALID_TEXT,
+            "message has nothing visible (only white space or zero-width characters)",
+        ));
+    }
     Ok(())
 }
 
@@ -114,12 +141,31 @@ mod tests {
         for ok in ["ada", "Zoë", "a.b-c_d", "李雷", &"x".repeat(32)] {
             assert_eq!(validate_nick(ok), Ok(()), "{ok}");
         }
-        for bad in ["", "a b", "a\nb", "<script>", &"x".repeat(33)] {
+        for bad in [
+            "",
+            "a b",
+            "a\nb",
+            "<script>",
+            &"x".repeat(33),
+            "ａｄｍｉｎ",
+            "\u{430}dmin",
+            "ad\u{200B}min",
+        ] {
             assert_eq!(
                 validate_nick(bad).unwrap_err().code,
                 ErrorCode::INVALID_NICK
             );
         }
+    }
+
+    #[test]
+    fn look_alike_nicks_share_a_skeleton() {
+        let key = crate::nick_skeleton("admin");
+        assert_eq!(crate::nick_skeleton("\u{430}dmin"), key);
+        assert_eq!(crate::nick_skeleton("Admin"), key);
+        assert_ne!(crate::nick_skeleton("adrnin2"), key);
+        assert_eq!(validate_nick("Zoë"), Ok(()));
+        assert_eq!(validate_nick("\u{4E2D}\u{6587}\u{3072}\u{3089}"), Ok(()));
     }
 
     #[test]
@@ -141,7 +187,16 @@ mod tests {
         assert_eq!(validate_text(&"é".repeat(2048), 4096), Ok(()));
         let e = validate_text(&"é".repeat(2049), 4096).unwrap_err();
         assert_eq!(e.code, ErrorCode::TEXT_TOO_LONG);
-        for bad in ["", "   ", "a\u{0}b", "bell\u{7}"] {
+        for bad in [
+            "",
+            "   ",
+            "a\u{0}b",
+            "bell\u{7}",
+            "abc\u{202E}fed",
+            "x\u{2066}y\u{2069}",
+            "\u{200B}\u{200D}\u{FEFF}",
+            " \u{2060}\n\u{3164}",
+        ] {
             assert_eq!(
                 validate_text(bad, 4096).unwrap_err().code,
                 ErrorCode::INVALID_TEXT

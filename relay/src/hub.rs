@@ -18,6 +18,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use crate::broker::{BrokerError, Deliver, SharedBroker, Signal};
+use crate::lookalike::LookAlikes;
 use crate::metrics::Metrics;
 use crate::transport::Conn;
 
@@ -96,6 +97,8 @@ pub struct Hub {
     metrics: Arc<Metrics>,
     /// Messages delivered to local members since start (for tests and /metrics).
     delivered: AtomicU64,
+    /// Refuses joins whose nick looks like a present member's.
+    look_alikes: LookAlikes,
 }
 
 /// A fresh membership: the queue the room writer drains, and the room's state at joining.
@@ -114,6 +117,7 @@ impl Hub {
             queue_len,
             metrics,
             delivered: AtomicU64::new(0),
+            look_alikes: LookAlikes::default(),
         })
     }
 
@@ -148,7 +152,17 @@ impl Hub {
             if entry.dead.load(Ordering::Acquire) {
                 continue;
             }
-            let first_here = lock(&entry.members).list.is_empty();
+            let (first_here, listed) = {
+                let m = lock(&entry.members);
+                (m.list.is_empty(), sorted_nicks(&m))
+            };
+            if let Some(other) = self.look_alikes.find(&listed, nick) {
+                self.remove_if_empty(room, &entry);
+                return Err(BrokerError::LookAlikeNick(format!(
+                    "{other}, who is in room {room}, has a nick that looks like {nick}; \
+                     choose another nick"
+                )));
+            }
             if first_here && let Err(e) = self.broker()?.subscribe(room).await {
                 self.remove_if_empty(room, &entry);
                 return Err(e);

@@ -11,6 +11,7 @@ pub mod broker;
 pub mod clock;
 pub mod config;
 pub mod hub;
+pub mod lookalike;
 pub mod metrics;
 pub mod server;
 pub mod session;

@@ -53,9 +53,12 @@ const PLAIN = {
   INVALID_ROOM: 'That room name is not allowed.',
   TOO_MANY_ROOMS: 'You are in as many rooms as the relay allows. Leave one first.',
   INVALID_NICK: 'That nick is not allowed.',
+  NICK_LOOKALIKE: 'Someone in that room has a nick that looks just like yours. Pick another nick to join it.',
+  QUOTA_EXCEEDED: 'Too many new rooms or messages from your network just now. Try again in a minute.',
   INVALID_REQUEST: 'The relay refused the request.',
   UNAVAILABLE: 'The relay cannot store messages right now. Try again in a moment.',
   INTERNAL: 'Something went wrong on the relay. Try again.',
+  STORAGE_FULL: 'The relay is out of disk space and cannot store messages right now.',
   SERVER_BUSY: 'The relay is full right now.',
   HANDSHAKE_TIMEOUT: 'The relay did not hear from this page in time.',
   IDLE_TIMEOUT: 'The connection was idle too long.',
@@ -104,6 +107,25 @@ export function problemText(problem) {
 export function formatDelay(ms) {
   const s = Math.max(1, Math.ceil(ms / 1000));
   return s < 60 ? `${s} s` : `${Math.ceil(s / 60)} min`;
+}
+
+// Line breaks other than a newline: CR LF, CR, NEL, U+2028 LINE SEPARATOR, U+2029
+// PARAGRAPH SEPARATOR. Shown as plain newlines, so the fold counts every line.
+const OTHER_BREAKS = /\r\n?|[\u0085\u2028\u2029]/g;
+// Bidi embedding, override and isolate controls: the relay refuses them in new texts; any
+// that arrive anyway are dropped rather than let reorder the line.
+const BIDI_CONTROLS = /[\u202A-\u202E\u2066-\u2069]/g;
+// More than two blank lines in a row: folded to two, so a text cannot open a gap that makes
+// its tail look like a message of its own.
+const BLANK_RUN = /\n{3,}/g;
+
+/**
+ * Message text as the page shows it: every line break a newline, bidi controls dropped,
+ * long runs of blank lines shortened. The text stays inside its own message box (and the
+ * box isolates its direction), so no text can draw a line that looks like another message.
+ */
+export function displayText(text) {
+  return text.replace(OTHER_BREAKS, '\n').replace(BIDI_CONTROLS, '').replace(BLANK_RUN, '\n\n');
 }
 
 // http(s) URLs, stopping before trailing punctuation that usually ends a sentence.

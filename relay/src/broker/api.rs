@@ -71,6 +71,13 @@ pub enum BrokerError {
     /// The store failed in a way retrying will not fix.
     #[error("message store failed: {0}")]
     Internal(String),
+    /// The store's disk is below its free-space floor; nothing was stored.
+    #[error("message store full: {0}")]
+    StorageFull(String),
+    /// A join refused because a member of the room has a different nick that looks the
+    /// same (the hub's check, before the store is asked).
+    #[error("nick refused: {0}")]
+    LookAlikeNick(String),
 }
 
 impl BrokerError {
@@ -79,6 +86,8 @@ impl BrokerError {
         match self {
             BrokerError::Unavailable(_) => ErrorCode::UNAVAILABLE,
             BrokerError::Internal(_) => ErrorCode::INTERNAL,
+            BrokerError::StorageFull(_) => ErrorCode::STORAGE_FULL,
+            BrokerError::LookAlikeNick(_) => ErrorCode::NICK_LOOKALIKE,
         }
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use anyhow::Context;
 
 use super::api::{BrokerError, Deliver, RelayInfo, SharedBroker};
-use super::embedded::EmbeddedBroker;
+use super::embedded::{EmbeddedBroker, EmbeddedOptions, Retention};
 use super::redis::{NodeStatus, RedisBroker, RedisOptions, Registration};
 
 /// Where messages are numbered and stored.
@@ -24,10 +24,21 @@ pub struct StoreConfig {
     #[arg(long, env = "CHITCHAT_REDIS")]
     pub redis: Option<String>,
 
-    /// Messages of history kept per room in Redis; older ones are dropped.
+    /// Messages of history kept per room (the newest), in SQLite or Redis; older ones are
+    /// dropped.
     #[arg(long, env = "CHITCHAT_HISTORY_LIMIT", default_value_t = 10_000,
           value_parser = clap::value_parser!(u64).range(1..))]
     pub history_limit: u64,
+
+    /// Messages older than this are dropped from the embedded store's history (e.g. "30d",
+    /// "12h"; 0 keeps them), but never a room's newest. Checked about once a minute.
+    #[arg(long, env = "CHITCHAT_HISTORY_MAX_AGE", default_value = "0", value_parser = parse_age)]
+    pub history_max_age: Duration,
+
+    /// Megabytes that must stay free on the data dir's file system: below that, sends are
+    /// refused with STORAGE_FULL instead of failing later (0 turns the check off).
+    #[arg(long, env = "CHITCHAT_MIN_FREE_DISK_MB", default_value_t = 256)]
+    pub min_free_disk_mb: u64,
 
     /// Seconds between this relay's heartbeats in the Redis relay registry. A relay silent
     /// for 2.5 periods counts as dead: its members leave their rooms and pages stop
@@ -42,6 +53,25 @@ impl StoreConfig {
     pub fn heartbeat(&self) -> Duration {
         Duration::from_secs(self.heartbeat_secs)
     }
+
+    /// What the embedded store keeps and leaves free.
+    pub fn embedded_options(&self) -> EmbeddedOptions {
+        EmbeddedOptions {
+            retention: Retention {
+                limit: Some(self.history_limit),
+                max_age: (!self.history_max_age.is_zero()).then_some(self.history_max_age),
+            },
+            min_free_disk_mb: self.min_free_disk_mb,
+        }
+    }
+}
+
+/// A `--history-max-age` value: "0" or a duration such as "30d", "12h" or "90min".
+fn parse_age(value: &str) -> Result<Duration, String> {
+    if value.trim() == "0" {
+        return Ok(Duration::ZERO);
+    }
+    humantime::parse_duration(value).map_err(|e| format!("{e} (try \"30d\" or \"12h\")"))
 }
 
 /// The relay's broker, opened: the [`crate::broker::Broker`] every part of the relay uses,
@@ -67,6 +97,12 @@ pub async fn open(
 ) -> anyhow::Result<Store> {
     match &config.redis {
         Some(url) => {
+            if !config.history_max_age.is_zero() {
+                tracing::warn!(
+                    "--history-max-age applies to the embedded store only; Redis keeps the \
+                     newest --history-limit messages per room"
+                );
+            }
             let options = RedisOptions {
                 node_id,
                 history_limit: usize::try_from(config.history_limit).unwrap_or(usize::MAX),
@@ -82,12 +118,14 @@ pub async fn open(
         }
         None => {
             let dir = config.data_dir.clone();
-            let broker =
-                tokio::task::spawn_blocking(move || EmbeddedBroker::open(&dir, sink, node_id))
-                    .await?
-                    .with_context(|| {
-                        format!("opening the message store in {}", config.data_dir.display())
-                    })?;
+            let options = config.embedded_options();
+            let broker = tokio::task::spawn_blocking(move || {
+                EmbeddedBroker::open_with(&dir, sink, node_id, options)
+            })
+            .await?
+            .with_context(|| {
+                format!("opening the message store in {}", config.data_dir.display())
+            })?;
             Ok(Store {
                 kind: Kind::Embedded(Arc::new(broker)),
                 description: format!("sqlite:{}", config.data_dir.display()),

@@ -15,3 +15,5 @@ mod hostile_process;
 mod session_limits;
 mod session_spec;
 mod sessions;
+mod storage;
+mod text_rules;

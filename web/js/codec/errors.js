@@ -19,6 +19,7 @@ const CODES = [
   [16, 'RATE_LIMITED', 'sending too fast'],
   [17, 'INVALID_REQUEST', 'invalid request'],
   [18, 'QUOTA_EXCEEDED', 'quota exceeded'],
+  [19, 'NICK_LOOKALIKE', "nick looks like a member's"],
   [20, 'SERVER_BUSY', 'relay is full'],
   [21, 'HANDSHAKE_TIMEOUT', 'handshake timed out'],
   [22, 'IDLE_TIMEOUT', 'idle timeout'],
@@ -26,6 +27,7 @@ const CODES = [
   [24, 'SHUTTING_DOWN', 'relay shutting down'],
   [25, 'UNAVAILABLE', 'message store unavailable'],
   [26, 'INTERNAL', 'internal error'],
+  [27, 'STORAGE_FULL', 'relay storage full'],
 ];
 
 /** Whether a relay closes the connection after sending this code (INVALID_NICK refuses a Hello). */

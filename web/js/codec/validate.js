@@ -10,6 +10,48 @@ const ROOM_BAD_CHAR = /[^A-Za-z0-9_.-]/u;
 const ALL_WHITE_SPACE = /^\p{White_Space}*$/u;
 // General category Cc, except tab and newline.
 const CONTROL = /[\x00-\x08\x0B-\x1F\x7F-\x9F]/;
+// Bidi embedding, override and isolate controls (protocol/src/unicode.rs, is_bidi_control).
+const BIDI_CONTROL = /[\u202A-\u202E\u2066-\u2069]/u;
+// Only characters that draw nothing (protocol/src/unicode.rs, is_invisible).
+const INVISIBLE_ONLY =
+  /^[\p{White_Space}\u00AD\u034F\u061C\u115F\u1160\u17B4\u17B5\u180B-\u180F\u200B-\u200F\u202A-\u202E\u2060-\u206F\u2800\u3164\uFE00-\uFE0F\uFEFF\uFFA0\u{1BCA0}-\u{1BCA3}\u{1D173}-\u{1D17A}\u{E0000}-\u{E0FFF}]*$/u;
+
+// Scripts the page tells apart when checking that a nick is in one script. The relay's
+// check (TR39 augmented script sets over every script) is the authority; a script missing
+// here only makes the page's check more lenient, never stricter.
+const SCRIPTS = [
+  'Latin', 'Greek', 'Cyrillic', 'Armenian', 'Hebrew', 'Arabic', 'Syriac', 'Thaana', 'Nko',
+  'Devanagari', 'Bengali', 'Gurmukhi', 'Gujarati', 'Oriya', 'Tamil', 'Telugu', 'Kannada',
+  'Malayalam', 'Sinhala', 'Thai', 'Lao', 'Tibetan', 'Myanmar', 'Georgian', 'Hangul',
+  'Ethiopic', 'Cherokee', 'Canadian_Aboriginal', 'Ogham', 'Runic', 'Khmer', 'Mongolian',
+  'Hiragana', 'Katakana', 'Bopomofo', 'Han', 'Yi', 'Coptic', 'Tifinagh', 'Vai', 'Javanese',
+  'Balinese', 'Sundanese', 'Adlam', 'Glagolitic', 'Gothic',
+].map((name) => [name, new RegExp(`\\p{Script_Extensions=${name}}`, 'u')]);
+// TR39's augmented sets: Han goes with kana (Japanese), Hangul (Korean) and Bopomofo.
+const AUGMENT = { Han: ['Hanb', 'Jpan', 'Kore'], Hiragana: ['Jpan'], Katakana: ['Jpan'], Hangul: ['Kore'], Bopomofo: ['Hanb'] };
+
+/** The scripts a character may belong to (augmented), or null for any (digits, `_ - .`). */
+function scriptsOf(c) {
+  const found = new Set();
+  for (const [name, re] of SCRIPTS) {
+    if (!re.test(c)) continue;
+    found.add(name);
+    for (const extra of AUGMENT[name] ?? []) found.add(extra);
+  }
+  return found.size === 0 ? null : found;
+}
+
+/** Whether the nick's characters share a script (protocol/src/unicode.rs, is_single_script). */
+function isSingleScript(nick) {
+  let common = null;
+  for (const c of nick) {
+    const scripts = scriptsOf(c);
+    if (scripts === null) continue;
+    common = common === null ? scripts : new Set([...common].filter((s) => scripts.has(s)));
+    if (common.size === 0) return false;
+  }
+  return true;
+}
 
 function invalid(name, message) {
   return { code: ErrorCode[name], name, message };
@@ -48,7 +90,11 @@ function quoteChar(c) {
   return `'${c}'`;
 }
 
-/** A nick is 1 to 32 characters, each a letter or digit (any script) or one of `_ - .`. */
+/**
+ * A nick is 1 to 32 characters, each a letter or digit (any script) or one of `_ - .`, in
+ * NFKC and in one script. Nicks that look alike (TR39 skeletons) are told apart by the relay
+ * only: the page has no confusables table.
+ */
 export function validateNick(nick) {
   const chars = codePoints(nick);
   if (chars === 0) return invalid('INVALID_NICK', 'nick is empty');
@@ -58,6 +104,12 @@ export function validateNick(nick) {
   const bad = NICK_BAD_CHAR.exec(nick);
   if (bad) {
     return invalid('INVALID_NICK', `nick may not contain ${quoteChar(bad[0])}: use letters, digits, '_', '-' or '.'`);
+  }
+  if (nick.normalize('NFKC') !== nick) {
+    return invalid('INVALID_NICK', 'nick is not in Unicode NFKC form (e.g. fullwidth letters): type it plainly');
+  }
+  if (!isSingleScript(nick)) {
+    return invalid('INVALID_NICK', 'nick mixes scripts (e.g. Latin with Cyrillic letters): use one script');
   }
   return null;
 }
@@ -84,7 +136,8 @@ export function validateRoom(room) {
 
 /**
  * A text is 1 to `maxBytes` bytes of UTF-8 (Welcome's limits.max_text_bytes), not only white
- * space, with no control characters other than newline and tab.
+ * space, with no control characters other than newline and tab, no bidi controls, and
+ * something visible (not only zero-width and other format characters).
  */
 export function validateText(text, maxBytes) {
   const bytes = utf8Length(text);
@@ -93,6 +146,12 @@ export function validateText(text, maxBytes) {
   }
   if (ALL_WHITE_SPACE.test(text)) return invalid('INVALID_TEXT', 'message is empty');
   if (CONTROL.test(text)) return invalid('INVALID_TEXT', 'message holds control characters');
+  if (BIDI_CONTROL.test(text)) {
+    return invalid('INVALID_TEXT', 'message holds bidi control characters (U+202A-U+202E, U+2066-U+2069)');
+  }
+  if (INVISIBLE_ONLY.test(text)) {
+    return invalid('INVALID_TEXT', 'message has nothing visible (only white space or zero-width characters)');
+  }
   // Rust strings cannot hold a lone surrogate; the encoder would refuse it.
   if (!isWellFormed(text)) return invalid('INVALID_TEXT', 'message holds an unpaired surrogate');
   return null;

@@ -5,7 +5,7 @@
 // Every piece of user text reaches the DOM through textContent (dom.js, format.js).
 
 import { clear, h, icon } from '../dom.js';
-import { dayKey, formatDay, formatFull, formatTime, initials, nickHue, textNodes, typingLine } from '../format.js';
+import { dayKey, displayText, formatDay, formatFull, formatTime, initials, nickHue, textNodes, typingLine } from '../format.js';
 import { placeAfter, retryable, timelineKey } from '../rooms.js';
 
 /** Consecutive messages from one sender within this gap are shown as one group. */
@@ -105,7 +105,7 @@ export class MessagesView {
         h(
           'div',
           { class: 'meta' },
-          h('span', { class: 'from', style: `--hue:${nickHue(m.from)}`, text: own ? `${m.from} (you)` : m.from }),
+          h('span', { class: 'from', dir: 'auto', style: `--hue:${nickHue(m.from)}`, text: own ? `${m.from} (you)` : m.from }),
           h('time', { datetime: new Date(m.ts).toISOString(), title: formatFull(m.ts), text: formatTime(m.ts) }),
         ),
         messageText(m.text),
@@ -387,9 +387,13 @@ function regroup(li) {
   if (divider) divider.textContent = newDay ? formatDay(ts) : '';
 }
 
-/** A message's text, folded when long. */
-function messageText(text) {
-  const box = h('div', { class: 'text' }, textNodes(text));
+/**
+ * A message's text, folded when long. Line breaks are normalized first (displayText), and
+ * dir="auto" isolates the text's direction from the rest of the page.
+ */
+function messageText(raw) {
+  const text = displayText(raw);
+  const box = h('div', { class: 'text', dir: 'auto' }, textNodes(text));
   if (text.length <= FOLD_CHARS && text.split('\n').length <= FOLD_LINES) return box;
   box.classList.add('folded');
   const toggle = h('button', {

@@ -10,8 +10,12 @@
 //! Schema (version 1, in `PRAGMA user_version`): `meta(key, value)` holds `epoch` (the
 //! store's creation time in ms, below [`chitchat_protocol::MAX_EPOCH`], never changed);
 //! `messages(room, seq, sender, ts, text)` is keyed `(room, seq)`, `WITHOUT ROWID`, seqs
-//! gapless from 1 per room, never deleted.
+//! gapless from 1 per room. Retention (`retention`) deletes a room's oldest messages but
+//! never its newest, so what is kept is always a run of seqs ending at the room's last.
+//! Below the data dir's free-space floor (`disk`) sends are refused.
 
+mod disk;
+mod retention;
 mod sqlite;
 mod writer;
 
@@ -28,6 +32,9 @@ use rusqlite::{Connection, params};
 use tokio::sync::oneshot;
 
 use super::api::{Broker, BrokerError, Deliver, NewMessage, RoomHead, Signal};
+use disk::{DiskFloor, MB};
+pub use retention::Retention;
+use retention::RetentionPass;
 use sqlite::{
     ReadPool, SELECT_AFTER, SELECT_BEFORE, SELECT_HEAD, acquire_lock, message_from_row,
     open_writer, sqlite_error,
@@ -59,6 +66,18 @@ pub struct EmbeddedBroker {
     writer: Option<JoinHandle<()>>,
     node_id: String,
     db_path: PathBuf,
+    /// Sends are refused while the data dir's disk is below this floor.
+    disk: DiskFloor,
+}
+
+/// What an embedded store keeps and how much disk it leaves free.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct EmbeddedOptions {
+    /// What history is kept.
+    pub retention: Retention,
+    /// Megabytes that must stay free on the data dir's file system for sends to be
+    /// stored; 0 turns the check off.
+    pub min_free_disk_mb: u64,
 }
 
 /// State shared by the broker handle, the writer thread and read tasks.
@@ -93,11 +112,22 @@ impl EmbeddedBroker {
     ///
     /// Creates `data_dir` if it is missing. Fails if the directory cannot be created, the
     /// database cannot be opened or is not a ChitChat store, or another broker already uses
-    /// the directory. Blocking: call it at start-up (or from `spawn_blocking`).
+    /// the directory. Blocking: call it at start-up (or from `spawn_blocking`). Keeps all
+    /// history and does not check free space; see [`EmbeddedBroker::open_with`].
     pub fn open(
         data_dir: &Path,
         sink: Arc<dyn Deliver>,
         node_id: String,
+    ) -> Result<Self, BrokerError> {
+        Self::open_with(data_dir, sink, node_id, EmbeddedOptions::default())
+    }
+
+    /// [`EmbeddedBroker::open`] with retention and a free-space floor.
+    pub fn open_with(
+        data_dir: &Path,
+        sink: Arc<dyn Deliver>,
+        node_id: String,
+        options: EmbeddedOptions,
     ) -> Result<Self, BrokerError> {
         std::fs::create_dir_all(data_dir).map_err(|e| {
             BrokerError::Internal(format!("creating data dir {}: {e}", data_dir.display()))
@@ -126,6 +156,7 @@ impl EmbeddedBroker {
             state: Arc::clone(&state),
             counters: HashMap::new(),
             last_ts: 0,
+            retention: RetentionPass::new(options.retention),
         };
         let span = tracing::info_span!("store_writer", node = %node_id);
         let thread_state = Arc::clone(&state);
@@ -149,6 +180,10 @@ impl EmbeddedBroker {
             writer: Some(handle),
             node_id,
             db_path,
+            disk: DiskFloor::new(
+                data_dir.to_path_buf(),
+                options.min_free_disk_mb.saturating_mul(MB),
+            ),
         })
     }
 
@@ -254,6 +289,9 @@ impl Drop for EmbeddedBroker {
 #[async_trait::async_trait]
 impl Broker for EmbeddedBroker {
     fn publish(&self, msg: NewMessage) -> BoxFuture<'static, Result<Message, BrokerError>> {
+        if let Err(full) = self.disk.check() {
+            return futures::future::ready(Err(BrokerError::StorageFull(full))).boxed();
+        }
         let (reply, stored) = oneshot::channel();
         let queued = match &self.queue {
             Some(queue) => queue

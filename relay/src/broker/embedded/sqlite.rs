@@ -40,6 +40,17 @@ pub(super) const SELECT_AFTER: &str = "SELECT seq, sender, ts, text FROM message
 pub(super) const SELECT_BEFORE: &str = "SELECT seq, sender, ts, text FROM messages \
      WHERE room = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3";
 
+/// Deletes up to ?3 of room ?1's oldest messages with a seq at or below ?2 (retention).
+pub(super) const TRIM_ROOM: &str = "DELETE FROM messages WHERE room = ?1 AND seq IN \
+     (SELECT seq FROM messages WHERE room = ?1 AND seq <= ?2 ORDER BY seq ASC LIMIT ?3)";
+/// The oldest seq of room ?1 stamped at or after ?2: seqs and timestamps rise together in a
+/// room, so the scan stops at the first young message.
+pub(super) const SELECT_FIRST_YOUNG: &str =
+    "SELECT seq FROM messages WHERE room = ?1 AND ts >= ?2 ORDER BY seq ASC LIMIT 1";
+/// The first room named after ?1, for walking rooms one index seek at a time.
+pub(super) const SELECT_NEXT_ROOM: &str =
+    "SELECT room FROM messages WHERE room > ?1 ORDER BY room ASC LIMIT 1";
+
 /// At most [`MAX_READERS`] read-only connections to the database, and the permits that
 /// bound reads in progress to the same number.
 pub(super) struct ReadPool {

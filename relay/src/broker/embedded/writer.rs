@@ -8,6 +8,7 @@ use chitchat_protocol::Message;
 use rusqlite::{Connection, params};
 use tokio::sync::oneshot;
 
+use super::retention::RetentionPass;
 use super::sqlite::{INSERT_MESSAGE, SELECT_LAST_SEQ, sqlite_error};
 use super::{EmbeddedState, Job, WriterCommand};
 use crate::broker::BrokerError;
@@ -28,15 +29,28 @@ pub(super) struct Writer {
     pub counters: HashMap<String, u64>,
     /// The last timestamp given, so timestamps never go backwards within a run.
     pub last_ts: u64,
+    /// Retention: trims after each store, and the periodic pass.
+    pub retention: RetentionPass,
 }
 
 impl Writer {
     /// Serves the queue until it closes or a `Close` arrives; returns the `Close` reply.
     pub fn run(mut self, commands: mpsc::Receiver<WriterCommand>) -> Option<oneshot::Sender<()>> {
         let mut batch = Vec::new();
-        // `recv` fails once every handle is gone and the queue is drained.
-        while let Ok(first) = commands.recv() {
-            let mut next = Some(first);
+        loop {
+            // Receiving fails once every handle is gone and the queue is drained.
+            let first = match self.retention.due_in() {
+                None => commands.recv().ok(),
+                Some(wait) => match commands.recv_timeout(wait) {
+                    Ok(command) => Some(command),
+                    Err(mpsc::RecvTimeoutError::Timeout) => {
+                        self.retention_slice();
+                        continue;
+                    }
+                    Err(mpsc::RecvTimeoutError::Disconnected) => None,
+                },
+            };
+            let mut next = Some(first?);
             let mut closing = None;
             while let Some(command) = next.take() {
                 match command {
@@ -56,8 +70,26 @@ impl Writer {
             if closing.is_some() {
                 return closing;
             }
+            self.retention_slice();
         }
-        None
+    }
+
+    /// Runs a slice of the retention pass if one is due, in a transaction of its own.
+    fn retention_slice(&mut self) {
+        if self.retention.due_in().is_none_or(|wait| !wait.is_zero()) {
+            return;
+        }
+        let result = self.conn.transaction().and_then(|tx| {
+            let deleted = self.retention.run_slice(&tx)?;
+            tx.commit()?;
+            Ok(deleted)
+        });
+        match result {
+            Ok(0) => {}
+            Ok(deleted) => tracing::debug!(deleted, "retention dropped old messages"),
+            // Retention failing loses nothing; the next pass tries again.
+            Err(err) => tracing::warn!(error = %err, "history retention pass failed"),
+        }
     }
 
     /// Stores one batch, then delivers it and answers its publishers.
@@ -135,6 +167,17 @@ impl Writer {
                     text: msg.text.clone(),
                 });
             }
+        }
+        // Each room written keeps its newest messages only; later ones of a room in the
+        // batch cover earlier ones, so the last seq of each room is enough.
+        let mut newest: HashMap<&str, u64> = HashMap::new();
+        for msg in &messages {
+            newest.insert(&msg.room, msg.seq);
+        }
+        for (room, last_seq) in newest {
+            self.retention
+                .trim_count(&tx, room, last_seq)
+                .map_err(|e| sqlite_error(format_args!("trimming room {room}"), e))?;
         }
         tx.commit()
             .map_err(|e| sqlite_error("committing messages", e))?;
