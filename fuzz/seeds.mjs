@@ -11,20 +11,13 @@ import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 
 import { LEN_PREFIX } from '../web/js/codec.js';
 import { Writer, bool, enumeration, string, struct, u64 } from '../web/js/codec/types.js';
+import { STREAM_KINDS, TARGET_OF } from './targets.mjs';
 
 const root = new URL('./seeds/', import.meta.url);
 const vectors = JSON.parse(readFileSync(new URL('../protocol/vectors/frames.json', import.meta.url), 'utf8'));
 const bytesOf = (hex) => Buffer.from(hex, 'hex');
 
-// The frame_buffer target reads its first byte as the frame type, the second as chunk sizes.
-const STREAM_KIND = { client: 0, server: 1, room: 2 };
-const TARGET_OF = {
-  client: 'client_frame',
-  server: 'server_frame',
-  room: 'room_frame',
-  client_datagram: 'client_datagram',
-  server_datagram: 'server_datagram',
-};
+const STREAM_KIND = Object.fromEntries(STREAM_KINDS.map((channel, i) => [channel, i]));
 
 const seeds = new Map();
 function seed(target, name, bytes) {

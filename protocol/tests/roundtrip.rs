@@ -127,13 +127,13 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
                 })
             }),
         (any::<u32>(), text()).prop_map(|(id, room)| ServerFrame::Left { id, room }),
-        (any::<u32>(), text(), any::<[u64; 3]>()).prop_map(|(id, room, [epoch, seq, ts])| {
+        (any::<u32>(), text(), any::<[u64; 3]>()).prop_map(|(id, room, numbers)| {
             ServerFrame::Sent {
                 id,
                 room,
-                epoch,
-                seq,
-                ts,
+                epoch: numbers[0],
+                seq: numbers[1],
+                ts: numbers[2],
             }
         }),
         (

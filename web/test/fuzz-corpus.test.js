@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
 
+import { STREAM_KINDS, TARGET_OF } from '../../fuzz/targets.mjs';
 import * as codec from '../js/codec.js';
 
 const { ClientFrame, ServerFrame, RoomFrame, ClientDatagram, ServerDatagram, CodecError, FrameReader, LEN_PREFIX } =
@@ -20,16 +21,6 @@ const vectors = JSON.parse(readFileSync(new URL('../protocol/vectors/frames.json
 
 const STREAMS = { client: ClientFrame, server: ServerFrame, room: RoomFrame };
 const DATAGRAMS = { client_datagram: ClientDatagram, server_datagram: ServerDatagram };
-// The fuzz target each vector channel seeds, and the stream type the frame_buffer target
-// reads from its first byte (as fuzz/src/lib.rs does).
-const TARGET_OF = {
-  client: 'client_frame',
-  server: 'server_frame',
-  room: 'room_frame',
-  client_datagram: 'client_datagram',
-  server_datagram: 'server_datagram',
-};
-const STREAM_KINDS = ['client', 'server', 'room'];
 // The errors a decoder may throw: the framing codes of CodecError.
 const DECODE_CODES = new Set(['BAD_FRAME', 'FRAME_TOO_LARGE', 'UNKNOWN_FRAME', 'INVALID_UTF8']);
 // How long the whole corpus may take before the decoders count as hung: minutes of margin
