@@ -1,0 +1,7 @@
+//! Fuzzes the decoder of a ClientFrame body (the bytes after a stream frame's length prefix) with its round trip; see `chitchat_fuzz::check_body`.
+#![no_main]
+
+use chitchat_protocol::ClientFrame;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| chitchat_fuzz::check_body::<ClientFrame>(data));

@@ -1,0 +1,7 @@
+//! Fuzzes the decoder of a ServerDatagram with its round trip; see `chitchat_fuzz::check_datagram`.
+#![no_main]
+
+use chitchat_protocol::ServerDatagram;
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| chitchat_fuzz::check_datagram::<ServerDatagram>(data));
