@@ -80,12 +80,15 @@ codes! {
     UNAVAILABLE = 25, "message store unavailable";
     /// The relay failed; nothing was stored.
     INTERNAL = 26, "internal error";
+    /// This client's address already holds as many sessions as the relay allows one
+    /// address (closes the connection; close another session or try another relay).
+    TOO_MANY_FROM_ADDRESS = 28, "too many sessions from this address";
 }
 
 impl ErrorCode {
     /// Whether a relay closes the connection after sending this code.
     pub fn is_fatal(self) -> bool {
-        matches!(self.0, 1..=6 | 20..=24)
+        matches!(self.0, 1..=6 | 20..=24 | 28)
     }
 }
 

@@ -25,11 +25,12 @@ const CODES = [
   [24, 'SHUTTING_DOWN', 'relay shutting down'],
   [25, 'UNAVAILABLE', 'message store unavailable'],
   [26, 'INTERNAL', 'internal error'],
+  [28, 'TOO_MANY_FROM_ADDRESS', 'too many sessions from this address'],
 ];
 
 /** Whether a relay closes the connection after sending this code. */
 export function isFatal(code) {
-  return (code >= 1 && code <= 6) || (code >= 20 && code <= 24);
+  return (code >= 1 && code <= 6) || (code >= 20 && code <= 24) || code === 28;
 }
 
 /** Every named code: {code, name, description, fatal}. */
