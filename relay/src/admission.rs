@@ -38,8 +38,10 @@ pub struct AdmissionConfig {
     pub max_handshakes: u32,
 
     /// Handshakes in progress past which a new client must first prove its address with a
-    /// QUIC Retry (one extra round trip). 0: always.
-    #[arg(long, env = "CHITCHAT_RETRY_ABOVE", default_value_t = 32)]
+    /// QUIC Retry (one extra round trip). 0: always. Low by default: a Retry costs a
+    /// client one round trip, an unanswered handshake costs the relay its state and a
+    /// certificate flight.
+    #[arg(long, env = "CHITCHAT_RETRY_ABOVE", default_value_t = 8)]
     pub retry_above: u32,
 }
 
@@ -112,13 +114,15 @@ impl Admission {
         let source = source_of(remote);
         let mut table = self.table();
         let counts = table.by_source.get(&source).copied().unwrap_or_default();
+        // Retry first: it costs one small stateless packet, and an address that never
+        // answers it (forged, or a flood that does not listen) is never counted.
+        if !validated && table.handshakes >= self.config.retry_above {
+            return (Verdict::Retry, None);
+        }
         if table.handshakes >= self.config.max_handshakes
             || counts.handshakes >= self.config.max_handshakes_per_addr
         {
             return (Verdict::Refuse, None);
-        }
-        if !validated && table.handshakes >= self.config.retry_above {
-            return (Verdict::Retry, None);
         }
         table.handshakes += 1;
         table.by_source.entry(source).or_default().handshakes += 1;
@@ -222,14 +226,14 @@ mod tests {
 
     #[test]
     fn handshakes_are_capped_per_source_and_released() {
-        let a = Admission::new(config(10, 2, 100, 100));
-        let (v1, s1) = a.judge(addr("10.0.0.1:1"), false);
-        let (v2, _s2) = a.judge(addr("10.0.0.1:2"), false);
+        let a = Admission::new(config(10, 2, 100, 0));
+        let (v1, s1) = a.judge(addr("10.0.0.1:1"), true);
+        let (v2, _s2) = a.judge(addr("10.0.0.1:2"), true);
         assert_eq!((v1, v2), (Verdict::Accept, Verdict::Accept));
-        assert_eq!(a.judge(addr("10.0.0.1:3"), false).0, Verdict::Refuse);
-        assert_eq!(a.judge(addr("10.0.0.2:3"), false).0, Verdict::Accept);
+        assert_eq!(a.judge(addr("10.0.0.1:3"), true).0, Verdict::Refuse);
+        assert_eq!(a.judge(addr("10.0.0.2:3"), true).0, Verdict::Accept);
         drop(s1);
-        assert_eq!(a.judge(addr("10.0.0.1:4"), false).0, Verdict::Accept);
+        assert_eq!(a.judge(addr("10.0.0.1:4"), true).0, Verdict::Accept);
     }
 
     #[test]
