@@ -270,3 +270,67 @@ async fn connect_from(from: SocketAddr, to: SocketAddr) -> std::io::Result<TcpSt
     stream.set_nonblocking(false)?;
     Ok(stream)
 }
+
+/// `GET path` with a chosen `Host` header; the response's head (lower-cased) and body.
+fn get_with_host(addr: &str, path: &str, host: &str) -> (String, String) {
+    let mut s = TcpStream::connect(addr).expect("connecting to the HTTP port");
+    s.set_read_timeout(Some(WAIT)).unwrap();
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    s.read_to_string(&mut response).expect("a response");
+    let (head, body) = response.split_once("\r\n\r\n").expect("a head and a body");
+    (head.to_ascii_lowercase(), body.to_string())
+}
+
+#[test]
+fn the_page_never_echoes_a_foreign_host_and_carries_its_policy() {
+    let relay = RelayProcess::start(&[]);
+    let quic_port = relay.quic_addr().rsplit_once(':').unwrap().1.to_string();
+    let (head, body) = get_with_host(relay.http_addr(), "/", "evil.example");
+    assert!(head.starts_with("http/1.1 200"), "{head}");
+    assert!(
+        !body.contains("evil.example"),
+        "the foreign host is in the page"
+    );
+    assert!(body.contains(&format!("https://localhost:{quic_port}/")));
+    let (_, config) = get_with_host(relay.http_addr(), "/config.json", "evil.example");
+    assert!(!config.contains("evil.example"), "{config}");
+    // The host the certificate names is kept.
+    let (_, body) = get_with_host(relay.http_addr(), "/", "127.0.0.1:1234");
+    assert!(body.contains(&format!("https://127.0.0.1:{quic_port}/")));
+    let csp = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-security-policy: "))
+        .expect("a Content-Security-Policy");
+    assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+    assert!(csp.contains("default-src 'none'"), "{csp}");
+    assert!(
+        csp.contains(&format!("connect-src 'self' https://localhost:{quic_port}")),
+        "{csp}"
+    );
+    assert!(head.contains("x-content-type-options: nosniff"), "{head}");
+    assert!(head.contains("referrer-policy: no-referrer"), "{head}");
+}
+
+#[test]
+fn the_admin_listener_takes_metrics_and_relays_off_the_public_port() {
+    let public = RelayProcess::start(&[]);
+    assert_eq!(public.http_get("/metrics").unwrap().status, 200);
+    let relay = RelayProcess::start(&["--admin-listen", "127.0.0.1:0"]);
+    let admin = relay
+        .ready_field("admin")
+        .expect("admin= in READY")
+        .to_string();
+    for path in ["/metrics", "/relays"] {
+        assert_eq!(relay.http_get(path).unwrap().status, 404, "{path} public");
+        let (head, _) = get_with_host(&admin, path, "localhost");
+        assert!(head.starts_with("http/1.1 200"), "{path} on admin: {head}");
+    }
+    assert_eq!(relay.health().unwrap().0, 200);
+    let (head, body) = get_with_host(&admin, "/healthz", "localhost");
+    assert!(head.starts_with("http/1.1 200"), "{head}{body}");
+}
