@@ -156,6 +156,12 @@ impl Admission {
     }
 }
 
+/// Why a completed handshake did not become a session: its source holds as many sessions
+/// as it may.
+#[derive(Debug, thiserror::Error)]
+#[error("too many sessions from this address")]
+pub struct TooManyFromAddress;
+
 /// A handshake in progress, counted until dropped or turned into a session.
 #[derive(Debug)]
 pub struct HandshakeSlot {
@@ -166,7 +172,7 @@ pub struct HandshakeSlot {
 impl HandshakeSlot {
     /// The handshake completed: counts a session for this source instead, or gives it back
     /// as `Err` when the source already holds as many sessions as it may.
-    pub fn into_session(self) -> Result<SessionSlot, ()> {
+    pub fn into_session(self) -> Result<SessionSlot, TooManyFromAddress> {
         let admission = self.admission.clone();
         let source = self.source;
         let admitted = {
@@ -183,7 +189,7 @@ impl HandshakeSlot {
         if admitted {
             Ok(SessionSlot { admission, source })
         } else {
-            Err(())
+            Err(TooManyFromAddress)
         }
     }
 }
