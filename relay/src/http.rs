@@ -8,6 +8,7 @@
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -35,15 +36,15 @@ pub struct HttpLimits {
     #[arg(long, env = "CHITCHAT_ADMIN_LISTEN")]
     pub admin_listen: Option<SocketAddr>,
 
-    /// Open HTTP connections in total (each port); further ones are closed at once.
+    /// Open HTTP connections in total (on each port); further ones are closed at once, so
+    /// the relay's descriptors stay bounded.
     #[arg(long, env = "CHITCHAT_HTTP_MAX_CONNS", default_value_t = 512,
           value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub http_max_conns: u32,
 
     /// Open HTTP connections per source address (IPv4, or IPv6 /64).
-    #[arg(long, env = "CHITCHAT_HTTP_MAX_CONNS_PER_ADDR", default_value_t = 32,
-          value_parser = clap::value_parser!(u32).range(1..=65536))]
-    pub http_max_conns_per_addr: u32,
+    #[arg(long, env = "CHITCHAT_HTTP_MAX_CONNS_PER_ADDR", default_value = "32")]
+    pub http_max_conns_per_addr: NonZeroU32,
 
     /// Seconds a client has to send a request's headers, from when the relay starts
     /// waiting for them.
@@ -51,7 +52,8 @@ pub struct HttpLimits {
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub http_header_timeout_secs: u64,
 
-    /// Seconds a connection may go without a byte read or written before it is closed.
+    /// Seconds a connection may go without a byte read or written before it is closed
+    /// (a kept-alive connection between requests, a client that stops reading).
     #[arg(long, env = "CHITCHAT_HTTP_IDLE_TIMEOUT_SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=86400))]
     pub http_idle_timeout_secs: u64,
@@ -88,7 +90,7 @@ fn admit(open: &Arc<Mutex<Open>>, limits: &HttpLimits, remote: SocketAddr) -> Op
     let source = source_of(remote);
     let mut table = open.lock().unwrap_or_else(|e| e.into_inner());
     let from_source = table.by_source.get(&source).copied().unwrap_or(0);
-    if table.total >= limits.http_max_conns || from_source >= limits.http_max_conns_per_addr {
+    if table.total >= limits.http_max_conns || from_source >= limits.http_max_conns_per_addr.get() {
         return None;
     }
     table.total += 1;
@@ -178,7 +180,7 @@ mod tests {
         let limits = HttpLimits {
             admin_listen: None,
             http_max_conns: 3,
-            http_max_conns_per_addr: 2,
+            http_max_conns_per_addr: NonZeroU32::new(2).unwrap(),
             http_header_timeout_secs: 1,
             http_idle_timeout_secs: 1,
         };

@@ -235,9 +235,11 @@ impl WebApp {
     }
 }
 
-/// The page's policy: scripts, styles and images only from this origin (plus the inline
-/// import map, by its hash; the inline configuration is JSON data, never run), network
-/// access only to this origin and the WebTransport origins the page lists, no framing.
+/// The page's policy: scripts, style sheets and images only from this origin (plus the
+/// inline import map, by its hash; the inline configuration is JSON data, never run), network
+/// access only to this origin and the WebTransport origins the page lists, no framing. Style
+/// attributes are allowed (the page colours each nick with a `--hue` property on the
+/// element); `<style>` elements are not.
 fn content_security_policy(import_json: &str, webtransport: &[String]) -> String {
     let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(import_json));
     let mut connect = String::from("'self'");
@@ -251,8 +253,8 @@ fn content_security_policy(import_json: &str, webtransport: &[String]) -> String
     }
     format!(
         "default-src 'none'; script-src 'self' 'sha256-{hash}'; style-src 'self'; \
-         img-src 'self'; connect-src {connect}; manifest-src 'self'; base-uri 'none'; \
-         form-action 'self'; frame-ancestors 'none'"
+         style-src-attr 'unsafe-inline'; img-src 'self'; connect-src {connect}; \
+         manifest-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
     )
 }
 
