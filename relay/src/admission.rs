@@ -170,27 +170,21 @@ pub struct HandshakeSlot {
 }
 
 impl HandshakeSlot {
-    /// The handshake completed: counts a session for this source instead, or gives it back
-    /// as `Err` when the source already holds as many sessions as it may.
-    pub fn into_session(self) -> Result<SessionSlot, TooManyFromAddress> {
-        let admission = self.admission.clone();
-        let source = self.source;
-        let admitted = {
-            let mut table = admission.table();
-            let counts = table.by_source.entry(source).or_default();
-            if counts.sessions >= admission.config.max_sessions_per_addr {
-                false
-            } else {
-                counts.sessions += 1;
-                true
-            }
-        };
-        drop(self);
-        if admitted {
-            Ok(SessionSlot { admission, source })
-        } else {
-            Err(TooManyFromAddress)
+    /// The handshake completed: counts a session for this source, or refuses when the
+    /// source already holds as many sessions as it may. The handshake stays counted until
+    /// this slot is dropped, so a connection being turned away still holds its place among
+    /// the handshakes in progress.
+    pub fn session(&self) -> Result<SessionSlot, TooManyFromAddress> {
+        let mut table = self.admission.table();
+        let counts = table.by_source.entry(self.source).or_default();
+        if counts.sessions >= self.admission.config.max_sessions_per_addr {
+            return Err(TooManyFromAddress);
         }
+        counts.sessions += 1;
+        Ok(SessionSlot {
+            admission: self.admission.clone(),
+            source: self.source,
+        })
     }
 }
 
@@ -254,11 +248,14 @@ mod tests {
     fn sessions_are_capped_per_source_and_ipv6_counts_by_64() {
         let a = Admission::new(config(1, 10, 100, 100));
         let first = a.judge(addr("[2001:db8::1]:1"), false).1.unwrap();
-        let _session = first.into_session().unwrap();
+        let _session = first.session().unwrap();
+        drop(first);
         let second = a.judge(addr("[2001:db8::2]:1"), false).1.unwrap();
-        assert!(second.into_session().is_err());
+        assert!(second.session().is_err());
         let other = a.judge(addr("[2001:db8:0:1::1]:1"), false).1.unwrap();
-        assert!(other.into_session().is_ok());
+        assert!(other.session().is_ok());
+        assert_eq!(a.handshakes(), 2);
+        drop((second, other));
         assert_eq!(a.handshakes(), 0);
     }
 

@@ -310,8 +310,9 @@ async fn handle_incoming(
             return;
         }
     };
+    // Turned-away connections keep their handshake slot until they are closed: refusing
+    // is bounded by the same caps as handshaking.
     if state.shutdown.is_cancelled() {
-        drop(slot);
         return refuse(
             &conn,
             &state,
@@ -320,7 +321,7 @@ async fn handle_incoming(
         )
         .await;
     }
-    let Ok(_source) = slot.into_session() else {
+    let Ok(_source) = slot.session() else {
         return refuse(
             &conn,
             &state,
@@ -340,6 +341,7 @@ async fn handle_incoming(
         )
         .await;
     }
+    drop(slot);
     session::run(conn, state.clone()).await;
 }
 
