@@ -89,13 +89,16 @@ codes! {
     /// The relay's disk is nearly full; nothing was stored. Not fatal: reading, joining and
     /// other requests go on, and a send may work once space is freed.
     STORAGE_FULL = 27, "relay storage full";
+    /// This client's address already holds as many sessions as the relay allows one
+    /// address (closes the connection; close another session or try another relay).
+    TOO_MANY_FROM_ADDRESS = 28, "too many sessions from this address";
 }
 
 impl ErrorCode {
     /// Whether a relay closes the connection after sending this code. `INVALID_NICK`
     /// answers only a `Hello`, which it refuses: the session ends.
     pub fn is_fatal(self) -> bool {
-        matches!(self.0, 1..=6 | 10 | 20..=24)
+        matches!(self.0, 1..=6 | 10 | 20..=24 | 28)
     }
 }
 

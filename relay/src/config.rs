@@ -4,7 +4,9 @@
 
 use std::net::SocketAddr;
 
+use crate::admission::AdmissionConfig;
 use crate::broker::StoreConfig;
+use crate::http::HttpLimits;
 use crate::session::LimitsConfig;
 use crate::tls::TlsConfig;
 use crate::web::PublicConfig;
@@ -52,6 +54,12 @@ pub struct Config {
 
     #[command(flatten)]
     pub limits: LimitsConfig,
+
+    #[command(flatten)]
+    pub admission: AdmissionConfig,
+
+    #[command(flatten)]
+    pub http_limits: HttpLimits,
 }
 
 /// How logs are written.

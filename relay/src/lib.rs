@@ -7,9 +7,11 @@
 //! (numbering, storage, other relays). Each module owns its configuration; [`config`]
 //! flattens them. The wire format lives in the `chitchat-protocol` crate.
 
+pub mod admission;
 pub mod broker;
 pub mod clock;
 pub mod config;
+pub mod http;
 pub mod hub;
 pub mod lookalike;
 pub mod metrics;

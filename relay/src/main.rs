@@ -8,6 +8,12 @@ use chitchat_relay::config::LogFormat;
 use chitchat_relay::{Config, Relay};
 use clap::Parser;
 
+/// jemalloc, with background threads that purge freed pages (after its 10 s decay): after a
+/// burst of sessions the relay's memory goes back to the kernel, where glibc's per-thread
+/// arenas kept most of it (see docs/performance.md).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> std::process::ExitCode {
     let config = Config::parse();
     init_logging(config.log_format);
@@ -43,9 +49,13 @@ async fn run(config: Config) -> anyhow::Result<()> {
     // The one line scripts and tests wait for: where to connect.
     {
         let mut stdout = std::io::stdout().lock();
+        let admin = relay
+            .admin_addr()
+            .map(|a| format!(" admin={a}"))
+            .unwrap_or_default();
         writeln!(
             stdout,
-            "READY quic={} http={}",
+            "READY quic={} http={}{admin}",
             relay.local_addr()?,
             relay.http_addr()?
         )

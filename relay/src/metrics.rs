@@ -65,6 +65,10 @@ impl Metrics {
             "Sessions disconnected for reading too slowly."
         );
         metrics::describe_counter!("chitchat_errors_total", "Error frames and closes, by code.");
+        metrics::describe_counter!(
+            "chitchat_admission_total",
+            "New QUIC connections by admission verdict: accept, retry (address validation), refuse."
+        );
         metrics::describe_gauge!(
             "chitchat_worker_threads",
             "Threads serving sessions (--worker-threads)."
@@ -128,6 +132,17 @@ impl Metrics {
     /// by [`Metrics::error`] where the session ends).
     pub fn slow_consumer(&self) {
         self.slow_consumers.increment(1);
+    }
+
+    /// One new QUIC connection judged by admission (see [`crate::admission`]).
+    pub fn admission(&self, verdict: crate::admission::Verdict) {
+        use crate::admission::Verdict;
+        let verdict = match verdict {
+            Verdict::Accept => "accept",
+            Verdict::Retry => "retry",
+            Verdict::Refuse => "refuse",
+        };
+        metrics::counter!("chitchat_admission_total", "verdict" => verdict).increment(1);
     }
 
     pub fn error(&self, code: ErrorCode) {

@@ -11,11 +11,12 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
-use chitchat_protocol::ErrorCode;
+use chitchat_protocol::{ErrorCode, ErrorFrame, ServerFrame, encode_frame};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
+use crate::admission::{Admission, HandshakeSlot, Verdict};
 use crate::broker::{self, Store};
 use crate::config::Config;
 use crate::hub::Hub;
@@ -23,7 +24,8 @@ use crate::metrics::Metrics;
 use crate::session::{self, RelayState};
 use crate::tls::{CertRotation, CertState};
 use crate::transport;
-use crate::web::{self, WebApp, WebState};
+use crate::web::{WebApp, WebState};
+use crate::{http, web};
 
 /// Socket buffer size asked of the kernel: bursts of fan-out to many sessions must not be
 /// dropped by a full socket buffer. The kernel may cap it (net.core.wmem_max/rmem_max).
@@ -42,10 +44,15 @@ const ACK_ELICITING_THRESHOLD: u32 = 10;
 /// tell every peer it is closed.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
-/// The HTTP server's task and what stops it.
+/// How long a connection that is turned away (relay full, too many from its address,
+/// shutting down) is given to open its control stream and read the Error frame that says
+/// why: browsers do not reliably see close codes, so the frame is what they show.
+const REFUSAL_WAIT: Duration = Duration::from_secs(2);
+
+/// The HTTP servers' tasks (the public port, the admin port if any) and what stops them.
 struct HttpServer {
     stop: CancellationToken,
-    task: tokio::task::JoinHandle<std::io::Result<()>>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// A relay, bound and ready to run.
@@ -56,7 +63,10 @@ pub struct Relay {
     cert: CertRotation,
     tracker: TaskTracker,
     http: std::net::TcpListener,
+    admin: Option<std::net::TcpListener>,
+    http_limits: http::HttpLimits,
     web: Arc<WebState>,
+    admission: Arc<Admission>,
 }
 
 impl Relay {
@@ -67,6 +77,12 @@ impl Relay {
         let socket =
             bind_udp(config.listen).with_context(|| format!("binding UDP {}", config.listen))?;
         let http = bind_tcp(config.http).with_context(|| format!("binding TCP {}", config.http))?;
+        let admin = match config.http_limits.admin_listen {
+            Some(addr) => {
+                Some(bind_tcp(addr).with_context(|| format!("binding the admin TCP {addr}"))?)
+            }
+            None => None,
+        };
         let node_id = config.node_id(socket.local_addr()?.port());
         let transport = Arc::new(transport_config(&config));
         let (cert, server_config) = CertRotation::load(config.tls.source(), transport)?;
@@ -105,6 +121,7 @@ impl Relay {
             broker: state.broker.clone(),
             hub: state.hub.clone(),
             sessions: Arc::new(move || counter.sessions.load(Ordering::Relaxed)),
+            pages: web::PageHosts::new(&config.public, &config.tls.names, quic_port),
         });
         let own = web.clone();
         if let Err(e) = store.register(Arc::new(move || own.own_info())).await {
@@ -125,7 +142,10 @@ impl Relay {
             cert,
             tracker: TaskTracker::new(),
             http,
+            admin,
+            http_limits: config.http_limits.clone(),
             web,
+            admission: Admission::new(config.admission.clone()),
         })
     }
 
@@ -137,6 +157,11 @@ impl Relay {
     /// The TCP address of the HTTP server.
     pub fn http_addr(&self) -> anyhow::Result<SocketAddr> {
         Ok(self.http.local_addr()?)
+    }
+
+    /// The TCP address of the admin listener, if there is one.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().and_then(|a| a.local_addr().ok())
     }
 
     /// The certificate state (for the web page's certificate hash).
@@ -163,32 +188,58 @@ impl Relay {
         Ok(())
     }
 
-    /// Starts the HTTP server on its own task; it stops when the returned token is
-    /// cancelled.
+    /// Starts the HTTP servers (the public port; the admin port if configured) on tasks of
+    /// their own; they stop when the returned token is cancelled. Without an admin port the
+    /// public one keeps /metrics and /relays.
     fn serve_http(&self) -> anyhow::Result<HttpServer> {
         let stop = CancellationToken::new();
-        let listener = tokio::net::TcpListener::from_std(self.http.try_clone()?)?;
-        let app = web::router(self.web.clone());
-        let cancelled = stop.clone().cancelled_owned();
-        let task = tokio::spawn(async move {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(cancelled)
-                .await
-        });
-        Ok(HttpServer { stop, task })
+        let admin_apart = self.admin.is_some();
+        let mut tasks = vec![http::spawn(
+            tokio::net::TcpListener::from_std(self.http.try_clone()?)?,
+            web::router(self.web.clone(), !admin_apart),
+            self.http_limits.clone(),
+            stop.clone(),
+        )];
+        if let Some(admin) = &self.admin {
+            tasks.push(http::spawn(
+                tokio::net::TcpListener::from_std(admin.try_clone()?)?,
+                web::admin_router(self.web.clone()),
+                self.http_limits.clone(),
+                stop.clone(),
+            ));
+        }
+        Ok(HttpServer { stop, tasks })
     }
 
-    /// Hands one incoming connection to a task of its own.
+    /// Judges one new connection by its source address (see [`crate::admission`]) and hands
+    /// it, if admitted, to a task of its own.
     fn accept(&self, incoming: quinn::Incoming) {
-        let state = self.state.clone();
         let remote = incoming.remote_address();
+        let (verdict, slot) = self
+            .admission
+            .judge(remote, incoming.remote_address_validated());
+        self.state.metrics.admission(verdict);
+        let slot = match (verdict, slot) {
+            (Verdict::Accept, Some(slot)) => slot,
+            (Verdict::Retry, _) if incoming.may_retry() => {
+                if let Err(e) = incoming.retry() {
+                    e.into_incoming().refuse();
+                }
+                return;
+            }
+            _ => {
+                incoming.refuse();
+                return;
+            }
+        };
+        let state = self.state.clone();
         // quinn spawns the connection's driver here, in the current span, and enters that
         // span on every poll (every packet): a debug-level span is free at the default log
         // level, while the session's own logs keep the info-level "conn" span.
         let accepted = tracing::debug_span!("quic", %remote).in_scope(|| incoming.accept());
         let span = tracing::info_span!("conn", %remote, session = tracing::field::Empty);
         self.tracker
-            .spawn(handle_incoming(accepted, state).instrument(span));
+            .spawn(handle_incoming(accepted, slot, state).instrument(span));
     }
 
     /// Stops accepting, tells every session to go (GoAway), gives them the drain time,
@@ -198,12 +249,21 @@ impl Relay {
             sessions = self.state.sessions.load(Ordering::Relaxed),
             "shutting down: telling sessions to reconnect elsewhere"
         );
-        self.endpoint.set_server_config(None);
         self.state.shutdown.cancel();
         self.tracker.close();
-        let drained =
-            tokio::time::timeout(self.state.limits.drain() + CLOSE_GRACE, self.tracker.wait())
-                .await;
+        // New connections during the drain are still judged, and answered SHUTTING_DOWN
+        // (see `handle_incoming`) rather than left to time out.
+        let drained = tokio::time::timeout(self.state.limits.drain() + CLOSE_GRACE, async {
+            let wait = self.tracker.wait();
+            tokio::pin!(wait);
+            loop {
+                tokio::select! {
+                    _ = &mut wait => break,
+                    Some(incoming) = self.endpoint.accept() => self.accept(incoming),
+                }
+            }
+        })
+        .await;
         if drained.is_err() {
             tracing::warn!("sessions still open after the drain time; closing them");
         }
@@ -213,10 +273,9 @@ impl Relay {
         );
         let _ = tokio::time::timeout(CLOSE_GRACE, self.endpoint.wait_idle()).await;
         http.stop.cancel();
-        match tokio::time::timeout(CLOSE_GRACE, http.task).await {
-            Ok(Ok(Err(e))) => tracing::warn!("HTTP server: {e}"),
-            Err(_) => tracing::warn!("HTTP server did not stop in time"),
-            _ => {}
+        let stopped = tokio::time::timeout(CLOSE_GRACE, futures::future::join_all(http.tasks));
+        if stopped.await.is_err() {
+            tracing::warn!("HTTP server did not stop in time");
         }
         self.store.close().await;
         tracing::info!("relay stopped");
@@ -224,9 +283,10 @@ impl Relay {
 }
 
 /// Completes one accepted connection's handshake, dispatches on ALPN, admits it, runs its
-/// session.
+/// session. `slot` counts the handshake against its source until it completes.
 async fn handle_incoming(
     accepted: Result<quinn::Connecting, quinn::ConnectionError>,
+    slot: HandshakeSlot,
     state: Arc<RelayState>,
 ) {
     let connecting = match accepted {
@@ -250,21 +310,65 @@ async fn handle_incoming(
             return;
         }
     };
+    // Turned-away connections keep their handshake slot until they are closed: refusing
+    // is bounded by the same caps as handshaking.
+    if state.shutdown.is_cancelled() {
+        return refuse(
+            &conn,
+            &state,
+            ErrorCode::SHUTTING_DOWN,
+            "relay shutting down",
+        )
+        .await;
+    }
+    let Ok(_source) = slot.session() else {
+        return refuse(
+            &conn,
+            &state,
+            ErrorCode::TOO_MANY_FROM_ADDRESS,
+            "too many sessions from this address; close one or try again later",
+        )
+        .await;
+    };
     let open = state.sessions.fetch_add(1, Ordering::AcqRel) + 1;
     let _admitted = SessionCount(&state);
     if open > state.limits.max_sessions {
-        state.metrics.error(ErrorCode::SERVER_BUSY);
-        conn.close(
+        return refuse(
+            &conn,
+            &state,
             ErrorCode::SERVER_BUSY,
             "relay is full; try another relay or again later",
-        );
-        return;
+        )
+        .await;
     }
-    if state.shutdown.is_cancelled() {
-        conn.close(ErrorCode::SHUTTING_DOWN, "relay shutting down");
-        return;
-    }
+    drop(slot);
     session::run(conn, state.clone()).await;
+}
+
+/// Turns an established connection away so that both kinds of client see why: the Error
+/// frame (id 0) on the control stream once the client opens it (within [`REFUSAL_WAIT`]),
+/// then the close with the same code.
+async fn refuse(conn: &transport::Conn, state: &RelayState, code: ErrorCode, message: &str) {
+    state.metrics.error(code);
+    tracing::debug!(%code, "turning a connection away");
+    let frame = ServerFrame::Error(ErrorFrame {
+        id: 0,
+        code,
+        message: message.to_string(),
+    });
+    if let Ok(bytes) = encode_frame(&frame) {
+        let _ = tokio::time::timeout(REFUSAL_WAIT, async {
+            let Ok((mut send, _recv)) = conn.accept_bi().await else {
+                return;
+            };
+            let stream = send.quic();
+            if stream.write_all(&bytes).await.is_ok() && stream.finish().is_ok() {
+                let _ = stream.stopped().await;
+            }
+        })
+        .await;
+    }
+    conn.close(code, message);
 }
 
 /// Decrements the open-session count when a session ends, however it ends.

@@ -364,13 +364,13 @@ impl DevCa {
         params.not_before = now - LEAF_BACKDATE;
         params.not_after = params.not_before + LEAF_VALIDITY;
         let leaf = params.signed_by(&leaf_key, &issuer)?;
-        let ca_der = rustls_pemfile::certs(&mut self.cert_pem.as_bytes())
-            .next()
-            .context("the CA PEM holds no certificate")??;
         let leaf_der = leaf.der().clone();
         let sha256: [u8; 32] = Sha256::digest(&leaf_der).into();
         Ok(ServedCert {
-            chain: vec![leaf_der, ca_der],
+            // The leaf alone: clients trust the CA itself (or the leaf's hash), so sending
+            // the CA only made the handshake's first flight longer, past three times a
+            // client's first 1 200-byte datagram (RFC 9000's anti-amplification limit).
+            chain: vec![leaf_der],
             key: PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der())),
             sha256: Some(sha256),
             rotate_at: Some(params.not_after - ROTATE_WHEN_LEFT),
@@ -453,7 +453,7 @@ mod tests {
             "CA reused"
         );
         assert_ne!(first.sha256, second.sha256, "each start signs a new leaf");
-        assert_eq!(first.chain.len(), 2);
+        assert_eq!(first.chain.len(), 1, "the leaf alone, not the CA");
         let rotate = first.rotate_at.unwrap();
         let now = OffsetDateTime::now_utc();
         assert!(
@@ -472,7 +472,11 @@ mod tests {
         .unwrap();
         let server_config = Arc::new(served.tls_config().unwrap());
         let mut roots = rustls::RootCertStore::empty();
-        roots.add(served.chain[1].clone()).unwrap();
+        let ca_pem = std::fs::read(dir.path().join("ca.pem")).unwrap();
+        let ca = rustls_pemfile::certs(&mut ca_pem.as_slice())
+            .next()
+            .unwrap();
+        roots.add(ca.unwrap()).unwrap();
         // A stock rustls client: AES-256-GCM/SHA-384 first in its offer.
         let client_provider = rustls::crypto::ring::default_provider();
         assert_eq!(

@@ -1,5 +1,12 @@
 //! The relay's HTTP side: the browser client as an immutable web app, `/healthz`,
 //! `/metrics`, `/config.json` and `/relays`, and the public addresses it advertises.
+//! `/metrics` and `/relays` move to the admin listener when there is one ([`admin_router`]).
+//!
+//! The page's WebTransport URLs never echo an arbitrary `Host` header: the host the browser
+//! used is kept only if the relay's certificate names it ([`PageHosts`]), otherwise the
+//! public address is used, so a shared cache cannot be poisoned with another host. The page
+//! carries a Content-Security-Policy allowing only its own assets, its import map (by hash)
+//! and the WebTransport origins it lists, and may not be framed.
 //!
 //! Every asset under web/ is embedded at build time and served at a content-hashed path with
 //! `Cache-Control: immutable`; index.html alone is `no-cache`, and carries the deployment's
@@ -14,7 +21,9 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use base64::Engine;
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 
 use crate::broker::{RelayInfo, SharedBroker};
 use crate::hub::Hub;
@@ -52,6 +61,57 @@ fn parse_http_url(value: &str) -> Result<String, String> {
         Ok(value.to_string())
     } else {
         Err(format!("{value:?} is not an http:// or https:// URL"))
+    }
+}
+
+/// The hosts the page may name as this relay: the names its certificate is valid for, so
+/// any other `Host` header is answered with the public address instead of echoed.
+#[derive(Debug, Clone)]
+pub struct PageHosts {
+    /// Lower-case host names and addresses (IPv6 in brackets), without ports.
+    allowed: Vec<String>,
+    /// The public QUIC `host:port`, used for any other `Host`.
+    public_quic: String,
+    /// The bound UDP port, combined with an allowed host the browser used.
+    quic_port: u16,
+}
+
+impl PageHosts {
+    /// The dev leaf's names (localhost, 127.0.0.1, ::1 and `--tls-name`s) and the public
+    /// address's host.
+    pub fn new(public: &PublicConfig, tls_names: &[String], quic_port: u16) -> PageHosts {
+        let public_quic = public.quic(quic_port);
+        let mut allowed: Vec<String> = ["localhost", "127.0.0.1", "[::1]"]
+            .iter()
+            .map(|h| h.to_string())
+            .collect();
+        for name in tls_names {
+            let name = name.to_ascii_lowercase();
+            let name = if name.contains(':') && !name.starts_with('[') {
+                format!("[{name}]")
+            } else {
+                name
+            };
+            allowed.push(name);
+        }
+        allowed.push(host_without_port(&public_quic).to_ascii_lowercase());
+        PageHosts {
+            allowed,
+            public_quic,
+            quic_port,
+        }
+    }
+
+    /// This relay's WebTransport URL for a page requested with `host` (the `Host` header).
+    fn webtransport(&self, host: Option<&str>) -> String {
+        let public_host = host_without_port(&self.public_quic);
+        match host.map(|h| host_without_port(h).to_ascii_lowercase()) {
+            Some(h) if h == public_host.to_ascii_lowercase() => {
+                format!("https://{}/", self.public_quic)
+            }
+            Some(h) if self.allowed.contains(&h) => format!("https://{h}:{}/", self.quic_port),
+            _ => format!("https://{}/", self.public_quic),
+        }
     }
 }
 
@@ -141,9 +201,9 @@ impl WebApp {
         }
     }
 
-    /// index.html for one deployment: asset links rewritten to hashed paths, the import map
-    /// and the configuration inserted at the top of `<head>`.
-    fn index(&self, config: &PageConfig) -> String {
+    /// index.html for one deployment (asset links rewritten to hashed paths, the import map
+    /// and the configuration inserted at the top of `<head>`) and its Content-Security-Policy.
+    fn index(&self, config: &PageConfig) -> (String, String) {
         let mut html = self.index_template.clone();
         let mut imports = serde_json::Map::new();
         // Longest paths first, so a path that is a prefix of another is not rewritten inside it.
@@ -168,8 +228,34 @@ impl WebApp {
             Some(i) => html.insert_str(i + "<head>".len(), &inject),
             None => html.insert_str(0, &inject),
         }
-        html
+        (
+            html,
+            content_security_policy(&import_json, &config.webtransport),
+        )
     }
+}
+
+/// The page's policy: scripts, style sheets and images only from this origin (plus the
+/// inline import map, by its hash; the inline configuration is JSON data, never run), network
+/// access only to this origin and the WebTransport origins the page lists, no framing. Style
+/// attributes are allowed (the page colours each nick with a `--hue` property on the
+/// element); `<style>` elements are not.
+fn content_security_policy(import_json: &str, webtransport: &[String]) -> String {
+    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(import_json));
+    let mut connect = String::from("'self'");
+    for url in webtransport {
+        // A URL the relay built itself from validated hosts; no spaces or semicolons.
+        let origin = url.trim_end_matches('/');
+        if !origin.contains([' ', ';', ',']) {
+            connect.push(' ');
+            connect.push_str(origin);
+        }
+    }
+    format!(
+        "default-src 'none'; script-src 'self' 'sha256-{hash}'; style-src 'self'; \
+         style-src-attr 'unsafe-inline'; img-src 'self'; connect-src {connect}; \
+         manifest-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+    )
 }
 
 /// `js/app.js` + hash -> `js/app.<hash>.js`.
@@ -212,19 +298,18 @@ pub struct WebState {
     pub broker: SharedBroker,
     pub hub: Arc<Hub>,
     pub sessions: Arc<dyn Fn() -> usize + Send + Sync>,
+    /// The hosts the page may name as this relay.
+    pub pages: PageHosts,
 }
 
 impl WebState {
-    /// The page's configuration: this relay at the host the browser used, then the other
-    /// live relays of the cluster, least busy first (so pages whose relay died spread over
-    /// the others rather than all landing on one).
+    /// The page's configuration: this relay at the host the browser used if the relay's
+    /// certificate names it (else at its public address), then the other live relays of
+    /// the cluster, least busy first (so pages whose relay died spread over the others
+    /// rather than all landing on one).
     async fn page_config(&self, headers: &HeaderMap) -> PageConfig {
-        let host = headers
-            .get(header::HOST)
-            .and_then(|h| h.to_str().ok())
-            .map(host_without_port)
-            .unwrap_or("localhost");
-        let mut webtransport = vec![format!("https://{host}:{}/", self.quic_port)];
+        let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
+        let mut webtransport = vec![self.pages.webtransport(host)];
         let mut cert_hashes: Vec<String> = self.cert_hash().into_iter().collect();
         // Without the registry (Redis unreachable) the page still has this relay.
         if let Ok(Some(mut relays)) = self.broker.relays().await {
@@ -282,29 +367,55 @@ fn host_without_port(host: &str) -> &str {
     }
 }
 
-/// The HTTP routes.
-pub fn router(state: Arc<WebState>) -> Router {
-    Router::new()
+/// The public HTTP routes; `/metrics` and `/relays` too when `with_admin` (no admin
+/// listener).
+pub fn router(state: Arc<WebState>, with_admin: bool) -> Router {
+    let public = Router::new()
         .route("/", get(index))
         .route("/index.html", get(index))
         .route("/assets/{*path}", get(asset))
         .route("/config.json", get(config_json))
+        .route("/healthz", get(healthz));
+    let public = if with_admin {
+        public
+            .route("/relays", get(relays))
+            .route("/metrics", get(metrics))
+    } else {
+        public
+    };
+    public.with_state(state)
+}
+
+/// The admin listener's routes (`--admin-listen`): `/metrics`, `/relays`, `/healthz`.
+pub fn admin_router(state: Arc<WebState>) -> Router {
+    Router::new()
         .route("/relays", get(relays))
-        .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
+        .route("/healthz", get(healthz))
         .with_state(state)
 }
 
 async fn index(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Response {
-    let html = state.app.index(&state.page_config(&headers).await);
-    (
+    let (html, csp) = state.app.index(&state.page_config(&headers).await);
+    let mut response = (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
             (header::CACHE_CONTROL, NO_CACHE),
+            // The page names the host it was asked for (when the certificate does).
+            (header::VARY, "Host"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+            (header::REFERRER_POLICY, "no-referrer"),
+            (header::X_FRAME_OPTIONS, "DENY"),
         ],
         html,
     )
-        .into_response()
+        .into_response();
+    if let Ok(csp) = HeaderValue::from_str(&csp) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    response
 }
 
 async fn asset(State(state): State<Arc<WebState>>, Path(path): Path<String>) -> Response {
@@ -336,7 +447,11 @@ async fn asset(State(state): State<Arc<WebState>>, Path(path): Path<String>) -> 
 
 async fn config_json(State(state): State<Arc<WebState>>, headers: HeaderMap) -> Response {
     (
-        [(header::CACHE_CONTROL, NO_CACHE)],
+        [
+            (header::CACHE_CONTROL, NO_CACHE),
+            (header::VARY, "Host"),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        ],
         axum::Json(state.page_config(&headers).await),
     )
         .into_response()
@@ -391,6 +506,50 @@ mod tests {
         assert_eq!(hashed_name("js/app.js", "abc"), "js/app.abc.js");
         assert_eq!(hashed_name("css/app.min.css", "abc"), "css/app.min.abc.css");
         assert_eq!(hashed_name("LICENSE", "abc"), "LICENSE.abc");
+    }
+
+    #[test]
+    fn only_certified_hosts_are_named_and_others_get_the_public_address() {
+        let public = PublicConfig {
+            public_addr: Some("chat.example.org:443".into()),
+            public_http: None,
+        };
+        let pages = PageHosts::new(&public, &["relay.lan".into(), "::2".into()], 4433);
+        assert_eq!(
+            pages.webtransport(Some("chat.example.org")),
+            "https://chat.example.org:443/"
+        );
+        assert_eq!(
+            pages.webtransport(Some("localhost:8080")),
+            "https://localhost:4433/"
+        );
+        assert_eq!(
+            pages.webtransport(Some("RELAY.lan")),
+            "https://relay.lan:4433/"
+        );
+        assert_eq!(pages.webtransport(Some("[::2]:80")), "https://[::2]:4433/");
+        for hostile in ["evil.example", "evil.example:4433", "x\"><script>", ""] {
+            assert_eq!(
+                pages.webtransport(Some(hostile)),
+                "https://chat.example.org:443/"
+            );
+        }
+        assert_eq!(pages.webtransport(None), "https://chat.example.org:443/");
+    }
+
+    #[test]
+    fn the_policy_lists_the_import_map_hash_and_webtransport_origins() {
+        let csp = content_security_policy("{}", &["https://localhost:4433/".into()]);
+        assert!(
+            csp.contains("connect-src 'self' https://localhost:4433;"),
+            "{csp}"
+        );
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        // SHA-256 of "{}", base64.
+        assert!(
+            csp.contains("'sha256-RBNvo1WzZ4oRRq0W9+hknpT7T8If536DEMBg9hyq/4o='"),
+            "{csp}"
+        );
     }
 
     #[test]

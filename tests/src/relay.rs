@@ -234,6 +234,11 @@ impl RelayProcess {
             .unwrap_or_default()
     }
 
+    /// The relay's process id while it runs (for its /proc/PID/status and /proc/PID/fd).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     /// Kills the relay with SIGKILL: no GoAway, no goodbye to anyone.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {

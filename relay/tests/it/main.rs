@@ -7,6 +7,7 @@ mod conformance;
 mod support;
 
 mod abuse;
+mod admission;
 mod broker_embedded;
 mod broker_redis;
 mod cluster_presence;

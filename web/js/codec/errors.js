@@ -28,11 +28,12 @@ const CODES = [
   [25, 'UNAVAILABLE', 'message store unavailable'],
   [26, 'INTERNAL', 'internal error'],
   [27, 'STORAGE_FULL', 'relay storage full'],
+  [28, 'TOO_MANY_FROM_ADDRESS', 'too many sessions from this address'],
 ];
 
 /** Whether a relay closes the connection after sending this code (INVALID_NICK refuses a Hello). */
 export function isFatal(code) {
-  return (code >= 1 && code <= 6) || code === 10 || (code >= 20 && code <= 24);
+  return (code >= 1 && code <= 6) || code === 10 || (code >= 20 && code <= 24) || code === 28;
 }
 
 /** Every named code: {code, name, description, fatal}. */
