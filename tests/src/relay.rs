@@ -109,11 +109,6 @@ impl RelayProcess {
         self.stderr = Some(stderr);
     }
 
-    /// The relay's process id (for reading its memory and descriptors in /proc).
-    pub fn pid(&self) -> u32 {
-        self.child.as_ref().map_or(0, Child::id)
-    }
-
     /// The QUIC address clients connect to, e.g. `127.0.0.1:40123`.
     pub fn quic_addr(&self) -> &str {
         &self.quic

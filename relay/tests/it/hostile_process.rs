@@ -68,7 +68,7 @@ async fn sessions_that_never_read_history_cannot_exhaust_the_relay() {
     }
 
     // Watch the relay throughout.
-    let pid = relay.pid();
+    let pid = relay.pid().expect("the relay is running");
     let watching = Arc::new(AtomicBool::new(true));
     let watcher = {
         let watching = watching.clone();
