@@ -1,5 +1,5 @@
 // The page's link to a relay over WebTransport: opening a session (trying each configured
-// URL), the control stream (Hello, requests matched to answers by id, keep-alive pings),
+// URL, staggered), the control stream (Hello, requests matched to answers by id, liveness pings),
 // the room streams, typing datagrams, and reconnecting by itself with backoff when the
 // session ends. It knows the protocol and nothing of the page: it reports through events.
 //
@@ -10,7 +10,7 @@
 //   message  {message}                    a room message (room streams)
 //   presence {room, nick, joined}
 //   typing   {room, nick}
-//   rtt      {ms}                         a keep-alive ping's round trip
+//   rtt      {ms}                         a liveness ping's round trip
 //   fatal    {code, message}              the relay ended the session for this reason
 
 import {
@@ -29,14 +29,33 @@ import {
   errorInfo,
 } from './codec.js';
 
-/** Keep-alive: the relay drops sessions silent for 30 s; a ping every 15 s keeps one open. */
-export const PING_INTERVAL_MS = 15_000;
+/**
+ * Liveness: a session that has heard nothing from its relay for this long sends a Ping. The
+ * browser's WebTransport has no keep-alive setting, so these pings are how a relay killed
+ * without a goodbye is noticed quickly (and they keep a quiet session inside the relay's
+ * idle timeout). A busy session hears the relay all the time and sends none.
+ */
+export const PING_AFTER_SILENCE_MS = 400;
 
-/** A ping unanswered this long means the relay is gone (e.g. killed without a goodbye). */
-const PING_TIMEOUT_MS = 10_000;
+/**
+ * A ping that heard nothing back for this long means the relay is gone. Many round trips
+ * even on a slow link; with the silence before the ping and the check interval, a dead
+ * relay is left within about 1.6 s.
+ */
+const PING_TIMEOUT_MS = 800;
 
-/** How long opening a session (handshake, Hello, Welcome) may take before trying the next URL. */
+/** How often the liveness check runs (a tab in the background may run it less often). */
+const LIVENESS_CHECK_MS = 200;
+
+/** How long opening a session (handshake, Hello, Welcome) may take before giving up on a URL. */
 const CONNECT_TIMEOUT_MS = 8_000;
+
+/**
+ * The next configured URL is tried alongside a pending attempt after this long, or at once
+ * when it fails (happy eyeballs, RFC 8305's connection attempt delay): a dead relay costs
+ * a quarter second, not a connect timeout.
+ */
+const CONNECT_STAGGER_MS = 250;
 
 /** How long fetching a fresh /config.json may take before using the one we have. */
 const CONFIG_TIMEOUT_MS = 3_000;
@@ -44,6 +63,12 @@ const CONFIG_TIMEOUT_MS = 3_000;
 /** Reconnect delays: the first retry comes quickly, then doubling up to the cap. */
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 15_000;
+
+/**
+ * The wait before reconnecting after an open session was lost: short, since the attempt
+ * starts with another relay when there is one; jittered like the rest.
+ */
+const LOST_RETRY_MS = 100;
 
 /** ±25% jitter, so many pages dropped at once do not all come back in the same instant. */
 const JITTER = 0.25;
@@ -183,7 +208,9 @@ export class Connection extends EventTarget {
           this.#status('stopped', { reason: end });
           break;
         }
-        delay = goAway ? goAway.reconnect_ms : end.quick ? 0 : jitter(BACKOFF_FIRST_MS);
+        delay = goAway ? goAway.reconnect_ms : end.quick ? 0 : jitter(LOST_RETRY_MS);
+        // Start with the next relay: this one just failed or is going away.
+        if (!end.quick) this.urlIndex += 1;
       } else if (reason instanceof RequestError && NEEDS_PERSON.has(reason.code)) {
         this.stopped = true;
         this.#status('stopped', { reason });
@@ -215,24 +242,62 @@ export class Connection extends EventTarget {
     });
   }
 
-  /** Opens a session at the first configured URL that answers. */
+  /**
+   * Opens a session at one of the configured URLs, starting with `urlIndex`: each next URL
+   * is tried after CONNECT_STAGGER_MS or as soon as an earlier attempt fails, while the
+   * earlier ones go on; the first session to open wins and the others are closed.
+   */
   async #connect() {
     await this.#refreshConfig();
     const urls = this.config.webtransport ?? [];
     if (urls.length === 0) throw new Error('no relay address is configured');
-    let lastError = null;
-    for (let i = 0; i < urls.length; i++) {
-      const index = (this.urlIndex + i) % urls.length;
-      if (this.stopped) break;
-      try {
-        const session = await Session.open(urls[index], this.config, this.nick, this);
-        this.urlIndex = index;
-        return session;
-      } catch (e) {
-        lastError = e;
-      }
-    }
-    throw lastError ?? new Error('not connected');
+    const start = this.urlIndex % urls.length;
+    const config = this.config;
+    return new Promise((resolve, reject) => {
+      let started = 0;
+      let failed = 0;
+      let won = false;
+      let lastError = null;
+      let timer = null;
+      const next = () => {
+        clearTimeout(timer);
+        if (won || started >= urls.length) return;
+        if (this.stopped) {
+          if (started === failed) reject(lastError ?? new Error('not connected'));
+          return;
+        }
+        const index = (start + started) % urls.length;
+        started += 1;
+        Session.open(urls[index], config, this.nick, this).then(
+          (session) => {
+            if (won) {
+              session.close('another relay answered first');
+              return;
+            }
+            won = true;
+            clearTimeout(timer);
+            this.urlIndex = index;
+            resolve(session);
+          },
+          (e) => {
+            failed += 1;
+            if (won) return;
+            lastError = e;
+            // A refusal of the person (nick, version) would come from every relay alike.
+            const final = e instanceof RequestError && NEEDS_PERSON.has(e.code);
+            if (final || failed === urls.length) {
+              won = true;
+              clearTimeout(timer);
+              reject(e);
+              return;
+            }
+            next();
+          },
+        );
+        if (started < urls.length) timer = setTimeout(next, CONNECT_STAGGER_MS);
+      };
+      next();
+    });
   }
 
   /** Reads the current config (certificate hashes change when a relay restarts). */
@@ -317,6 +382,10 @@ class Session {
     this.writer = null;
     this.datagramWriter = null;
     this.pingTimer = null;
+    /** When anything last arrived from the relay (performance.now()). */
+    this.lastHeard = performance.now();
+    /** When the unanswered liveness ping went out, or null. */
+    this.pingSentAt = null;
     this.fatal = null;
     this.goAway = null;
     this.quick = false;
@@ -356,7 +425,8 @@ class Session {
     this.#readControl(reader, frames);
     this.#acceptRoomStreams();
     this.#readDatagrams();
-    this.pingTimer = setInterval(() => this.#ping(), PING_INTERVAL_MS);
+    this.lastHeard = performance.now();
+    this.pingTimer = setInterval(() => this.#checkLiveness(), LIVENESS_CHECK_MS);
     this.wt.closed.then(
       () => this.#end('the relay closed the session'),
       (e) => this.#end(e?.message || 'connection lost'),
@@ -415,6 +485,7 @@ class Session {
           this.#end('the relay ended the control stream');
           return;
         }
+        this.lastHeard = performance.now();
         frames.push(value);
       }
     } catch (e) {
@@ -489,6 +560,7 @@ class Session {
           frames.finish();
           return;
         }
+        this.lastHeard = performance.now();
         frames.push(value);
       }
     } catch (e) {
@@ -502,6 +574,7 @@ class Session {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) return;
+        this.lastHeard = performance.now();
         try {
           const d = decodeDatagram(ServerDatagram, value);
           if (d.Typing) this.owner._emit('typing', d.Typing);
@@ -514,20 +587,34 @@ class Session {
     }
   }
 
-  async #ping() {
-    let timer;
-    const late = new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error('the relay stopped answering')), PING_TIMEOUT_MS);
-    });
-    try {
-      const sent = performance.now();
-      await Promise.race([this.request('Ping', {}), late]);
-      this.owner._emit('rtt', { ms: performance.now() - sent });
-    } catch (e) {
-      if (!this.done) this.close(e.message);
-    } finally {
-      clearTimeout(timer);
+  /**
+   * Pings a relay that has been silent for PING_AFTER_SILENCE_MS, and ends the session if
+   * nothing at all arrived within PING_TIMEOUT_MS of the ping. Judged from the ping's own
+   * time, so a background tab whose timers run late never takes its own lateness for a
+   * dead relay.
+   */
+  #checkLiveness() {
+    if (this.done) return;
+    const now = performance.now();
+    if (this.pingSentAt !== null) {
+      if (this.lastHeard < this.pingSentAt && now - this.pingSentAt >= PING_TIMEOUT_MS) {
+        this.close('the relay stopped answering');
+      }
+      return;
     }
+    if (now - this.lastHeard < PING_AFTER_SILENCE_MS) return;
+    const sent = now;
+    this.pingSentAt = sent;
+    this.request('Ping', {}).then(
+      () => {
+        this.owner._emit('rtt', { ms: performance.now() - sent });
+        if (this.pingSentAt === sent) this.pingSentAt = null;
+      },
+      (e) => {
+        // Answered with an error: the relay is there. Lost: #end reports why.
+        if (!e?.lost && this.pingSentAt === sent) this.pingSentAt = null;
+      },
+    );
   }
 
   /** A stream failed: a codec error is the relay's fault (close with its code); else the session ended. */
