@@ -40,7 +40,10 @@ fn a_tail_and_a_chat_keep_their_room_when_their_relay_and_redis_die_together() {
     chat.wait_for(&format!("* joined #{room}"));
 
     assert_eq!(cluster.cli(&[1]).send(room, "before"), 1);
-    assert_eq!(texts(&json_lines(&tail.take_lines(1, DEFAULT_TIMEOUT))), ["before"]);
+    assert_eq!(
+        texts(&json_lines(&tail.take_lines(1, DEFAULT_TIMEOUT))),
+        ["before"]
+    );
     chat.wait_for("<sender> before");
 
     // Redis first, so the survivor refuses the re-joins; then the relay both clients use.
@@ -85,7 +88,10 @@ fn a_tail_prints_the_next_message_within_2s_of_its_relay_being_killed() {
     let mut tail = cluster.cli(&[0, 1]).tail(room);
     let survivor = cluster.cli(&[1]);
     assert_eq!(survivor.send(room, "before"), 1);
-    assert_eq!(texts(&json_lines(&tail.take_lines(1, DEFAULT_TIMEOUT))), ["before"]);
+    assert_eq!(
+        texts(&json_lines(&tail.take_lines(1, DEFAULT_TIMEOUT))),
+        ["before"]
+    );
 
     cluster.relay_mut(0).kill9();
     // Acknowledged, i.e. stored, when `send` returns: from here the tail has 2 s.

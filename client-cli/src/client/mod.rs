@@ -17,7 +17,7 @@ mod tls;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -129,14 +129,14 @@ pub struct Sent {
     pub ts: u64,
 }
 
-/// Makes connections to relays. Holds the TLS configuration (the CA is read once) and one
-/// UDP socket per address family, state by every connection it makes.
+/// Makes connections to relays. Holds the TLS configuration (the CA is read once). Each
+/// connection gets its own UDP socket: closing one then waits only for its own goodbye to
+/// go out, never for an abandoned attempt on a dead relay to drain (see
+/// [`Connector::connect_any`]).
 #[derive(Debug)]
 pub struct Connector {
     cfg: ClientConfig,
     quic: quinn::ClientConfig,
-    v4: Mutex<Option<quinn::Endpoint>>,
-    v6: Mutex<Option<quinn::Endpoint>>,
 }
 
 impl Connector {
@@ -146,8 +146,6 @@ impl Connector {
         Ok(Connector {
             cfg,
             quic,
-            v4: Mutex::new(None),
-            v6: Mutex::new(None),
         })
     }
 
@@ -216,22 +214,15 @@ impl Connector {
     }
 
     fn endpoint(&self, v6: bool) -> Result<quinn::Endpoint, ClientError> {
-        let slot = if v6 { &self.v6 } else { &self.v4 };
-        let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(endpoint) = &*slot {
-            return Ok(endpoint.clone());
-        }
         let bind = if v6 { "[::]:0" } else { "0.0.0.0:0" };
         let bind = bind
             .parse()
             .map_err(|_| ClientError::Unexpected("bad bind".into()))?;
-        let endpoint = quinn::Endpoint::client(bind).map_err(|e| ClientError::Unreachable {
+        quinn::Endpoint::client(bind).map_err(|e| ClientError::Unreachable {
             relay: "(local socket)".into(),
             ca: self.cfg.ca_file.clone(),
             reason: format!("cannot open a UDP socket: {e}"),
-        })?;
-        *slot = Some(endpoint.clone());
-        Ok(endpoint)
+        })
     }
 
     async fn connect_addr(

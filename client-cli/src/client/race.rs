@@ -7,8 +7,8 @@
 use std::future::Future;
 use std::time::Duration;
 
-use futures::{FutureExt, StreamExt};
 use futures::stream::FuturesUnordered;
+use futures::{FutureExt, StreamExt};
 
 use crate::ClientError;
 
@@ -87,10 +87,14 @@ mod tests {
 
     #[tokio::test]
     async fn every_error_is_kept_and_a_permanent_one_ends_the_race() {
-        let all = first_success(2, CONNECT_STAGGER, |i| async move { Err::<(), _>(failed(i)) })
-            .await
-            .err()
-            .map(|e| e.len());
+        let all = first_success(
+            2,
+            CONNECT_STAGGER,
+            |i| async move { Err::<(), _>(failed(i)) },
+        )
+        .await
+        .err()
+        .map(|e| e.len());
         assert_eq!(all, Some(2));
 
         let permanent = first_success(3, CONNECT_STAGGER, |i| async move {
