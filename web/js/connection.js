@@ -44,6 +44,17 @@ export const PING_AFTER_SILENCE_MS = 400;
  */
 const PING_TIMEOUT_MS = 800;
 
+/**
+ * The relay answers Join, Leave and Who in order on the control stream, after its message
+ * store (a Join subscribes and reads the room's head): with the store paused, these answers
+ * and any Ping behind them wait up to the store's 3 s command deadline. While one is
+ * unanswered, the page gives a ping this long before it takes the relay for dead.
+ */
+const STORE_WAIT_MS = 4_000;
+
+/** The requests STORE_WAIT_MS applies to. */
+const ANSWERED_AFTER_STORE = new Set(['Join', 'Leave', 'Who']);
+
 /** How often the liveness check runs (a tab in the background may run it less often). */
 const LIVENESS_CHECK_MS = 200;
 
@@ -589,32 +600,39 @@ class Session {
 
   /**
    * Pings a relay that has been silent for PING_AFTER_SILENCE_MS, and ends the session if
-   * nothing at all arrived within PING_TIMEOUT_MS of the ping. Judged from the ping's own
-   * time, so a background tab whose timers run late never takes its own lateness for a
-   * dead relay.
+   * nothing at all arrived within PING_TIMEOUT_MS of the ping (STORE_WAIT_MS while a request
+   * that waits on the relay's store is unanswered). Judged from the ping's own time, so a
+   * background tab whose timers run late never takes its own lateness for a dead relay.
    */
   #checkLiveness() {
     if (this.done) return;
     const now = performance.now();
-    if (this.pingSentAt !== null) {
-      if (this.lastHeard < this.pingSentAt && now - this.pingSentAt >= PING_TIMEOUT_MS) {
-        this.close('the relay stopped answering');
-      }
+    if (this.pingSentAt !== null && this.lastHeard >= this.pingSentAt) this.pingSentAt = null;
+    if (this.pingSentAt === null) {
+      if (now - this.lastHeard >= PING_AFTER_SILENCE_MS) this.#probe();
       return;
     }
-    if (now - this.lastHeard < PING_AFTER_SILENCE_MS) return;
-    const sent = now;
+    const limit = this.#waitingOnStore() ? STORE_WAIT_MS : PING_TIMEOUT_MS;
+    if (now - this.pingSentAt >= limit) this.close('the relay stopped answering');
+  }
+
+  /** Sends a liveness Ping. */
+  #probe() {
+    const sent = performance.now();
     this.pingSentAt = sent;
     this.request('Ping', {}).then(
+      () => this.owner._emit('rtt', { ms: performance.now() - sent }),
       () => {
-        this.owner._emit('rtt', { ms: performance.now() - sent });
-        if (this.pingSentAt === sent) this.pingSentAt = null;
-      },
-      (e) => {
-        // Answered with an error: the relay is there. Lost: #end reports why.
-        if (!e?.lost && this.pingSentAt === sent) this.pingSentAt = null;
+        // Answered with an error (the relay is there, and lastHeard says so) or lost
+        // (#end reports why).
       },
     );
+  }
+
+  /** Whether a request the relay answers only after its store (and answers in order) is unanswered. */
+  #waitingOnStore() {
+    for (const { kind } of this.pending.values()) if (ANSWERED_AFTER_STORE.has(kind)) return true;
+    return false;
   }
 
   /** A stream failed: a codec error is the relay's fault (close with its code); else the session ended. */
