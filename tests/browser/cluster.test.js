@@ -44,6 +44,16 @@ describe('cluster', () => {
 
   after(cleanup);
 
+  /** Starts another relay of the cluster; returns once `relay`'s page configuration lists it. */
+  async function startListedBy(relay) {
+    const added = await new Relay({ certsDir, extraArgs: ['--redis', redisUrl] }).start();
+    await waitFor(`the relay on ${relay.httpPort} to list the one on ${added.quicPort}`, async () => {
+      const config = await (await fetch(`http://[::1]:${relay.httpPort}/config.json`)).json();
+      return config.webtransport.some((url) => url.includes(`:${added.quicPort}/`));
+    });
+    return added;
+  }
+
   test('the page fails over to the next relay in its list and resumes there', async () => {
     // The first relay's page lists both relays once the registry knows them.
     await waitFor('the first relay to list the second', async () => {
@@ -73,11 +83,7 @@ describe('cluster', () => {
 
   test('an idle page whose relay is killed shows the next message within seconds', async () => {
     // Runs after the test above: its first relay is dead, and may still be listed.
-    const third = await new Relay({ certsDir, extraArgs: ['--redis', redisUrl] }).start();
-    await waitFor('the second relay to list the third', async () => {
-      const config = await (await fetch(`http://[::1]:${second.httpPort}/config.json`)).json();
-      return config.webtransport.some((url) => url.includes(`:${third.quicPort}/`));
-    });
+    const third = await startListedBy(second);
     const page = await openChat(await launchBrowser(), second, 'ida');
     await joinRoom(page, 'quiet-failover');
     await cli(third, 'zed', ['send', 'quiet-failover', 'before the kill']);
@@ -95,11 +101,7 @@ describe('cluster', () => {
 
   test('a page that moves while Redis is paused keeps trying its room and shows what follows', async () => {
     const here = await new Relay({ certsDir, extraArgs: ['--redis', redisUrl] }).start();
-    const there = await new Relay({ certsDir, extraArgs: ['--redis', redisUrl] }).start();
-    await waitFor('the relay to list the other', async () => {
-      const config = await (await fetch(`http://[::1]:${here.httpPort}/config.json`)).json();
-      return config.webtransport.some((url) => url.includes(`:${there.quicPort}/`));
-    });
+    const there = await startListedBy(here);
     const page = await openChat(await launchBrowser(), here, 'pia');
     await joinRoom(page, 'paused');
     await cli(there, 'zed', ['send', 'paused', 'before the pause']);

@@ -101,32 +101,31 @@ fn a_tail_prints_the_next_message_within_2s_of_its_relay_being_killed() {
     assert_eq!(seqs(&next), [2]);
 }
 
+/// Sends `text` to `room` through the cluster's relays `order` (the first ones dead);
+/// asserts it succeeded within [`SEND_PAST_DEAD_RELAYS`] and returns the seq it printed.
+fn send_past_dead(cluster: &Cluster, order: &[usize], room: &str, text: &str) -> u64 {
+    let out = cluster
+        .cli(order)
+        .nick("sender")
+        .args(["send", room, text])
+        .run(DEFAULT_TIMEOUT);
+    out.assert_success();
+    assert!(
+        out.elapsed < SEND_PAST_DEAD_RELAYS,
+        "relays {order:?}: {out}"
+    );
+    out.stdout
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("send printed no seq: {out}"))
+}
+
 #[test]
 fn a_send_goes_past_dead_relays_without_waiting_a_timeout_for_each() {
     let room = "detour";
     let mut cluster = Cluster::start(3);
     cluster.relay_mut(0).kill9();
-    let past_one = cluster
-        .cli(&[0, 1])
-        .nick("sender")
-        .args(["send", room, "past one"])
-        .run(DEFAULT_TIMEOUT);
-    past_one.assert_success();
-    assert!(
-        past_one.elapsed < SEND_PAST_DEAD_RELAYS,
-        "one dead relay: {past_one}"
-    );
-
+    assert_eq!(send_past_dead(&cluster, &[0, 1], room, "past one"), 1);
     cluster.relay_mut(1).kill9();
-    let past_two = cluster
-        .cli(&[0, 1, 2])
-        .nick("sender")
-        .args(["send", room, "past two"])
-        .run(DEFAULT_TIMEOUT);
-    past_two.assert_success();
-    assert!(
-        past_two.elapsed < SEND_PAST_DEAD_RELAYS,
-        "two dead relays: {past_two}"
-    );
-    assert_eq!(past_two.stdout.trim(), "2", "{past_two}");
+    assert_eq!(send_past_dead(&cluster, &[0, 1, 2], room, "past two"), 2);
 }

@@ -16,8 +16,8 @@ mod tls;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -143,10 +143,7 @@ impl Connector {
     /// Reads the CA file and prepares the TLS configuration.
     pub fn new(cfg: ClientConfig) -> Result<Self, ClientError> {
         let quic = tls::quic_config(&cfg)?;
-        Ok(Connector {
-            cfg,
-            quic,
-        })
+        Ok(Connector { cfg, quic })
     }
 
     /// The settings connections are made with.
