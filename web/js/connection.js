@@ -28,35 +28,8 @@ import {
   encodeFrame,
   errorInfo,
 } from './codec.js';
-
-/**
- * Liveness: a session that has heard nothing from its relay for this long sends a Ping. The
- * browser's WebTransport has no keep-alive setting, so these pings are how a relay killed
- * without a goodbye is noticed quickly (and they keep a quiet session inside the relay's
- * idle timeout). A busy session hears the relay all the time and sends none.
- */
-export const PING_AFTER_SILENCE_MS = 400;
-
-/**
- * A ping that heard nothing back for this long means the relay is gone. Many round trips
- * even on a slow link; with the silence before the ping and the check interval, a dead
- * relay is left within about 1.6 s.
- */
-const PING_TIMEOUT_MS = 800;
-
-/**
- * The relay answers Join, Leave and Who in order on the control stream, after its message
- * store (a Join subscribes and reads the room's head): with the store paused, these answers
- * and any Ping behind them wait up to the store's 3 s command deadline. While one is
- * unanswered, the page gives a ping this long before it takes the relay for dead.
- */
-const STORE_WAIT_MS = 4_000;
-
-/** The requests STORE_WAIT_MS applies to. */
-const ANSWERED_AFTER_STORE = new Set(['Join', 'Leave', 'Who']);
-
-/** How often the liveness check runs (a tab in the background may run it less often). */
-const LIVENESS_CHECK_MS = 200;
+import { ANSWERED_AFTER_STORE, LIVENESS_CHECK_MS, Liveness } from './liveness.js';
+import { firstToOpen } from './race.js';
 
 /** How long opening a session (handshake, Hello, Welcome) may take before giving up on a URL. */
 const CONNECT_TIMEOUT_MS = 8_000;
@@ -264,51 +237,17 @@ export class Connection extends EventTarget {
     if (urls.length === 0) throw new Error('no relay address is configured');
     const start = this.urlIndex % urls.length;
     const config = this.config;
-    return new Promise((resolve, reject) => {
-      let started = 0;
-      let failed = 0;
-      let won = false;
-      let lastError = null;
-      let timer = null;
-      const next = () => {
-        clearTimeout(timer);
-        if (won || started >= urls.length) return;
-        if (this.stopped) {
-          if (started === failed) reject(lastError ?? new Error('not connected'));
-          return;
-        }
-        const index = (start + started) % urls.length;
-        started += 1;
-        Session.open(urls[index], config, this.nick, this).then(
-          (session) => {
-            if (won) {
-              session.close('another relay answered first');
-              return;
-            }
-            won = true;
-            clearTimeout(timer);
-            this.urlIndex = index;
-            resolve(session);
-          },
-          (e) => {
-            failed += 1;
-            if (won) return;
-            lastError = e;
-            // A refusal of the person (nick, version) would come from every relay alike.
-            const final = e instanceof RequestError && NEEDS_PERSON.has(e.code);
-            if (final || failed === urls.length) {
-              won = true;
-              clearTimeout(timer);
-              reject(e);
-              return;
-            }
-            next();
-          },
-        );
-        if (started < urls.length) timer = setTimeout(next, CONNECT_STAGGER_MS);
-      };
-      next();
+    const { value, index } = await firstToOpen({
+      count: urls.length,
+      staggerMs: CONNECT_STAGGER_MS,
+      open: (i) => Session.open(urls[(start + i) % urls.length], config, this.nick, this),
+      // A refusal of the person (nick, version) would come from every relay alike.
+      isFinal: (e) => e instanceof RequestError && NEEDS_PERSON.has(e.code),
+      discard: (session) => session.close('another relay answered first'),
+      stopped: () => this.stopped,
     });
+    this.urlIndex = (start + index) % urls.length;
+    return value;
   }
 
   /** Reads the current config (certificate hashes change when a relay restarts). */
@@ -393,10 +332,12 @@ class Session {
     this.writer = null;
     this.datagramWriter = null;
     this.pingTimer = null;
-    /** When anything last arrived from the relay (performance.now()). */
-    this.lastHeard = performance.now();
-    /** When the unanswered liveness ping went out, or null. */
-    this.pingSentAt = null;
+    this.liveness = new Liveness({
+      ping: () => this.request('Ping', {}),
+      waitingOnStore: () => [...this.pending.values()].some(({ kind }) => ANSWERED_AFTER_STORE.has(kind)),
+      dead: () => this.close('the relay stopped answering'),
+      rtt: (ms) => this.owner._emit('rtt', { ms }),
+    });
     this.fatal = null;
     this.goAway = null;
     this.quick = false;
@@ -436,8 +377,10 @@ class Session {
     this.#readControl(reader, frames);
     this.#acceptRoomStreams();
     this.#readDatagrams();
-    this.lastHeard = performance.now();
-    this.pingTimer = setInterval(() => this.#checkLiveness(), LIVENESS_CHECK_MS);
+    this.liveness.heard();
+    this.pingTimer = setInterval(() => {
+      if (!this.done) this.liveness.check();
+    }, LIVENESS_CHECK_MS);
     this.wt.closed.then(
       () => this.#end('the relay closed the session'),
       (e) => this.#end(e?.message || 'connection lost'),
@@ -496,7 +439,7 @@ class Session {
           this.#end('the relay ended the control stream');
           return;
         }
-        this.lastHeard = performance.now();
+        this.liveness.heard();
         frames.push(value);
       }
     } catch (e) {
@@ -571,7 +514,7 @@ class Session {
           frames.finish();
           return;
         }
-        this.lastHeard = performance.now();
+        this.liveness.heard();
         frames.push(value);
       }
     } catch (e) {
@@ -585,7 +528,7 @@ class Session {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) return;
-        this.lastHeard = performance.now();
+        this.liveness.heard();
         try {
           const d = decodeDatagram(ServerDatagram, value);
           if (d.Typing) this.owner._emit('typing', d.Typing);
@@ -596,43 +539,6 @@ class Session {
     } catch {
       // The session ended.
     }
-  }
-
-  /**
-   * Pings a relay that has been silent for PING_AFTER_SILENCE_MS, and ends the session if
-   * nothing at all arrived within PING_TIMEOUT_MS of the ping (STORE_WAIT_MS while a request
-   * that waits on the relay's store is unanswered). Judged from the ping's own time, so a
-   * background tab whose timers run late never takes its own lateness for a dead relay.
-   */
-  #checkLiveness() {
-    if (this.done) return;
-    const now = performance.now();
-    if (this.pingSentAt !== null && this.lastHeard >= this.pingSentAt) this.pingSentAt = null;
-    if (this.pingSentAt === null) {
-      if (now - this.lastHeard >= PING_AFTER_SILENCE_MS) this.#probe();
-      return;
-    }
-    const limit = this.#waitingOnStore() ? STORE_WAIT_MS : PING_TIMEOUT_MS;
-    if (now - this.pingSentAt >= limit) this.close('the relay stopped answering');
-  }
-
-  /** Sends a liveness Ping. */
-  #probe() {
-    const sent = performance.now();
-    this.pingSentAt = sent;
-    this.request('Ping', {}).then(
-      () => this.owner._emit('rtt', { ms: performance.now() - sent }),
-      () => {
-        // Answered with an error (the relay is there, and lastHeard says so) or lost
-        // (#end reports why).
-      },
-    );
-  }
-
-  /** Whether a request the relay answers only after its store (and answers in order) is unanswered. */
-  #waitingOnStore() {
-    for (const { kind } of this.pending.values()) if (ANSWERED_AFTER_STORE.has(kind)) return true;
-    return false;
   }
 
   /** A stream failed: a codec error is the relay's fault (close with its code); else the session ended. */
