@@ -7,6 +7,7 @@ use std::time::Duration;
 use chitchat_protocol::validate_nick;
 use clap::Args;
 
+use crate::client::{DEFAULT_IDLE_TIMEOUT, keep_alive_for};
 use crate::{Client, ClientConfig, ClientError, Connector, RelayAddr, SessionConfig};
 
 /// The flags every client binary takes: which relays, as whom, trusting which CA, with which
@@ -51,12 +52,12 @@ pub struct Global {
     pub connect_timeout_ms: u64,
 
     /// Consider a relay gone after this many milliseconds without a sign of life (then
-    /// `tail` and `chat` reconnect).
+    /// `tail` and `chat` reconnect); a keep-alive goes out every half of it.
     #[arg(
         long,
         value_name = "MS",
         env = "CHITCHAT_IDLE_TIMEOUT_MS",
-        default_value_t = 6000,
+        default_value_t = DEFAULT_IDLE_TIMEOUT.as_millis() as u64,
         value_parser = clap::value_parser!(u64).range(500..=600_000),
         global = true
     )]
@@ -91,9 +92,7 @@ impl Context {
         let mut client = ClientConfig::new(&global.ca);
         client.connect_timeout = Duration::from_millis(global.connect_timeout_ms);
         client.idle_timeout = Duration::from_millis(global.idle_timeout_ms);
-        // A third of the idle timeout: two keep-alives may be lost before the relay is
-        // declared gone.
-        client.keep_alive = client.idle_timeout / 3;
+        client.keep_alive = keep_alive_for(client.idle_timeout);
         Ok(Context {
             relays: global.relays.clone(),
             nick,

@@ -1,6 +1,7 @@
 //! A session that outlives relays: it reconnects after a lost connection, a GoAway or a
 //! SLOW_CONSUMER close, cycling through every configured relay with backoff, re-joins every
-//! room from the last message it delivered, and drops what it already delivered. Its user
+//! room from the last message it delivered (retrying, with backoff, a room the relay cannot
+//! take back yet), and drops what it already delivered. Its user
 //! sees every message of a joined room exactly once, in order, across relay restarts.
 //!
 //! The session runs as one task (session/actor.rs) owning the connection and the resume
@@ -91,7 +92,15 @@ pub enum SessionEvent {
         outcome: ResumeOutcome,
         after: ResumePoint,
     },
-    /// A room could not be re-joined after a reconnection and is no longer joined.
+    /// A room could not be re-joined yet (e.g. `UNAVAILABLE`: the relay's message store is
+    /// unreachable); it stays joined for the session, which tries again after `retry_in`
+    /// and sends [`SessionEvent::Resumed`] once it is back.
+    RejoinFailed {
+        room: String,
+        error: ClientError,
+        retry_in: Duration,
+    },
+    /// A room can never be re-joined (the relay refuses its name) and is no longer joined.
     RoomLost { room: String, error: ClientError },
     /// The relay reported an error not tied to a request.
     Notice { code: ErrorCode, message: String },

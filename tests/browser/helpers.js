@@ -255,7 +255,7 @@ const REDIS_READY_MS = 20_000;
 
 /**
  * A `redis-server` of the test's own on a free loopback port, keeping nothing on disk.
- * Resolves to `{url, port}` once it answers PING; `cleanup()` kills it.
+ * Resolves to `{url, port, pause, resume}` once it answers PING; `cleanup()` kills it.
  */
 export async function startRedis() {
   if (!existsSync(REDIS_SERVER)) {
@@ -275,7 +275,13 @@ export async function startRedis() {
     if (proc.exitCode !== null) throw new Error(`redis-server exited: ${err}`);
     return redisPing(port);
   }, { timeout: REDIS_READY_MS });
-  return { url: `redis://127.0.0.1:${port}`, port };
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    /** SIGSTOP: Redis stops answering (a paused or overloaded store) until `resume()`. */
+    pause: () => proc.kill('SIGSTOP'),
+    resume: () => proc.kill('SIGCONT'),
+  };
 }
 
 function redisPing(port) {

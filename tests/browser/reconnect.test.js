@@ -58,6 +58,9 @@ describe('reconnecting', () => {
     await screenshot(page, 'reconnecting-phone-dark');
     await page.emulateMedia({ colorScheme: 'light' });
     await page.setViewportSize(DESKTOP);
+    // Once the CLI noticed too (a line written before then goes down with the connection,
+    // and the CLI says "not sent").
+    await waitFor('the CLI to notice the relay is gone', () => ivan.lines.some((l) => l.includes('reconnecting')));
     ivan.say('during 1');
     ivan.say('during 2');
 

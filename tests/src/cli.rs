@@ -8,11 +8,6 @@ use std::time::{Duration, Instant};
 use crate::DEFAULT_TIMEOUT;
 use crate::child::{LineReader, cli_bin, command, drain, signal, wait_exit};
 
-/// How long a tail started by [`Cli::tail`] goes without an answer before it takes its relay
-/// for dead (`CHITCHAT_IDLE_TIMEOUT_MS`, instead of the CLI's default 6 s): short, so tests
-/// of failover and resume stay short; the logic they test is the same.
-const TAIL_IDLE_TIMEOUT: Duration = Duration::from_secs(2);
-
 /// A `chitchat` command line being built.
 #[derive(Debug, Clone, Default)]
 pub struct Cli {
@@ -111,17 +106,13 @@ impl Cli {
             .unwrap_or_else(|_| panic!("send printed no seq: {out}"))
     }
 
-    /// Starts `tail ROOM --since 0 --json` as `reader` with this command line, taking its
-    /// relay for dead after [`TAIL_IDLE_TIMEOUT`] without an answer; returns once it
+    /// Starts `tail ROOM --since 0 --json` as `reader` with this command line (and the
+    /// CLI's own idle timeout, so failover tests see what users get); returns once it
     /// follows the room.
     pub fn tail(&self, room: &str) -> CliProcess {
         let mut tail = self
             .clone()
             .nick("reader")
-            .env(
-                "CHITCHAT_IDLE_TIMEOUT_MS",
-                TAIL_IDLE_TIMEOUT.as_millis().to_string(),
-            )
             .args(["tail", room, "--since", "0", "--json"])
             .spawn();
         tail.wait_for_stderr(&format!("following {room}"), DEFAULT_TIMEOUT);

@@ -5,7 +5,7 @@
 //
 // Every piece of user text reaches the DOM through textContent (dom.js, format.js).
 
-import { MAX_FRAME_LEN, utf8Length, validateNick } from './codec.js';
+import { ErrorCode, MAX_FRAME_LEN, utf8Length, validateNick } from './codec.js';
 import { Connection } from './connection.js';
 import { explainError, formatNumber } from './format.js';
 import { Room } from './rooms.js';
@@ -21,6 +21,17 @@ const HISTORY_PAGE = 50;
 
 /** Show "X is typing" this long after the last signal (signals may be lost; there is no "stopped"). */
 const TYPING_SHOW_MS = 4_000;
+
+/**
+ * Join refusals that pass by themselves (the relay's message store is unreachable, a rate
+ * limit, a failure on the relay): the page tries again with backoff and never gives the
+ * room up for them.
+ */
+const JOIN_RETRY_CODES = new Set([ErrorCode.UNAVAILABLE, ErrorCode.RATE_LIMITED, ErrorCode.INTERNAL]);
+
+/** Waits between join retries: quick at first (a paused store), doubling up to the cap. */
+const JOIN_RETRY_FIRST_MS = 250;
+const JOIN_RETRY_MAX_MS = 4_000;
 
 /** The room a new person starts in. */
 const FIRST_ROOM = 'lobby';
@@ -51,6 +62,8 @@ class App {
     this.active = null;
     this.limits = null;
     this.conn = null;
+    /** Room name -> {count, timer} while its join is being retried. */
+    this.joinRetries = new Map();
     this.$ = Object.fromEntries(ELEMENT_IDS.map((id) => [id, document.getElementById(id)]));
     this.status = new StatusView(this);
     this.messages = new MessagesView(this);
@@ -120,6 +133,9 @@ class App {
         room.joined = false;
         room.joining = false;
       }
+      // The next session joins every room afresh.
+      for (const retry of this.joinRetries.values()) clearTimeout(retry.timer);
+      this.joinRetries.clear();
       this.sidebar.renderRoomList();
       this.sidebar.renderHeader();
     }
@@ -169,6 +185,10 @@ class App {
       room.joining = false;
       if (e.lost) return;
       const why = explainError(e.code, e.message);
+      if (JOIN_RETRY_CODES.has(e.code)) {
+        this.#retryJoin(room, why);
+        return;
+      }
       room.joinError = why;
       this.messages.notice(room, `Could not join #${room.name}. ${why.title}${why.detail ? ` ${why.detail}` : ''}`, 'error');
       this.sidebar.renderRoomList();
@@ -180,6 +200,7 @@ class App {
       if (!this.rooms.has(room.name)) this.conn.request('Leave', { room: room.name }).catch(() => {});
       return;
     }
+    this.joinRetries.delete(room.name);
     this.#applyEpoch(room, joined.epoch);
     // A gap notice goes where the room stood before the join moved it past the gap.
     const stoodAt = room.lastSeq;
@@ -198,6 +219,27 @@ class App {
     this.sidebar.renderRoomList();
     this.sidebar.renderHeader();
     this.sidebar.renderMembers();
+  }
+
+  /** Tries a refused join again after a backoff; says so in the room the first time. */
+  #retryJoin(room, why) {
+    const retry = this.joinRetries.get(room.name) ?? { count: 0, timer: null };
+    if (retry.count === 0) {
+      this.messages.notice(room, `Cannot join #${room.name} yet. ${why.title} Trying again…`, 'warn');
+    }
+    const delay = Math.min(JOIN_RETRY_MAX_MS, JOIN_RETRY_FIRST_MS * 2 ** retry.count);
+    retry.count += 1;
+    // Shown as joining meanwhile.
+    room.joining = true;
+    clearTimeout(retry.timer);
+    retry.timer = setTimeout(() => {
+      if (this.joinRetries.get(room.name) !== retry) return;
+      retry.timer = null;
+      room.joining = false;
+      if (this.rooms.get(room.name) === room) this.#join(room);
+    }, delay);
+    this.joinRetries.set(room.name, retry);
+    this.sidebar.renderRoomList();
   }
 
   /** A new epoch means the relay lost the room's history: what we hold no longer applies. */
@@ -231,6 +273,8 @@ class App {
 
   leave(room) {
     this.rooms.delete(room.name);
+    clearTimeout(this.joinRetries.get(room.name)?.timer);
+    this.joinRetries.delete(room.name);
     this.store.removeRoom(room.name);
     if (room.joined && this.conn?.isOpen) {
       this.conn.request('Leave', { room: room.name }).catch(() => {});

@@ -1,5 +1,5 @@
 // The page's link to a relay over WebTransport: opening a session (trying each configured
-// URL), the control stream (Hello, requests matched to answers by id, keep-alive pings),
+// URL, staggered), the control stream (Hello, requests matched to answers by id, liveness pings),
 // the room streams, typing datagrams, and reconnecting by itself with backoff when the
 // session ends. It knows the protocol and nothing of the page: it reports through events.
 //
@@ -10,7 +10,7 @@
 //   message  {message}                    a room message (room streams)
 //   presence {room, nick, joined}
 //   typing   {room, nick}
-//   rtt      {ms}                         a keep-alive ping's round trip
+//   rtt      {ms}                         a liveness ping's round trip
 //   fatal    {code, message}              the relay ended the session for this reason
 
 import {
@@ -28,15 +28,18 @@ import {
   encodeFrame,
   errorInfo,
 } from './codec.js';
+import { ANSWERED_AFTER_STORE, LIVENESS_CHECK_MS, Liveness } from './liveness.js';
+import { firstToOpen } from './race.js';
 
-/** Keep-alive: the relay drops sessions silent for 30 s; a ping every 15 s keeps one open. */
-export const PING_INTERVAL_MS = 15_000;
-
-/** A ping unanswered this long means the relay is gone (e.g. killed without a goodbye). */
-const PING_TIMEOUT_MS = 10_000;
-
-/** How long opening a session (handshake, Hello, Welcome) may take before trying the next URL. */
+/** How long opening a session (handshake, Hello, Welcome) may take before giving up on a URL. */
 const CONNECT_TIMEOUT_MS = 8_000;
+
+/**
+ * The next configured URL is tried alongside a pending attempt after this long, or at once
+ * when it fails (happy eyeballs, RFC 8305's connection attempt delay): a dead relay costs
+ * a quarter second, not a connect timeout.
+ */
+const CONNECT_STAGGER_MS = 250;
 
 /** How long fetching a fresh /config.json may take before using the one we have. */
 const CONFIG_TIMEOUT_MS = 3_000;
@@ -44,6 +47,12 @@ const CONFIG_TIMEOUT_MS = 3_000;
 /** Reconnect delays: the first retry comes quickly, then doubling up to the cap. */
 const BACKOFF_FIRST_MS = 500;
 const BACKOFF_MAX_MS = 15_000;
+
+/**
+ * The wait before reconnecting after an open session was lost: short, since the attempt
+ * starts with another relay when there is one; jittered like the rest.
+ */
+const LOST_RETRY_MS = 100;
 
 /** ±25% jitter, so many pages dropped at once do not all come back in the same instant. */
 const JITTER = 0.25;
@@ -183,7 +192,9 @@ export class Connection extends EventTarget {
           this.#status('stopped', { reason: end });
           break;
         }
-        delay = goAway ? goAway.reconnect_ms : end.quick ? 0 : jitter(BACKOFF_FIRST_MS);
+        delay = goAway ? goAway.reconnect_ms : end.quick ? 0 : jitter(LOST_RETRY_MS);
+        // Start with the next relay: this one just failed or is going away.
+        if (!end.quick) this.urlIndex += 1;
       } else if (reason instanceof RequestError && NEEDS_PERSON.has(reason.code)) {
         this.stopped = true;
         this.#status('stopped', { reason });
@@ -215,24 +226,28 @@ export class Connection extends EventTarget {
     });
   }
 
-  /** Opens a session at the first configured URL that answers. */
+  /**
+   * Opens a session at one of the configured URLs, starting with `urlIndex`: each next URL
+   * is tried after CONNECT_STAGGER_MS or as soon as an earlier attempt fails, while the
+   * earlier ones go on; the first session to open wins and the others are closed.
+   */
   async #connect() {
     await this.#refreshConfig();
     const urls = this.config.webtransport ?? [];
     if (urls.length === 0) throw new Error('no relay address is configured');
-    let lastError = null;
-    for (let i = 0; i < urls.length; i++) {
-      const index = (this.urlIndex + i) % urls.length;
-      if (this.stopped) break;
-      try {
-        const session = await Session.open(urls[index], this.config, this.nick, this);
-        this.urlIndex = index;
-        return session;
-      } catch (e) {
-        lastError = e;
-      }
-    }
-    throw lastError ?? new Error('not connected');
+    const start = this.urlIndex % urls.length;
+    const config = this.config;
+    const { value, index } = await firstToOpen({
+      count: urls.length,
+      staggerMs: CONNECT_STAGGER_MS,
+      open: (i) => Session.open(urls[(start + i) % urls.length], config, this.nick, this),
+      // A refusal of the person (nick, version) would come from every relay alike.
+      isFinal: (e) => e instanceof RequestError && NEEDS_PERSON.has(e.code),
+      discard: (session) => session.close('another relay answered first'),
+      stopped: () => this.stopped,
+    });
+    this.urlIndex = (start + index) % urls.length;
+    return value;
   }
 
   /** Reads the current config (certificate hashes change when a relay restarts). */
@@ -317,6 +332,12 @@ class Session {
     this.writer = null;
     this.datagramWriter = null;
     this.pingTimer = null;
+    this.liveness = new Liveness({
+      ping: () => this.request('Ping', {}),
+      waitingOnStore: () => [...this.pending.values()].some(({ kind }) => ANSWERED_AFTER_STORE.has(kind)),
+      dead: () => this.close('the relay stopped answering'),
+      rtt: (ms) => this.owner._emit('rtt', { ms }),
+    });
     this.fatal = null;
     this.goAway = null;
     this.quick = false;
@@ -356,7 +377,10 @@ class Session {
     this.#readControl(reader, frames);
     this.#acceptRoomStreams();
     this.#readDatagrams();
-    this.pingTimer = setInterval(() => this.#ping(), PING_INTERVAL_MS);
+    this.liveness.heard();
+    this.pingTimer = setInterval(() => {
+      if (!this.done) this.liveness.check();
+    }, LIVENESS_CHECK_MS);
     this.wt.closed.then(
       () => this.#end('the relay closed the session'),
       (e) => this.#end(e?.message || 'connection lost'),
@@ -415,6 +439,7 @@ class Session {
           this.#end('the relay ended the control stream');
           return;
         }
+        this.liveness.heard();
         frames.push(value);
       }
     } catch (e) {
@@ -489,6 +514,7 @@ class Session {
           frames.finish();
           return;
         }
+        this.liveness.heard();
         frames.push(value);
       }
     } catch (e) {
@@ -502,6 +528,7 @@ class Session {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) return;
+        this.liveness.heard();
         try {
           const d = decodeDatagram(ServerDatagram, value);
           if (d.Typing) this.owner._emit('typing', d.Typing);
@@ -511,22 +538,6 @@ class Session {
       }
     } catch {
       // The session ended.
-    }
-  }
-
-  async #ping() {
-    let timer;
-    const late = new Promise((_, reject) => {
-      timer = setTimeout(() => reject(new Error('the relay stopped answering')), PING_TIMEOUT_MS);
-    });
-    try {
-      const sent = performance.now();
-      await Promise.race([this.request('Ping', {}), late]);
-      this.owner._emit('rtt', { ms: performance.now() - sent });
-    } catch (e) {
-      if (!this.done) this.close(e.message);
-    } finally {
-      clearTimeout(timer);
     }
   }
 

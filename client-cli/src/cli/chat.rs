@@ -319,6 +319,14 @@ impl Chat {
                 )),
                 ResumeOutcome::Live | ResumeOutcome::Resumed => Ok(()),
             },
+            SessionEvent::RejoinFailed {
+                room,
+                error,
+                retry_in,
+            } => self.say(&format!(
+                "! cannot re-join #{room} yet: {error}; retrying in {} ms",
+                retry_in.as_millis()
+            )),
             SessionEvent::RoomLost { room, error } => {
                 self.rooms.retain(|r| *r != room);
                 if self.current.as_deref() == Some(room.as_str()) {

@@ -92,6 +92,14 @@ fn report(event: &SessionEvent) {
             eprintln!("chitchat: {error}; retrying in {} ms", retry_in.as_millis());
         }
         SessionEvent::Connected { relay, .. } => eprintln!("chitchat: connected to {relay}"),
+        SessionEvent::RejoinFailed {
+            room,
+            error,
+            retry_in,
+        } => eprintln!(
+            "chitchat: cannot follow {room} again yet: {error}; retrying in {} ms",
+            retry_in.as_millis()
+        ),
         SessionEvent::Resumed {
             room,
             outcome: ResumeOutcome::EpochChanged,

@@ -11,12 +11,13 @@
 //! flow control tells the relay; answers and control events never wait behind that queue.
 
 mod io;
+pub mod race;
 mod tls;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -41,6 +42,21 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 /// process buffering without end.
 pub const DEFAULT_ROOM_QUEUE: usize = 256;
 
+/// How long a connection may hear nothing from its relay before it is taken for dead, so
+/// that a killed relay is left (and the session resumed on another) within 2 s: QUIC
+/// notices the silence at most one keep-alive plus this after the last packet. Short, but
+/// keep-alives make any live relay answer several times within it, and QUIC raises it by
+/// itself to three probe timeouts on a slow path (RFC 9000 section 10.1). Cost: see
+/// docs/performance.md.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_millis(1000);
+
+/// The keep-alive interval for an idle timeout: half of it, so each idle period holds a
+/// keep-alive and its acknowledgement, and a lost one is re-sent by QUIC's probe timeout
+/// (tens of ms, one RTT and a bit) well within the other half.
+pub fn keep_alive_for(idle_timeout: Duration) -> Duration {
+    idle_timeout / 2
+}
+
 /// How long closing waits for the close to reach the relay. Locally it takes a few ms;
 /// past this the relay is unreachable and will time the connection out by itself.
 const CLOSE_GRACE: Duration = Duration::from_millis(500);
@@ -64,14 +80,15 @@ pub struct ClientConfig {
 }
 
 impl ClientConfig {
-    /// Defaults for an interactive client trusting `ca_file`: 5 s to connect, a dead relay
-    /// noticed within 6 s.
+    /// Defaults for an interactive client trusting `ca_file`: 5 s to connect (per relay;
+    /// see [`Connector::connect_any`]), and a dead relay noticed within
+    /// [`DEFAULT_IDLE_TIMEOUT`] plus one [`keep_alive`](Self::keep_alive).
     pub fn new(ca_file: impl Into<PathBuf>) -> Self {
         ClientConfig {
             ca_file: ca_file.into(),
             connect_timeout: Duration::from_secs(5),
-            idle_timeout: Duration::from_secs(6),
-            keep_alive: Duration::from_secs(2),
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            keep_alive: keep_alive_for(DEFAULT_IDLE_TIMEOUT),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             room_queue: DEFAULT_ROOM_QUEUE,
         }
@@ -112,26 +129,21 @@ pub struct Sent {
     pub ts: u64,
 }
 
-/// Makes connections to relays. Holds the TLS configuration (the CA is read once) and one
-/// UDP socket per address family, state by every connection it makes.
+/// Makes connections to relays. Holds the TLS configuration (the CA is read once). Each
+/// connection gets its own UDP socket: closing one then waits only for its own goodbye to
+/// go out, never for an abandoned attempt on a dead relay to drain (see
+/// [`Connector::connect_any`]).
 #[derive(Debug)]
 pub struct Connector {
     cfg: ClientConfig,
     quic: quinn::ClientConfig,
-    v4: Mutex<Option<quinn::Endpoint>>,
-    v6: Mutex<Option<quinn::Endpoint>>,
 }
 
 impl Connector {
     /// Reads the CA file and prepares the TLS configuration.
     pub fn new(cfg: ClientConfig) -> Result<Self, ClientError> {
         let quic = tls::quic_config(&cfg)?;
-        Ok(Connector {
-            cfg,
-            quic,
-            v4: Mutex::new(None),
-            v6: Mutex::new(None),
-        })
+        Ok(Connector { cfg, quic })
     }
 
     /// The settings connections are made with.
@@ -178,47 +190,36 @@ impl Connector {
         }
     }
 
-    /// Tries `relays` in turn, starting at index `start`, until one accepts the session.
-    /// Returns the connection and the index of the relay that took it. A refusal of the
-    /// session itself (e.g. an invalid nick) ends the search: another relay would refuse too.
+    /// Connects to one of `relays`, starting at index `start` and trying the next one every
+    /// [`race::CONNECT_STAGGER`] (or as soon as an attempt fails) while earlier attempts
+    /// still run; the first to accept the session wins. Returns the connection and the index
+    /// of the relay that took it. A refusal of the session itself (e.g. an invalid nick) ends
+    /// the search: another relay would refuse too.
     pub async fn connect_any(
         &self,
         relays: &[RelayAddr],
         start: usize,
         nick: &str,
     ) -> Result<(Client, Events, usize), ClientError> {
-        let mut errors = Vec::new();
-        for i in 0..relays.len() {
-            let index = (start + i) % relays.len();
-            match self.connect(&relays[index], nick).await {
-                Ok((client, events)) => return Ok((client, events, index)),
-                Err(e) if e.is_permanent() => return Err(e),
-                Err(e) => errors.push(e),
-            }
-        }
-        match errors.len() {
-            1 => Err(errors.remove(0)),
-            _ => Err(ClientError::NoRelay(errors)),
+        let n = relays.len();
+        let attempt = |i: usize| self.connect(&relays[(start + i) % n], nick);
+        match race::first_success(n, race::CONNECT_STAGGER, attempt).await {
+            Ok(((client, events), i)) => Ok((client, events, (start + i) % n)),
+            Err(mut errors) if errors.len() == 1 => Err(errors.remove(0)),
+            Err(errors) => Err(ClientError::NoRelay(errors)),
         }
     }
 
     fn endpoint(&self, v6: bool) -> Result<quinn::Endpoint, ClientError> {
-        let slot = if v6 { &self.v6 } else { &self.v4 };
-        let mut slot = slot.lock().unwrap_or_else(PoisonError::into_inner);
-        if let Some(endpoint) = &*slot {
-            return Ok(endpoint.clone());
-        }
         let bind = if v6 { "[::]:0" } else { "0.0.0.0:0" };
         let bind = bind
             .parse()
             .map_err(|_| ClientError::Unexpected("bad bind".into()))?;
-        let endpoint = quinn::Endpoint::client(bind).map_err(|e| ClientError::Unreachable {
+        quinn::Endpoint::client(bind).map_err(|e| ClientError::Unreachable {
             relay: "(local socket)".into(),
             ca: self.cfg.ca_file.clone(),
             reason: format!("cannot open a UDP socket: {e}"),
-        })?;
-        *slot = Some(endpoint.clone());
-        Ok(endpoint)
+        })
     }
 
     async fn connect_addr(

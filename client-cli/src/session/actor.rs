@@ -1,7 +1,7 @@
 //! The session task: owns the connection and the resume [`Tracker`], answers requests in
 //! order, reconnects with backoff (or after a GoAway's wait) and re-joins every room.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::time::Duration;
 
 use chitchat_protocol::{ErrorCode, Welcome, validate_nick};
@@ -31,6 +31,14 @@ const MAX_GOAWAY_WAIT: Duration = Duration::from_secs(10);
 /// alive at the application level too, well within any idle limit a relay sets.
 const PING_INTERVAL: Duration = Duration::from_secs(20);
 
+/// Sleeps until `at`; never returns without one (the caller guards it).
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
 /// Connects to the first relay of `cfg.relays` that answers (trying each once) and starts a
 /// session there. Fails if none can be reached: a session that never connected has nothing
 /// to resume, and its user should hear at once that the address or CA is wrong.
@@ -58,6 +66,9 @@ pub async fn start(cfg: SessionConfig) -> Result<(SessionHandle, SessionEvents),
         outq: VecDeque::new(),
         welcome: welcome_tx,
         backoff: Backoff::new(cfg.backoff_min, cfg.backoff_max),
+        unjoined: BTreeSet::new(),
+        rejoin_at: None,
+        rejoin_backoff: Backoff::new(cfg.backoff_min, cfg.backoff_max),
         delay: None,
         stop: false,
         closing: None,
@@ -96,9 +107,24 @@ impl Backoff {
         base.mul_f64(rand::rng().random_range(0.75..1.25))
     }
 
+    /// The base of the next wait, without drawing it (for telling the user).
+    fn peek(&self) -> Duration {
+        self.next
+    }
+
     fn reset(&mut self) {
         self.next = self.min;
     }
+}
+
+/// Whether a relay's refusal of a re-join means the room can never be joined again by this
+/// session, so retrying is pointless. Anything else (the store unavailable, a rate or
+/// resource limit, a timeout, an internal error) may pass, and the room is retried.
+fn never_joinable(error: &ClientError) -> bool {
+    matches!(
+        error.code(),
+        Some(ErrorCode::INVALID_ROOM | ErrorCode::INVALID_REQUEST)
+    )
 }
 
 struct Actor {
@@ -117,6 +143,12 @@ struct Actor {
     outq: VecDeque<SessionEvent>,
     welcome: watch::Sender<Welcome>,
     backoff: Backoff,
+    /// Rooms still in the tracker that the current relay would not re-join yet.
+    unjoined: BTreeSet<String>,
+    /// When to try `unjoined` again.
+    rejoin_at: Option<tokio::time::Instant>,
+    /// Paces re-join attempts on one connection.
+    rejoin_backoff: Backoff,
     /// Wait before the next connection attempt instead of the backoff (a GoAway's hint).
     delay: Option<Duration>,
     stop: bool,
@@ -158,7 +190,8 @@ impl Actor {
     }
 
     /// Waits for the next thing to do while connected: a request, the user taking an event,
-    /// an event from the relay (only while the user keeps up), or the ping timer.
+    /// an event from the relay (only while the user keeps up), the time to retry rooms not
+    /// re-joined yet, or the ping timer.
     async fn step(&mut self, ping: &mut tokio::time::Interval) {
         let Some((client, events)) = self.conn.as_mut() else {
             return;
@@ -179,6 +212,10 @@ impl Actor {
                 Err(_) => self.outq.clear(),
             },
             event = events.recv(), if self.outq.is_empty() => self.on_event(event).await,
+            () = sleep_until(self.rejoin_at), if self.rejoin_at.is_some() => {
+                let rooms = self.unjoined.iter().cloned().collect();
+                self.rejoin(rooms).await;
+            }
             _ = ping.tick() => {
                 let client = client.clone();
                 // Detached: a dead relay shows up as a closed connection, not here.
@@ -253,17 +290,24 @@ impl Actor {
         }
     }
 
-    /// One reconnection attempt, after the backoff (or the GoAway's wait), on the next relay.
+    /// One reconnection attempt, after the backoff (or the GoAway's wait), on the next relay
+    /// and then the others.
     async fn reconnect(&mut self) {
         let wait = self.delay.take().unwrap_or_else(|| self.backoff.next());
         if !self.pause(wait).await {
             self.stop = true;
             return;
         }
-        self.cursor = (self.cursor + 1) % self.relays.len();
-        let relay = self.relay();
-        match self.connector.connect(&relay, &self.nick).await {
-            Ok((client, events)) => {
+        // The next relay first, the others staggered alongside it: a dead one costs a
+        // quarter second, not a connect timeout.
+        let start = (self.cursor + 1) % self.relays.len();
+        match self
+            .connector
+            .connect_any(&self.relays, start, &self.nick)
+            .await
+        {
+            Ok((client, events, index)) => {
+                self.cursor = index;
                 self.install(client, events);
                 if self.rejoin_all().await {
                     self.backoff.reset();
@@ -326,12 +370,29 @@ impl Actor {
     /// Re-joins every room from its position. `false` if the connection was lost meanwhile
     /// (its event stream then reports why, and the next attempt re-joins again).
     async fn rejoin_all(&mut self) -> bool {
+        self.unjoined.clear();
+        self.rejoin_backoff.reset();
+        self.rejoin_at = None;
+        let rooms = self.tracker.positions().into_iter().map(|(room, _)| room);
+        self.rejoin(rooms.collect()).await
+    }
+
+    /// Re-joins `rooms` from their positions. A room the relay cannot take back now (its
+    /// store unavailable, a limit, a timeout) stays in the tracker and is tried again after
+    /// a backoff: the session gives a room up only when the relay says it can never be
+    /// joined. `false` if the connection was lost meanwhile.
+    async fn rejoin(&mut self, rooms: Vec<String>) -> bool {
         let Some(client) = self.conn.as_ref().map(|(c, _)| c.clone()) else {
             return false;
         };
-        for (room, point) in self.tracker.positions() {
+        let mut failed = false;
+        for room in rooms {
+            let Some(point) = self.tracker.position(&room) else {
+                continue;
+            };
             match client.join(&room, Some(point)).await {
                 Ok(joined) => {
+                    self.unjoined.remove(&room);
                     let after = self.tracker.joined(&room, Some(point), &joined);
                     self.outq.push_back(SessionEvent::Resumed {
                         room,
@@ -340,11 +401,29 @@ impl Actor {
                     });
                 }
                 Err(e) if e.is_connection_lost() => return false,
-                Err(error) => {
+                Err(error) if never_joinable(&error) => {
+                    self.unjoined.remove(&room);
                     self.tracker.remove(&room);
                     self.outq.push_back(SessionEvent::RoomLost { room, error });
                 }
+                Err(error) => {
+                    failed = true;
+                    self.unjoined.insert(room.clone());
+                    let retry_in = self.rejoin_backoff.peek();
+                    self.outq.push_back(SessionEvent::RejoinFailed {
+                        room,
+                        error,
+                        retry_in,
+                    });
+                }
             }
+        }
+        if failed {
+            let wait = self.rejoin_backoff.next();
+            self.rejoin_at = Some(tokio::time::Instant::now() + wait);
+        } else {
+            self.rejoin_at = None;
+            self.rejoin_backoff.reset();
         }
         true
     }
@@ -362,6 +441,7 @@ impl Actor {
             } => {
                 let result = client.join(&room, resume).await;
                 if let Ok(joined) = &result {
+                    self.unjoined.remove(&room);
                     self.tracker.joined(&room, resume, joined);
                 }
                 let _ = reply.send(result);
@@ -370,6 +450,11 @@ impl Actor {
                 // Forgotten whatever the answer: the user wants out, and a reconnection must
                 // not bring the room back.
                 self.tracker.remove(&room);
+                if self.unjoined.remove(&room) {
+                    // Not joined on this relay: nothing to tell it.
+                    let _ = reply.send(Ok(()));
+                    return;
+                }
                 let _ = reply.send(client.leave(&room).await);
             }
             Request::Send { room, text, reply } => {

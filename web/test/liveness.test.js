@@ -1,0 +1,128 @@
+// The page's relay liveness check (web/js/liveness.js) and its racing of relay URLs
+// (web/js/race.js), without a browser, on a fake clock where time matters.
+// Run: node --test web/test/
+
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { Liveness, PING_AFTER_SILENCE_MS, PING_TIMEOUT_MS, STORE_WAIT_MS } from '../js/liveness.js';
+import { firstToOpen } from '../js/race.js';
+
+/** A Liveness on a clock the test moves, counting pings and deaths. */
+function watched({ waitingOnStore = false } = {}) {
+  const w = { t: 0, pings: 0, dead: 0, store: waitingOnStore };
+  w.liveness = new Liveness({
+    ping: () => {
+      w.pings += 1;
+      return new Promise(() => {});
+    },
+    waitingOnStore: () => w.store,
+    dead: () => {
+      w.dead += 1;
+    },
+    now: () => w.t,
+  });
+  w.at = (t) => {
+    w.t = t;
+    w.liveness.check();
+  };
+  return w;
+}
+
+describe('liveness', () => {
+  test('a busy relay is never pinged', () => {
+    const w = watched();
+    for (let t = 100; t < 5_000; t += 100) {
+      w.liveness.heard();
+      w.at(t);
+    }
+    assert.equal(w.pings, 0);
+    assert.equal(w.dead, 0);
+  });
+
+  test('a quiet relay is pinged, and left if the ping hears nothing back', () => {
+    const w = watched();
+    w.at(PING_AFTER_SILENCE_MS - 1);
+    assert.equal(w.pings, 0);
+    w.at(PING_AFTER_SILENCE_MS);
+    assert.equal(w.pings, 1);
+    w.at(PING_AFTER_SILENCE_MS + PING_TIMEOUT_MS - 1);
+    assert.equal(w.dead, 0);
+    w.at(PING_AFTER_SILENCE_MS + PING_TIMEOUT_MS);
+    assert.equal(w.dead, 1);
+  });
+
+  test('an answer clears the ping; a late timer alone never kills', () => {
+    const w = watched();
+    w.at(PING_AFTER_SILENCE_MS);
+    w.t = PING_AFTER_SILENCE_MS + 5;
+    w.liveness.heard();
+    // A background tab's timer fires a minute late: the relay answered long ago.
+    w.at(60_000);
+    assert.equal(w.dead, 0);
+    assert.equal(w.pings, 2, 'pinged again after the silence');
+  });
+
+  test('a relay holding answers for its store gets the store deadline', () => {
+    const w = watched({ waitingOnStore: true });
+    w.at(PING_AFTER_SILENCE_MS);
+    w.at(PING_AFTER_SILENCE_MS + PING_TIMEOUT_MS);
+    assert.equal(w.dead, 0);
+    w.at(PING_AFTER_SILENCE_MS + STORE_WAIT_MS);
+    assert.equal(w.dead, 1);
+  });
+});
+
+describe('firstToOpen', () => {
+  const hang = () => new Promise(() => {});
+
+  test('a hanging first attempt does not hold up the next', async () => {
+    const won = await firstToOpen({ count: 3, staggerMs: 10, open: (i) => (i === 0 ? hang() : Promise.resolve(`s${i}`)) });
+    assert.deepEqual(won, { value: 's1', index: 1 });
+  });
+
+  test('a failure starts the next attempt at once', async () => {
+    // A stagger no test outlives: only the failure can start the second attempt.
+    const won = await firstToOpen({
+      count: 2,
+      staggerMs: 3_600_000,
+      open: (i) => (i === 0 ? Promise.reject(new Error('down')) : Promise.resolve('s1')),
+    });
+    assert.deepEqual(won, { value: 's1', index: 1 });
+  });
+
+  test('a success after the race was decided is discarded', async () => {
+    const discarded = [];
+    let release;
+    const late = new Promise((resolve) => {
+      release = resolve;
+    });
+    const won = await firstToOpen({
+      count: 2,
+      staggerMs: 10,
+      open: (i) => (i === 0 ? late : Promise.resolve('s1')),
+      discard: (v) => discarded.push(v),
+    });
+    assert.deepEqual(won, { value: 's1', index: 1 });
+    release('s0');
+    await late;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    assert.deepEqual(discarded, ['s0']);
+  });
+
+  test('all failing rejects with the last error; a final error at once', async () => {
+    await assert.rejects(
+      firstToOpen({ count: 2, staggerMs: 10, open: (i) => Promise.reject(new Error(`e${i}`)) }),
+      /e1/,
+    );
+    await assert.rejects(
+      firstToOpen({
+        count: 3,
+        staggerMs: 3_600_000,
+        open: (i) => (i === 0 ? Promise.reject(new Error('nick')) : hang()),
+        isFinal: (e) => e.message === 'nick',
+      }),
+      /nick/,
+    );
+  });
+});
