@@ -451,12 +451,15 @@ impl BusTask {
             Ok(Err(ReadError::Redis(e))) => e.to_string(),
             Ok(Err(ReadError::Format(why))) => why,
         };
-        // The room's keys hold something unexpected: refuse this room, keep the rest.
+        // The room's keys hold something unexpected: refuse this room, keep the rest. The
+        // channel is left before the caller hears of it, so a refused subscribe leaves no
+        // subscription behind once it returns.
         tracing::error!(room, reason = %refused, "cannot subscribe to the room");
+        let left = self.send_subscription(c, "SUNSUBSCRIBE", &room).await;
         let _ = reply.send(Err(BrokerError::Internal(format!(
             "reading the head of room {room}: {refused}"
         ))));
-        self.send_subscription(c, "SUNSUBSCRIBE", &room).await
+        left
     }
 
     /// Sends `SSUBSCRIBE` or `SUNSUBSCRIBE` for one room and waits for its confirmation.
