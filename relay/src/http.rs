@@ -42,8 +42,10 @@ pub struct HttpLimits {
           value_parser = clap::value_parser!(u32).range(1..=65536))]
     pub http_max_conns: u32,
 
-    /// Open HTTP connections per source address (IPv4, or IPv6 /64).
-    #[arg(long, env = "CHITCHAT_HTTP_MAX_CONNS_PER_ADDR", default_value = "32")]
+    /// Open HTTP connections per source address (IPv4, or IPv6 /64). Browsers behind one
+    /// NAT share an address and each opens several connections for a page load, held until
+    /// the header timeout, so this is well above one browser's share.
+    #[arg(long, env = "CHITCHAT_HTTP_MAX_CONNS_PER_ADDR", default_value = "128")]
     pub http_max_conns_per_addr: NonZeroU32,
 
     /// Seconds a client has to send a request's headers, from when the relay starts
