@@ -198,6 +198,7 @@ impl Session {
             room,
             from: self.nick.clone(),
             text,
+            send_id: None,
         });
         let state = self.state.clone();
         let addr = self.addr;
