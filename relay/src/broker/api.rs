@@ -21,6 +21,21 @@ pub struct NewMessage {
     pub send_id: Option<u64>,
 }
 
+impl NewMessage {
+    /// This message as stored under `seq` at `ts` (ms) in `epoch`, with `text` (its own, or
+    /// the original's for a repeated send id).
+    pub fn stored_as(&self, epoch: u64, seq: u64, ts: u64, text: String) -> Message {
+        Message {
+            room: self.room.clone(),
+            seq,
+            epoch,
+            from: self.from.clone(),
+            ts,
+            text,
+        }
+    }
+}
+
 /// How long a broker remembers a send id. A client retries a refused send within seconds;
 /// ten minutes covers its whole bounded retry window many times over, while keeping the
 /// remembered ids (one small row or key per send) bounded by ten minutes of traffic.

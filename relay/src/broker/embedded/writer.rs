@@ -135,21 +135,15 @@ impl Writer {
             .map_err(|e| sqlite_error("starting a transaction", e))?;
         let mut messages = Vec::with_capacity(batch.len());
         {
-            let mut insert = tx
-                .prepare_cached(INSERT_MESSAGE)
-                .map_err(|e| sqlite_error("preparing the insert", e))?;
-            let mut last_seq = tx
-                .prepare_cached(SELECT_LAST_SEQ)
-                .map_err(|e| sqlite_error("preparing the last-seq query", e))?;
-            let mut find_send = tx
-                .prepare_cached(SELECT_SEND)
-                .map_err(|e| sqlite_error("preparing the send id query", e))?;
-            let mut remember = tx
-                .prepare_cached(REMEMBER_SEND)
-                .map_err(|e| sqlite_error("preparing the send id insert", e))?;
-            let mut find_text = tx
-                .prepare_cached(SELECT_TEXT)
-                .map_err(|e| sqlite_error("preparing the text query", e))?;
+            let prepare = |sql: &str, what: &str| {
+                tx.prepare_cached(sql)
+                    .map_err(|e| sqlite_error(format_args!("preparing {what}"), e))
+            };
+            let mut insert = prepare(INSERT_MESSAGE, "the insert")?;
+            let mut last_seq = prepare(SELECT_LAST_SEQ, "the last-seq query")?;
+            let mut find_send = prepare(SELECT_SEND, "the send id query")?;
+            let mut remember = prepare(REMEMBER_SEND, "the send id insert")?;
+            let mut find_text = prepare(SELECT_TEXT, "the text query")?;
             for Job { msg, .. } in batch {
                 if let Some(send_id) = msg.send_id {
                     let known: Option<(u64, u64)> = find_send
@@ -164,17 +158,9 @@ impl Writer {
                             .query_row(params![msg.room, seq], |row| row.get(0))
                             .optional()
                             .map_err(|e| sqlite_error("reading a repeated send", e))?;
-                        messages.push((
-                            Message {
-                                room: msg.room.clone(),
-                                seq,
-                                epoch: self.state.epoch,
-                                from: msg.from.clone(),
-                                ts: stored_ts,
-                                text: text.unwrap_or_else(|| msg.text.clone()),
-                            },
-                            false,
-                        ));
+                        let text = text.unwrap_or_else(|| msg.text.clone());
+                        let original = msg.stored_as(self.state.epoch, seq, stored_ts, text);
+                        messages.push((original, false));
                         continue;
                     }
                 }
@@ -207,17 +193,8 @@ impl Writer {
                         .execute(params![msg.room, msg.from, send_id, seq, ts, expires])
                         .map_err(|e| sqlite_error("remembering a send id", e))?;
                 }
-                messages.push((
-                    Message {
-                        room: msg.room.clone(),
-                        seq,
-                        epoch: self.state.epoch,
-                        from: msg.from.clone(),
-                        ts,
-                        text: msg.text.clone(),
-                    },
-                    true,
-                ));
+                let stored = msg.stored_as(self.state.epoch, seq, ts, msg.text.clone());
+                messages.push((stored, true));
             }
             // Forgetting expired ids here keeps the table at about SEND_ID_TTL of sends.
             tx.execute(EXPIRE_SENDS, [ts])

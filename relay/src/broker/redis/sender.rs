@@ -256,14 +256,7 @@ fn stored_message(msg: &NewMessage, epoch: u64, reply: Value) -> Result<Message,
             "the publish script returned seq {seq} and ts {ts}"
         )));
     };
-    Ok(Message {
-        room: msg.room.clone(),
-        seq,
-        epoch,
-        from: msg.from.clone(),
-        ts,
-        text,
-    })
+    Ok(msg.stored_as(epoch, seq, ts, text))
 }
 
 fn bad_reply(value: &Value) -> BrokerError {
