@@ -145,7 +145,9 @@ impl Writer {
             let mut remember = prepare(REMEMBER_SEND, "the send id insert")?;
             let mut find_text = prepare(SELECT_TEXT, "the text query")?;
             for Job { msg, .. } in batch {
-                if let Some(send_id) = msg.send_id {
+                // SQLite integers are signed: the id is stored as its bits.
+                let send_id = msg.send_id.map(|id| id as i64);
+                if let Some(send_id) = send_id {
                     let known: Option<(u64, u64)> = find_send
                         .query_row(params![msg.room, msg.from, send_id, ts], |row| {
                             Ok((row.get(0)?, row.get(1)?))
@@ -187,7 +189,7 @@ impl Writer {
                     .map_err(|e| {
                         sqlite_error(format_args!("storing seq {seq} of room {}", msg.room), e)
                     })?;
-                if let Some(send_id) = msg.send_id {
+                if let Some(send_id) = send_id {
                     let expires = ts.saturating_add(SEND_ID_TTL.as_millis() as u64);
                     remember
                         .execute(params![msg.room, msg.from, send_id, seq, ts, expires])

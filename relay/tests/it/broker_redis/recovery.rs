@@ -354,7 +354,19 @@ async fn a_send_refused_while_redis_stalled_is_stored_once_when_retried() {
     );
     let len: i64 = server.cmd(&["XLEN", &log_key("room")]).await;
     assert_eq!(len, 1, "the room's history holds the text once");
-    let history = broker.read_after("room", 0, 10).await.expect("history");
+    // The broker may still be reconnecting after the stall: read once it answers.
+    let mut history = Vec::new();
+    wait_for("the broker to read history", async || {
+        match broker.read_after("room", 0, 10).await {
+            Ok(read) => {
+                history = read;
+                true
+            }
+            Err(BrokerError::Unavailable(_)) => false,
+            Err(e) => panic!("reading history failed: {e}"),
+        }
+    })
+    .await;
     assert_eq!(seqs(&history), [1]);
 
     // One more send: once it is delivered, a second delivery of seq 1 would have come

@@ -52,6 +52,11 @@ pub async fn repeated_send_id_is_stored_once(factory: &dyn StoreFactory) {
         "ids are per room and sender; sends without an id are all stored"
     );
 
+    // Ids use all 64 bits.
+    let big = publish_with_id(&*broker, "other", "ann", "big", u64::MAX).await;
+    let big_again = publish_with_id(&*broker, "other", "ann", "big", u64::MAX).await;
+    assert_eq!((big.seq, big_again), (2, big.clone()));
+
     let stored: Vec<(u64, String)> = read_after(&*broker, "idem", 0, 100)
         .await
         .into_iter()
@@ -69,5 +74,5 @@ pub async fn repeated_send_id_is_stored_once(factory: &dyn StoreFactory) {
         [1, 2, 3, 4],
         "each send is delivered once"
     );
-    assert_eq!(sink.wait_messages("other", 1).await, vec![elsewhere]);
+    assert_eq!(sink.wait_messages("other", 2).await, vec![elsewhere, big]);
 }
