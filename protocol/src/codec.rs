@@ -85,7 +85,7 @@ macro_rules! frame_types {
     )*};
 }
 frame_types!(
-    crate::ClientFrame = 7,
+    crate::ClientFrame = 8,
     crate::ServerFrame = 9,
     crate::RoomFrame = 3,
     crate::ClientDatagram = 1,

@@ -42,6 +42,16 @@ pub enum ClientFrame {
     Who { id: u32, room: String },
     /// Liveness and round-trip check. Answered by [`ServerFrame::Pong`].
     Ping { id: u32 },
+    /// [`ClientFrame::Send`] with the client's id for this send (e.g. random per message),
+    /// so that a retry is stored once: the relay remembers `(room, nick, send_id)` for ten
+    /// minutes, and a repeat is answered with the original message's `Sent` (the original
+    /// text wins) and stores nothing. `send_id` 0 means none (plain `Send`).
+    SendOnce {
+        id: u32,
+        room: String,
+        text: String,
+        send_id: u64,
+    },
 }
 
 /// Opens a session.

@@ -59,6 +59,14 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
             room,
             text
         }),
+        (any::<u32>(), text(), text(), any::<u64>()).prop_map(|(id, room, text, send_id)| {
+            ClientFrame::SendOnce {
+                id,
+                room,
+                text,
+                send_id,
+            }
+        }),
         (
             any::<u32>(),
             text(),

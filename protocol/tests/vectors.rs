@@ -125,6 +125,17 @@ fn valid_vectors() -> Vec<(String, &'static str, Value, Vec<u8>)> {
     );
     push(
         &mut out,
+        "send-once",
+        c,
+        ClientFrame::SendOnce {
+            id: 252,
+            room: "lobby".into(),
+            text: "hi".into(),
+            send_id: 0x001f_ffff_ffff_ffff,
+        },
+    );
+    push(
+        &mut out,
         "history-newest",
         c,
         ClientFrame::History {
@@ -390,7 +401,7 @@ fn invalid_vectors() -> Vec<(&'static str, &'static str, Vec<u8>, ErrorCode)> {
         (
             "unknown-type",
             "client",
-            vec![0, 0, 0, 1, 7],
+            vec![0, 0, 0, 1, 8],
             ErrorCode::UNKNOWN_FRAME,
         ),
         // Ping whose id varint is cut short.

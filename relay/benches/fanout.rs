@@ -179,6 +179,7 @@ fn benches(c: &mut Criterion) {
                                 room: "bench".into(),
                                 from: "p0".into(),
                                 text: text.clone(),
+                                send_id: None,
                             })
                         })
                         .collect();

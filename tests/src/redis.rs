@@ -119,6 +119,31 @@ impl RedisServer {
         }
     }
 
+    /// Stops the server with SIGSTOP: its sockets stay open and its clients' commands queue
+    /// up unanswered until [`RedisServer::resume`], as when Redis stalls (a long fork, a
+    /// swapped-out process). Dropping a paused server still kills it.
+    pub fn pause(&self) {
+        self.signal("-STOP");
+    }
+
+    /// Lets a server stopped by [`RedisServer::pause`] run again (SIGCONT); it then answers
+    /// the commands that queued up, in order.
+    pub fn resume(&self) {
+        self.signal("-CONT");
+    }
+
+    fn signal(&self, signal: &str) {
+        let child = self.child.as_ref().expect("redis-server is running");
+        let status = Command::new("kill")
+            .args([signal, &child.id().to_string()])
+            .status()
+            .unwrap_or_else(|e| panic!("running kill {signal}: {e}"));
+        assert!(
+            status.success(),
+            "kill {signal} redis-server failed: {status}"
+        );
+    }
+
     /// Kills the server if it runs, then starts it again on the same port and data dir.
     pub async fn restart(&mut self) {
         self.kill();

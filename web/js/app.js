@@ -33,6 +33,15 @@ const JOIN_RETRY_CODES = new Set([ErrorCode.UNAVAILABLE, ErrorCode.RATE_LIMITED,
 const JOIN_RETRY_FIRST_MS = 250;
 const JOIN_RETRY_MAX_MS = 4_000;
 
+/**
+ * A send refused with UNAVAILABLE (the relay's store is paused or failing over) is sent again
+ * with the same send id, at most this many times, waiting SEND_RETRY_FIRST_MS and doubling up
+ * to SEND_RETRY_MAX_MS: about 15 s in all, after which the user decides (retry, edit, discard).
+ */
+const SEND_RETRY_TRIES = 10;
+const SEND_RETRY_FIRST_MS = 100;
+const SEND_RETRY_MAX_MS = 2_000;
+
 /** The room a new person starts in. */
 const FIRST_ROOM = 'lobby';
 
@@ -408,7 +417,7 @@ class App {
     p.state = 'sending';
     this.messages.renderPending(room, p);
     try {
-      const sent = await this.conn.request('Send', { room: room.name, text: p.text });
+      const sent = await this.#sendRetrying(room, p);
       if (p.done) return;
       const m = room.confirm(p, sent, this.nick);
       this.messages.removePending(p);
@@ -422,6 +431,20 @@ class App {
       } else {
         this.#fail(room, p, e);
       }
+    }
+  }
+
+  /** Sends `p` with its send id, retrying UNAVAILABLE with backoff; the answer or the last refusal. */
+  async #sendRetrying(room, p) {
+    let wait = SEND_RETRY_FIRST_MS;
+    for (let tries = 1; ; tries++) {
+      try {
+        return await this.conn.request('SendOnce', { room: room.name, text: p.text, send_id: p.sendId });
+      } catch (e) {
+        if (e.code !== ErrorCode.UNAVAILABLE || tries >= SEND_RETRY_TRIES || p.done) throw e;
+      }
+      await new Promise((resolve) => setTimeout(resolve, wait));
+      wait = Math.min(wait * 2, SEND_RETRY_MAX_MS);
     }
   }
 

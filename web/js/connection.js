@@ -71,14 +71,14 @@ export class RequestError extends Error {
   }
 }
 
-/** The answer frame name for each request. */
+/** The requests each answer frame answers. */
 const ANSWERS = {
-  Joined: 'Join',
-  Left: 'Leave',
-  Sent: 'Send',
-  History: 'History',
-  Members: 'Who',
-  Pong: 'Ping',
+  Joined: ['Join'],
+  Left: ['Leave'],
+  Sent: ['Send', 'SendOnce'],
+  History: ['History'],
+  Members: ['Who'],
+  Pong: ['Ping'],
 };
 
 export class Connection extends EventTarget {
@@ -471,7 +471,7 @@ class Session {
     }
     if (ANSWERS[name]) {
       const waiting = this.pending.get(body.id);
-      if (waiting && waiting.kind === ANSWERS[name]) {
+      if (waiting && ANSWERS[name].includes(waiting.kind)) {
         this.pending.delete(body.id);
         waiting.resolve(body);
       }

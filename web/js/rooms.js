@@ -38,6 +38,16 @@ const NOT_STORED = { title: 'The connection dropped before the relay stored this
 
 let nextLocal = 1;
 
+/**
+ * A random send id for `SendOnce`: non-zero and below 2^53, so a JavaScript number holds it
+ * exactly. The relay stores a send repeating an id once; every try of one pending message,
+ * automatic or the user's "retry", carries its id.
+ */
+export function newSendId() {
+  const [hi, lo] = crypto.getRandomValues(new Uint32Array(2));
+  return ((hi & 0x1f_ffff) * 2 ** 32 + lo) || 1;
+}
+
 /** One room as the page knows it. */
 export class Room {
   /** `saved`: the resume point store.js kept, `{epoch, seq}`, if any. */
@@ -167,7 +177,7 @@ export class Room {
 
   /** An own message typed: queued until it can be sent. */
   queue(text) {
-    const p = { local: nextLocal++, text, state: 'queued', error: null, done: false };
+    const p = { local: nextLocal++, text, sendId: newSendId(), state: 'queued', error: null, done: false };
     this.pending.push(p);
     return p;
   }

@@ -5,7 +5,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Room, nextRoom, placeAfter, retryable, timelineKey, totalUnread } from '../js/rooms.js';
+import { Room, newSendId, nextRoom, placeAfter, retryable, timelineKey, totalUnread } from '../js/rooms.js';
+import { ClientFrame, decodeBody, encodeFrame } from '../js/codec/frames.js';
 
 /** A timeline as an array of `{key}` items, each placed the way the view places list items. */
 function timeline(...keys) {
@@ -281,5 +282,27 @@ describe('members and typing', () => {
     assert.equal(nextRoom(names, 'a', true), 'b');
     assert.equal(nextRoom(names, 'c', true), 'a');
     assert.equal(nextRoom(names, 'a', false), 'c');
+  });
+});
+
+describe('send ids', () => {
+  test('each pending send gets its own non-zero id below 2^53, and keeps it', () => {
+    const room = new Room('r');
+    const seen = new Set();
+    for (let i = 0; i < 1000; i++) {
+      const p = room.queue(`m${i}`);
+      assert.ok(Number.isSafeInteger(p.sendId) && p.sendId > 0, `send id ${p.sendId}`);
+      seen.add(p.sendId);
+    }
+    assert.equal(seen.size, 1000, 'ids are random per message');
+    assert.ok(newSendId() !== newSendId());
+  });
+
+  test('a send id crosses the codec exactly', () => {
+    for (const sendId of [newSendId(), 2 ** 53 - 1, 1]) {
+      const value = { SendOnce: { id: 3, room: 'r', text: 'hi', send_id: sendId } };
+      const frame = encodeFrame(ClientFrame, value);
+      assert.deepEqual(decodeBody(ClientFrame, frame.subarray(4)), value);
+    }
   });
 });

@@ -12,6 +12,7 @@
 
 mod io;
 pub mod race;
+mod retry;
 mod tls;
 
 use std::collections::HashMap;
@@ -27,6 +28,8 @@ use chitchat_protocol::{
 };
 use futures::future::{FutureExt, select_ok};
 use tokio::sync::{mpsc, oneshot};
+
+pub use retry::SEND_RETRY_WINDOW;
 
 use crate::{ClientError, CloseReason, RelayAddr};
 
@@ -420,16 +423,6 @@ impl Client {
         let frame = |id| ClientFrame::Leave { id, room };
         match self.request(frame).await? {
             ServerFrame::Left { .. } => Ok(()),
-            other => Err(unexpected(&other)),
-        }
-    }
-
-    /// Sends `text` to a joined room; resolves once the relay stored it.
-    pub async fn send(&self, room: &str, text: &str) -> Result<Sent, ClientError> {
-        let (room, text) = (room.to_owned(), text.to_owned());
-        let frame = |id| ClientFrame::Send { id, room, text };
-        match self.request(frame).await? {
-            ServerFrame::Sent { epoch, seq, ts, .. } => Ok(Sent { epoch, seq, ts }),
             other => Err(unexpected(&other)),
         }
     }

@@ -458,7 +458,11 @@ impl Actor {
                 let _ = reply.send(client.leave(&room).await);
             }
             Request::Send { room, text, reply } => {
-                let _ = reply.send(client.send(&room, &text).await);
+                // Detached: a send retrying an unavailable store (up to
+                // SEND_RETRY_WINDOW) must not hold up room events and other requests.
+                tokio::spawn(async move {
+                    let _ = reply.send(client.send(&room, &text).await);
+                });
             }
             Request::History {
                 room,

@@ -14,7 +14,32 @@ pub struct NewMessage {
     /// The sender's nick.
     pub from: String,
     pub text: String,
+    /// The sender's id for this send (`Send.send_id`), `None` if it gave none. A broker
+    /// remembers `(room, from, send_id)` for [`SEND_ID_TTL`]: a publish repeating one it
+    /// stored returns the stored message (same seq, text and time) and stores and delivers
+    /// nothing new, whatever its text.
+    pub send_id: Option<u64>,
 }
+
+impl NewMessage {
+    /// This message as stored under `seq` at `ts` (ms) in `epoch`, with `text` (its own, or
+    /// the original's for a repeated send id).
+    pub fn stored_as(&self, epoch: u64, seq: u64, ts: u64, text: String) -> Message {
+        Message {
+            room: self.room.clone(),
+            seq,
+            epoch,
+            from: self.from.clone(),
+            ts,
+            text,
+        }
+    }
+}
+
+/// How long a broker remembers a send id. A client retries a refused send within seconds;
+/// ten minutes covers its whole bounded retry window many times over, while keeping the
+/// remembered ids (one small row or key per send) bounded by ten minutes of traffic.
+pub const SEND_ID_TTL: std::time::Duration = std::time::Duration::from_secs(600);
 
 /// Where a room's history stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -43,7 +43,16 @@ impl Session {
             ClientFrame::Join { id, room, resume } => self.join(id, room, resume).await,
             ClientFrame::Leave { id, room } => self.leave(id, room).await,
             ClientFrame::Send { id, room, text } => {
-                self.send_message(id, room, text, pending).await
+                self.send_message(id, room, text, None, pending).await
+            }
+            ClientFrame::SendOnce {
+                id,
+                room,
+                text,
+                send_id,
+            } => {
+                let send_id = (send_id != 0).then_some(send_id);
+                self.send_message(id, room, text, send_id, pending).await
             }
             ClientFrame::History {
                 id,
@@ -171,6 +180,7 @@ impl Session {
         id: u32,
         room: String,
         text: String,
+        send_id: Option<u64>,
         pending: &mut Pending,
     ) -> Result<(), SessionError> {
         if let Err(e) = validate_room(&room)
@@ -198,6 +208,7 @@ impl Session {
             room,
             from: self.nick.clone(),
             text,
+            send_id,
         });
         let state = self.state.clone();
         let addr = self.addr;
@@ -369,7 +380,10 @@ fn counted_request(frame: &ClientFrame) -> Option<u32> {
         | ClientFrame::Leave { id, .. }
         | ClientFrame::Who { id, .. }
         | ClientFrame::History { id, .. } => Some(*id),
-        ClientFrame::Hello(_) | ClientFrame::Send { .. } | ClientFrame::Ping { .. } => None,
+        ClientFrame::Hello(_)
+        | ClientFrame::Send { .. }
+        | ClientFrame::SendOnce { .. }
+        | ClientFrame::Ping { .. } => None,
     }
 }
 

@@ -64,6 +64,7 @@ export const ClientFrame = enumeration('ClientFrame', [
   ['History', struct([['id', u32], ['room', string], ['before', option(u64)], ['limit', u16]])],
   ['Who', struct([['id', u32], ['room', string]])],
   ['Ping', struct([['id', u32]])],
+  ['SendOnce', struct([['id', u32], ['room', string], ['text', string], ['send_id', u64]])],
 ]);
 
 /** Frames the relay sends on a session's control stream. */

@@ -33,6 +33,26 @@ const STATEMENT_CACHE: usize = 16;
 
 pub(super) const INSERT_MESSAGE: &str =
     "INSERT INTO messages (room, seq, sender, ts, text) VALUES (?1, ?2, ?3, ?4, ?5)";
+/// The remembered send ids (see `NewMessage::send_id`): one row per send that carried an
+/// id, until `expires` (ms since the Unix epoch). Created on every open, so stores made
+/// before idempotent sends gain it without a schema version change; an older relay opening
+/// the store ignores it.
+const CREATE_SENDS: &str = "CREATE TABLE IF NOT EXISTS sends (
+         room    TEXT NOT NULL,
+         sender  TEXT NOT NULL,
+         send_id INTEGER NOT NULL,
+         seq     INTEGER NOT NULL,
+         ts      INTEGER NOT NULL,
+         expires INTEGER NOT NULL,
+         PRIMARY KEY (room, sender, send_id)
+     ) STRICT, WITHOUT ROWID;
+     CREATE INDEX IF NOT EXISTS sends_expires ON sends (expires);";
+pub(super) const SELECT_SEND: &str = "SELECT seq, ts FROM sends \
+     WHERE room = ?1 AND sender = ?2 AND send_id = ?3 AND expires > ?4";
+pub(super) const REMEMBER_SEND: &str = "INSERT OR REPLACE INTO sends \
+     (room, sender, send_id, seq, ts, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
+pub(super) const SELECT_TEXT: &str = "SELECT text FROM messages WHERE room = ?1 AND seq = ?2";
+pub(super) const EXPIRE_SENDS: &str = "DELETE FROM sends WHERE expires <= ?1";
 pub(super) const SELECT_LAST_SEQ: &str = "SELECT MAX(seq) FROM messages WHERE room = ?1";
 pub(super) const SELECT_HEAD: &str = "SELECT MIN(seq), MAX(seq) FROM messages WHERE room = ?1";
 pub(super) const SELECT_AFTER: &str = "SELECT seq, sender, ts, text FROM messages \
@@ -175,6 +195,8 @@ pub(super) fn open_writer(path: &Path) -> Result<(Connection, u64), BrokerError>
             )));
         }
     }
+    tx.execute_batch(CREATE_SENDS)
+        .map_err(|e| sqlite_error(format_args!("{}: creating the send ids", context()), e))?;
     let epoch: Option<u64> = tx
         .query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |row| {
             row.get(0)

@@ -5,13 +5,17 @@ use std::collections::HashMap;
 use std::sync::{Arc, mpsc};
 
 use chitchat_protocol::Message;
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
 use super::retention::RetentionPass;
-use super::sqlite::{INSERT_MESSAGE, SELECT_LAST_SEQ, sqlite_error};
+use super::sqlite::{
+    EXPIRE_SENDS, INSERT_MESSAGE, REMEMBER_SEND, SELECT_LAST_SEQ, SELECT_SEND, SELECT_TEXT,
+    sqlite_error,
+};
 use super::{EmbeddedState, Job, WriterCommand};
 use crate::broker::BrokerError;
+use crate::broker::api::SEND_ID_TTL;
 use crate::clock::now_ms;
 
 /// The most messages committed in one transaction. Group commit drains the queue, but a
@@ -98,13 +102,14 @@ impl Writer {
         let ts = self.last_ts;
         match self.store(&batch, ts) {
             Ok(messages) => {
-                for msg in &messages {
+                // A repeated send id delivers nothing: its message was delivered when stored.
+                for (msg, fresh) in &messages {
                     let subscribed = self.state.subscribed();
-                    if subscribed.contains(&msg.room) {
+                    if *fresh && subscribed.contains(&msg.room) {
                         self.state.sink.message(msg);
                     }
                 }
-                for (job, msg) in batch.into_iter().zip(messages) {
+                for (job, (msg, _)) in batch.into_iter().zip(messages) {
                     // The publisher may have stopped waiting; the message is stored anyway.
                     let _ = job.reply.send(Ok(msg));
                 }
@@ -120,21 +125,47 @@ impl Writer {
         }
     }
 
-    /// Numbers and stores `batch` in one transaction; the messages as stored, in order.
-    fn store(&mut self, batch: &[Job], ts: u64) -> Result<Vec<Message>, BrokerError> {
+    /// Numbers and stores `batch` in one transaction; the messages as stored, in order, each
+    /// with whether it is new (`false`: its send id was remembered, and this is the message
+    /// stored the first time).
+    fn store(&mut self, batch: &[Job], ts: u64) -> Result<Vec<(Message, bool)>, BrokerError> {
         let tx = self
             .conn
             .transaction()
             .map_err(|e| sqlite_error("starting a transaction", e))?;
         let mut messages = Vec::with_capacity(batch.len());
         {
-            let mut insert = tx
-                .prepare_cached(INSERT_MESSAGE)
-                .map_err(|e| sqlite_error("preparing the insert", e))?;
-            let mut last_seq = tx
-                .prepare_cached(SELECT_LAST_SEQ)
-                .map_err(|e| sqlite_error("preparing the last-seq query", e))?;
+            let prepare = |sql: &str, what: &str| {
+                tx.prepare_cached(sql)
+                    .map_err(|e| sqlite_error(format_args!("preparing {what}"), e))
+            };
+            let mut insert = prepare(INSERT_MESSAGE, "the insert")?;
+            let mut last_seq = prepare(SELECT_LAST_SEQ, "the last-seq query")?;
+            let mut find_send = prepare(SELECT_SEND, "the send id query")?;
+            let mut remember = prepare(REMEMBER_SEND, "the send id insert")?;
+            let mut find_text = prepare(SELECT_TEXT, "the text query")?;
             for Job { msg, .. } in batch {
+                // SQLite integers are signed: the id is stored as its bits.
+                let send_id = msg.send_id.map(|id| id as i64);
+                if let Some(send_id) = send_id {
+                    let known: Option<(u64, u64)> = find_send
+                        .query_row(params![msg.room, msg.from, send_id, ts], |row| {
+                            Ok((row.get(0)?, row.get(1)?))
+                        })
+                        .optional()
+                        .map_err(|e| sqlite_error("reading a send id", e))?;
+                    if let Some((seq, stored_ts)) = known {
+                        // The original wins; retention may have dropped its text already.
+                        let text: Option<String> = find_text
+                            .query_row(params![msg.room, seq], |row| row.get(0))
+                            .optional()
+                            .map_err(|e| sqlite_error("reading a repeated send", e))?;
+                        let text = text.unwrap_or_else(|| msg.text.clone());
+                        let original = msg.stored_as(self.state.epoch, seq, stored_ts, text);
+                        messages.push((original, false));
+                        continue;
+                    }
+                }
                 let counter = match self.counters.get_mut(&msg.room) {
                     Some(counter) => counter,
                     None => {
@@ -158,20 +189,23 @@ impl Writer {
                     .map_err(|e| {
                         sqlite_error(format_args!("storing seq {seq} of room {}", msg.room), e)
                     })?;
-                messages.push(Message {
-                    room: msg.room.clone(),
-                    seq,
-                    epoch: self.state.epoch,
-                    from: msg.from.clone(),
-                    ts,
-                    text: msg.text.clone(),
-                });
+                if let Some(send_id) = send_id {
+                    let expires = ts.saturating_add(SEND_ID_TTL.as_millis() as u64);
+                    remember
+                        .execute(params![msg.room, msg.from, send_id, seq, ts, expires])
+                        .map_err(|e| sqlite_error("remembering a send id", e))?;
+                }
+                let stored = msg.stored_as(self.state.epoch, seq, ts, msg.text.clone());
+                messages.push((stored, true));
             }
+            // Forgetting expired ids here keeps the table at about SEND_ID_TTL of sends.
+            tx.execute(EXPIRE_SENDS, [ts])
+                .map_err(|e| sqlite_error("forgetting old send ids", e))?;
         }
         // Each room written keeps its newest messages only; later ones of a room in the
         // batch cover earlier ones, so the last seq of each room is enough.
         let mut newest: HashMap<&str, u64> = HashMap::new();
-        for msg in &messages {
+        for (msg, _) in messages.iter().filter(|(_, fresh)| *fresh) {
             newest.insert(&msg.room, msg.seq);
         }
         for (room, last_seq) in newest {

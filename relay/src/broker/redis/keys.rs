@@ -12,7 +12,9 @@
 //!   to the history limit (exact `MAXLEN`), so the oldest stored seq is the first entry's id;
 //! - [`channel`], `chitchat:{room}:ch`: the room's sharded pub/sub channel
 //!   (`SPUBLISH`/`SSUBSCRIBE`), carrying [`super::BusFrame`]s;
-//! - [`members_key`] and [`nicks_key`]: the room's presence across relays.
+//! - [`members_key`] and [`nicks_key`]: the room's presence across relays;
+//! - [`send_key`], `chitchat:{room}:send:<id>:<nick>`: a remembered send id, holding
+//!   `<seq>:<ts>` of the message it stored, expiring after `SEND_ID_TTL`.
 //!
 //! The registry lives under the `{_relays}` tag, which cannot be a room's (room names start
 //! with a letter or digit): [`REGISTRY_INDEX`], [`REGISTRATIONS_KEY`] and one [`node_key`]
@@ -40,6 +42,12 @@ pub fn seq_key(room: &str) -> String {
 /// The stream holding `room`'s history.
 pub fn log_key(room: &str) -> String {
     format!("chitchat:{{{room}}}:log")
+}
+
+/// The key remembering `from`'s send `send_id` in `room`. The id comes before the nick:
+/// digits hold no `:`, so no two (id, nick) pairs share a key.
+pub fn send_key(room: &str, from: &str, send_id: u64) -> String {
+    format!("chitchat:{{{room}}}:send:{send_id}:{from}")
 }
 
 /// The sharded pub/sub channel carrying `room`'s [`super::BusFrame`]s.

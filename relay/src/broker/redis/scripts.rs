@@ -55,9 +55,13 @@ end
 /// agrees on timestamps. Numbering and publishing in one script is what gives every relay
 /// subscribed to a room one order of its messages.
 ///
-/// `KEYS`: seq counter, history stream, channel (one hash slot). `ARGV`: history limit,
-/// epoch, frame prefix, frame suffix, sender, text. Replies `{seq, ts}`. A failed run
-/// stores nothing.
+/// `KEYS`: seq counter, history stream, channel, and optionally the send id's key (one hash
+/// slot). `ARGV`: history limit, epoch, frame prefix, frame suffix, sender, text, and with
+/// a send id key its lifetime in ms. Replies `{seq, ts}`. A failed run stores nothing.
+///
+/// With a send id key that holds `<seq>:<ts>` the send was stored before: the script
+/// stores and publishes nothing and replies `{seq, ts, text}` of that message (`text`
+/// nil if retention dropped it). Otherwise it sets the key with the new seq and ts.
 ///
 /// The frame is [`super::BusFrame`] in bincode: the caller encodes the parts it knows, the
 /// script the three varints only it knows (seq, epoch, ts).
@@ -65,6 +69,21 @@ pub const PUBLISH_SCRIPT: &str = concat!(
     lua_varint!(),
     r#"-- Everything that can fail is checked before the first write: Lua scripts are not
 -- rolled back. That is why the counter is read and written rather than INCRed.
+if KEYS[4] then
+  local known = redis.call('GET', KEYS[4])
+  local seq, ts = string.match(known or '', '^(%d+):(%d+)$')
+  if seq then
+    local text = false
+    local entry = redis.call('XRANGE', KEYS[2], seq .. '-0', seq .. '-0')
+    if entry[1] then
+      local fields = entry[1][2]
+      for i = 1, #fields, 2 do
+        if fields[i] == 't' then text = fields[i + 1] end
+      end
+    end
+    return {tonumber(seq), tonumber(ts), text}
+  end
+end
 local last = 0
 local current = redis.call('GET', KEYS[1])
 if current then
@@ -88,6 +107,9 @@ local ts = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[1], string.format('%d-0', seq),
   'f', ARGV[5], 't', ARGV[6], 'ts', string.format('%d', ts), 'e', ARGV[2])
 redis.call('SET', KEYS[1], string.format('%d', seq))
+if KEYS[4] then
+  redis.call('SET', KEYS[4], string.format('%d:%d', seq, ts), 'PX', ARGV[7])
+end
 redis.call('SPUBLISH', KEYS[3], ARGV[3] .. varint(seq) .. varint(epoch) .. varint(ts) .. ARGV[4])
 return {seq, ts}
 "#

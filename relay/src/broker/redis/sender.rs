@@ -13,10 +13,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::BrokerState;
 use super::bus_frame::{message_prefix, message_suffix};
-use super::keys::{channel, log_key, seq_key};
+use super::keys::{channel, log_key, send_key, seq_key};
 use super::link::{COMMAND_TIMEOUT, unavailable};
 use super::presence::{PresenceChange, add_presence};
-use crate::broker::api::{BrokerError, NewMessage};
+use crate::broker::api::{BrokerError, NewMessage, SEND_ID_TTL};
 
 /// How long a message may wait in the send queue before it is failed without being sent.
 /// Bounds a publisher's wait when Redis is slow, and keeps a stale message from being
@@ -97,18 +97,26 @@ async fn send_batch(
                     ))));
                     continue;
                 }
-                pipe.cmd("EVALSHA")
+                let command = pipe
+                    .cmd("EVALSHA")
                     .arg(state.scripts.publish.get_hash())
-                    .arg(3)
+                    .arg(if msg.send_id.is_some() { 4 } else { 3 })
                     .arg(seq_key(&msg.room))
                     .arg(log_key(&msg.room))
-                    .arg(channel(&msg.room))
+                    .arg(channel(&msg.room));
+                if let Some(send_id) = msg.send_id {
+                    command.arg(send_key(&msg.room, &msg.from, send_id));
+                }
+                command
                     .arg(state.history_limit)
                     .arg(&epoch)
                     .arg(message_prefix(&state.node_id, &msg.room))
                     .arg(message_suffix(&msg.from, &msg.text))
                     .arg(&msg.from)
                     .arg(&msg.text);
+                if msg.send_id.is_some() {
+                    command.arg(SEND_ID_TTL.as_millis() as u64);
+                }
                 sent.push(Queued::Publish { msg, queued, reply });
             }
             Queued::Signal { room, frame } => {
@@ -217,11 +225,20 @@ async fn send_batch(
     None
 }
 
-/// The message a script run stored, from its reply `{seq, ts}`.
+/// The message a script run stored, from its reply: `{seq, ts}` for a new message, or
+/// `{seq, ts, text}` for a repeated send id (the original's text wins; nil if retention
+/// dropped it).
 fn stored_message(msg: &NewMessage, epoch: u64, reply: Value) -> Result<Message, BrokerError> {
+    let mut text = msg.text.clone();
     let (seq, ts) = match reply {
         Value::Array(values) => match values.as_slice() {
-            [Value::Int(seq), Value::Int(ts)] => (*seq, *ts),
+            [Value::Int(seq), Value::Int(ts)] | [Value::Int(seq), Value::Int(ts), Value::Nil] => {
+                (*seq, *ts)
+            }
+            [Value::Int(seq), Value::Int(ts), Value::BulkString(stored)] => {
+                text = String::from_utf8_lossy(stored).into_owned();
+                (*seq, *ts)
+            }
             _ => return Err(bad_reply(&Value::Array(values))),
         },
         Value::ServerError(e) => {
@@ -239,14 +256,7 @@ fn stored_message(msg: &NewMessage, epoch: u64, reply: Value) -> Result<Message,
             "the publish script returned seq {seq} and ts {ts}"
         )));
     };
-    Ok(Message {
-        room: msg.room.clone(),
-        seq,
-        epoch,
-        from: msg.from.clone(),
-        ts,
-        text: msg.text.clone(),
-    })
+    Ok(msg.stored_as(epoch, seq, ts, text))
 }
 
 fn bad_reply(value: &Value) -> BrokerError {

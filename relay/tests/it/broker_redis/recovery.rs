@@ -5,6 +5,8 @@
 
 use std::time::{Duration, Instant};
 
+use chitchat_relay::broker::NewMessage;
+
 use super::*;
 
 /// How long a publish may take to fail while Redis is unreachable: it must fail fast.
@@ -304,4 +306,72 @@ async fn numbering_survives_a_lost_or_set_back_counter() {
     broker.subscribe("fine").await.expect("subscribe");
     let msg = publish(&broker, "fine", "ann", "still delivered").await;
     assert_eq!(sink.wait_messages("fine", 1).await, vec![msg]);
+}
+
+/// A publish refused as unavailable because Redis stalled past the command deadline runs
+/// anyway once Redis resumes; the sender's retry with the same send id gets that message's
+/// seq back, and the room holds and delivers the text once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_send_refused_while_redis_stalled_is_stored_once_when_retried() {
+    let server = RedisServer::start().await;
+    let sink = RecordingSink::new();
+    let broker = connect(&server.url(), sink.clone(), "relay-a").await;
+    broker.subscribe("room").await.expect("subscribe");
+    let send = || NewMessage {
+        send_id: Some(0x5eed),
+        ..new_message("room", "ann", "exactly once")
+    };
+
+    server.pause();
+    let refused = broker.publish(send()).await;
+    assert!(
+        matches!(refused, Err(BrokerError::Unavailable(_))),
+        "a publish while Redis is stopped past the deadline gave {refused:?}"
+    );
+    server.resume();
+    // The refused script was already in Redis's socket: it runs once Redis resumes. That
+    // is the fault: refused, yet stored.
+    wait_for("the refused publish to be stored", async || {
+        let len: i64 = server.cmd(&["XLEN", &log_key("room")]).await;
+        len == 1
+    })
+    .await;
+
+    let deadline = Instant::now() + DEADLINE;
+    let retried = loop {
+        match broker.publish(send()).await {
+            Ok(msg) => break msg,
+            Err(BrokerError::Unavailable(_)) if Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            Err(e) => panic!("the retry failed: {e}"),
+        }
+    };
+    assert_eq!(
+        (retried.seq, retried.text.as_str()),
+        (1, "exactly once"),
+        "the retry got the original seq"
+    );
+    let len: i64 = server.cmd(&["XLEN", &log_key("room")]).await;
+    assert_eq!(len, 1, "the room's history holds the text once");
+    // The broker may still be reconnecting after the stall: read once it answers.
+    let mut history = Vec::new();
+    wait_for("the broker to read history", async || {
+        match broker.read_after("room", 0, 10).await {
+            Ok(read) => {
+                history = read;
+                true
+            }
+            Err(BrokerError::Unavailable(_)) => false,
+            Err(e) => panic!("reading history failed: {e}"),
+        }
+    })
+    .await;
+    assert_eq!(seqs(&history), [1]);
+
+    // One more send: once it is delivered, a second delivery of seq 1 would have come
+    // before it.
+    let next = publish(&broker, "room", "ann", "next").await;
+    let delivered = sink.wait_messages("room", 2).await;
+    assert_eq!(seqs(&delivered), [1, next.seq], "delivered once");
 }

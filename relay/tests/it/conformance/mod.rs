@@ -23,6 +23,7 @@
 
 mod delivery;
 mod numbering;
+mod send_ids;
 mod sink;
 
 use std::sync::Arc;
@@ -42,6 +43,7 @@ pub use numbering::{
     call_order_is_seq_order, concurrent_publishers_get_gapless_seqs,
     many_rooms_at_once_stay_gapless, numbering_starts_at_one_per_room, publish_agrees_with_reads,
 };
+pub use send_ids::repeated_send_id_is_stored_once;
 pub use sink::RecordingSink;
 
 /// How long a case waits for a delivery before failing. Deliveries take milliseconds; the
@@ -73,6 +75,7 @@ pub const CASES: &[&str] = &[
     "presence_is_announced",
     "reopen_keeps_history_epoch_and_numbering",
     "fields_survive_the_round_trip",
+    "repeated_send_id_is_stored_once",
 ];
 
 /// Makes one `#[tokio::test]` per conformance case, each calling the case with a factory
@@ -95,6 +98,7 @@ macro_rules! broker_conformance_tests {
             presence_is_announced,
             reopen_keeps_history_epoch_and_numbering,
             fields_survive_the_round_trip,
+            repeated_send_id_is_stored_once,
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {
@@ -130,6 +134,7 @@ pub(crate) fn new_message(room: &str, from: &str, text: &str) -> NewMessage {
         room: room.into(),
         from: from.into(),
         text: text.into(),
+        send_id: None,
     }
 }
 
