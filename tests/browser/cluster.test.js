@@ -13,6 +13,7 @@ import {
   joinRoom,
   messages,
   openChat,
+  send,
   waitForTexts,
 } from './pages.js';
 
@@ -129,6 +130,37 @@ describe('cluster', () => {
     // On another relay of the cluster (an earlier test's may be listed too).
     assert.doesNotMatch(await page.locator('#conn-status').getAttribute('title'), new RegExp(`:${here.quicPort}(\\D|$)`));
     assertOrderedOnce(await messages(page));
+    assertNoPageErrors(page);
+  });
+
+  test('a message sent while Redis is stalled is retried with its send id and stored once', async () => {
+    const page = await openChat(await launchBrowser(), first, 'una');
+    await joinRoom(page, 'stalled');
+    const refusals = async () => {
+      const text = await (await fetch(`http://[::1]:${first.httpPort}/metrics`)).text();
+      const line = text.split('\n').find((l) => l.startsWith('chitchat_errors_total{code="UNAVAILABLE"}'));
+      return line ? Number(line.split(' ').pop()) : 0;
+    };
+    const before = await refusals();
+    redis.pause();
+    try {
+      await send(page, 'sent while the store stalls');
+      // The relay's store deadline passes: the send is refused UNAVAILABLE while its script
+      // still waits in the stalled Redis, and the page tries again with the same send id.
+      await waitFor('the relay to refuse the stalled send', async () => (await refusals()) > before);
+    } finally {
+      redis.resume();
+    }
+    await waitForTexts(page, ['sent while the store stalls'], FAILOVER_MS);
+    // Stored once, though Redis ran the refused attempt and the retry both.
+    const stored = (await cli(second, 'zed', ['history', 'stalled', '--json']))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line).text);
+    assert.deepEqual(stored, ['sent while the store stalls']);
+    const shown = (await messages(page)).filter((m) => m.text === 'sent while the store stalls');
+    assert.equal(shown.length, 1);
+    assert.notEqual(shown[0].seq, null, 'the page confirmed it');
     assertNoPageErrors(page);
   });
 });
