@@ -92,13 +92,26 @@ codes! {
     /// This client's address already holds as many sessions as the relay allows one
     /// address (closes the connection; close another session or try another relay).
     TOO_MANY_FROM_ADDRESS = 28, "too many sessions from this address";
+    /// Open mode: the nick (or one that looks the same) is claimed by someone holding
+    /// another secret (closes the connection; pick another nick or use the claim's secret).
+    NICK_TAKEN = 29, "nick is taken";
+    /// The token was refused: bad signature, wrong algorithm, issuer or audience, not yet
+    /// valid, malformed, or missing where the relay requires one; the message says which
+    /// (closes the connection).
+    UNAUTHORIZED = 30, "not signed in";
+    /// The session's identity has no grant for this room (or is not named in a direct-message
+    /// room). Not fatal: other requests go on.
+    FORBIDDEN = 31, "not allowed in that room";
+    /// The session's token expired before a `Refresh` replaced it (closes the connection;
+    /// reconnect with a fresh token and resume).
+    TOKEN_EXPIRED = 32, "sign-in expired";
 }
 
 impl ErrorCode {
-    /// Whether a relay closes the connection after sending this code. `INVALID_NICK`
-    /// answers only a `Hello`, which it refuses: the session ends.
+    /// Whether a relay closes the connection after sending this code. `INVALID_NICK` and
+    /// `NICK_TAKEN` answer only a `Hello`, which they refuse: the session ends.
     pub fn is_fatal(self) -> bool {
-        matches!(self.0, 1..=6 | 10 | 20..=24 | 28)
+        matches!(self.0, 1..=6 | 10 | 20..=24 | 28..=30 | 32)
     }
 }
 

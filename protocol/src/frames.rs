@@ -52,6 +52,10 @@ pub enum ClientFrame {
         text: String,
         send_id: u64,
     },
+    /// Replace the session's token (token mode) with a fresh one, without reconnecting:
+    /// answered by [`ServerFrame::Refreshed`]. The new token must name the same user; a token
+    /// that fails verification is answered with `UNAUTHORIZED`, which closes the session.
+    Refresh { id: u32, token: String },
 }
 
 /// Opens a session.
@@ -61,7 +65,8 @@ pub struct Hello {
     pub version: u16,
     /// The name others see; see [`crate::validate_nick`].
     pub nick: String,
-    /// Reserved for authentication; relays without authentication ignore it.
+    /// Open mode: the client's secret for its guest nick (it claims the nick, or proves the
+    /// claim); token mode: the operator's signed token (a JWT). See docs/protocol.md.
     pub token: Option<String>,
 }
 
@@ -108,6 +113,13 @@ pub enum ServerFrame {
     /// The relay is shutting down: reconnect (to another relay if there is one) after
     /// `reconnect_ms`, resuming every room. The relay closes the connection shortly after.
     GoAway { reconnect_ms: u32, message: String },
+    /// Answers [`ClientFrame::Refresh`]: the new token is the session's; it expires at
+    /// `expires_ms` (ms since the Unix epoch; 0: never).
+    Refreshed { id: u32, expires_ms: u64 },
+    /// Token mode: the session's token expires at `expires_ms` (ms since the Unix epoch);
+    /// send a [`ClientFrame::Refresh`] before then, or the session is closed with
+    /// `TOKEN_EXPIRED`.
+    TokenExpiring { expires_ms: u64 },
 }
 
 /// Answers [`Hello`].

@@ -10,6 +10,27 @@ pub const MAX_NICK_CHARS: usize = 32;
 /// The longest room name, in bytes (room names are ASCII).
 pub const MAX_ROOM_LEN: usize = 64;
 
+/// The longest direct-message room name, in bytes (`@` and up to [`MAX_DM_MEMBERS`] nicks).
+/// Why 256: eight nicks of a few dozen bytes each fit, and a room name stays small enough to
+/// be a storage key and to travel in every message.
+pub const MAX_DM_ROOM_LEN: usize = 256;
+
+/// The most people a direct-message room names. Why 8: a direct conversation among a few
+/// people; larger groups are private rooms with grants.
+pub const MAX_DM_MEMBERS: usize = 8;
+
+/// The longest `Hello.token` or `Refresh.token`, in bytes. Why 4096: a JWT with a
+/// handful of room grants is well under 2 KiB, and every session holds its token.
+pub const MAX_TOKEN_LEN: usize = 4096;
+
+/// The shortest guest secret, in bytes. Why 16: with the clients' 32 random bytes in
+/// base64url (43 characters) any secret this long is too long to guess; shorter ones are
+/// refused rather than trusted.
+pub const MIN_GUEST_SECRET_LEN: usize = 16;
+
+/// The longest guest secret, in bytes.
+pub const MAX_GUEST_SECRET_LEN: usize = 128;
+
 /// A broken rule, with its error code and a sentence for people.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]
@@ -63,8 +84,11 @@ pub fn validate_nick(nick: &str) -> Result<(), ValidationError> {
 }
 
 /// A room name is 1 to 64 ASCII letters, digits, `_`, `-` or `.`, starting with a letter or
-/// digit. Names are case-sensitive.
+/// digit, or a direct-message room name (see [`dm_members`]). Names are case-sensitive.
 pub fn validate_room(room: &str) -> Result<(), ValidationError> {
+    if let Some(list) = room.strip_prefix('@') {
+        return validate_dm(room, list).map(|_| ());
+    }
     if room.is_empty() {
         return Err(invalid(ErrorCode::INVALID_ROOM, "room name is empty"));
     }
@@ -90,6 +114,83 @@ pub fn validate_room(room: &str) -> Result<(), ValidationError> {
         return Err(invalid(
             ErrorCode::INVALID_ROOM,
             format!("room name may not contain {c:?}: use a-z, A-Z, 0-9, '_', '-' or '.'"),
+        ));
+    }
+    Ok(())
+}
+
+/// The nicks a direct-message room is for, or `None` when `room` is not a valid
+/// direct-message room name. Such a name is `@` followed by 2 to [`MAX_DM_MEMBERS`] valid
+/// nicks joined by `+`, in ascending order (by code point), each once, at most
+/// [`MAX_DM_ROOM_LEN`] bytes in all: `@alice+bob`. Only the named people may join it.
+pub fn dm_members(room: &str) -> Option<Vec<&str>> {
+    validate_dm(room, room.strip_prefix('@')?).ok()
+}
+
+/// The direct-message room name for these nicks (in any order, repeats allowed).
+pub fn dm_room(nicks: &[&str]) -> Result<String, ValidationError> {
+    let mut list: Vec<&str> = nicks.to_vec();
+    list.sort_unstable();
+    list.dedup();
+    let room = format!("@{}", list.join("+"));
+    validate_room(&room)?;
+    Ok(room)
+}
+
+fn validate_dm<'a>(room: &str, list: &'a str) -> Result<Vec<&'a str>, ValidationError> {
+    if room.len() > MAX_DM_ROOM_LEN {
+        return Err(invalid(
+            ErrorCode::INVALID_ROOM,
+            format!(
+                "direct-message room name is {} bytes; the most is {MAX_DM_ROOM_LEN}",
+                room.len()
+            ),
+        ));
+    }
+    let nicks: Vec<&str> = list.split('+').collect();
+    if nicks.len() < 2 || nicks.len() > MAX_DM_MEMBERS {
+        return Err(invalid(
+            ErrorCode::INVALID_ROOM,
+            format!(
+                "a direct-message room names 2 to {MAX_DM_MEMBERS} nicks joined by '+', e.g. @alice+bob"
+            ),
+        ));
+    }
+    for nick in &nicks {
+        validate_nick(nick).map_err(|e| {
+            invalid(
+                ErrorCode::INVALID_ROOM,
+                format!("direct-message room: {nick:?}: {}", e.message),
+            )
+        })?;
+    }
+    if nicks.windows(2).any(|pair| pair[0] >= pair[1]) {
+        let mut sorted = nicks.clone();
+        sorted.sort_unstable();
+        sorted.dedup();
+        return Err(invalid(
+            ErrorCode::INVALID_ROOM,
+            format!(
+                "a direct-message room names each nick once, in order: @{}",
+                sorted.join("+")
+            ),
+        ));
+    }
+    Ok(nicks)
+}
+
+/// A guest secret (`Hello.token` in open mode) is [`MIN_GUEST_SECRET_LEN`] to
+/// [`MAX_GUEST_SECRET_LEN`] printable ASCII characters without spaces.
+pub fn validate_guest_secret(secret: &str) -> Result<(), ValidationError> {
+    let len = secret.len();
+    if !(MIN_GUEST_SECRET_LEN..=MAX_GUEST_SECRET_LEN).contains(&len)
+        || !secret.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(invalid(
+            ErrorCode::UNAUTHORIZED,
+            format!(
+                "a guest secret is {MIN_GUEST_SECRET_LEN} to {MAX_GUEST_SECRET_LEN} printable ASCII characters without spaces (this one is {len} bytes)"
+            ),
         ));
     }
     Ok(())
@@ -177,6 +278,54 @@ mod tests {
             assert_eq!(
                 validate_room(bad).unwrap_err().code,
                 ErrorCode::INVALID_ROOM
+            );
+        }
+    }
+
+    #[test]
+    fn direct_message_rooms() {
+        for ok in ["@alice+bob", "@a+b+c", "@Zoë+ada", "@李雷+韩梅梅"] {
+            assert_eq!(validate_room(ok), Ok(()), "{ok}");
+        }
+        assert_eq!(dm_members("@alice+bob"), Some(vec!["alice", "bob"]));
+        assert_eq!(dm_members("lobby"), None);
+        assert_eq!(dm_room(&["bob", "alice", "bob"]).unwrap(), "@alice+bob");
+        let nine: Vec<String> = (0..9).map(|i| format!("n{i}")).collect();
+        let nine = format!("@{}", nine.join("+"));
+        for bad in [
+            "@",
+            "@alice",
+            "@bob+alice",
+            "@alice+alice",
+            "@alice++bob",
+            "@alice+b b",
+            "@alice+bob+",
+            nine.as_str(),
+        ] {
+            assert_eq!(
+                validate_room(bad).unwrap_err().code,
+                ErrorCode::INVALID_ROOM,
+                "{bad}"
+            );
+            assert_eq!(dm_members(bad), None, "{bad}");
+        }
+        let e = validate_room("@bob+alice").unwrap_err();
+        assert!(e.message.contains("@alice+bob"), "{}", e.message);
+    }
+
+    #[test]
+    fn guest_secrets() {
+        assert_eq!(validate_guest_secret(&"k".repeat(43)), Ok(()));
+        for bad in [
+            "short",
+            &"k".repeat(129),
+            "sixteen chars ok",
+            "\u{e9}abcdefghijklmnopq",
+        ] {
+            assert_eq!(
+                validate_guest_secret(bad).unwrap_err().code,
+                ErrorCode::UNAUTHORIZED,
+                "{bad}"
             );
         }
     }

@@ -81,6 +81,7 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
             }),
         (any::<u32>(), text()).prop_map(|(id, room)| ClientFrame::Who { id, room }),
         any::<u32>().prop_map(|id| ClientFrame::Ping { id }),
+        (any::<u32>(), text()).prop_map(|(id, token)| ClientFrame::Refresh { id, token }),
     ]
 }
 
@@ -177,6 +178,9 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
             reconnect_ms,
             message
         }),
+        (any::<u32>(), any::<u64>())
+            .prop_map(|(id, expires_ms)| ServerFrame::Refreshed { id, expires_ms }),
+        any::<u64>().prop_map(|expires_ms| ServerFrame::TokenExpiring { expires_ms }),
     ]
 }
 

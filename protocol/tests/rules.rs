@@ -1,7 +1,7 @@
-//! The text and nick rules against protocol/vectors/rules.json, the cases the web client's
+//! The text, nick and room rules against protocol/vectors/rules.json, the cases the web client's
 //! tests (web/test/rules.test.js) check its own copy of the rules against.
 
-use chitchat_protocol::{ErrorCode, nick_skeleton, validate_nick, validate_text};
+use chitchat_protocol::{ErrorCode, nick_skeleton, validate_nick, validate_room, validate_text};
 use serde_json::Value;
 
 fn rules() -> Value {
@@ -28,6 +28,15 @@ fn nicks_follow_the_shared_cases() {
         let nick = case["nick"].as_str().unwrap();
         let got = validate_nick(nick).err().map(|e| e.code);
         assert_eq!(code_name(got), case["code"], "nick {nick:?}");
+    }
+}
+
+#[test]
+fn rooms_follow_the_shared_cases() {
+    for case in rules()["rooms"].as_array().unwrap() {
+        let room = case["room"].as_str().unwrap();
+        let got = validate_room(room).err().map(|e| e.code);
+        assert_eq!(code_name(got), case["code"], "room {room:?}");
     }
 }
 

@@ -166,6 +166,25 @@ fn valid_vectors() -> Vec<(String, &'static str, Value, Vec<u8>)> {
         },
     );
     push(&mut out, "ping", c, ClientFrame::Ping { id: 4_294_967_295 });
+    push(
+        &mut out,
+        "refresh",
+        c,
+        ClientFrame::Refresh {
+            id: 7,
+            token: "eyJhbGciOiJIUzI1NiJ9.e30.sig".into(),
+        },
+    );
+    push(
+        &mut out,
+        "hello-guest-secret",
+        c,
+        ClientFrame::Hello(Hello {
+            version: 1,
+            nick: "ada".into(),
+            token: Some("k".repeat(43)),
+        }),
+    );
     let s = "server";
     push(
         &mut out,
@@ -318,6 +337,23 @@ fn valid_vectors() -> Vec<(String, &'static str, Value, Vec<u8>)> {
             message: "relay shutting down".into(),
         },
     );
+    push(
+        &mut out,
+        "refreshed",
+        s,
+        ServerFrame::Refreshed {
+            id: 7,
+            expires_ms: 1_764_003_600_000,
+        },
+    );
+    push(
+        &mut out,
+        "token-expiring",
+        s,
+        ServerFrame::TokenExpiring {
+            expires_ms: 1_764_003_600_000,
+        },
+    );
     let r = "room";
     push(
         &mut out,
@@ -401,7 +437,7 @@ fn invalid_vectors() -> Vec<(&'static str, &'static str, Vec<u8>, ErrorCode)> {
         (
             "unknown-type",
             "client",
-            vec![0, 0, 0, 1, 8],
+            vec![0, 0, 0, 1, 9],
             ErrorCode::UNKNOWN_FRAME,
         ),
         // Ping whose id varint is cut short.

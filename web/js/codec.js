@@ -20,10 +20,13 @@ export {
   ALPN_H3,
   LEN_PREFIX,
   MAX_DATAGRAM_LEN,
+  MAX_DM_MEMBERS,
+  MAX_DM_ROOM_LEN,
   MAX_EPOCH,
   MAX_FRAME_LEN,
   MAX_NICK_CHARS,
   MAX_ROOM_LEN,
+  MAX_TOKEN_LEN,
   PROTOCOL_VERSION,
 } from './codec/constants.js';
 export { CodecError, ERROR_CODES, ErrorCode, errorInfo, isFatal } from './codec/errors.js';
@@ -39,4 +42,4 @@ export {
   encodeDatagram,
   encodeFrame,
 } from './codec/frames.js';
-export { utf8Length, validateNick, validateRoom, validateText } from './codec/validate.js';
+export { dmMembers, dmRoom, utf8Length, validateNick, validateRoom, validateText } from './codec/validate.js';

@@ -1,4 +1,4 @@
-// The page's text and nick rules against protocol/vectors/rules.json, the cases the Rust
+// The page's text, nick and room rules against protocol/vectors/rules.json, the cases the Rust
 // rules (protocol/tests/rules.rs) are checked against, so the two cannot drift apart. The
 // skeleton cases are the relay's alone: the page has no confusables table.
 // Run: node --test web/test/
@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 
-import { validateNick, validateText } from '../js/codec.js';
+import { dmMembers, dmRoom, validateNick, validateRoom, validateText } from '../js/codec.js';
 
 const rules = JSON.parse(readFileSync(new URL('../../protocol/vectors/rules.json', import.meta.url), 'utf8'));
 
@@ -21,4 +21,18 @@ test('nicks follow the shared cases', () => {
   for (const { nick, code } of rules.nicks) {
     assert.equal(validateNick(nick)?.name ?? null, code, JSON.stringify(nick));
   }
+});
+
+test('rooms follow the shared cases', () => {
+  for (const { room, code } of rules.rooms) {
+    assert.equal(validateRoom(room)?.name ?? null, code, JSON.stringify(room));
+    if (room.startsWith('@')) assert.equal(dmMembers(room) !== null, code === null, JSON.stringify(room));
+  }
+});
+
+test('a direct-message room name is made in order, each nick once', () => {
+  assert.equal(dmRoom(['bob', 'alice', 'bob']), '@alice+bob');
+  assert.deepEqual(dmMembers('@alice+bob'), ['alice', 'bob']);
+  assert.equal(dmMembers('lobby'), null);
+  assert.match(validateRoom('@bob+alice').message, /@alice\+bob/);
 });

@@ -119,6 +119,8 @@ pub(super) fn frame_name(frame: &ServerFrame) -> &'static str {
         ServerFrame::Pong { .. } => "Pong",
         ServerFrame::Error(_) => "Error",
         ServerFrame::GoAway { .. } => "GoAway",
+        ServerFrame::Refreshed { .. } => "Refreshed",
+        ServerFrame::TokenExpiring { .. } => "TokenExpiring",
     }
 }
 
@@ -129,10 +131,13 @@ fn answer_id(frame: &ServerFrame) -> Option<u32> {
         ServerFrame::Left { id, .. }
         | ServerFrame::Sent { id, .. }
         | ServerFrame::Members { id, .. }
-        | ServerFrame::Pong { id, .. } => Some(*id),
+        | ServerFrame::Pong { id, .. }
+        | ServerFrame::Refreshed { id, .. } => Some(*id),
         ServerFrame::History(page) => Some(page.id),
         ServerFrame::Error(e) => Some(e.id),
-        ServerFrame::Welcome(_) | ServerFrame::GoAway { .. } => None,
+        ServerFrame::Welcome(_)
+        | ServerFrame::GoAway { .. }
+        | ServerFrame::TokenExpiring { .. } => None,
     }
 }
 

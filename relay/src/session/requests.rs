@@ -62,6 +62,10 @@ impl Session {
             } => self.history(id, room, before, limit, pending).await,
             ClientFrame::Who { id, room } => self.who(id, room).await,
             ClientFrame::Ping { id } => self.send(&ServerFrame::Pong { id, ts: now_ms() }).await,
+            ClientFrame::Refresh { id, .. } => {
+                let message = "this relay does not use tokens (open mode): nothing to refresh";
+                self.error(id, ErrorCode::INVALID_REQUEST, message).await
+            }
         }
     }
 
@@ -379,7 +383,8 @@ fn counted_request(frame: &ClientFrame) -> Option<u32> {
         ClientFrame::Join { id, .. }
         | ClientFrame::Leave { id, .. }
         | ClientFrame::Who { id, .. }
-        | ClientFrame::History { id, .. } => Some(*id),
+        | ClientFrame::History { id, .. }
+        | ClientFrame::Refresh { id, .. } => Some(*id),
         ClientFrame::Hello(_)
         | ClientFrame::Send { .. }
         | ClientFrame::SendOnce { .. }

@@ -18,3 +18,9 @@ export const MAX_NICK_CHARS = 32;
 export const MAX_ROOM_LEN = 64;
 /** Epochs stay below 2^53 by design, so that JS numbers hold them exactly. */
 export const MAX_EPOCH = Number.MAX_SAFE_INTEGER;
+/** The longest direct-message room name, in bytes (Rust MAX_DM_ROOM_LEN). */
+export const MAX_DM_ROOM_LEN = 256;
+/** The most nicks a direct-message room names (Rust MAX_DM_MEMBERS). */
+export const MAX_DM_MEMBERS = 8;
+/** The longest Hello or Refresh token, in bytes (Rust MAX_TOKEN_LEN). */
+export const MAX_TOKEN_LEN = 4096;

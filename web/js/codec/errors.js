@@ -29,11 +29,17 @@ const CODES = [
   [26, 'INTERNAL', 'internal error'],
   [27, 'STORAGE_FULL', 'relay storage full'],
   [28, 'TOO_MANY_FROM_ADDRESS', 'too many sessions from this address'],
+  [29, 'NICK_TAKEN', 'nick is taken'],
+  [30, 'UNAUTHORIZED', 'not signed in'],
+  [31, 'FORBIDDEN', 'not allowed in that room'],
+  [32, 'TOKEN_EXPIRED', 'sign-in expired'],
 ];
 
-/** Whether a relay closes the connection after sending this code (INVALID_NICK refuses a Hello). */
+/** Whether a relay closes the connection after sending this code (INVALID_NICK and NICK_TAKEN refuse a Hello). */
 export function isFatal(code) {
-  return (code >= 1 && code <= 6) || code === 10 || (code >= 20 && code <= 24) || code === 28;
+  return (
+    (code >= 1 && code <= 6) || code === 10 || (code >= 20 && code <= 24) || (code >= 28 && code <= 30) || code === 32
+  );
 }
 
 /** Every named code: {code, name, description, fatal}. */

@@ -65,6 +65,7 @@ export const ClientFrame = enumeration('ClientFrame', [
   ['Who', struct([['id', u32], ['room', string]])],
   ['Ping', struct([['id', u32]])],
   ['SendOnce', struct([['id', u32], ['room', string], ['text', string], ['send_id', u64]])],
+  ['Refresh', struct([['id', u32], ['token', string]])],
 ]);
 
 /** Frames the relay sends on a session's control stream. */
@@ -78,6 +79,8 @@ export const ServerFrame = enumeration('ServerFrame', [
   ['Pong', struct([['id', u32], ['ts', u64]])],
   ['Error', ErrorFrame],
   ['GoAway', struct([['reconnect_ms', u32], ['message', string]])],
+  ['Refreshed', struct([['id', u32], ['expires_ms', u64]])],
+  ['TokenExpiring', struct([['expires_ms', u64]])],
 ]);
 
 /** Frames on a room stream (server to client, one stream per joined room). */

@@ -1,7 +1,7 @@
 // The nick, room and text rules of protocol/src/validate.rs, so the page can check before
 // sending. Each returns null when the value is fine, else {code, name, message}.
 
-import { MAX_NICK_CHARS, MAX_ROOM_LEN } from './constants.js';
+import { MAX_DM_MEMBERS, MAX_DM_ROOM_LEN, MAX_NICK_CHARS, MAX_ROOM_LEN } from './constants.js';
 import { ErrorCode } from './errors.js';
 import { isWellFormed } from './types.js';
 
@@ -114,11 +114,56 @@ export function validateNick(nick) {
   return null;
 }
 
+/** Orders strings by code point, as Rust orders `str`s (JS `<` compares UTF-16 units). */
+function byCodePoint(a, b) {
+  const x = [...a].map((c) => c.codePointAt(0));
+  const y = [...b].map((c) => c.codePointAt(0));
+  for (let i = 0; i < Math.min(x.length, y.length); i++) if (x[i] !== y[i]) return x[i] - y[i];
+  return x.length - y.length;
+}
+
+function validateDm(room) {
+  const bytes = utf8Length(room);
+  if (bytes > MAX_DM_ROOM_LEN) {
+    return invalid('INVALID_ROOM', `direct-message room name is ${bytes} bytes; the most is ${MAX_DM_ROOM_LEN}`);
+  }
+  const nicks = room.slice(1).split('+');
+  if (nicks.length < 2 || nicks.length > MAX_DM_MEMBERS) {
+    return invalid('INVALID_ROOM', `a direct-message room names 2 to ${MAX_DM_MEMBERS} nicks joined by '+', e.g. @alice+bob`);
+  }
+  for (const nick of nicks) {
+    const bad = validateNick(nick);
+    if (bad) return invalid('INVALID_ROOM', `direct-message room: ${JSON.stringify(nick)}: ${bad.message}`);
+  }
+  for (let i = 1; i < nicks.length; i++) {
+    if (byCodePoint(nicks[i - 1], nicks[i]) >= 0) {
+      const sorted = [...new Set(nicks)].sort(byCodePoint);
+      return invalid('INVALID_ROOM', `a direct-message room names each nick once, in order: @${sorted.join('+')}`);
+    }
+  }
+  return null;
+}
+
+/**
+ * The nicks a direct-message room is for (`@alice+bob`: 2 to 8 nicks joined by `+`, in
+ * code point order, each once), or null when `room` is not a valid direct-message room name.
+ */
+export function dmMembers(room) {
+  if (!room.startsWith('@') || validateDm(room) !== null) return null;
+  return room.slice(1).split('+');
+}
+
+/** The direct-message room name for these nicks (any order, repeats allowed). */
+export function dmRoom(nicks) {
+  return `@${[...new Set(nicks)].sort(byCodePoint).join('+')}`;
+}
+
 /**
  * A room name is 1 to 64 ASCII letters, digits, `_`, `-` or `.`, starting with a letter or
- * digit. Names are case-sensitive.
+ * digit, or a direct-message room name (see dmMembers). Names are case-sensitive.
  */
 export function validateRoom(room) {
+  if (room.startsWith('@')) return validateDm(room);
   if (room.length === 0) return invalid('INVALID_ROOM', 'room name is empty');
   const bytes = utf8Length(room);
   if (bytes > MAX_ROOM_LEN) {
