@@ -98,6 +98,21 @@ fn secret(seed: char) -> Option<String> {
 async fn a_direct_message_room_in_open_mode_needs_a_named_nick_with_its_secret() {
     let relay = TestRelay::start(&[]).await;
     let dm = "@alice+bob";
+    // A guest secret against the secret rules is refused, not taken as no secret.
+    refused(
+        &relay,
+        Some("short".into()),
+        ErrorCode::UNAUTHORIZED,
+        "guest secret",
+    )
+    .await;
+    refused(
+        &relay,
+        Some("with spaces in it, long enough".into()),
+        ErrorCode::UNAUTHORIZED,
+        "guest secret",
+    )
+    .await;
     let mut alice = RawClient::connect(&relay).await;
     assert!(matches!(
         hello_token(&mut alice, "alice", secret('a')).await,
