@@ -89,9 +89,14 @@ async fn a_direct_message_room_refuses_a_third_user_in_token_mode() {
     forbidden(request_send(&mut carol, 4, &dm, "me too").await, 4);
 }
 
-/// A guest secret, as clients make them.
-fn secret(seed: char) -> Option<String> {
-    Some(std::iter::repeat_n(seed, 43).collect())
+/// A guest `nick` with a secret (as clients make them) of `seed` characters, welcomed.
+async fn guest(relay: &TestRelay, nick: &str, seed: char) -> RawClient {
+    let mut c = RawClient::connect(relay).await;
+    let secret = std::iter::repeat_n(seed, 43).collect();
+    match hello_token(&mut c, nick, Some(secret)).await {
+        ServerFrame::Welcome(_) => c,
+        other => panic!("expected Welcome, got {other:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,25 +104,16 @@ async fn a_direct_message_room_in_open_mode_needs_a_named_nick_with_its_secret()
     let relay = TestRelay::start(&[]).await;
     let dm = "@alice+bob";
     // A guest secret against the secret rules is refused, not taken as no secret.
-    refused(
-        &relay,
-        Some("short".into()),
-        ErrorCode::UNAUTHORIZED,
-        "guest secret",
-    )
-    .await;
-    refused(
-        &relay,
-        Some("with spaces in it, long enough".into()),
-        ErrorCode::UNAUTHORIZED,
-        "guest secret",
-    )
-    .await;
-    let mut alice = RawClient::connect(&relay).await;
-    assert!(matches!(
-        hello_token(&mut alice, "alice", secret('a')).await,
-        ServerFrame::Welcome(_)
-    ));
+    for bad in ["short", "with spaces in it, long enough"] {
+        refused(
+            &relay,
+            Some(bad.into()),
+            ErrorCode::UNAUTHORIZED,
+            "guest secret",
+        )
+        .await;
+    }
+    let mut alice = guest(&relay, "alice", 'a').await;
     let (_, _alice_dm) = join(&mut alice, 1, dm, None).await;
     send_text(&mut alice, 2, dm, "for bob").await;
 
@@ -132,19 +128,11 @@ async fn a_direct_message_room_in_open_mode_needs_a_named_nick_with_its_secret()
     }
     forbidden(request_history(&mut bob_unproven, 2, dm, None, 10).await, 2);
     // A third user, secret or not.
-    let mut carol = RawClient::connect(&relay).await;
-    assert!(matches!(
-        hello_token(&mut carol, "carol", secret('c')).await,
-        ServerFrame::Welcome(_)
-    ));
+    let mut carol = guest(&relay, "carol", 'c').await;
     forbidden(request_join(&mut carol, 1, dm, None).await, 1);
     forbidden(request_send(&mut carol, 2, dm, "hi").await, 2);
     // Bob with his secret reads it.
-    let mut bob = RawClient::connect(&relay).await;
-    assert!(matches!(
-        hello_token(&mut bob, "bob", secret('b')).await,
-        ServerFrame::Welcome(_)
-    ));
+    let mut bob = guest(&relay, "bob", 'b').await;
     match request_history(&mut bob, 1, dm, None, 10).await {
         ServerFrame::History(page) => assert_eq!(page.messages[0].text, "for bob"),
         other => panic!("expected History, got {other:?}"),
