@@ -218,3 +218,46 @@ async fn unusable_auth_flags_stop_the_relay_at_start() {
     flags.extend(["--private-rooms", "team-?"]);
     start_fails(&flags, "may not contain '?'").await;
 }
+
+/// `openssl` with `args` (RSA keys: rcgen on ring cannot make them).
+fn openssl(args: &[&str]) {
+    let status = std::process::Command::new("openssl")
+        .args(args)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .expect("openssl (Debian package openssl) makes the RSA test key");
+    assert!(status.success(), "openssl {args:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_rsa_pem_key_verifies_rs256_tokens_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let private = dir.path().join("rsa.pem");
+    let public = dir.path().join("rsa.pub.pem");
+    let (private_s, public_s) = (private.to_str().unwrap(), public.to_str().unwrap());
+    openssl(&[
+        "genpkey",
+        "-algorithm",
+        "RSA",
+        "-pkeyopt",
+        "rsa_keygen_bits:2048",
+        "-out",
+        private_s,
+    ]);
+    openssl(&["pkey", "-in", private_s, "-pubout", "-out", public_s]);
+    let relay = TestRelay::start(&["--auth", "jwt", "--auth-public-keys", public_s]).await;
+    let good = json!({"sub": "erin", "exp": now() + 600});
+    let key = jsonwebtoken::EncodingKey::from_rsa_pem(&std::fs::read(&private).unwrap()).unwrap();
+    let rs256 = |alg| jsonwebtoken::encode(&jsonwebtoken::Header::new(alg), &good, &key).unwrap();
+    let (_c, w) = signed_in(&relay, rs256(Algorithm::RS256)).await;
+    assert_eq!(w.nick, "erin");
+    refused(
+        &relay,
+        Some(rs256(Algorithm::PS256)),
+        UNAUTHORIZED,
+        "does not match the key",
+    )
+    .await;
+    let confused = hs256(&std::fs::read(&public).unwrap(), &good);
+    refused(&relay, Some(confused), UNAUTHORIZED, "HMAC-signed token").await;
+}
