@@ -1,9 +1,10 @@
 //! Identity over real QUIC: token mode's refusals (`tokens`), room grants, private rooms and
 //! direct-message rooms (`rooms`), refresh and expiry on a live session (`refresh`), the
 //! page's configuration, the development sign-in and the metrics (`web`), and token mode
-//! across a Redis cluster (`cluster`).
+//! across a Redis cluster (`cluster`); `measure` compares new sessions per second by mode.
 
 mod cluster;
+mod measure;
 mod refresh;
 mod rooms;
 mod tokens;
