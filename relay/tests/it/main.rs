@@ -19,3 +19,4 @@ mod session_spec;
 mod sessions;
 mod storage;
 mod text_rules;
+mod transports;
