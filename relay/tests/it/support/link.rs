@@ -43,13 +43,18 @@ pub fn quiet_config() -> qmux::Config {
 impl Link {
     /// Connects to the WebSocket transport on the relay's HTTP port `http`.
     pub async fn websocket(http: SocketAddr) -> Link {
+        Self::websocket_with(http, quiet_config()).await
+    }
+
+    /// Connects to the WebSocket transport with the QMux settings `config`.
+    pub async fn websocket_with(http: SocketAddr, config: qmux::Config) -> Link {
         let url = format!("ws://{http}{WS_PATH}");
         let session = tokio::time::timeout(
             super::WAIT,
             qmux::ws::Client::new()
                 .with_protocol(ws_app_protocol(), &[qmux::Version::QMux02])
                 .require_protocol()
-                .with_session_config(quiet_config())
+                .with_session_config(config)
                 .connect(&url),
         )
         .await
@@ -91,7 +96,6 @@ impl Link {
     }
 
     /// The next datagram from the relay.
-    #[allow(dead_code, reason = "used by the typing checks")]
     pub async fn read_datagram(&self) -> Result<Bytes, String> {
         match self {
             Link::Quic { conn: c, .. } => c.read_datagram().await.map_err(|e| e.to_string()),

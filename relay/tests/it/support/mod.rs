@@ -147,6 +147,19 @@ impl RawClient {
         }
     }
 
+    /// Like [`connect_via`](Self::connect_via), with a receive window of `stream_window`
+    /// bytes per room stream.
+    pub async fn connect_via_with(relay: &TestRelay, via: Via, stream_window: u32) -> RawClient {
+        match via {
+            Via::Quic => Self::connect_with(relay, Some(stream_window)).await,
+            Via::WebSocket => {
+                let mut config = link::quiet_config();
+                config.max_stream_data_uni = u64::from(stream_window);
+                Self::from_link(Link::websocket_with(relay.http, config).await).await
+            }
+        }
+    }
+
     /// Connects over `via` and completes Hello/Welcome.
     pub async fn hello_via(relay: &TestRelay, via: Via, nick: &str) -> (RawClient, Welcome) {
         let mut c = Self::connect_via(relay, via).await;
