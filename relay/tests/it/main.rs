@@ -20,3 +20,4 @@ mod sessions;
 mod storage;
 mod text_rules;
 mod transports;
+mod ws_abuse;

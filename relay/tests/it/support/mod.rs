@@ -18,7 +18,7 @@ use clap::Parser;
 use tokio::sync::oneshot;
 use tokio::time::timeout;
 
-pub use link::{Link, LinkRecv, LinkSend, Via};
+pub use link::{Link, LinkRecv, LinkSend, Via, quiet_config};
 
 /// How long any single wait in a test may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(10);
