@@ -327,6 +327,9 @@ export async function waitFor(what, check, { timeout = WAIT_MS, interval = 50 } 
 /** The browser `launchBrowser()` starts: set per suite by `describeBrowsers`. */
 let currentBrowser = BROWSERS[0] ?? 'chromium';
 
+/** The page's transport setting in the running suite: 'auto', or 'websocket' (forced). */
+let currentTransport = 'auto';
+
 /** The browser the running suite drives ('chromium' or 'firefox'). */
 export function browserName() {
   return currentBrowser;
@@ -334,26 +337,39 @@ export function browserName() {
 
 /**
  * `describe(name, body)` once per browser in BROWSERS, named "NAME (BROWSER)": inside,
- * `launchBrowser()` starts that browser.
+ * `launchBrowser()` starts that browser. With `{websocket: true}` each browser runs it a
+ * second time with the page's transport setting forced to WebSocket ("NAME (BROWSER,
+ * WebSocket)"): `openChat` opens the page with `?transport=websocket`.
  */
-export function describeBrowsers(name, body) {
+export function describeBrowsers(name, body, { websocket = false } = {}) {
   for (const browser of BROWSERS) {
-    describe(`${name} (${browser})`, () => {
-      before(() => {
-        currentBrowser = browser;
+    for (const transport of websocket ? ['auto', 'websocket'] : ['auto']) {
+      const label = transport === 'websocket' ? `${browser}, WebSocket` : browser;
+      describe(`${name} (${label})`, () => {
+        before(() => {
+          currentBrowser = browser;
+          currentTransport = transport;
+        });
+        body(browser, transport);
       });
-      body(browser);
-    });
+    }
   }
 }
 
 /**
  * A headless browser (the suite's, see `describeBrowsers`) with a fresh profile. Returns its
- * context: its pages share localStorage, as tabs of one browser do.
+ * context: its pages share localStorage, as tabs of one browser do. `context.transport` is
+ * the page setting `openChat` applies ('auto' or 'websocket').
  */
-export async function launchBrowser({ viewport = DESKTOP, colorScheme = 'light', browser = currentBrowser } = {}) {
+export async function launchBrowser({
+  viewport = DESKTOP,
+  colorScheme = 'light',
+  browser = currentBrowser,
+  transport = currentTransport,
+} = {}) {
   const profile = tempDir(browser);
   const context = await launch(browser, { profile, viewport, colorScheme });
+  context.transport = transport;
   live.add(context);
   context.on('close', () => live.delete(context));
   return context;
