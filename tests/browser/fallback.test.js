@@ -82,12 +82,15 @@ describeBrowsers('UDP blocked', (browser) => {
     await wt.locator('#composer-input').pressSequentially('typing', { delay: 20 });
     await ws.locator('#typing', { hasText: 'open is typing…' }).waitFor();
 
+    const seen = [];
     for (const page of [ws, wt]) {
       const list = await messages(page);
       assert.deepEqual(list.map((m) => m.text), ['over the WebSocket', 'over WebTransport']);
       assertOrderedOnce(list);
       assertNoPageErrors(page);
+      seen.push(list.map((m) => [m.seq, m.from, m.text]));
     }
+    assert.deepEqual(seen[0], seen[1], 'both transports number the messages alike');
   });
 
   test('a reload and a relay restart resume over the WebSocket, nothing missing or twice', async () => {
