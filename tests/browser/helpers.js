@@ -1,10 +1,11 @@
-// Helpers for the browser tests: real relay and CLI processes, headless Chromium pages, and
-// waiting for conditions with deadlines.
+// Helpers for the browser tests: real relay and CLI processes, headless Chromium and Firefox
+// pages (driver.js), and waiting for conditions with deadlines.
 //
 // Every process and browser started here is registered and ended by `cleanup()`, which each
 // test file calls in `after()`, whatever happened in the tests, and which also runs on exit.
 
 import { spawn, spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -12,7 +13,11 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-import { chromium } from 'playwright-core';
+import { describe, before } from 'node:test';
+
+import { CHROMIUM, FIREFOX, launch } from './driver.js';
+
+export { CHROMIUM, FIREFOX };
 
 /** The repository root. */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -21,8 +26,14 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const RELAY_BIN = path.join(ROOT, 'target', 'debug', 'chitchat-relay');
 export const CLI_BIN = path.join(ROOT, 'target', 'debug', 'chitchat');
 
-/** Debian's Chromium: the tests never download a browser. */
-export const CHROMIUM = process.env.CHITCHAT_CHROMIUM ?? '/usr/bin/chromium';
+/**
+ * The browsers every scenario runs in (`CHITCHAT_BROWSERS=chromium` or `=firefox` picks
+ * one): Debian's packages, never downloaded.
+ */
+export const BROWSERS = (process.env.CHITCHAT_BROWSERS ?? 'chromium,firefox')
+  .split(',')
+  .map((b) => b.trim())
+  .filter(Boolean);
 
 /** Where screenshots go (gitignored). */
 export const SCREENSHOTS = path.join(ROOT, 'test-artifacts', 'screenshots');
@@ -35,20 +46,6 @@ const CLI_TIMEOUT_MS = 20_000;
 
 /** Default deadline of `waitFor`. */
 const WAIT_MS = 15_000;
-
-/**
- * Chromium flags: headless, no sandbox (CI runs as root), nothing that talks to the network
- * on its own. QUIC must stay enabled: WebTransport runs on it.
- */
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 /** Desktop and phone viewports for screenshots. */
 export const DESKTOP = { width: 1280, height: 800 };
@@ -78,8 +75,10 @@ export function tempDir(prefix) {
  * waits for the exit; `restart()` starts it again on the same ports, data and certs dirs.
  */
 export class Relay {
-  constructor({ dataDir, certsDir, extraArgs = [] } = {}) {
+  /** `host`: the loopback address it listens on, '[::1]' by default (or '127.0.0.1'). */
+  constructor({ dataDir, certsDir, extraArgs = [], host = '[::1]' } = {}) {
     requireBinary(RELAY_BIN);
+    this.host = host;
     this.dataDir = dataDir ?? tempDir('data');
     this.certsDir = certsDir ?? tempDir('certs');
     this.extraArgs = extraArgs;
@@ -92,8 +91,8 @@ export class Relay {
   /** Starts the relay (on port 0 the first time, the same ports after) and waits for READY. */
   async start() {
     const args = [
-      '--listen', `[::1]:${this.quicPort}`,
-      '--http', `[::1]:${this.httpPort}`,
+      '--listen', `${this.host}:${this.quicPort}`,
+      '--http', `${this.host}:${this.httpPort}`,
       '--data-dir', this.dataDir,
       '--certs-dir', this.certsDir,
       ...this.extraArgs,
@@ -134,7 +133,7 @@ export class Relay {
 
   /** The relay address for the CLI. */
   get quicAddr() {
-    return `[::1]:${this.quicPort}`;
+    return `${this.host}:${this.quicPort}`;
   }
 
   /** The page's URL: localhost, so the page is a secure context and may use WebTransport. */
@@ -296,6 +295,26 @@ function redisPing(port) {
   });
 }
 
+/**
+ * A UDP port on ::1 that takes every packet and answers none, as a firewall that drops UDP
+ * does (no ICMP "port unreachable" either, so a QUIC handshake there waits, it does not
+ * fail). Resolves to `{port, close()}`; `cleanup()` closes it.
+ */
+export async function udpBlackHole() {
+  const socket = createSocket({ type: 'udp6', ipv6Only: true });
+  socket.on('message', () => {});
+  await new Promise((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(0, '::1', resolve);
+  });
+  const hole = {
+    port: socket.address().port,
+    close: () => new Promise((resolve) => socket.close(resolve)),
+  };
+  live.add(hole);
+  return hole;
+}
+
 /** A TCP port free right now on 127.0.0.1. */
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -328,22 +347,52 @@ export async function waitFor(what, check, { timeout = WAIT_MS, interval = 50 } 
   }
 }
 
+/** The browser `launchBrowser()` starts: set per suite by `describeBrowsers`. */
+let currentBrowser = BROWSERS[0] ?? 'chromium';
+
+/** The page's transport setting in the running suite: 'auto', or 'websocket' (forced). */
+let currentTransport = 'auto';
+
+/** The browser the running suite drives ('chromium' or 'firefox'). */
+export function browserName() {
+  return currentBrowser;
+}
+
 /**
- * A headless Chromium with a fresh profile. Returns the playwright BrowserContext; its
- * pages share localStorage, as tabs of one browser do.
+ * `describe(name, body)` once per browser in BROWSERS, named "NAME (BROWSER)": inside,
+ * `launchBrowser()` starts that browser. With `{websocket: true}` each browser runs it a
+ * second time with the page's transport setting forced to WebSocket ("NAME (BROWSER,
+ * WebSocket)"): `openChat` opens the page with `?transport=websocket`.
  */
-export async function launchBrowser({ viewport = DESKTOP, colorScheme = 'light' } = {}) {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)`);
+export function describeBrowsers(name, body, { websocket = false } = {}) {
+  for (const browser of BROWSERS) {
+    for (const transport of websocket ? ['auto', 'websocket'] : ['auto']) {
+      const label = transport === 'websocket' ? `${browser}, WebSocket` : browser;
+      describe(`${name} (${label})`, () => {
+        before(() => {
+          currentBrowser = browser;
+          currentTransport = transport;
+        });
+        body(browser, transport);
+      });
+    }
   }
-  const profile = tempDir('chromium');
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport,
-    colorScheme,
-  });
+}
+
+/**
+ * A headless browser (the suite's, see `describeBrowsers`) with a fresh profile. Returns its
+ * context: its pages share localStorage, as tabs of one browser do. `context.transport` is
+ * the page setting `openChat` applies ('auto' or 'websocket').
+ */
+export async function launchBrowser({
+  viewport = DESKTOP,
+  colorScheme = 'light',
+  browser = currentBrowser,
+  transport = currentTransport,
+} = {}) {
+  const profile = tempDir(browser);
+  const context = await launch(browser, { profile, viewport, colorScheme });
+  context.transport = transport;
   live.add(context);
   context.on('close', () => live.delete(context));
   return context;
@@ -351,30 +400,37 @@ export async function launchBrowser({ viewport = DESKTOP, colorScheme = 'light' 
 
 /**
  * Browsers log failed connection attempts themselves (a relay being down is a test case);
- * those are not the page's errors.
+ * those are not the page's errors. Firefox reports a WebSocket that cannot connect, or that
+ * a reload interrupts, as an uncaught error of the page.
  */
-const NETWORK_NOISE = /WebTransport|net::ERR_|Failed to load resource|Failed to fetch/;
+const NETWORK_NOISE = /WebTransport|net::ERR_|Failed to load resource|Failed to fetch|NetworkError|WebSocket connection to/;
+const WEBSOCKET_NOISE = /can.t establish a connection to the server at wss?:|The connection to wss?:.* was interrupted/;
 
 /** Collects the page's uncaught exceptions and console errors (network noise aside), to fail on them. */
 export function watchErrors(page) {
   const errors = [];
-  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('pageerror', (e) => {
+    if (!WEBSOCKET_NOISE.test(e.message)) errors.push(`pageerror: ${e.message}`);
+  });
   page.on('console', (m) => {
-    if (m.type() === 'error' && !NETWORK_NOISE.test(m.text())) errors.push(`console: ${m.text()}`);
+    if (m.type() === 'error' && !NETWORK_NOISE.test(m.text()) && !WEBSOCKET_NOISE.test(m.text())) {
+      errors.push(`console: ${m.text()}`);
+    }
   });
   return errors;
 }
 
 /**
- * Saves a screenshot under test-artifacts/screenshots/NAME.png, once no CSS transition is
- * running (drawers slide when the width changes).
+ * Saves a screenshot under test-artifacts/screenshots/BROWSER/NAME.png, once no CSS
+ * transition is running (drawers slide when the width changes).
  */
 export async function screenshot(page, name) {
-  mkdirSync(SCREENSHOTS, { recursive: true });
+  const dir = path.join(SCREENSHOTS, page.context.name);
+  mkdirSync(dir, { recursive: true });
   await page.waitForFunction(() =>
     document.getAnimations().every((a) => !(a instanceof CSSTransition) || a.playState !== 'running'),
   );
-  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
+  await page.screenshot({ path: path.join(dir, `${name}.png`) });
 }
 
 /** Ends every process and browser this module started, and removes its temp dirs. */
