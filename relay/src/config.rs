@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 
 use crate::admission::AdmissionConfig;
 use crate::broker::StoreConfig;
+use crate::claims::ClaimsConfig;
 use crate::http::HttpLimits;
 use crate::session::LimitsConfig;
 use crate::tls::TlsConfig;
@@ -60,6 +61,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub http_limits: HttpLimits,
+
+    #[command(flatten)]
+    pub claims: ClaimsConfig,
 }
 
 /// How logs are written.

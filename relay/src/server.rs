@@ -18,6 +18,7 @@ use tracing::Instrument;
 
 use crate::admission::{Admission, HandshakeSlot, Verdict};
 use crate::broker::{self, Store};
+use crate::claims::Claims;
 use crate::config::Config;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
@@ -100,14 +101,21 @@ impl Relay {
         )
         .context("starting the QUIC endpoint")?;
 
+        let claims = Claims::new(store.broker(), &config.claims);
         let state = Arc::new(RelayState::new(
             node_id,
             hub,
             store.broker(),
+            claims.clone(),
             config.limits.clone(),
             metrics,
             CancellationToken::new(),
         ));
+        tokio::spawn(
+            claims
+                .run(state.shutdown.clone())
+                .instrument(tracing::info_span!("nick_claims")),
+        );
         let quic_port = endpoint.local_addr()?.port();
         let counter = state.clone();
         let web = Arc::new(WebState {

@@ -27,6 +27,7 @@ use tokio::time::{Instant, timeout, timeout_at};
 use tokio_util::sync::CancellationToken;
 
 use crate::broker::SharedBroker;
+use crate::claims::Claims;
 use crate::hub::{Hub, SlowFlag};
 use crate::metrics::Metrics;
 use crate::transport::{Conn, RecvStream, SendStream};
@@ -46,6 +47,8 @@ pub struct RelayState {
     pub node_id: String,
     pub hub: Arc<Hub>,
     pub broker: SharedBroker,
+    /// Guest nick claims (open mode).
+    pub claims: Arc<Claims>,
     pub limits: LimitsConfig,
     pub metrics: Arc<Metrics>,
     /// Cancelled when the relay begins to shut down.
@@ -62,6 +65,7 @@ impl RelayState {
         node_id: String,
         hub: Arc<Hub>,
         broker: SharedBroker,
+        claims: Arc<Claims>,
         limits: LimitsConfig,
         metrics: Arc<Metrics>,
         shutdown: CancellationToken,
@@ -70,6 +74,7 @@ impl RelayState {
             node_id,
             hub,
             broker,
+            claims,
             quotas: AddressQuotas::new(limits.quota.clone()),
             limits,
             metrics,
@@ -228,10 +233,13 @@ async fn handshake(
                 hello.version
             ),
         ))
+    } else if let Err(e) = validate_nick(&hello.nick) {
+        Some(fatal(e.code, e.message))
     } else {
-        validate_nick(&hello.nick)
-            .err()
-            .map(|e| fatal(e.code, e.message))
+        let claim = state
+            .claims
+            .admit(conn, &hello.nick, hello.token.as_deref());
+        claim.await.err().map(|e| fatal(e.code(), e.to_string()))
     };
     if let Some(refused) = refused {
         // The session exists only to say goodbye (see `run`).

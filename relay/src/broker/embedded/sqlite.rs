@@ -197,6 +197,8 @@ pub(super) fn open_writer(path: &Path) -> Result<(Connection, u64), BrokerError>
     }
     tx.execute_batch(CREATE_SENDS)
         .map_err(|e| sqlite_error(format_args!("{}: creating the send ids", context()), e))?;
+    tx.execute_batch(super::claims::CREATE_CLAIMS)
+        .map_err(|e| sqlite_error(format_args!("{}: creating the nick claims", context()), e))?;
     let epoch: Option<u64> = tx
         .query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |row| {
             row.get(0)

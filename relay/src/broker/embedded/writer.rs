@@ -8,6 +8,7 @@ use chitchat_protocol::Message;
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
+use super::claims;
 use super::retention::RetentionPass;
 use super::sqlite::{
     EXPIRE_SENDS, INSERT_MESSAGE, REMEMBER_SEND, SELECT_LAST_SEQ, SELECT_SEND, SELECT_TEXT,
@@ -56,11 +57,17 @@ impl Writer {
             };
             let mut next = Some(first?);
             let mut closing = None;
+            let mut claim = None;
             while let Some(command) = next.take() {
                 match command {
                     WriterCommand::Publish(job) => batch.push(job),
                     WriterCommand::Close(reply) => {
                         closing = Some(reply);
+                        break;
+                    }
+                    // Served after the sends queued before it, in their order.
+                    WriterCommand::Claim(job) => {
+                        claim = Some(job);
                         break;
                     }
                 }
@@ -70,6 +77,14 @@ impl Writer {
             }
             if !batch.is_empty() {
                 self.write(std::mem::take(&mut batch));
+            }
+            if let Some(job) = claim {
+                let outcomes = claims::claim(&mut self.conn, &job.claims, job.ttl, now_ms());
+                if let Err(err) = &outcomes {
+                    tracing::error!(error = %err, "checking nick claims failed");
+                }
+                // The claimant may have stopped waiting; nothing is lost either way.
+                let _ = job.reply.send(outcomes);
             }
             if closing.is_some() {
                 return closing;

@@ -1,0 +1,82 @@
+//! Guest nick claims in the embedded store: the `nick_claims` table and the writer's
+//! transaction that checks, takes and renews claims (see `Broker::claim_nicks`).
+//!
+//! One row per claimed key (a nick's skeleton) with the hash of its secret and when it
+//! expires (ms since the Unix epoch). A row past its expiry counts as absent; each claim
+//! transaction also deletes a bounded number of them, so the table holds about one row per
+//! nick used within the claims' time-to-live.
+
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension, params};
+
+use super::sqlite::sqlite_error;
+use crate::broker::BrokerError;
+use crate::broker::api::{ClaimOutcome, NickClaim};
+
+/// The claims table. Created on every open, like the send ids, so stores made before claims
+/// gain it without a schema version change; an older relay opening the store ignores it.
+pub(super) const CREATE_CLAIMS: &str = "CREATE TABLE IF NOT EXISTS nick_claims (
+         key     TEXT PRIMARY KEY NOT NULL,
+         hash    BLOB NOT NULL,
+         expires INTEGER NOT NULL
+     ) STRICT, WITHOUT ROWID;
+     CREATE INDEX IF NOT EXISTS nick_claims_expires ON nick_claims (expires);";
+
+const SELECT_CLAIM: &str = "SELECT hash FROM nick_claims WHERE key = ?1 AND expires > ?2";
+const PUT_CLAIM: &str =
+    "INSERT OR REPLACE INTO nick_claims (key, hash, expires) VALUES (?1, ?2, ?3)";
+const EXPIRE_CLAIMS: &str = "DELETE FROM nick_claims WHERE key IN \
+     (SELECT key FROM nick_claims WHERE expires <= ?1 LIMIT ?2)";
+
+/// Expired rows deleted per claim transaction at most: more than one transaction's worth of
+/// claims ever adds, so the table cannot grow past its live rows for long, while one
+/// transaction's delete stays short whatever expired at once.
+const EXPIRE_STEP: i64 = 256;
+
+/// Checks, takes and renews `claims` at `now` (ms) in one transaction on the writer's
+/// connection; one outcome per claim, in order.
+pub(super) fn claim(
+    conn: &mut Connection,
+    claims: &[NickClaim],
+    ttl: Duration,
+    now: u64,
+) -> Result<Vec<ClaimOutcome>, BrokerError> {
+    let tx = conn
+        .transaction()
+        .map_err(|e| sqlite_error("starting a claims transaction", e))?;
+    let expires = now.saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
+    // SQLite integers are signed; a time-to-live past i64 is forever.
+    let expires = i64::try_from(expires).unwrap_or(i64::MAX);
+    let mut outcomes = Vec::with_capacity(claims.len());
+    {
+        tx.execute(EXPIRE_CLAIMS, params![now, EXPIRE_STEP])
+            .map_err(|e| sqlite_error("forgetting expired nick claims", e))?;
+        let mut select = tx
+            .prepare_cached(SELECT_CLAIM)
+            .map_err(|e| sqlite_error("preparing the claim query", e))?;
+        let mut put = tx
+            .prepare_cached(PUT_CLAIM)
+            .map_err(|e| sqlite_error("preparing the claim insert", e))?;
+        for claim in claims {
+            let held: Option<Vec<u8>> = select
+                .query_row(params![claim.key, now], |row| row.get(0))
+                .optional()
+                .map_err(|e| sqlite_error("reading a nick claim", e))?;
+            let outcome = match (held, &claim.secret_hash) {
+                (Some(held), Some(mine)) if held == mine.as_slice() => ClaimOutcome::Held,
+                (Some(_), _) => ClaimOutcome::Taken,
+                (None, None) => ClaimOutcome::Free,
+                (None, Some(_)) => ClaimOutcome::Held,
+            };
+            if let (ClaimOutcome::Held, Some(mine)) = (outcome, &claim.secret_hash) {
+                put.execute(params![claim.key, mine.as_slice(), expires])
+                    .map_err(|e| sqlite_error("storing a nick claim", e))?;
+            }
+            outcomes.push(outcome);
+        }
+    }
+    tx.commit()
+        .map_err(|e| sqlite_error("committing nick claims", e))?;
+    Ok(outcomes)
+}
