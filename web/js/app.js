@@ -12,6 +12,7 @@ import { Room } from './rooms.js';
 import { Store } from './store.js';
 import { ComposerView } from './views/composer.js';
 import { NickDialog } from './views/dialogs.js';
+import { IdentityView, guestSecret } from './views/identity.js';
 import { MessagesView } from './views/messages.js';
 import { SidebarView } from './views/sidebar.js';
 import { StatusView } from './views/status.js';
@@ -79,6 +80,7 @@ class App {
     this.composer = new ComposerView(this);
     this.sidebar = new SidebarView(this);
     this.nickDialog = new NickDialog(this);
+    this.identity = new IdentityView(this);
   }
 
   start() {
@@ -101,6 +103,7 @@ class App {
     this.sidebar.bind();
     this.messages.bind();
     this.nickDialog.bind();
+    this.identity.bind();
     this.$['banner-action'].addEventListener('click', () => {
       if (this.status.nickProblem) this.nickDialog.open({ error: this.status.fatalText });
       else if (this.conn?.state === 'stopped') this.#connect();
@@ -122,7 +125,7 @@ class App {
       this.conn.setNick(this.nick);
       return;
     }
-    const conn = new Connection({ config: this.config, nick: this.nick });
+    const conn = new Connection({ config: this.config, nick: this.nick, secret: guestSecret });
     this.conn = conn;
     conn.addEventListener('status', (e) => this.#onStatus(e.detail));
     conn.addEventListener('welcome', (e) => this.#onWelcome(e.detail.welcome));
@@ -161,6 +164,8 @@ class App {
     const e = this.status.fatal(detail);
     if (e.name === 'INVALID_NICK') {
       this.nickDialog.open({ error: this.status.fatalText });
+    } else if (e.name === 'NICK_TAKEN') {
+      this.identity.showTaken(this.nick);
     } else if (!['SHUTTING_DOWN', 'SLOW_CONSUMER', 'IDLE_TIMEOUT'].includes(e.name)) {
       // Those three end in a reconnect that the banner shows; the rest deserve a word.
       this.status.toast(this.status.fatalText, 'error');
