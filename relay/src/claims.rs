@@ -111,12 +111,14 @@ impl Claims {
     /// Checks a Hello's nick and guest secret (`Hello.token`), claiming the nick for the
     /// secret if nobody holds it, and remembers the claim for renewal while `conn` lives. A
     /// Hello without a secret may use a nick nobody has claimed, without claiming it.
+    /// Whether the session holds the nick's claim (`false`: it came without a secret), which
+    /// direct-message rooms ask of their members in open mode.
     pub async fn admit(
         &self,
         conn: &Conn,
         nick: &str,
         secret: Option<&str>,
-    ) -> Result<(), ClaimError> {
+    ) -> Result<bool, ClaimError> {
         let secret_hash = match secret {
             Some(secret) => {
                 validate_guest_secret(secret).map_err(|e| ClaimError::BadSecret(e.message))?;
@@ -142,9 +144,9 @@ impl Claims {
         match outcome {
             Some(ClaimOutcome::Held) => {
                 self.live().push((conn.clone(), claim));
-                Ok(())
+                Ok(true)
             }
-            Some(ClaimOutcome::Free) => Ok(()),
+            Some(ClaimOutcome::Free) => Ok(false),
             Some(ClaimOutcome::Taken) => Err(ClaimError::Taken(nick.to_owned())),
             None => Err(ClaimError::Unavailable("the store gave no answer".into())),
         }

@@ -6,13 +6,12 @@
 //! transaction also deletes a bounded number of them, so the table holds about one row per
 //! nick used within the claims' time-to-live.
 
-use std::time::Duration;
-
 use rusqlite::{Connection, OptionalExtension, params};
 
+use super::ClaimJob;
 use super::sqlite::sqlite_error;
 use crate::broker::BrokerError;
-use crate::broker::api::{ClaimOutcome, NickClaim};
+use crate::broker::api::ClaimOutcome;
 
 /// The claims table. Created on every open, like the send ids, so stores made before claims
 /// gain it without a schema version change; an older relay opening the store ignores it.
@@ -34,21 +33,39 @@ const EXPIRE_CLAIMS: &str = "DELETE FROM nick_claims WHERE key IN \
 /// transaction's delete stays short whatever expired at once.
 const EXPIRE_STEP: i64 = 256;
 
-/// Checks, takes and renews `claims` at `now` (ms) in one transaction on the writer's
-/// connection; one outcome per claim, in order.
-pub(super) fn claim(
+/// Serves queued claim jobs at `now` (ms) in one transaction on the writer's connection
+/// (group commit, as for messages), then answers each; if the transaction fails, every job
+/// gets the error and nothing is stored.
+pub(super) fn serve(conn: &mut Connection, jobs: Vec<ClaimJob>, now: u64) {
+    let result = claim_all(conn, &jobs, now);
+    if let Err(err) = &result {
+        tracing::error!(error = %err, "checking nick claims failed");
+    }
+    match result {
+        Ok(outcomes) => {
+            for (job, outcomes) in jobs.into_iter().zip(outcomes) {
+                // The claimant may have stopped waiting; nothing is lost either way.
+                let _ = job.reply.send(Ok(outcomes));
+            }
+        }
+        Err(err) => {
+            for job in jobs {
+                let _ = job.reply.send(Err(err.clone()));
+            }
+        }
+    }
+}
+
+/// Each job's outcomes, one per claim, in order.
+fn claim_all(
     conn: &mut Connection,
-    claims: &[NickClaim],
-    ttl: Duration,
+    jobs: &[ClaimJob],
     now: u64,
-) -> Result<Vec<ClaimOutcome>, BrokerError> {
+) -> Result<Vec<Vec<ClaimOutcome>>, BrokerError> {
     let tx = conn
         .transaction()
         .map_err(|e| sqlite_error("starting a claims transaction", e))?;
-    let expires = now.saturating_add(u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX));
-    // SQLite integers are signed; a time-to-live past i64 is forever.
-    let expires = i64::try_from(expires).unwrap_or(i64::MAX);
-    let mut outcomes = Vec::with_capacity(claims.len());
+    let mut all = Vec::with_capacity(jobs.len());
     {
         tx.execute(EXPIRE_CLAIMS, params![now, EXPIRE_STEP])
             .map_err(|e| sqlite_error("forgetting expired nick claims", e))?;
@@ -58,25 +75,33 @@ pub(super) fn claim(
         let mut put = tx
             .prepare_cached(PUT_CLAIM)
             .map_err(|e| sqlite_error("preparing the claim insert", e))?;
-        for claim in claims {
-            let held: Option<Vec<u8>> = select
-                .query_row(params![claim.key, now], |row| row.get(0))
-                .optional()
-                .map_err(|e| sqlite_error("reading a nick claim", e))?;
-            let outcome = match (held, &claim.secret_hash) {
-                (Some(held), Some(mine)) if held == mine.as_slice() => ClaimOutcome::Held,
-                (Some(_), _) => ClaimOutcome::Taken,
-                (None, None) => ClaimOutcome::Free,
-                (None, Some(_)) => ClaimOutcome::Held,
-            };
-            if let (ClaimOutcome::Held, Some(mine)) = (outcome, &claim.secret_hash) {
-                put.execute(params![claim.key, mine.as_slice(), expires])
-                    .map_err(|e| sqlite_error("storing a nick claim", e))?;
+        for job in jobs {
+            let expires =
+                now.saturating_add(u64::try_from(job.ttl.as_millis()).unwrap_or(u64::MAX));
+            // SQLite integers are signed; a time-to-live past i64 is forever.
+            let expires = i64::try_from(expires).unwrap_or(i64::MAX);
+            let mut outcomes = Vec::with_capacity(job.claims.len());
+            for claim in &job.claims {
+                let held: Option<Vec<u8>> = select
+                    .query_row(params![claim.key, now], |row| row.get(0))
+                    .optional()
+                    .map_err(|e| sqlite_error("reading a nick claim", e))?;
+                let outcome = match (held, &claim.secret_hash) {
+                    (Some(held), Some(mine)) if held == mine.as_slice() => ClaimOutcome::Held,
+                    (Some(_), _) => ClaimOutcome::Taken,
+                    (None, None) => ClaimOutcome::Free,
+                    (None, Some(_)) => ClaimOutcome::Held,
+                };
+                if let (ClaimOutcome::Held, Some(mine)) = (outcome, &claim.secret_hash) {
+                    put.execute(params![claim.key, mine.as_slice(), expires])
+                        .map_err(|e| sqlite_error("storing a nick claim", e))?;
+                }
+                outcomes.push(outcome);
             }
-            outcomes.push(outcome);
+            all.push(outcomes);
         }
     }
     tx.commit()
         .map_err(|e| sqlite_error("committing nick claims", e))?;
-    Ok(outcomes)
+    Ok(all)
 }

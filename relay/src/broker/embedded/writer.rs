@@ -57,7 +57,7 @@ impl Writer {
             };
             let mut next = Some(first?);
             let mut closing = None;
-            let mut claim = None;
+            let mut claims = Vec::new();
             while let Some(command) = next.take() {
                 match command {
                     WriterCommand::Publish(job) => batch.push(job),
@@ -65,26 +65,18 @@ impl Writer {
                         closing = Some(reply);
                         break;
                     }
-                    // Served after the sends queued before it, in their order.
-                    WriterCommand::Claim(job) => {
-                        claim = Some(job);
-                        break;
-                    }
+                    // Another table: served after the batch, all in one transaction.
+                    WriterCommand::Claim(job) => claims.push(job),
                 }
-                if batch.len() < MAX_BATCH {
+                if batch.len() + claims.len() < MAX_BATCH {
                     next = commands.try_recv().ok();
                 }
             }
             if !batch.is_empty() {
                 self.write(std::mem::take(&mut batch));
             }
-            if let Some(job) = claim {
-                let outcomes = claims::claim(&mut self.conn, &job.claims, job.ttl, now_ms());
-                if let Err(err) = &outcomes {
-                    tracing::error!(error = %err, "checking nick claims failed");
-                }
-                // The claimant may have stopped waiting; nothing is lost either way.
-                let _ = job.reply.send(outcomes);
+            if !claims.is_empty() {
+                claims::serve(&mut self.conn, claims, now_ms());
             }
             if closing.is_some() {
                 return closing;
