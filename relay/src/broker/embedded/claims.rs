@@ -1,5 +1,5 @@
-//! Guest nick claims in the embedded store: the `nick_claims` table and the writer's
-//! transaction that checks, takes and renews claims (see `Broker::claim_nicks`).
+//! Guest nick claims in the embedded store: the writer's transaction that checks, takes and
+//! renews claims (see `Broker::claim_nicks`) in the `nick_claims` table (`sqlite` creates it).
 //!
 //! One row per claimed key (a nick's skeleton) with the hash of its secret and when it
 //! expires (ms since the Unix epoch). A row past its expiry counts as absent; each claim
@@ -12,15 +12,6 @@ use super::ClaimJob;
 use super::sqlite::sqlite_error;
 use crate::broker::BrokerError;
 use crate::broker::api::ClaimOutcome;
-
-/// The claims table. Created on every open, like the send ids, so stores made before claims
-/// gain it without a schema version change; an older relay opening the store ignores it.
-pub(super) const CREATE_CLAIMS: &str = "CREATE TABLE IF NOT EXISTS nick_claims (
-         key     TEXT PRIMARY KEY NOT NULL,
-         hash    BLOB NOT NULL,
-         expires INTEGER NOT NULL
-     ) STRICT, WITHOUT ROWID;
-     CREATE INDEX IF NOT EXISTS nick_claims_expires ON nick_claims (expires);";
 
 const SELECT_CLAIM: &str = "SELECT hash FROM nick_claims WHERE key = ?1 AND expires > ?2";
 const PUT_CLAIM: &str =
