@@ -166,8 +166,9 @@ class App {
       this.nickDialog.open({ error: this.status.fatalText });
     } else if (e.name === 'NICK_TAKEN') {
       this.identity.showTaken(this.nick);
-    } else if (!['SHUTTING_DOWN', 'SLOW_CONSUMER', 'IDLE_TIMEOUT'].includes(e.name)) {
-      // Those three end in a reconnect that the banner shows; the rest deserve a word.
+    } else if (!['SHUTTING_DOWN', 'SLOW_CONSUMER', 'IDLE_TIMEOUT', 'UNAVAILABLE'].includes(e.name)) {
+      // Those end in a reconnect that the banner shows (UNAVAILABLE: the relay could not
+      // check the nick's claim without its store); the rest deserve a word.
       this.status.toast(this.status.fatalText, 'error');
     }
   }
