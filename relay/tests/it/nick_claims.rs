@@ -205,3 +205,23 @@ async fn claims_hold_across_a_cluster() {
     refused(b.quic, &ca, "ada", Some(EVE_SECRET), ErrorCode::UNAVAILABLE).await;
     refused(b.quic, &ca, "zed", None, ErrorCode::UNAVAILABLE).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_claim_survives_a_relay_restart() {
+    let mut relay = TestRelay::start(&[]).await;
+    let ada = welcomed(relay.addr, &relay.ca(), "ada", Some(ADA_SECRET)).await;
+    ada.close();
+    tokio::time::timeout(WAIT, relay.begin_shutdown())
+        .await
+        .expect("the relay stops in time")
+        .expect("the relay task runs")
+        .expect("the relay stops cleanly");
+    let dir = std::mem::replace(&mut relay.dir, tempfile::tempdir().expect("a temp dir"));
+    drop(relay);
+
+    // The store on disk still holds the claim: a new relay on it refuses the stranger.
+    let relay = TestRelay::start_in(dir, &[]).await;
+    let (addr, ca) = (relay.addr, relay.ca());
+    refused(addr, &ca, "ada", Some(EVE_SECRET), ErrorCode::NICK_TAKEN).await;
+    let _ada = welcomed(addr, &ca, "ada", Some(ADA_SECRET)).await;
+}
