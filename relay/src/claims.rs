@@ -14,7 +14,8 @@
 //! A store that cannot answer refuses the Hello with `UNAVAILABLE`: admitting it could let
 //! someone use a nick claimed by another.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
@@ -93,10 +94,11 @@ impl ClaimError {
 pub struct Claims {
     broker: SharedBroker,
     ttl: Duration,
-    /// The claims of sessions admitted with a secret, with their connections; a closed
-    /// connection's entry goes at the next renewal. One entry per such session, so bounded
-    /// by the relay's session limit.
-    live: Mutex<Vec<(Conn, NickClaim)>>,
+    /// The claims of open sessions admitted with a secret, by a number of their own; each
+    /// leaves when its connection closes. One entry per such session, so bounded by the
+    /// relay's session limit.
+    live: Mutex<HashMap<u64, NickClaim>>,
+    next: AtomicU64,
 }
 
 impl Claims {
@@ -104,7 +106,8 @@ impl Claims {
         Arc::new(Claims {
             broker,
             ttl: config.nick_claim_ttl,
-            live: Mutex::new(Vec::new()),
+            live: Mutex::new(HashMap::new()),
+            next: AtomicU64::new(0),
         })
     }
 
@@ -114,7 +117,7 @@ impl Claims {
     /// Whether the session holds the nick's claim (`false`: it came without a secret), which
     /// direct-message rooms ask of their members in open mode.
     pub async fn admit(
-        &self,
+        self: &Arc<Self>,
         conn: &Conn,
         nick: &str,
         secret: Option<&str>,
@@ -143,13 +146,26 @@ impl Claims {
         };
         match outcome {
             Some(ClaimOutcome::Held) => {
-                self.live().push((conn.clone(), claim));
+                self.hold(conn, claim);
                 Ok(true)
             }
             Some(ClaimOutcome::Free) => Ok(false),
             Some(ClaimOutcome::Taken) => Err(ClaimError::Taken(nick.to_owned())),
             None => Err(ClaimError::Unavailable("the store gave no answer".into())),
         }
+    }
+
+    /// Renews `claim` while `conn` is open: a small task forgets it when the connection
+    /// closes, so a closed session holds nothing here.
+    fn hold(self: &Arc<Self>, conn: &Conn, claim: NickClaim) {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        self.live().insert(id, claim);
+        let claims = Arc::clone(self);
+        let conn = conn.clone();
+        tokio::spawn(async move {
+            conn.closed().await;
+            claims.live().remove(&id);
+        });
     }
 
     /// How often [`Claims::run`] renews: a quarter of the time-to-live, so a claim survives
@@ -170,16 +186,15 @@ impl Claims {
         }
     }
 
-    /// One renewal pass: forgets the claims of closed sessions and renews the rest, each
-    /// claim once however many sessions hold it, in batches of [`RENEW_BATCH`].
+    /// One renewal pass: renews the claims of open sessions, each claim once however many
+    /// sessions hold it, in batches of [`RENEW_BATCH`].
     pub async fn renew(&self) {
         let claims: Vec<NickClaim> = {
-            let mut live = self.live();
-            live.retain(|(conn, _)| conn.quic().close_reason().is_none());
+            let live = self.live();
             let mut seen = HashSet::new();
-            live.iter()
-                .filter(|(_, claim)| seen.insert((&claim.key, claim.secret_hash)))
-                .map(|(_, claim)| claim.clone())
+            live.values()
+                .filter(|claim| seen.insert((&claim.key, claim.secret_hash)))
+                .cloned()
                 .collect()
         };
         for batch in claims.chunks(RENEW_BATCH) {
@@ -198,7 +213,7 @@ impl Claims {
         }
     }
 
-    fn live(&self) -> std::sync::MutexGuard<'_, Vec<(Conn, NickClaim)>> {
+    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<u64, NickClaim>> {
         self.live.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
