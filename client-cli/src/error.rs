@@ -113,6 +113,9 @@ pub enum ClientError {
     /// The session this request went through has stopped.
     #[error("the session has ended")]
     SessionEnded,
+    /// The nick's guest secret could not be read or saved.
+    #[error("guest secret file {}: {reason}", path.display())]
+    GuestSecret { path: PathBuf, reason: String },
 }
 
 fn list(errors: &[ClientError]) -> String {
@@ -140,15 +143,15 @@ impl ClientError {
             || self.code().is_some_and(ErrorCode::is_fatal)
     }
 
-    /// Whether trying again (later, or on another relay) cannot help: the CA file is
-    /// unusable, or the relay refused the session for something this client sends (its
-    /// protocol version or nick).
+    /// Whether trying again (later, or on another relay) cannot help: the CA file or the
+    /// guest secret is unusable, or the relay refused the session for something this client
+    /// sends (its protocol version or nick, or a nick another secret holds).
     pub fn is_permanent(&self) -> bool {
         match self {
-            ClientError::CaFile { .. } => true,
+            ClientError::CaFile { .. } | ClientError::GuestSecret { .. } => true,
             ClientError::Refused { code, .. } => matches!(
                 *code,
-                ErrorCode::UNSUPPORTED_VERSION | ErrorCode::INVALID_NICK
+                ErrorCode::UNSUPPORTED_VERSION | ErrorCode::INVALID_NICK | ErrorCode::NICK_TAKEN
             ),
             ClientError::NoRelay(all) => !all.is_empty() && all.iter().all(Self::is_permanent),
             _ => false,
@@ -209,6 +212,14 @@ mod tests {
             message: "nick is empty".into(),
         };
         assert!(nick.is_permanent());
+        let taken = ClientError::Refused {
+            code: ErrorCode::NICK_TAKEN,
+            message: "nick 'ada' is taken".into(),
+        };
+        assert!(
+            taken.is_permanent(),
+            "another secret holds it: retrying cannot help"
+        );
         let busy = ClientError::Closed(CloseReason::Relay {
             code: ErrorCode::SERVER_BUSY,
             reason: "full".into(),

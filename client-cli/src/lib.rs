@@ -9,6 +9,7 @@
 //! - [`session`]: a session that reconnects (cycling relays, with backoff), re-joins every
 //!   room from where it stopped and drops duplicates.
 //! - [`output`]: how messages are printed.
+//! - [`guest`]: the guest secret each nick is claimed with (open mode), kept in a file.
 //! - [`options`]: the flags every client binary takes, and the checked [`options::Context`].
 //! - [`process`]: logging, the runtime and the exit code around a binary's command.
 //! - [`cli`]: the commands (`send`, `tail`, `history`, `chat`).
@@ -17,6 +18,7 @@ pub mod addr;
 pub mod cli;
 pub mod client;
 pub mod error;
+pub mod guest;
 pub mod options;
 pub mod output;
 pub mod process;

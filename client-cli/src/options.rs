@@ -107,10 +107,11 @@ impl Context {
         SessionConfig::new(self.relays.clone(), self.nick.clone(), self.client.clone())
     }
 
-    /// One connection (no reconnection), for one-shot commands.
+    /// One connection (no reconnection), for one-shot commands; a session refused with
+    /// `UNAVAILABLE` is tried again for a while (see `Connector::connect_retrying`).
     pub async fn connect(&self) -> Result<Client, ClientError> {
         let connector = Connector::new(self.client.clone())?;
-        let (client, _events, _) = connector.connect_any(&self.relays, 0, &self.nick).await?;
+        let (client, _events, _) = connector.connect_retrying(&self.relays, &self.nick).await?;
         Ok(client)
     }
 }

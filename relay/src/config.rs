@@ -8,6 +8,7 @@ use crate::admission::AdmissionConfig;
 use crate::auth::AuthConfig;
 use crate::auth::mint::TokenArgs;
 use crate::broker::StoreConfig;
+use crate::claims::ClaimsConfig;
 use crate::http::HttpLimits;
 use crate::session::LimitsConfig;
 use crate::tls::TlsConfig;
@@ -65,6 +66,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub auth: AuthConfig,
+
+    #[command(flatten)]
+    pub claims: ClaimsConfig,
 
     /// Without a subcommand the relay runs.
     #[command(subcommand)]

@@ -5,12 +5,13 @@
 //! Layers, each knowing only the ones below it: [`server`] (start-up, endpoint, admission,
 //! shutdown) -> [`session`] (one client's frames over [`transport`], which also tells the
 //! two kinds of client apart) -> [`hub`] (rooms and fan-out on this relay) -> [`broker`]
-//! (numbering, storage, other relays). Each module owns its configuration; [`config`]
+//! (numbering, storage, other relays); [`claims`] keeps guest nicks for their owners. Each module owns its configuration; [`config`]
 //! flattens them. The wire format lives in the `chitchat-protocol` crate.
 
 pub mod admission;
 pub mod auth;
 pub mod broker;
+pub mod claims;
 pub mod clock;
 pub mod config;
 pub mod gate;

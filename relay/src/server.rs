@@ -19,6 +19,7 @@ use tracing::Instrument;
 use crate::admission::{Admission, HandshakeSlot, Verdict};
 use crate::auth::Auth;
 use crate::broker::{self, Store};
+use crate::claims::Claims;
 use crate::config::Config;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
@@ -109,15 +110,22 @@ impl Relay {
         if auth.dev_login {
             dev_login_allowed(&config)?;
         }
+        let claims = Claims::new(store.broker(), &config.claims);
         let state = Arc::new(RelayState::new(
             node_id,
             hub,
             store.broker(),
+            claims.clone(),
             config.limits.clone(),
             metrics,
             CancellationToken::new(),
             auth.clone(),
         ));
+        tokio::spawn(
+            claims
+                .run(state.shutdown.clone())
+                .instrument(tracing::info_span!("nick_claims")),
+        );
         let quic_port = endpoint.local_addr()?.port();
         let counter = state.clone();
         let web = Arc::new(WebState {

@@ -185,12 +185,22 @@ async function killProcess(proc, signal) {
   await exited;
 }
 
+/**
+ * The CLI's environment: its guest secrets (open mode) go in a directory of this test run,
+ * removed by `cleanup()`, never in the user's own config directory.
+ */
+function cliEnv() {
+  const dir = path.join(tmpdir(), `chitchat-cli-config-${process.pid}`);
+  tempDirs.add(dir);
+  return { ...process.env, XDG_CONFIG_HOME: dir };
+}
+
 /** Runs the CLI once with `args` after the relay options; resolves to its stdout. */
 export async function cli(relay, nick, args, { input } = {}) {
   requireBinary(CLI_BIN);
   const full = ['--relay', relay.quicAddr, '--ca', relay.caFile, '--nick', nick, ...args];
   return new Promise((resolve, reject) => {
-    const proc = spawn(CLI_BIN, full, { stdio: ['pipe', 'pipe', 'pipe'] });
+    const proc = spawn(CLI_BIN, full, { stdio: ['pipe', 'pipe', 'pipe'], env: cliEnv() });
     track(proc);
     let out = '';
     let err = '';
@@ -219,7 +229,7 @@ export function cliChat(relay, nick, room) {
   const proc = spawn(
     CLI_BIN,
     ['--relay', relay.quicAddr, '--ca', relay.caFile, '--nick', nick, 'chat', room],
-    { stdio: ['pipe', 'pipe', 'pipe'] },
+    { stdio: ['pipe', 'pipe', 'pipe'], env: cliEnv() },
   );
   track(proc);
   const lines = [];

@@ -6,7 +6,7 @@ use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::DEFAULT_TIMEOUT;
-use crate::child::{LineReader, cli_bin, command, drain, signal, wait_exit};
+use crate::child::{LineReader, cli_bin, command, drain, signal, target_dir, wait_exit};
 
 /// A `chitchat` command line being built.
 #[derive(Debug, Clone, Default)]
@@ -121,6 +121,9 @@ impl Cli {
 
     fn command(&self) -> Command {
         let mut command = command(cli_bin());
+        // Guest secrets go under the target dir, never the user's own config (a test may
+        // set another XDG_CONFIG_HOME with `env`).
+        command.env("XDG_CONFIG_HOME", target_dir().join("test-config"));
         command.args(&self.args);
         for (k, v) in &self.env {
             command.env(k, v);

@@ -13,6 +13,7 @@ import { Store } from './store.js';
 import { TransportMemory, applyTransportSetting } from './transport.js';
 import { ComposerView } from './views/composer.js';
 import { NickDialog } from './views/dialogs.js';
+import { IdentityView, guestSecret } from './views/identity.js';
 import { MessagesView } from './views/messages.js';
 import { SidebarView } from './views/sidebar.js';
 import { StatusView } from './views/status.js';
@@ -80,6 +81,7 @@ class App {
     this.composer = new ComposerView(this);
     this.sidebar = new SidebarView(this);
     this.nickDialog = new NickDialog(this);
+    this.identity = new IdentityView(this);
   }
 
   start() {
@@ -102,6 +104,7 @@ class App {
     this.sidebar.bind();
     this.messages.bind();
     this.nickDialog.bind();
+    this.identity.bind();
     this.$['banner-action'].addEventListener('click', () => {
       if (this.status.nickProblem) this.nickDialog.open({ error: this.status.fatalText });
       else if (this.conn?.state === 'stopped') this.#connect();
@@ -124,7 +127,7 @@ class App {
     }
     const memory = new TransportMemory();
     applyTransportSetting(memory);
-    const conn = new Connection({ config: this.config, nick: this.nick, memory });
+    const conn = new Connection({ config: this.config, nick: this.nick, secret: guestSecret, memory });
     this.conn = conn;
     conn.addEventListener('status', (e) => this.#onStatus(e.detail));
     conn.addEventListener('welcome', (e) => this.#onWelcome(e.detail));
@@ -163,8 +166,11 @@ class App {
     const e = this.status.fatal(detail);
     if (e.name === 'INVALID_NICK') {
       this.nickDialog.open({ error: this.status.fatalText });
-    } else if (!['SHUTTING_DOWN', 'SLOW_CONSUMER', 'IDLE_TIMEOUT'].includes(e.name)) {
-      // Those three end in a reconnect that the banner shows; the rest deserve a word.
+    } else if (e.name === 'NICK_TAKEN') {
+      this.identity.showTaken(this.nick);
+    } else if (!['SHUTTING_DOWN', 'SLOW_CONSUMER', 'IDLE_TIMEOUT', 'UNAVAILABLE'].includes(e.name)) {
+      // Those end in a reconnect that the banner shows (UNAVAILABLE: the relay could not
+      // check the nick's claim without its store); the rest deserve a word.
       this.status.toast(this.status.fatalText, 'error');
     }
   }

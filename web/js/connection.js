@@ -71,7 +71,7 @@ const LOST_RETRY_MS = 100;
 const JITTER = 0.25;
 
 /** Codes after which reconnecting cannot help until the person changes something. */
-const NEEDS_PERSON = new Set([ErrorCode.INVALID_NICK, ErrorCode.UNSUPPORTED_VERSION]);
+const NEEDS_PERSON = new Set([ErrorCode.INVALID_NICK, ErrorCode.NICK_TAKEN, ErrorCode.UNSUPPORTED_VERSION]);
 
 /** A request failed: the relay answered Error (`code` set) or the session ended (`lost`). */
 export class RequestError extends Error {
@@ -99,15 +99,24 @@ export class Connection extends EventTarget {
    * @param {object} opts
    * @param {object} opts.config  the page config ({webtransport, cert_hashes, ...})
    * @param {string} opts.nick
+   * @param {(nick: string) => string|null} [opts.secret]  the guest secret sent for a nick (Hello.token)
    * @param {string} [opts.configUrl]  where to re-read the config before reconnecting
    *   (a restarted relay has a new certificate hash)
    * @param {TransportMemory} [opts.memory]  the transport setting and the remembered winners
    * @param {string} [opts.wsUrl]  the relay's WebSocket URL (default: the page's origin)
    */
-  constructor({ config, nick, configUrl = '/config.json', memory = new TransportMemory(), wsUrl = websocketUrl() }) {
+  constructor({
+    config,
+    nick,
+    secret = () => null,
+    configUrl = '/config.json',
+    memory = new TransportMemory(),
+    wsUrl = websocketUrl(),
+  }) {
     super();
     this.config = config;
     this.nick = nick;
+    this.secret = secret;
     this.configUrl = configUrl;
     this.memory = memory;
     this.wsUrl = wsUrl;
@@ -401,7 +410,7 @@ class Session {
     this.writer.closed.catch(() => {});
     const reader = stream.readable.getReader();
     const frames = new FrameReader(ServerFrame);
-    await this.writer.write(encodeFrame(ClientFrame, { Hello: { version: PROTOCOL_VERSION, nick, token: null } }));
+    await this.writer.write(encodeFrame(ClientFrame, { Hello: { version: PROTOCOL_VERSION, nick, token: this.owner.secret(nick) } }));
     // The first frame is Welcome, or an Error saying why not.
     let first;
     while (first === undefined) {

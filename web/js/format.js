@@ -53,6 +53,7 @@ const PLAIN = {
   INVALID_ROOM: 'That room name is not allowed.',
   TOO_MANY_ROOMS: 'You are in as many rooms as the relay allows. Leave one first.',
   INVALID_NICK: 'That nick is not allowed.',
+  NICK_TAKEN: 'Someone else keeps that nick. Pick another, or paste its secret from your other device.',
   NICK_LOOKALIKE: 'Someone in that room has a nick that looks just like yours. Pick another nick to join it.',
   QUOTA_EXCEEDED: 'Too many new rooms or messages from your network just now. Try again in a minute.',
   INVALID_REQUEST: 'The relay refused the request.',

@@ -3,16 +3,19 @@
 
 mod chat;
 mod history;
+mod secret;
 mod send;
 mod tail;
 
 use std::io::Write;
+use std::path::PathBuf;
 
 use anyhow::Context as _;
 use chitchat_protocol::validate_room;
 use clap::{Parser, Subcommand};
 
 use crate::ClientError;
+use crate::guest::GuestSecrets;
 use crate::options::{Context, Global};
 
 /// Chat through ChitChat relays from the terminal.
@@ -22,6 +25,16 @@ pub struct Cli {
     /// Flags every command takes.
     #[command(flatten)]
     pub global: Global,
+    /// The file holding the guest secret sent for the nick (for scripts and tests) [default:
+    /// one file per nick under the user's config directory, e.g.
+    /// ~/.config/chitchat/guest/<nick>.secret, made on first use].
+    #[arg(
+        long,
+        value_name = "FILE",
+        env = "CHITCHAT_GUEST_SECRET_FILE",
+        global = true
+    )]
+    pub guest_secret_file: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -69,12 +82,24 @@ pub enum Command {
         /// The room to start in.
         room: String,
     },
+    /// Print the nick's guest secret, to use the nick on another device; or save one copied
+    /// from another device with --import.
+    Secret {
+        /// Save this secret for the nick instead (`-`: read it from stdin).
+        #[arg(long, value_name = "SECRET")]
+        import: Option<String>,
+        /// With --import: replace a different secret already saved for the nick.
+        #[arg(long, requires = "import")]
+        replace: bool,
+    },
 }
 
 /// Runs the command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let ctx = Context::new(&cli.global)?;
-    match cli.command {
+    let mut ctx = Context::new(&cli.global)?;
+    let secrets = GuestSecrets::new(cli.guest_secret_file)?;
+    ctx.client.guest_secrets = Some(secrets.clone());
+    let result = match cli.command {
         Command::Send { room, text } => send::run(&ctx, &room, &text.join(" ")).await,
         Command::Tail {
             room,
@@ -84,7 +109,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => tail::run(&ctx, &room, since, count, json).await,
         Command::History { room, limit, json } => history::run(&ctx, &room, limit, json).await,
         Command::Chat { room } => chat::run(&ctx, &room).await,
-    }
+        Command::Secret { import, replace } => {
+            secret::run(&secrets, &ctx.nick, import.as_deref(), replace)
+        }
+    };
+    result.map_err(|e| secret::explain(e, &ctx.nick, &secrets))
 }
 
 /// Resolves on Ctrl-C (SIGINT). The handler is in place when this returns, not only once the

@@ -33,6 +33,7 @@ use tokio::sync::{mpsc, oneshot};
 pub use retry::SEND_RETRY_WINDOW;
 
 use crate::addr::Via;
+use crate::guest::GuestSecrets;
 use crate::{ClientError, CloseReason, RelayAddr};
 use link::{Link, LinkSend};
 
@@ -83,6 +84,9 @@ pub struct ClientConfig {
     pub request_timeout: Duration,
     /// Room events buffered before room streams stop being read.
     pub room_queue: usize,
+    /// Where each nick's guest secret (`Hello.token` in open mode) is kept; `None` sends
+    /// none (a nick nobody has claimed can still be used, without claiming it).
+    pub guest_secrets: Option<GuestSecrets>,
 }
 
 impl ClientConfig {
@@ -97,6 +101,7 @@ impl ClientConfig {
             keep_alive: keep_alive_for(DEFAULT_IDLE_TIMEOUT),
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             room_queue: DEFAULT_ROOM_QUEUE,
+            guest_secrets: None,
         }
     }
 }
@@ -300,7 +305,12 @@ impl Connector {
         let hello = ClientFrame::Hello(Hello {
             version: PROTOCOL_VERSION,
             nick: nick.to_owned(),
-            token: None,
+            token: self
+                .cfg
+                .guest_secrets
+                .as_ref()
+                .map(|g| g.secret(nick))
+                .transpose()?,
         });
         let bytes = encode_frame(&hello).map_err(ClientError::BadFrame)?;
         send.write_all(&bytes).await.map_err(unreachable)?;

@@ -1,15 +1,18 @@
 //! Sends that survive a store that is briefly unavailable: each send carries a random send
 //! id (`SendOnce`), and a send refused with `UNAVAILABLE` is sent again with the same id, with
 //! backoff, for a bounded time. The relay stores a repeated id once, so a send the store
-//! took despite refusing it is not stored twice.
+//! took despite refusing it is not stored twice. A one-shot connection refused with
+//! `UNAVAILABLE` (in open mode the relay cannot check the nick's claim without its store)
+//! is tried again the same way.
 
 use std::time::Duration;
 
 use chitchat_protocol::{ClientFrame, ErrorCode, ServerFrame};
 use tokio::time::Instant;
 
-use super::{Client, Sent, unexpected};
+use super::{Client, Connector, Events, Sent, unexpected};
 use crate::ClientError;
+use crate::RelayAddr;
 
 /// How long a send keeps retrying `UNAVAILABLE`. Covers a Redis failover or a stall of
 /// several seconds (the relay's own deadline is 3 s), while a user waiting on `send` or a
@@ -22,6 +25,51 @@ const FIRST_BACKOFF: Duration = Duration::from_millis(100);
 
 /// The longest wait between retries, so that a store coming back is noticed within it.
 const MAX_BACKOFF: Duration = Duration::from_secs(2);
+
+impl Connector {
+    /// [`Connector::connect_any`], tried again with backoff for up to [`SEND_RETRY_WINDOW`]
+    /// while the relays refuse the session with `UNAVAILABLE`.
+    pub async fn connect_retrying(
+        &self,
+        relays: &[RelayAddr],
+        nick: &str,
+    ) -> Result<(Client, Events, usize), ClientError> {
+        let started = Instant::now();
+        let mut backoff = FIRST_BACKOFF;
+        let mut tries = 0u32;
+        loop {
+            tries += 1;
+            match self.connect_any(relays, 0, nick).await {
+                Err(e) if is_unavailable(&e) => {
+                    if started.elapsed() + backoff > SEND_RETRY_WINDOW {
+                        return Err(ClientError::Refused {
+                            code: ErrorCode::UNAVAILABLE,
+                            message: format!(
+                                "{e} (gave up after {tries} tries in {} s)",
+                                started.elapsed().as_secs()
+                            ),
+                        });
+                    }
+                    tracing::debug!(tries, error = %e, "session refused for now; trying again");
+                    tokio::time::sleep(backoff).await;
+                    backoff = (backoff * 2).min(MAX_BACKOFF);
+                }
+                other => return other,
+            }
+        }
+    }
+}
+
+/// Whether a failed connection may work once the relays' store is back: a relay refused it
+/// with `UNAVAILABLE`, and none refused it for good.
+fn is_unavailable(error: &ClientError) -> bool {
+    match error {
+        ClientError::NoRelay(all) => {
+            all.iter().any(is_unavailable) && !all.iter().any(ClientError::is_permanent)
+        }
+        other => other.code() == Some(ErrorCode::UNAVAILABLE),
+    }
+}
 
 impl Client {
     /// Sends `text` to `room`; resolves once the relay stored it. A refusal with

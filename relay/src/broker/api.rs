@@ -41,6 +41,26 @@ impl NewMessage {
 /// remembered ids (one small row or key per send) bounded by ten minutes of traffic.
 pub const SEND_ID_TTL: std::time::Duration = std::time::Duration::from_secs(600);
 
+/// One guest nick claim to check, take or renew (see [`Broker::claim_nicks`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NickClaim {
+    /// What the claim is kept under: the nick's skeleton, so look-alike nicks share it.
+    pub key: String,
+    /// A hash of the claimant's guest secret; `None` for a session that has no secret.
+    pub secret_hash: Option<[u8; 32]>,
+}
+
+/// What a store said about one [`NickClaim`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// The claim is this secret's: taken now, or held already and its time-to-live renewed.
+    Held,
+    /// Nobody holds the key and the claim had no secret: nothing was stored.
+    Free,
+    /// Another secret holds the key (or one does and the claim had none).
+    Taken,
+}
+
 /// Where a room's history stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RoomHead {
@@ -209,6 +229,18 @@ pub trait Broker: Send + Sync + 'static {
             },
         );
     }
+
+    /// Checks each claim against the guest nick claims the store keeps, and takes or renews
+    /// the ones with a secret that nobody else holds: a live claim for the same key and the
+    /// same hash gets `ttl` from now, a key with no live claim is claimed for `ttl`, a key
+    /// held by another hash is left alone. One outcome per claim, in order. Every relay of
+    /// a cluster sees the same claims. Atomic per key: two claimants racing for a free key
+    /// cannot both get [`ClaimOutcome::Held`].
+    async fn claim_nicks(
+        &self,
+        claims: &[NickClaim],
+        ttl: std::time::Duration,
+    ) -> Result<Vec<ClaimOutcome>, BrokerError>;
 
     /// The live relays of the cluster this broker serves, this one included, or `None` if
     /// it serves this relay alone (the default).

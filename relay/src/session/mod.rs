@@ -27,8 +27,9 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::time::{Instant, timeout, timeout_at};
 use tokio_util::sync::CancellationToken;
 
-use crate::auth::{Auth, Identity};
+use crate::auth::{Auth, AuthMode, Identity};
 use crate::broker::SharedBroker;
+use crate::claims::Claims;
 use crate::hub::{Hub, SlowFlag};
 use crate::metrics::Metrics;
 use crate::transport::{Conn, RecvStream, SendStream};
@@ -50,6 +51,8 @@ pub struct RelayState {
     pub node_id: String,
     pub hub: Arc<Hub>,
     pub broker: SharedBroker,
+    /// Guest nick claims (open mode).
+    pub claims: Arc<Claims>,
     pub limits: LimitsConfig,
     pub metrics: Arc<Metrics>,
     /// Cancelled when the relay begins to shut down.
@@ -68,6 +71,7 @@ impl RelayState {
         node_id: String,
         hub: Arc<Hub>,
         broker: SharedBroker,
+        claims: Arc<Claims>,
         limits: LimitsConfig,
         metrics: Arc<Metrics>,
         shutdown: CancellationToken,
@@ -77,6 +81,7 @@ impl RelayState {
             node_id,
             hub,
             broker,
+            claims,
             quotas: AddressQuotas::new(limits.quota.clone()),
             limits,
             metrics,
@@ -241,10 +246,15 @@ async fn handshake(
         ))
     } else if let Err(refused) = session.admit(&hello) {
         Some(refused)
+    } else if let Err(e) = validate_nick(&session.nick) {
+        Some(fatal(e.code, e.message))
+    } else if state.auth.mode == AuthMode::Open {
+        let claim = state
+            .claims
+            .admit(conn, &session.nick, hello.token.as_deref());
+        claim.await.err().map(|e| fatal(e.code(), e.to_string()))
     } else {
-        validate_nick(&session.nick)
-            .err()
-            .map(|e| fatal(e.code, e.message))
+        None
     };
     if let Some(refused) = refused {
         // The session exists only to say goodbye (see `run`).

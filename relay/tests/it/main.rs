@@ -14,6 +14,7 @@ mod broker_redis;
 mod cluster_presence;
 mod cluster_registry;
 mod hostile_process;
+mod nick_claims;
 mod send_once;
 mod session_limits;
 mod session_spec;

@@ -12,8 +12,10 @@
 //! `messages(room, seq, sender, ts, text)` is keyed `(room, seq)`, `WITHOUT ROWID`, seqs
 //! gapless from 1 per room. Retention (`retention`) deletes a room's oldest messages but
 //! never its newest, so what is kept is always a run of seqs ending at the room's last.
-//! Below the data dir's free-space floor (`disk`) sends are refused.
+//! Below the data dir's free-space floor (`disk`) sends are refused. Guest nick claims
+//! (`claims`) are a table of their own, written by the same writer thread.
 
+mod claims;
 mod disk;
 mod retention;
 mod sqlite;
@@ -24,6 +26,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 use chitchat_protocol::Message;
 use futures::FutureExt;
@@ -31,7 +34,9 @@ use futures::future::BoxFuture;
 use rusqlite::{Connection, params};
 use tokio::sync::oneshot;
 
-use super::api::{Broker, BrokerError, Deliver, NewMessage, RoomHead, Signal};
+use super::api::{
+    Broker, BrokerError, ClaimOutcome, Deliver, NewMessage, NickClaim, RoomHead, Signal,
+};
 use disk::{DiskFloor, MB};
 pub use retention::Retention;
 use retention::RetentionPass;
@@ -99,6 +104,15 @@ enum WriterCommand {
     Publish(Job),
     /// Store everything queued before this, then stop; answered once stopped.
     Close(oneshot::Sender<()>),
+    /// Check, take or renew guest nick claims (see `Broker::claim_nicks`).
+    Claim(ClaimJob),
+}
+
+/// Nick claims to check and whom to answer.
+struct ClaimJob {
+    claims: Vec<NickClaim>,
+    ttl: Duration,
+    reply: oneshot::Sender<Result<Vec<ClaimOutcome>, BrokerError>>,
 }
 
 /// A message to store and whom to answer.
@@ -371,6 +385,30 @@ impl Broker for EmbeddedBroker {
 
     fn is_ready(&self) -> bool {
         self.state.alive.load(Ordering::Acquire)
+    }
+
+    async fn claim_nicks(
+        &self,
+        claims: &[NickClaim],
+        ttl: Duration,
+    ) -> Result<Vec<ClaimOutcome>, BrokerError> {
+        if claims.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, answered) = oneshot::channel();
+        let job = ClaimJob {
+            claims: claims.to_vec(),
+            ttl,
+            reply,
+        };
+        let queued = self
+            .queue
+            .as_ref()
+            .is_some_and(|queue| queue.send(WriterCommand::Claim(job)).is_ok());
+        if !queued {
+            return Err(closed());
+        }
+        answered.await.unwrap_or_else(|_| Err(closed()))
     }
 }
 

@@ -47,6 +47,17 @@ const CREATE_SENDS: &str = "CREATE TABLE IF NOT EXISTS sends (
          PRIMARY KEY (room, sender, send_id)
      ) STRICT, WITHOUT ROWID;
      CREATE INDEX IF NOT EXISTS sends_expires ON sends (expires);";
+/// The guest nick claims (see `claims`): one row per claimed key (a nick's skeleton) with
+/// the hash of its secret, until `expires` (ms since the Unix epoch). Created on every open,
+/// like the send ids, so stores made before claims gain it without a schema version change;
+/// an older relay opening the store ignores it.
+const CREATE_CLAIMS: &str = "CREATE TABLE IF NOT EXISTS nick_claims (
+         key     TEXT PRIMARY KEY NOT NULL,
+         hash    BLOB NOT NULL,
+         expires INTEGER NOT NULL
+     ) STRICT, WITHOUT ROWID;
+     CREATE INDEX IF NOT EXISTS nick_claims_expires ON nick_claims (expires);";
+
 pub(super) const SELECT_SEND: &str = "SELECT seq, ts FROM sends \
      WHERE room = ?1 AND sender = ?2 AND send_id = ?3 AND expires > ?4";
 pub(super) const REMEMBER_SEND: &str = "INSERT OR REPLACE INTO sends \
@@ -197,6 +208,8 @@ pub(super) fn open_writer(path: &Path) -> Result<(Connection, u64), BrokerError>
     }
     tx.execute_batch(CREATE_SENDS)
         .map_err(|e| sqlite_error(format_args!("{}: creating the send ids", context()), e))?;
+    tx.execute_batch(CREATE_CLAIMS)
+        .map_err(|e| sqlite_error(format_args!("{}: creating the nick claims", context()), e))?;
     let epoch: Option<u64> = tx
         .query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |row| {
             row.get(0)

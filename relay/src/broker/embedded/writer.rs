@@ -8,6 +8,7 @@ use chitchat_protocol::Message;
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
+use super::claims;
 use super::retention::RetentionPass;
 use super::sqlite::{
     EXPIRE_SENDS, INSERT_MESSAGE, REMEMBER_SEND, SELECT_LAST_SEQ, SELECT_SEND, SELECT_TEXT,
@@ -56,6 +57,7 @@ impl Writer {
             };
             let mut next = Some(first?);
             let mut closing = None;
+            let mut claims = Vec::new();
             while let Some(command) = next.take() {
                 match command {
                     WriterCommand::Publish(job) => batch.push(job),
@@ -63,13 +65,18 @@ impl Writer {
                         closing = Some(reply);
                         break;
                     }
+                    // Another table: served after the batch, all in one transaction.
+                    WriterCommand::Claim(job) => claims.push(job),
                 }
-                if batch.len() < MAX_BATCH {
+                if batch.len() + claims.len() < MAX_BATCH {
                     next = commands.try_recv().ok();
                 }
             }
             if !batch.is_empty() {
                 self.write(std::mem::take(&mut batch));
+            }
+            if !claims.is_empty() {
+                claims::serve(&mut self.conn, claims, now_ms());
             }
             if closing.is_some() {
                 return closing;

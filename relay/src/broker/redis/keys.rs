@@ -16,6 +16,9 @@
 //! - [`send_key`], `chitchat:{room}:send:<id>:<nick>`: a remembered send id, holding
 //!   `<seq>:<ts>` of the message it stored, expiring after `SEND_ID_TTL`.
 //!
+//! A guest nick claim is [`claim_key`], `chitchat:claim:<skeleton>`, holding the hex
+//! SHA-256 of the claimant's secret and expiring after the claim's time-to-live.
+//!
 //! The registry lives under the `{_relays}` tag, which cannot be a room's (room names start
 //! with a letter or digit): [`REGISTRY_INDEX`], [`REGISTRATIONS_KEY`] and one [`node_key`]
 //! hash per relay. [`EPOCH_KEY`] stands alone.
@@ -48,6 +51,12 @@ pub fn log_key(room: &str) -> String {
 /// digits hold no `:`, so no two (id, nick) pairs share a key.
 pub fn send_key(room: &str, from: &str, send_id: u64) -> String {
     format!("chitchat:{{{room}}}:send:{send_id}:{from}")
+}
+
+/// The key of the guest nick claim on `skeleton` (a nick's skeleton). It has no hash tag
+/// of its own making: the claim script touches this one key, whatever slot it falls in.
+pub fn claim_key(skeleton: &str) -> String {
+    format!("chitchat:claim:{skeleton}")
 }
 
 /// The sharded pub/sub channel carrying `room`'s [`super::BusFrame`]s.

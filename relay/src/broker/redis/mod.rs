@@ -10,7 +10,8 @@
 //! - `bus`: the subscriber task (`SSUBSCRIBE`, reconnection, resync), which hands frames
 //!   to `delivery` (per-room seq order, gap filling);
 //! - `stream`: history reads and reply parsing;
-//! - `registry` and `presence`: the relays of the cluster and who is in each room.
+//! - `registry` and `presence`: the relays of the cluster and who is in each room;
+//! - `claims`: guest nick claims, one expiring key per nick.
 //!
 //! Guarantees beyond [`Broker`]'s: messages published one after another are numbered in
 //! call order; every relay sees one order per room, stamped with Redis's clock. While Redis
@@ -37,10 +38,13 @@ use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::{CancellationToken, DropGuard};
 use tracing::Instrument;
 
-use super::api::{Broker, BrokerError, Deliver, NewMessage, RelayInfo, RoomHead, Signal};
+use super::api::{
+    Broker, BrokerError, ClaimOutcome, Deliver, NewMessage, NickClaim, RelayInfo, RoomHead, Signal,
+};
 
 mod bus;
 pub mod bus_frame;
+mod claims;
 mod delivery;
 pub mod keys;
 mod link;
@@ -52,12 +56,13 @@ mod stream;
 
 pub use bus_frame::{BUS_VERSION, BusBody, BusFrame, BusFrameError};
 pub use keys::{
-    EPOCH_KEY, REGISTRATIONS_KEY, REGISTRY_INDEX, channel, log_key, members_key, nicks_key,
-    node_key, send_key, seq_key,
+    EPOCH_KEY, REGISTRATIONS_KEY, REGISTRY_INDEX, channel, claim_key, log_key, members_key,
+    nicks_key, node_key, send_key, seq_key,
 };
 pub use registry::{CHECKS_PER_BEAT, DEFAULT_HEARTBEAT, NodeStatus, Registration, ttl};
 pub use scripts::{
-    HEARTBEAT_SCRIPT, PRESENCE_SCRIPT, PUBLISH_SCRIPT, PURGE_SCRIPT, UNREGISTER_SCRIPT,
+    CLAIM_SCRIPT, HEARTBEAT_SCRIPT, PRESENCE_SCRIPT, PUBLISH_SCRIPT, PURGE_SCRIPT,
+    UNREGISTER_SCRIPT,
 };
 
 use bus::{BusCommand, BusTask};
@@ -462,6 +467,17 @@ impl Broker for RedisBroker {
             room: room.to_owned(),
             change,
         });
+    }
+
+    async fn claim_nicks(
+        &self,
+        claims: &[NickClaim],
+        ttl: Duration,
+    ) -> Result<Vec<ClaimOutcome>, BrokerError> {
+        if self.state.closed.load(Ordering::Acquire) {
+            return Err(closed());
+        }
+        claims::claim_nicks(&self.state, claims, ttl).await
     }
 
     async fn relays(&self) -> Result<Option<Vec<RelayInfo>>, BrokerError> {

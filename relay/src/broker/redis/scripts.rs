@@ -237,8 +237,27 @@ end
 return 0
 "#;
 
+/// Checks, takes or renews one guest nick claim. `KEYS`: the claim's key. `ARGV`: the hex
+/// hash of the claimant's secret (empty: it has none), the time-to-live in ms. Replies 1
+/// (held by this hash: set now, or renewed), 0 (free and no hash: nothing set) or 2 (taken
+/// by another hash, or by any when none was given).
+pub const CLAIM_SCRIPT: &str = r#"
+local held = redis.call('GET', KEYS[1])
+if not held then
+  if ARGV[1] == '' then return 0 end
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+if ARGV[1] ~= '' and held == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 2
+"#;
+
 /// The scripts the broker invokes by hash (`EVALSHA`), compiled once per broker.
-/// [`PRESENCE_SCRIPT`] is not among them: it goes as `EVAL` (see `add_presence`).
+/// [`PRESENCE_SCRIPT`] and [`CLAIM_SCRIPT`] are not among them: they go as `EVAL` (see
+/// `add_presence` and `claims`).
 pub(super) struct Scripts {
     pub publish: Script,
     pub purge: Script,

@@ -21,6 +21,7 @@
 //! Every wait has a deadline ([`DEADLINE`]); a failed expectation panics with what was
 //! seen, as tests do.
 
+mod claims;
 mod delivery;
 mod numbering;
 mod send_ids;
@@ -35,6 +36,7 @@ use chitchat_relay::broker::{
 };
 use futures::future::join_all;
 
+pub use claims::nick_claims_are_held_by_one_secret;
 pub use delivery::{
     delivers_subscribed_rooms_only, fields_survive_the_round_trip, presence_is_announced,
     reopen_keeps_history_epoch_and_numbering, signals_reach_subscribed_rooms_only,
@@ -76,6 +78,7 @@ pub const CASES: &[&str] = &[
     "reopen_keeps_history_epoch_and_numbering",
     "fields_survive_the_round_trip",
     "repeated_send_id_is_stored_once",
+    "nick_claims_are_held_by_one_secret",
 ];
 
 /// Makes one `#[tokio::test]` per conformance case, each calling the case with a factory
@@ -99,6 +102,7 @@ macro_rules! broker_conformance_tests {
             reopen_keeps_history_epoch_and_numbering,
             fields_survive_the_round_trip,
             repeated_send_id_is_stored_once,
+            nick_claims_are_held_by_one_secret,
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {

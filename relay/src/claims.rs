@@ -1,0 +1,219 @@
+//! Guest nick claims (open mode): a nick's first session with a guest secret claims it, and
+//! later sessions may use the nick only with the same secret.
+//!
+//! A claim lives in the broker, so every relay of a cluster agrees: under the nick's
+//! skeleton (so `admin` also claims `Admin` and `аdmin`), the SHA-256 of the secret, with a
+//! time-to-live (`--nick-claim-ttl`). This relay renews the claims of its live sessions in
+//! one batch every quarter of the time-to-live (at most hourly), so a nick stays claimed
+//! while it is in use and for about the time-to-live after its last session ends.
+//!
+//! SHA-256 rather than a slow password hash: clients make secrets of 32 random bytes (at
+//! least 16 printable characters, ~100 bits, are accepted), far beyond any guessing a slow
+//! hash would slow down, and a fast hash keeps a Hello cheap.
+//!
+//! A store that cannot answer refuses the Hello with `UNAVAILABLE`: admitting it could let
+//! someone use a nick claimed by another.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use chitchat_protocol::{ErrorCode, nick_skeleton, validate_guest_secret};
+use sha2::{Digest, Sha256};
+use tokio_util::sync::CancellationToken;
+
+use crate::broker::{ClaimOutcome, NickClaim, SharedBroker};
+use crate::transport::Conn;
+
+/// How long a Hello waits for the store's answer on a claim. Longer than the Redis broker's
+/// command deadline (3 s), so its own error arrives first; shorter than the handshake
+/// timeout, so the client hears why.
+const CLAIM_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The longest time between two renewals, however long the time-to-live: an hour keeps the
+/// renewal traffic negligible and a claim far from expiring through a store outage.
+const MAX_RENEW_EVERY: Duration = Duration::from_secs(3600);
+
+/// The shortest time between two renewals (tests use time-to-lives of a second or two).
+const MIN_RENEW_EVERY: Duration = Duration::from_millis(50);
+
+/// Claims sent to the store in one call: enough that renewing thousands of sessions takes a
+/// handful of calls, few enough that one call stays a short transaction or pipeline.
+const RENEW_BATCH: usize = 256;
+
+/// How guest nicks are kept.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ClaimsConfig {
+    /// How long a guest nick stays claimed by its secret after its last session ends (it is
+    /// renewed while in use), e.g. "3d", "12h".
+    #[arg(long, env = "CHITCHAT_NICK_CLAIM_TTL", default_value = "3d",
+          value_parser = parse_ttl)]
+    pub nick_claim_ttl: Duration,
+}
+
+/// A `--nick-claim-ttl` value: a positive duration.
+fn parse_ttl(value: &str) -> Result<Duration, String> {
+    let ttl =
+        humantime::parse_duration(value).map_err(|e| format!("{e} (try \"3d\" or \"12h\")"))?;
+    if ttl < Duration::from_millis(1) {
+        return Err("the time-to-live must be at least 1ms".into());
+    }
+    Ok(ttl)
+}
+
+/// Why a Hello was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ClaimError {
+    /// The guest secret breaks the rules.
+    #[error("{0}")]
+    BadSecret(String),
+    /// Another secret holds the nick (or a look-alike of it).
+    #[error(
+        "nick '{0}' is taken: someone else uses it (or one that looks the same); pick another nick, or use this nick's guest secret from the device that claimed it"
+    )]
+    Taken(String),
+    /// The store did not answer.
+    #[error("nick claims cannot be checked right now ({0}); try again shortly")]
+    Unavailable(String),
+}
+
+impl ClaimError {
+    /// The wire error code a client is told.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            ClaimError::BadSecret(_) => ErrorCode::UNAUTHORIZED,
+            ClaimError::Taken(_) => ErrorCode::NICK_TAKEN,
+            ClaimError::Unavailable(_) => ErrorCode::UNAVAILABLE,
+        }
+    }
+}
+
+/// This relay's side of guest nick claims: the check on Hello and the renewal of the
+/// claims its live sessions hold.
+pub struct Claims {
+    broker: SharedBroker,
+    ttl: Duration,
+    /// The claims of open sessions admitted with a secret, by a number of their own; each
+    /// leaves when its connection closes. One entry per such session, so bounded by the
+    /// relay's session limit.
+    live: Mutex<HashMap<u64, NickClaim>>,
+    next: AtomicU64,
+}
+
+impl Claims {
+    pub fn new(broker: SharedBroker, config: &ClaimsConfig) -> Arc<Claims> {
+        Arc::new(Claims {
+            broker,
+            ttl: config.nick_claim_ttl,
+            live: Mutex::new(HashMap::new()),
+            next: AtomicU64::new(0),
+        })
+    }
+
+    /// Checks a Hello's nick and guest secret (`Hello.token`), claiming the nick for the
+    /// secret if nobody holds it, and remembers the claim for renewal while `conn` lives. A
+    /// Hello without a secret may use a nick nobody has claimed, without claiming it.
+    /// Whether the session holds the nick's claim (`false`: it came without a secret), which
+    /// direct-message rooms ask of their members in open mode.
+    pub async fn admit(
+        self: &Arc<Self>,
+        conn: &Conn,
+        nick: &str,
+        secret: Option<&str>,
+    ) -> Result<bool, ClaimError> {
+        let secret_hash = match secret {
+            Some(secret) => {
+                validate_guest_secret(secret).map_err(|e| ClaimError::BadSecret(e.message))?;
+                Some(Sha256::digest(secret.as_bytes()).into())
+            }
+            None => None,
+        };
+        let claim = NickClaim {
+            key: nick_skeleton(nick),
+            secret_hash,
+        };
+        let answer = tokio::time::timeout(
+            CLAIM_TIMEOUT,
+            self.broker
+                .claim_nicks(std::slice::from_ref(&claim), self.ttl),
+        )
+        .await;
+        let outcome = match answer {
+            Ok(Ok(outcomes)) => outcomes.first().copied(),
+            Ok(Err(e)) => return Err(ClaimError::Unavailable(e.to_string())),
+            Err(_) => return Err(ClaimError::Unavailable("the store did not answer".into())),
+        };
+        match outcome {
+            Some(ClaimOutcome::Held) => {
+                self.hold(conn, claim);
+                Ok(true)
+            }
+            Some(ClaimOutcome::Free) => Ok(false),
+            Some(ClaimOutcome::Taken) => Err(ClaimError::Taken(nick.to_owned())),
+            None => Err(ClaimError::Unavailable("the store gave no answer".into())),
+        }
+    }
+
+    /// Renews `claim` while `conn` is open: a small task forgets it when the connection
+    /// closes, so a closed session holds nothing here.
+    fn hold(self: &Arc<Self>, conn: &Conn, claim: NickClaim) {
+        let id = self.next.fetch_add(1, Ordering::Relaxed);
+        self.live().insert(id, claim);
+        let claims = Arc::clone(self);
+        let conn = conn.clone();
+        tokio::spawn(async move {
+            conn.closed().await;
+            claims.live().remove(&id);
+        });
+    }
+
+    /// How often [`Claims::run`] renews: a quarter of the time-to-live, so a claim survives
+    /// a few failed renewals, within [`MIN_RENEW_EVERY`] and [`MAX_RENEW_EVERY`].
+    pub fn renew_every(&self) -> Duration {
+        (self.ttl / 4).clamp(MIN_RENEW_EVERY, MAX_RENEW_EVERY)
+    }
+
+    /// Renews the claims of live sessions until `stop` is cancelled.
+    pub async fn run(self: Arc<Self>, stop: CancellationToken) {
+        let mut ticker = tokio::time::interval(self.renew_every());
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                _ = ticker.tick() => self.renew().await,
+            }
+        }
+    }
+
+    /// One renewal pass: renews the claims of open sessions, each claim once however many
+    /// sessions hold it, in batches of [`RENEW_BATCH`].
+    pub async fn renew(&self) {
+        let claims: Vec<NickClaim> = {
+            let live = self.live();
+            let mut seen = HashSet::new();
+            live.values()
+                .filter(|claim| seen.insert((&claim.key, claim.secret_hash)))
+                .cloned()
+                .collect()
+        };
+        for batch in claims.chunks(RENEW_BATCH) {
+            match self.broker.claim_nicks(batch, self.ttl).await {
+                Ok(outcomes) => {
+                    for (claim, outcome) in batch.iter().zip(outcomes) {
+                        if outcome == ClaimOutcome::Taken {
+                            // Only after renewals failed for most of the time-to-live.
+                            tracing::warn!(key = %claim.key, "a live session's nick claim was lost");
+                        }
+                    }
+                }
+                // The next pass tries again, well before the claims expire.
+                Err(e) => tracing::warn!("renewing nick claims: {e}"),
+            }
+        }
+    }
+
+    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<u64, NickClaim>> {
+        self.live.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
