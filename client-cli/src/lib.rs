@@ -11,6 +11,7 @@
 //! - [`output`]: how messages are printed.
 //! - [`options`]: the flags every client binary takes, and the checked [`options::Context`].
 //! - [`process`]: logging, the runtime and the exit code around a binary's command.
+//! - [`token`]: where the sign-in token comes from (token mode), and fresh ones.
 //! - [`cli`]: the commands (`send`, `tail`, `history`, `chat`).
 
 pub mod addr;
@@ -22,6 +23,7 @@ pub mod output;
 pub mod process;
 pub mod resume;
 pub mod session;
+pub mod token;
 
 pub use addr::RelayAddr;
 pub use client::{Client, ClientConfig, Connector, Event, Events, Sent};

@@ -194,6 +194,7 @@ fn dispatch(
             reconnect_ms,
             message,
         },
+        ServerFrame::TokenExpiring { expires_ms } => Event::TokenExpiring { expires_ms },
         ServerFrame::Welcome(_) => return Err("a second Welcome".into()),
         frame => {
             let Some(id) = answer_id(&frame) else {
