@@ -5,6 +5,8 @@
 use std::net::SocketAddr;
 
 use crate::admission::AdmissionConfig;
+use crate::auth::AuthConfig;
+use crate::auth::mint::TokenArgs;
 use crate::broker::StoreConfig;
 use crate::http::HttpLimits;
 use crate::session::LimitsConfig;
@@ -60,6 +62,20 @@ pub struct Config {
 
     #[command(flatten)]
     pub http_limits: HttpLimits,
+
+    #[command(flatten)]
+    pub auth: AuthConfig,
+
+    /// Without a subcommand the relay runs.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// What `chitchat-relay` does other than run.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum Command {
+    /// Prints a token signed with the HMAC secret (HS256), for `--auth jwt` relays.
+    Token(TokenArgs),
 }
 
 /// How logs are written.

@@ -8,6 +8,7 @@
 //! flattens them. The wire format lives in the `chitchat-protocol` crate.
 
 pub mod admission;
+pub mod auth;
 pub mod broker;
 pub mod clock;
 pub mod config;

@@ -4,7 +4,8 @@
 use std::io::Write;
 
 use anyhow::Context;
-use chitchat_relay::config::LogFormat;
+use chitchat_relay::auth::mint::token_command;
+use chitchat_relay::config::{Command, LogFormat};
 use chitchat_relay::{Config, Relay};
 use clap::Parser;
 
@@ -16,6 +17,18 @@ static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 fn main() -> std::process::ExitCode {
     let config = Config::parse();
+    if let Some(Command::Token(args)) = &config.command {
+        return match token_command(args) {
+            Ok(token) => {
+                println!("{token}");
+                std::process::ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("chitchat-relay token: {e:#}");
+                std::process::ExitCode::FAILURE
+            }
+        };
+    }
     init_logging(config.log_format);
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     runtime.enable_all();
