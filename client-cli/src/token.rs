@@ -145,7 +145,9 @@ pub fn expiry_ms(token: &str) -> Option<u64> {
     validation.validate_aud = false;
     validation.required_spec_claims.clear();
     let key = jsonwebtoken::DecodingKey::from_secret(&[]);
-    let claims = jsonwebtoken::decode::<Exp>(token, &key, &validation).ok()?.claims;
+    let claims = jsonwebtoken::decode::<Exp>(token, &key, &validation)
+        .ok()?
+        .claims;
     claims.exp.map(|exp| exp.saturating_mul(1000))
 }
 
