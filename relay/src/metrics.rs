@@ -70,6 +70,14 @@ impl Metrics {
             "New QUIC connections by admission verdict: accept, retry (address validation), refuse."
         );
         metrics::describe_gauge!(
+            "chitchat_auth_sessions",
+            "Open sessions by auth mode: open (guest), open_secret (guest with a secret), jwt."
+        );
+        metrics::describe_counter!(
+            "chitchat_auth_refusals_total",
+            "Tokens and guest secrets refused (UNAUTHORIZED), by reason."
+        );
+        metrics::describe_gauge!(
             "chitchat_worker_threads",
             "Threads serving sessions (--worker-threads)."
         );
@@ -143,6 +151,18 @@ impl Metrics {
             Verdict::Refuse => "refuse",
         };
         metrics::counter!("chitchat_admission_total", "verdict" => verdict).increment(1);
+    }
+
+    /// A session counted under (`+1`) or no longer under (`-1`) its auth mode: `open`,
+    /// `open_secret` (a guest with a secret) or `jwt`.
+    pub fn auth_session(&self, mode: &'static str, delta: f64) {
+        metrics::gauge!("chitchat_auth_sessions", "mode" => mode).increment(delta);
+    }
+
+    /// A token or guest secret refused, by reason (a fixed set: see
+    /// `crate::auth::RefusalReason`).
+    pub fn auth_refused(&self, reason: &'static str) {
+        metrics::counter!("chitchat_auth_refusals_total", "reason" => reason).increment(1);
     }
 
     pub fn error(&self, code: ErrorCode) {

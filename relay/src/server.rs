@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::admission::{Admission, HandshakeSlot, Verdict};
+use crate::auth::Auth;
 use crate::broker::{self, Store};
 use crate::config::Config;
 use crate::hub::Hub;
@@ -100,6 +101,10 @@ impl Relay {
         )
         .context("starting the QUIC endpoint")?;
 
+        let auth = Arc::new(Auth::load(&config.auth)?);
+        if auth.dev_login {
+            dev_login_allowed(&config)?;
+        }
         let state = Arc::new(RelayState::new(
             node_id,
             hub,
@@ -107,6 +112,7 @@ impl Relay {
             config.limits.clone(),
             metrics,
             CancellationToken::new(),
+            auth.clone(),
         ));
         let quic_port = endpoint.local_addr()?.port();
         let counter = state.clone();
@@ -122,6 +128,7 @@ impl Relay {
             hub: state.hub.clone(),
             sessions: Arc::new(move || counter.sessions.load(Ordering::Relaxed)),
             pages: web::PageHosts::new(&config.public, &config.tls.names, quic_port),
+            auth,
         });
         let own = web.clone();
         if let Err(e) = store.register(Arc::new(move || own.own_info())).await {
@@ -424,4 +431,25 @@ fn bind_tcp(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
     socket.listen(1024)?;
     socket.set_nonblocking(true)?;
     Ok(socket.into())
+}
+
+/// `--auth-dev-login` mints a token for anyone who asks: allowed only when every address the
+/// relay listens on is loopback, and announced loudly.
+fn dev_login_allowed(config: &Config) -> anyhow::Result<()> {
+    let addrs = [
+        Some(config.listen),
+        Some(config.http),
+        config.http_limits.admin_listen,
+    ];
+    if let Some(open) = addrs.into_iter().flatten().find(|a| !a.ip().is_loopback()) {
+        anyhow::bail!(
+            "--auth-dev-login lets anyone sign in as anyone: it needs every listen address on \
+             loopback, and {open} is not (use --listen 127.0.0.1:PORT --http 127.0.0.1:PORT)"
+        );
+    }
+    tracing::warn!(
+        "DEVELOPMENT SIGN-IN IS ON (--auth-dev-login): POST /auth/dev-login signs anyone in as \
+         any name. Never use it where others can reach the relay."
+    );
+    Ok(())
 }

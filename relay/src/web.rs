@@ -25,6 +25,7 @@ use base64::Engine;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::auth::Auth;
 use crate::broker::{RelayInfo, SharedBroker};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
@@ -228,16 +229,23 @@ impl WebApp {
             Some(i) => html.insert_str(i + "<head>".len(), &inject),
             None => html.insert_str(0, &inject),
         }
-        (
-            html,
-            content_security_policy(&import_json, &config.webtransport),
-        )
+        let mut connect = config.webtransport.clone();
+        connect.extend(config.auth.token_url.as_deref().and_then(origin));
+        (html, content_security_policy(&import_json, &connect))
     }
+}
+
+/// `scheme://host[:port]` of an http(s) URL, for the policy's connect-src.
+pub fn origin(url: &str) -> Option<String> {
+    let uri = axum::http::Uri::try_from(url).ok()?;
+    let scheme = uri.scheme_str().filter(|s| *s == "https" || *s == "http")?;
+    Some(format!("{scheme}://{}", uri.authority()?))
 }
 
 /// The page's policy: scripts, style sheets and images only from this origin (plus the
 /// inline import map, by its hash; the inline configuration is JSON data, never run), network
-/// access only to this origin and the WebTransport origins the page lists, no framing. Style
+/// access only to this origin, the WebTransport origins the page lists and the token URL's
+/// origin, no framing. Style
 /// attributes are allowed (the page colours each nick with a `--hue` property on the
 /// element); `<style>` elements are not.
 fn content_security_policy(import_json: &str, webtransport: &[String]) -> String {
@@ -281,6 +289,19 @@ pub struct PageConfig {
     /// SHA-256 (hex) of certificates to accept by hash (the dev leaves of the relays
     /// listed); empty with real certificates.
     pub cert_hashes: Vec<String>,
+    /// How the page signs in.
+    pub auth: PageAuth,
+}
+
+/// The page's sign-in: the relay's auth mode, where a token-mode page gets its token
+/// (called with the browser's cookies, again to refresh), and whether `POST
+/// /auth/dev-login` is on.
+#[derive(Debug, Clone, Serialize)]
+pub struct PageAuth {
+    /// `open` or `jwt`.
+    pub mode: &'static str,
+    pub token_url: Option<String>,
+    pub dev_login: bool,
 }
 
 /// What the HTTP handlers need.
@@ -300,6 +321,8 @@ pub struct WebState {
     pub sessions: Arc<dyn Fn() -> usize + Send + Sync>,
     /// The hosts the page may name as this relay.
     pub pages: PageHosts,
+    /// The auth mode, the page's token URL and the development sign-in.
+    pub auth: Arc<Auth>,
 }
 
 impl WebState {
@@ -331,6 +354,11 @@ impl WebState {
             protocol_version: chitchat_protocol::PROTOCOL_VERSION,
             webtransport,
             cert_hashes,
+            auth: PageAuth {
+                mode: self.auth.mode.as_str(),
+                token_url: self.auth.token_url.clone(),
+                dev_login: self.auth.dev_login,
+            },
         }
     }
 
@@ -375,7 +403,12 @@ pub fn router(state: Arc<WebState>, with_admin: bool) -> Router {
         .route("/index.html", get(index))
         .route("/assets/{*path}", get(asset))
         .route("/config.json", get(config_json))
-        .route("/healthz", get(healthz));
+        .route("/healthz", get(healthz))
+        .route(
+            "/auth/dev-login",
+            axum::routing::post(dev_login)
+                .layer(axum::extract::DefaultBodyLimit::max(DEV_LOGIN_BODY)),
+        );
     let public = if with_admin {
         public
             .route("/relays", get(relays))
@@ -455,6 +488,62 @@ async fn config_json(State(state): State<Arc<WebState>>, headers: HeaderMap) -> 
         axum::Json(state.page_config(&headers).await),
     )
         .into_response()
+}
+
+/// How long a development token lasts. Why 10 minutes: long enough to try things, short
+/// enough that the page's refresh runs often while developing.
+const DEV_LOGIN_TTL: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// The largest dev-login body. Why 1 KiB: it carries one nick.
+const DEV_LOGIN_BODY: usize = 1024;
+
+/// The dev-login form or JSON body.
+#[derive(serde::Deserialize)]
+struct DevLogin {
+    name: String,
+}
+
+/// `POST /auth/dev-login` (`--auth-dev-login` only): `name=...` as a form or `{"name": ...}`
+/// as JSON; answers `{"token", "nick", "expires_ms"}`, a token for that nick granting every
+/// room for [`DEV_LOGIN_TTL`].
+async fn dev_login(
+    State(state): State<Arc<WebState>>,
+    request: axum::extract::Request,
+) -> Response {
+    use axum::extract::FromRequest;
+    if !state.auth.dev_login {
+        return (StatusCode::NOT_FOUND, "the development sign-in is off").into_response();
+    }
+    let json = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let name = if json {
+        axum::Json::<DevLogin>::from_request(request, &())
+            .await
+            .map(|j| j.0.name)
+            .map_err(|e| e.into_response())
+    } else {
+        axum::Form::<DevLogin>::from_request(request, &())
+            .await
+            .map(|f| f.0.name)
+            .map_err(|e| e.into_response())
+    };
+    let name = match name {
+        Ok(n) => n,
+        Err(rejection) => return rejection,
+    };
+    match state.auth.dev_token(&name, DEV_LOGIN_TTL) {
+        Ok(token) => {
+            tracing::warn!(%name, "development sign-in");
+            let expires_ms = crate::clock::now_ms() + DEV_LOGIN_TTL.as_millis() as u64;
+            let body =
+                serde_json::json!({ "token": token, "nick": name, "expires_ms": expires_ms });
+            ([(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
+        }
+        Err(message) => (StatusCode::BAD_REQUEST, message).into_response(),
+    }
 }
 
 /// The live relays: `{"node": <this relay>, "relays": [...]}`, by node id; this relay alone

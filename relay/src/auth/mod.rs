@@ -181,6 +181,20 @@ pub struct Identity {
     pub expires_ms: Option<u64>,
 }
 
+impl Identity {
+    /// A guest without a secret: what a session is before its `Hello` is admitted.
+    pub fn guest(nick: &str) -> Identity {
+        Identity {
+            nick: nick.to_string(),
+            mode: AuthMode::Open,
+            verified: false,
+            sub: None,
+            grants: Grants::default(),
+            expires_ms: None,
+        }
+    }
+}
+
 /// The relay's auth: its mode, keys and private room patterns.
 pub struct Auth {
     pub mode: AuthMode,

@@ -6,6 +6,7 @@
 //! queues at its own pace; one that falls too far behind is disconnected (SLOW_CONSUMER) and
 //! resumes from history.
 
+mod identity;
 mod limits;
 mod quota;
 mod requests;
@@ -26,10 +27,13 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::time::{Instant, timeout, timeout_at};
 use tokio_util::sync::CancellationToken;
 
+use crate::auth::{Auth, Identity};
 use crate::broker::SharedBroker;
 use crate::hub::{Hub, SlowFlag};
 use crate::metrics::Metrics;
 use crate::transport::{Conn, RecvStream, SendStream};
+pub use identity::WARN_BEFORE;
+use identity::{ModeCount, TokenClock};
 pub use limits::{HISTORY_PAGE, LimitsConfig};
 use limits::{MAX_IN_FLIGHT, RateLimits};
 use quota::AddressQuotas;
@@ -55,6 +59,8 @@ pub struct RelayState {
     next_session: AtomicU64,
     /// Quotas per source address, shared by all its sessions.
     quotas: AddressQuotas,
+    /// The auth mode and keys: who a session is and what it may do.
+    pub auth: Arc<Auth>,
 }
 
 impl RelayState {
@@ -65,6 +71,7 @@ impl RelayState {
         limits: LimitsConfig,
         metrics: Arc<Metrics>,
         shutdown: CancellationToken,
+        auth: Arc<Auth>,
     ) -> RelayState {
         RelayState {
             node_id,
@@ -76,6 +83,7 @@ impl RelayState {
             shutdown,
             sessions: AtomicUsize::new(0),
             next_session: AtomicU64::new(1),
+            auth,
         }
     }
 }
@@ -219,6 +227,9 @@ async fn handshake(
         rates: RateLimits::new(&state.limits),
         slow: Arc::default(),
         histories: 0,
+        identity: Identity::guest(&hello.nick),
+        clock: TokenClock::default(),
+        counted: None,
     };
     let refused = if hello.version != PROTOCOL_VERSION {
         Some(fatal(
@@ -228,8 +239,10 @@ async fn handshake(
                 hello.version
             ),
         ))
+    } else if let Err(refused) = session.admit(&hello) {
+        Some(refused)
     } else {
-        validate_nick(&hello.nick)
+        validate_nick(&session.nick)
             .err()
             .map(|e| fatal(e.code, e.message))
     };
@@ -243,7 +256,7 @@ async fn handshake(
             version: PROTOCOL_VERSION,
             node_id: state.node_id.clone(),
             session_id: id,
-            nick: hello.nick,
+            nick: session.nick.clone(),
             limits: state.limits.wire(),
         }))
         .await?;
@@ -269,6 +282,12 @@ struct Session {
     slow: Arc<SlowFlag>,
     /// History answers in `Pending`, not yet written.
     histories: usize,
+    /// Who the session is (see `identity`).
+    identity: Identity,
+    /// When its token is about to expire, and expires.
+    clock: TokenClock,
+    /// Counts the session under its auth mode while it lives.
+    counted: Option<ModeCount>,
 }
 
 /// An answer being prepared, and whether it is a History page (those are bounded apart).
@@ -313,6 +332,8 @@ impl Session {
                 _ = sleep_until_opt(drain_deadline) => {
                     return Err(fatal(ErrorCode::SHUTTING_DOWN, "relay shutting down"));
                 }
+                _ = sleep_until_opt(self.clock.warn_at) => self.warn_expiring().await?,
+                _ = sleep_until_opt(self.clock.expire_at) => return Err(self.expired()),
                 Some(answer) = pending.next() => self.answer(answer).await?,
                 frame = reader.next::<ClientFrame>(), if pending.len() < MAX_IN_FLIGHT => {
                     match frame? {

@@ -15,6 +15,7 @@ use super::limits::{HISTORY_PAGE, HISTORY_PAGE_BYTES, MAX_HISTORY_IN_FLIGHT};
 use super::quota::QuotaExceeded;
 use super::room_writer::RoomWriter;
 use super::{Answer, Pending, Session, SessionError, fatal};
+use crate::auth::grants::Access;
 use crate::broker::{BrokerError, NewMessage, SharedBroker, Signal};
 use crate::clock::now_ms;
 use crate::metrics::Metrics;
@@ -62,10 +63,7 @@ impl Session {
             } => self.history(id, room, before, limit, pending).await,
             ClientFrame::Who { id, room } => self.who(id, room).await,
             ClientFrame::Ping { id } => self.send(&ServerFrame::Pong { id, ts: now_ms() }).await,
-            ClientFrame::Refresh { id, .. } => {
-                let message = "this relay does not use tokens (open mode): nothing to refresh";
-                self.error(id, ErrorCode::INVALID_REQUEST, message).await
-            }
+            ClientFrame::Refresh { id, token } => self.refresh(id, token).await,
         }
     }
 
@@ -79,6 +77,9 @@ impl Session {
     ) -> Result<(), SessionError> {
         if let Err(e) = validate_room(&room) {
             return self.error(id, e.code, &e.message).await;
+        }
+        if let Err(m) = self.authorize(&room, Access::READ) {
+            return self.error(id, ErrorCode::FORBIDDEN, &m).await;
         }
         if self.rooms.contains_key(&room) {
             return self
@@ -192,6 +193,9 @@ impl Session {
         {
             return self.error(id, e.code, &e.message).await;
         }
+        if let Err(m) = self.authorize(&room, Access::WRITE) {
+            return self.error(id, ErrorCode::FORBIDDEN, &m).await;
+        }
         if !self.rates.sends.try_take() {
             let message = format!(
                 "sending too fast: at most {} messages per second",
@@ -274,6 +278,9 @@ impl Session {
         if let Err(e) = validate_room(&room) {
             return self.error(id, e.code, &e.message).await;
         }
+        if let Err(m) = self.authorize(&room, Access::READ) {
+            return self.error(id, ErrorCode::FORBIDDEN, &m).await;
+        }
         if limit == 0 {
             return self
                 .error(
@@ -324,6 +331,9 @@ impl Session {
         if let Err(e) = validate_room(&room) {
             return self.error(id, e.code, &e.message).await;
         }
+        if let Err(m) = self.authorize(&room, Access::READ) {
+            return self.error(id, ErrorCode::FORBIDDEN, &m).await;
+        }
         if !self.rooms.contains_key(&room) {
             return self.not_joined(id, &room).await;
         }
@@ -359,7 +369,12 @@ impl Session {
         self.send(&frame).await
     }
 
-    async fn error(&mut self, id: u32, code: ErrorCode, message: &str) -> Result<(), SessionError> {
+    pub(super) async fn error(
+        &mut self,
+        id: u32,
+        code: ErrorCode,
+        message: &str,
+    ) -> Result<(), SessionError> {
         self.state.metrics.error(code);
         self.send(&ServerFrame::Error(ErrorFrame {
             id,
