@@ -150,7 +150,8 @@ impl Context {
     pub async fn connect(&self) -> Result<Client, ClientError> {
         let mut connector = Connector::new(self.client.clone())?;
         if let Some(source) = &self.token {
-            connector.set_token(Some(source.fetch().await?));
+            let token = crate::token::unexpired(source.fetch().await?, source)?;
+            connector.set_token(Some(token));
         }
         let connected = connector.connect_any(&self.relays, 0, &self.nick).await;
         let (client, _events, _) =

@@ -151,6 +151,22 @@ pub fn expiry_ms(token: &str) -> Option<u64> {
     claims.exp.map(|exp| exp.saturating_mul(1000))
 }
 
+/// The wall clock, ms since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// The token, unless it has visibly expired: then an error that says when, and what to
+/// do. The relay judges the rest.
+pub fn unexpired(token: String, source: &TokenSource) -> Result<String, TokenError> {
+    match expiry_ms(&token) {
+        Some(at) if at <= now_ms() => Err(TokenError::Expired(expired_at(Some(at), source))),
+        _ => Ok(token),
+    }
+}
+
 /// `"token expired at 14:02:10 UTC; run with a fresh --token"`, or without the time when
 /// the token does not say.
 pub fn expired_message(token: Option<&str>, source: &TokenSource) -> String {

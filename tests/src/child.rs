@@ -30,6 +30,7 @@ pub(crate) const CHITCHAT_ENV: &[&str] = &[
     "CHITCHAT_TLS_NAMES",
     "CHITCHAT_TLS_CERT",
     "CHITCHAT_TLS_KEY",
+    "CHITCHAT_TOKEN",
 ];
 
 /// The cargo target directory the binaries were built into: `CARGO_TARGET_DIR` if set,

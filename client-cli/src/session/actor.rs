@@ -222,8 +222,9 @@ impl Actor {
             },
             event = events.recv(), if self.outq.is_empty() => self.on_event(event).await,
             outcome = self.tokens.outcome() => {
-                let event = self.tokens.apply(outcome, &mut self.connector);
-                self.outq.push_back(event);
+                if let Some(event) = self.tokens.apply(outcome, &mut self.connector) {
+                    self.outq.push_back(event);
+                }
             }
             () = sleep_until(self.rejoin_at), if self.rejoin_at.is_some() => {
                 let rooms = self.unjoined.iter().cloned().collect();

@@ -5,14 +5,14 @@
 //! and resumes; a token given on the command line cannot be renewed and the session ends,
 //! saying so.
 
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use chitchat_protocol::ErrorCode;
 use tokio::sync::mpsc;
 
 use super::SessionEvent;
 use crate::client::{Client, Connector};
-use crate::token::{TokenError, TokenSource, expired_at, expiry_ms};
+use crate::token::{TokenError, TokenSource, expired_at, expiry_ms, now_ms};
 use crate::{ClientError, CloseReason};
 
 /// How close to its expiry a token is replaced before a connection opens with it: a
@@ -33,18 +33,12 @@ pub(super) struct Tokens {
     /// The relay closed the session because the token expired: fetch a fresh one before the
     /// next connection.
     stale: bool,
-    /// A refresh is under way (one at a time, however often the relay warns).
-    busy: bool,
+    /// The refresh under way, if any: one at a time, the latest warning's.
+    task: Option<tokio::task::JoinHandle<()>>,
     /// The expiry the relay last announced.
     announced: Option<u64>,
     done_tx: mpsc::UnboundedSender<Outcome>,
     done_rx: mpsc::UnboundedReceiver<Outcome>,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
 impl Tokens {
@@ -53,7 +47,7 @@ impl Tokens {
         Tokens {
             source,
             stale: false,
-            busy: false,
+            task: None,
             announced: None,
             done_tx,
             done_rx,
@@ -94,28 +88,34 @@ impl Tokens {
     }
 
     /// The relay warned that the token expires at `expires_ms`. With a file or a command, a
-    /// fresh token is fetched and sent on `client` in the background (the outcome comes
-    /// back through [`Tokens::outcome`]); otherwise the user hears that the session will
-    /// end then.
+    /// fresh token is fetched and sent on `client` in the background once half the time
+    /// left has passed (the outcome comes back through [`Tokens::outcome`]); otherwise the
+    /// user hears that the session will end then.
+    ///
+    /// Why half: a relay warns a while before `exp` (a minute, or at once for a shorter
+    /// token), so half leaves the token command time to run and the relay time to answer,
+    /// while short-lived tokens are not refreshed again the moment a fresh one is warned
+    /// about.
     pub(super) fn expiring(&mut self, client: &Client, expires_ms: u64) -> Option<SessionEvent> {
         self.announced = Some(expires_ms);
         let advice = match &self.source {
             Some(source) if source.refreshable() => {
-                if !self.busy {
-                    self.busy = true;
-                    let (source, client, done) =
-                        (source.clone(), client.clone(), self.done_tx.clone());
-                    tokio::spawn(async move {
-                        let outcome = match refresh(&source, &client).await {
-                            Ok((token, expires)) => Outcome::Refreshed {
-                                token,
-                                expires_ms: expires,
-                            },
-                            Err(error) => Outcome::Failed { error, expires_ms },
-                        };
-                        let _ = done.send(outcome);
-                    });
+                if let Some(task) = self.task.take() {
+                    task.abort();
                 }
+                let (source, client, done) = (source.clone(), client.clone(), self.done_tx.clone());
+                let wait = Duration::from_millis(expires_ms.saturating_sub(now_ms()) / 2);
+                self.task = Some(tokio::spawn(async move {
+                    tokio::time::sleep(wait).await;
+                    let outcome = match refresh(&source, &client).await {
+                        Ok((token, expires)) => Outcome::Refreshed {
+                            token,
+                            expires_ms: expires,
+                        },
+                        Err(error) => Outcome::Failed { error, expires_ms },
+                    };
+                    let _ = done.send(outcome);
+                }));
                 return None;
             }
             Some(source) => source.advice(),
@@ -141,15 +141,22 @@ impl Tokens {
     }
 
     /// Takes a refresh outcome: a fresh token is the one the next connection opens with.
-    pub(super) fn apply(&mut self, outcome: Outcome, connector: &mut Connector) -> SessionEvent {
-        self.busy = false;
+    /// A refresh that failed because the connection went is not reported: the session
+    /// says the connection was lost, and reconnects with a fresh token.
+    pub(super) fn apply(
+        &mut self,
+        outcome: Outcome,
+        connector: &mut Connector,
+    ) -> Option<SessionEvent> {
+        self.task = None;
         match outcome {
             Outcome::Refreshed { token, expires_ms } => {
                 connector.set_token(Some(token));
-                SessionEvent::Refreshed { expires_ms }
+                Some(SessionEvent::Refreshed { expires_ms })
             }
+            Outcome::Failed { error, .. } if error.is_connection_lost() => None,
             Outcome::Failed { error, expires_ms } => {
-                SessionEvent::RefreshFailed { error, expires_ms }
+                Some(SessionEvent::RefreshFailed { error, expires_ms })
             }
         }
     }
@@ -162,6 +169,9 @@ impl Tokens {
         reason: &CloseReason,
         connector: &Connector,
     ) -> Option<ClientError> {
+        if let Some(task) = self.task.take() {
+            task.abort();
+        }
         let CloseReason::Relay { code, .. } = reason else {
             return None;
         };
