@@ -6,12 +6,14 @@
 // Every piece of user text reaches the DOM through textContent (dom.js, format.js).
 
 import { ErrorCode, MAX_FRAME_LEN, utf8Length, validateNick } from './codec.js';
+import { Auth } from './auth.js';
 import { Connection } from './connection.js';
 import { explainError, formatNumber } from './format.js';
 import { Room } from './rooms.js';
 import { Store } from './store.js';
 import { ComposerView } from './views/composer.js';
 import { NickDialog } from './views/dialogs.js';
+import { SignInView } from './views/signin.js';
 import { MessagesView } from './views/messages.js';
 import { SidebarView } from './views/sidebar.js';
 import { StatusView } from './views/status.js';
@@ -79,6 +81,10 @@ class App {
     this.composer = new ComposerView(this);
     this.sidebar = new SidebarView(this);
     this.nickDialog = new NickDialog(this);
+    // Token mode: the nick is the token's (Welcome.nick), so no nick dialog first.
+    this.auth = new Auth(config.auth);
+    this.signIn = new SignInView(this.auth, () => this.#connect());
+    this.auth.addEventListener('signin', (e) => this.signIn.open(e.detail.reason));
   }
 
   start() {
@@ -88,7 +94,7 @@ class App {
     this.show(this.rooms.has(want) ? want : (this.rooms.keys().next().value ?? null));
     this.sidebar.renderRoomList();
     this.status.renderNick();
-    if (!this.nick || validateNick(this.nick)) {
+    if (!this.auth.enabled && (!this.nick || validateNick(this.nick))) {
       this.status.render({ state: 'idle' });
       this.nickDialog.open({ first: true });
     } else {
@@ -122,8 +128,10 @@ class App {
       this.conn.setNick(this.nick);
       return;
     }
-    const conn = new Connection({ config: this.config, nick: this.nick });
+    const getToken = this.auth.enabled ? () => this.auth.token() : null;
+    const conn = new Connection({ config: this.config, nick: this.nick || 'guest', getToken });
     this.conn = conn;
+    this.auth.attach(conn);
     conn.addEventListener('status', (e) => this.#onStatus(e.detail));
     conn.addEventListener('welcome', (e) => this.#onWelcome(e.detail.welcome));
     conn.addEventListener('open', (e) => this.#onRoomOpen(e.detail));
@@ -152,6 +160,10 @@ class App {
 
   #onWelcome(welcome) {
     this.status.welcome(welcome);
+    if (this.auth.enabled && welcome.nick !== this.nick) {
+      this.nick = welcome.nick;
+      this.status.renderNick();
+    }
     this.limits = welcome.limits;
     this.composer.updateCounter();
     for (const room of this.rooms.values()) this.#join(room);
@@ -161,7 +173,9 @@ class App {
     const e = this.status.fatal(detail);
     if (e.name === 'INVALID_NICK') {
       this.nickDialog.open({ error: this.status.fatalText });
-    } else if (!['SHUTTING_DOWN', 'SLOW_CONSUMER', 'IDLE_TIMEOUT'].includes(e.name)) {
+    } else if (e.name === 'UNAUTHORIZED' && this.auth.enabled) {
+      this.signIn.open(this.status.fatalText);
+    } else if (!['SHUTTING_DOWN', 'SLOW_CONSUMER', 'IDLE_TIMEOUT', 'TOKEN_EXPIRED'].includes(e.name)) {
       // Those three end in a reconnect that the banner shows; the rest deserve a word.
       this.status.toast(this.status.fatalText, 'error');
     }

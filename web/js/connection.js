@@ -12,6 +12,7 @@
 //   typing   {room, nick}
 //   rtt      {ms}                         a liveness ping's round trip
 //   fatal    {code, message}              the relay ended the session for this reason
+//   tokenexpiring {expires_ms}            token mode: send Refresh with a fresh token before then
 
 import {
   ClientDatagram,
@@ -58,7 +59,7 @@ const LOST_RETRY_MS = 100;
 const JITTER = 0.25;
 
 /** Codes after which reconnecting cannot help until the person changes something. */
-const NEEDS_PERSON = new Set([ErrorCode.INVALID_NICK, ErrorCode.UNSUPPORTED_VERSION]);
+const NEEDS_PERSON = new Set([ErrorCode.INVALID_NICK, ErrorCode.UNSUPPORTED_VERSION, ErrorCode.UNAUTHORIZED]);
 
 /** A request failed: the relay answered Error (`code` set) or the session ended (`lost`). */
 export class RequestError extends Error {
@@ -79,6 +80,7 @@ const ANSWERS = {
   History: ['History'],
   Members: ['Who'],
   Pong: ['Ping'],
+  Refreshed: ['Refresh'],
 };
 
 export class Connection extends EventTarget {
@@ -88,9 +90,11 @@ export class Connection extends EventTarget {
    * @param {string} opts.nick
    * @param {string} [opts.configUrl]  where to re-read the config before reconnecting
    *   (a restarted relay has a new certificate hash)
+   * @param {() => Promise<string>} [opts.getToken]  token mode: the token for each Hello (auth.js)
    */
-  constructor({ config, nick, configUrl = '/config.json' }) {
+  constructor({ config, nick, configUrl = '/config.json', getToken = null }) {
     super();
+    this.getToken = getToken;
     this.config = config;
     this.nick = nick;
     this.configUrl = configUrl;
@@ -233,6 +237,7 @@ export class Connection extends EventTarget {
    */
   async #connect() {
     await this.#refreshConfig();
+    this.token = this.getToken ? await this.getToken() : null;
     const urls = this.config.webtransport ?? [];
     if (urls.length === 0) throw new Error('no relay address is configured');
     const start = this.urlIndex % urls.length;
@@ -354,7 +359,7 @@ class Session {
     this.writer.closed.catch(() => {});
     const reader = stream.readable.getReader();
     const frames = new FrameReader(ServerFrame);
-    await this.writer.write(encodeFrame(ClientFrame, { Hello: { version: PROTOCOL_VERSION, nick, token: null } }));
+    await this.writer.write(encodeFrame(ClientFrame, { Hello: { version: PROTOCOL_VERSION, nick, token: this.owner.token ?? null } }));
     // The first frame is Welcome, or an Error saying why not.
     let first;
     while (first === undefined) {
@@ -461,6 +466,10 @@ class Session {
         this.pending.delete(body.id);
         waiting.reject(new RequestError(body.code, body.message));
       }
+      return;
+    }
+    if (name === 'TokenExpiring') {
+      this.owner._emit('tokenexpiring', body);
       return;
     }
     if (name === 'GoAway') {
