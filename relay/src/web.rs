@@ -403,12 +403,7 @@ pub fn router(state: Arc<WebState>, with_admin: bool) -> Router {
         .route("/index.html", get(index))
         .route("/assets/{*path}", get(asset))
         .route("/config.json", get(config_json))
-        .route("/healthz", get(healthz))
-        .route(
-            "/auth/dev-login",
-            axum::routing::post(dev_login)
-                .layer(axum::extract::DefaultBodyLimit::max(DEV_LOGIN_BODY)),
-        );
+        .route("/healthz", get(healthz));
     let public = if with_admin {
         public
             .route("/relays", get(relays))
@@ -416,7 +411,10 @@ pub fn router(state: Arc<WebState>, with_admin: bool) -> Router {
     } else {
         public
     };
-    public.with_state(state)
+    let auth = state.auth.clone();
+    public
+        .with_state(state)
+        .merge(crate::auth::dev_login::router(auth))
 }
 
 /// The admin listener's routes (`--admin-listen`): `/metrics`, `/relays`, `/healthz`.
@@ -488,62 +486,6 @@ async fn config_json(State(state): State<Arc<WebState>>, headers: HeaderMap) -> 
         axum::Json(state.page_config(&headers).await),
     )
         .into_response()
-}
-
-/// How long a development token lasts. Why 10 minutes: long enough to try things, short
-/// enough that the page's refresh runs often while developing.
-const DEV_LOGIN_TTL: std::time::Duration = std::time::Duration::from_secs(600);
-
-/// The largest dev-login body. Why 1 KiB: it carries one nick.
-const DEV_LOGIN_BODY: usize = 1024;
-
-/// The dev-login form or JSON body.
-#[derive(serde::Deserialize)]
-struct DevLogin {
-    name: String,
-}
-
-/// `POST /auth/dev-login` (`--auth-dev-login` only): `name=...` as a form or `{"name": ...}`
-/// as JSON; answers `{"token", "nick", "expires_ms"}`, a token for that nick granting every
-/// room for [`DEV_LOGIN_TTL`].
-async fn dev_login(
-    State(state): State<Arc<WebState>>,
-    request: axum::extract::Request,
-) -> Response {
-    use axum::extract::FromRequest;
-    if !state.auth.dev_login {
-        return (StatusCode::NOT_FOUND, "the development sign-in is off").into_response();
-    }
-    let json = request
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
-    let name = if json {
-        axum::Json::<DevLogin>::from_request(request, &())
-            .await
-            .map(|j| j.0.name)
-            .map_err(|e| e.into_response())
-    } else {
-        axum::Form::<DevLogin>::from_request(request, &())
-            .await
-            .map(|f| f.0.name)
-            .map_err(|e| e.into_response())
-    };
-    let name = match name {
-        Ok(n) => n,
-        Err(rejection) => return rejection,
-    };
-    match state.auth.dev_token(&name, DEV_LOGIN_TTL) {
-        Ok(token) => {
-            tracing::warn!(%name, "development sign-in");
-            let expires_ms = crate::clock::now_ms() + DEV_LOGIN_TTL.as_millis() as u64;
-            let body =
-                serde_json::json!({ "token": token, "nick": name, "expires_ms": expires_ms });
-            ([(header::CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
-        }
-        Err(message) => (StatusCode::BAD_REQUEST, message).into_response(),
-    }
 }
 
 /// The live relays: `{"node": <this relay>, "relays": [...]}`, by node id; this relay alone

@@ -136,6 +136,11 @@ impl Verifier {
         let claims = jsonwebtoken::decode::<Claims>(token, key, &validation)
             .map_err(|e| self.explain(token, alg, e.into_kind()))?
             .claims;
+        // The leeway is for the issuer's clock at `nbf`; at `exp` the session is closed
+        // without one, so a token past it is not admitted again.
+        if claims.exp.saturating_mul(1000) <= crate::clock::now_ms() {
+            return Err(self.explain(token, alg, ErrorKind::ExpiredSignature));
+        }
         let nick = claims.name.clone().unwrap_or_else(|| claims.sub.clone());
         validate_nick(&nick).map_err(|e| {
             refuse(

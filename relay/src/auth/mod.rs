@@ -8,6 +8,7 @@
 //! session and is replaced by `Refresh`. Room patterns and grants are in [`grants`]; the
 //! token subcommand and the development sign-in mint tokens in [`mint`].
 
+pub mod dev_login;
 pub mod grants;
 pub mod jwt;
 pub mod keys;
@@ -391,27 +392,5 @@ impl Auth {
             need.as_str(),
             have.as_str()
         ))
-    }
-
-    /// Mints a development token for `name` (the `--auth-dev-login` route), valid for
-    /// `ttl`, granting every room.
-    pub fn dev_token(&self, name: &str, ttl: std::time::Duration) -> Result<String, String> {
-        let secret = self
-            .hmac_secret
-            .as_deref()
-            .filter(|_| self.dev_login)
-            .ok_or("the development sign-in is off")?;
-        chitchat_protocol::validate_nick(name).map_err(|e| e.message)?;
-        let now = crate::clock::now_ms() / 1000;
-        let claims = jwt::Claims {
-            sub: name.to_string(),
-            name: Some(name.to_string()),
-            rooms: [("*".to_string(), "rw".to_string())].into(),
-            exp: now + ttl.as_secs().max(1),
-            iat: Some(now),
-            iss: self.verifier.as_ref().and_then(|v| v.issuer.clone()),
-            aud: self.verifier.as_ref().and_then(|v| v.audience.clone()),
-        };
-        mint::sign(secret, &claims).map_err(|e| e.to_string())
     }
 }

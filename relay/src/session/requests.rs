@@ -31,7 +31,7 @@ impl Session {
             && !self.rates.requests.try_take()
         {
             let message = format!(
-                "too many requests: Join, Leave, Who and History count against a limit of {} per second",
+                "too many requests: Join, Leave, Who, History and Refresh count against a limit of {} per second",
                 self.state.limits.msgs_per_sec
             );
             return self.error(id, ErrorCode::RATE_LIMITED, &message).await;
@@ -392,7 +392,7 @@ enum Refused {
 }
 
 /// The id of a request that counts against the session's request rate (Join, Leave, Who,
-/// History); sends have their own, Ping none (it is the keep-alive).
+/// History, Refresh); sends have their own, Ping none (it is the keep-alive).
 fn counted_request(frame: &ClientFrame) -> Option<u32> {
     match frame {
         ClientFrame::Join { id, .. }

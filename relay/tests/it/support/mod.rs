@@ -22,6 +22,8 @@ pub const WAIT: Duration = Duration::from_secs(10);
 /// A relay on 127.0.0.1:<free port>, stopped when dropped.
 pub struct TestRelay {
     pub addr: SocketAddr,
+    /// The HTTP side (web app, /config.json, /metrics).
+    pub http: SocketAddr,
     pub dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -54,12 +56,14 @@ impl TestRelay {
         args.extend(extra.iter().map(|s| s.to_string()));
         let relay = Relay::load(Config::parse_from(args)).await.unwrap();
         let addr = relay.local_addr().unwrap();
+        let http = relay.http_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(relay.run(async move {
             let _ = stopped.await;
         }));
         TestRelay {
             addr,
+            http,
             dir,
             stop: Some(stop),
             task: Some(task),
