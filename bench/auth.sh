@@ -44,7 +44,8 @@ openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out "$WORK/es256
 openssl pkey -in "$WORK/es256.key" -pubout -out "$WORK/es256.pub" 2>/dev/null
 
 # As bench/run.sh: the caps for strangers raised, since every session comes from loopback.
-LIMITS=(--max-sessions 200000 --max-sessions-per-addr 200000 --max-handshakes-per-addr 4096
+LIMITS=(--msgs-per-sec 1000000 --msgs-burst 1000000 --stored-bytes-per-min 100000000000
+  --max-sessions 200000 --max-sessions-per-addr 200000 --max-handshakes-per-addr 4096
   --max-handshakes 4096 --retry-above 4096 --new-rooms-per-min 1000000)
 
 run_one() {

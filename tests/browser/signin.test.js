@@ -108,24 +108,32 @@ describe('signing in', () => {
     await cleanup();
   });
 
-  test('through a token URL: "Sign in" until the person is signed in there', async () => {
+  /** A token server handing out `ttl` tokens for ada, its relay, and the page on it. */
+  async function withTokenUrl(ttl) {
     const secret = secretFile();
-    const server = await tokenServer(secret, { sub: 'ada', ttl: '1h' });
+    const server = await tokenServer(secret, { sub: 'ada', ttl });
     servers.push(server);
     const relay = await new Relay({
       extraArgs: ['--auth', 'jwt', '--auth-hmac-secret-file', secret, '--auth-token-url', `${server.origin}/token`],
     }).start();
-    const page = await openPage(relay);
+    return { secret, server, relay, page: await openPage(relay) };
+  }
 
+  /** The person signs in at the operator's site, then tries again on the page. */
+  async function signInThere(page, server) {
+    await page.evaluate((origin) => fetch(`${origin}/login`, { method: 'POST', credentials: 'include' }), server.origin);
+    await page.click('#signin-retry');
+    await waitConnected(page);
+  }
+
+  test('through a token URL: "Sign in" until the person is signed in there', async () => {
+    const { server, page } = await withTokenUrl('1h');
     const reason = await signInShown(page);
     assert.match(reason, /Sign in/);
     assert.ok(server.refused >= 1, 'the token URL was asked, with no cookie yet');
     assert.equal(await page.evaluate(() => document.getElementById('nick-dialog').open), false);
 
-    // The person signs in at the operator's site, then tries again.
-    await page.evaluate((origin) => fetch(`${origin}/login`, { method: 'POST', credentials: 'include' }), server.origin);
-    await page.click('#signin-retry');
-    await waitConnected(page);
+    await signInThere(page, server);
     assert.equal(await page.evaluate(() => document.getElementById('signin-dialog').open), false);
     // The nick is the token's, from Welcome.
     await page.waitForFunction(() => document.getElementById('nick-label').textContent === 'ada');
@@ -140,18 +148,10 @@ describe('signing in', () => {
   });
 
   test('short-lived tokens are refreshed silently while messages keep arriving', async () => {
-    const secret = secretFile();
     // Each token lives 6 s: the relay warns at once, the page refreshes half way through.
-    const server = await tokenServer(secret, { sub: 'ada', ttl: '6s' });
-    servers.push(server);
-    const relay = await new Relay({
-      extraArgs: ['--auth', 'jwt', '--auth-hmac-secret-file', secret, '--auth-token-url', `${server.origin}/token`],
-    }).start();
-    const page = await openPage(relay);
+    const { secret, server, relay, page } = await withTokenUrl('6s');
     await signInShown(page);
-    await page.evaluate((origin) => fetch(`${origin}/login`, { method: 'POST', credentials: 'include' }), server.origin);
-    await page.click('#signin-retry');
-    await waitConnected(page);
+    await signInThere(page, server);
     await joinRoom(page, 'live');
     const issuedAtStart = server.issued;
 
