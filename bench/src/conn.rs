@@ -157,7 +157,17 @@ impl Dialer {
 
     /// Opens a session to `relay` as `nick`: connection, control stream, Hello, Welcome.
     pub async fn connect(&self, relay: &RelayAddr, nick: &str) -> Result<BenchSession, ConnError> {
-        match tokio::time::timeout(self.timeout, self.connect_inner(relay, nick)).await {
+        self.connect_as(relay, nick, None).await
+    }
+
+    /// [`Dialer::connect`] with a sign-in token in `Hello.token` (token mode).
+    pub async fn connect_as(
+        &self,
+        relay: &RelayAddr,
+        nick: &str,
+        token: Option<String>,
+    ) -> Result<BenchSession, ConnError> {
+        match tokio::time::timeout(self.timeout, self.connect_inner(relay, nick, token)).await {
             Ok(result) => result,
             Err(_) => Err(ConnError::Timeout(self.timeout)),
         }
@@ -167,6 +177,7 @@ impl Dialer {
         &self,
         relay: &RelayAddr,
         nick: &str,
+        token: Option<String>,
     ) -> Result<BenchSession, ConnError> {
         let failed = |reason: String| ConnError::Connect {
             relay: relay.to_string(),
@@ -246,7 +257,7 @@ impl Dialer {
         let hello = ClientFrame::Hello(Hello {
             version: PROTOCOL_VERSION,
             nick: nick.to_owned(),
-            token: None,
+            token,
         });
         session.control.write(&hello).await?;
         match session.control.read().await? {

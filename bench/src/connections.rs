@@ -35,6 +35,8 @@ const CHECK_DEADLINE: Duration = Duration::from_secs(30);
 pub struct ConnectionsResult {
     pub scenario: &'static str,
     pub transport: super::conn::Transport,
+    /// `open`, or the algorithm of the sessions' tokens (`HS256`, `ES256`).
+    pub auth: &'static str,
     pub relays: Vec<String>,
     pub C: usize,
     pub rooms: usize,
@@ -86,6 +88,13 @@ pub async fn run(env: &Env, c: usize, idle: Duration) -> anyhow::Result<Connecti
     let tag = format!("c{}", std::process::id());
     let room = |j: usize| format!("{tag}-{}", j * rooms / c);
     let counts = Arc::new(Counts::default());
+    // Signed before the clock starts: the relay's verification is measured, not the
+    // load generator's signing.
+    let mint = |nick: &str| env.minter.as_ref().map(|m| m.mint(nick)).transpose();
+    let mut tokens: Vec<Option<String>> = (0..c)
+        .map(|j| mint(&format!("c{j}")))
+        .collect::<anyhow::Result<_>>()?;
+    let checker_token = mint("checker")?;
 
     let rss_empty = rss_bytes(pid).context("reading the relay's memory")?;
     let cpu0 = env.watched.cpu();
@@ -95,11 +104,15 @@ pub async fn run(env: &Env, c: usize, idle: Duration) -> anyhow::Result<Connecti
     let opened: Vec<Result<Connection, String>> = futures::stream::iter(0..c)
         .map(|j| {
             let room = room(j);
+            let token = tokens[j].take();
             let counts = counts.clone();
             let bar = &bar;
             async move {
                 let result = async {
-                    let mut session = env.dialer.connect(relay, &format!("c{j}")).await?;
+                    let mut session = env
+                        .dialer
+                        .connect_as(relay, &format!("c{j}"), token)
+                        .await?;
                     session.join(&room).await?;
                     Ok::<_, super::conn::ConnError>(session.split())
                 }
@@ -148,7 +161,7 @@ pub async fn run(env: &Env, c: usize, idle: Duration) -> anyhow::Result<Connecti
     let check_start = Instant::now();
     let mut publisher = env
         .dialer
-        .connect(relay, "checker")
+        .connect_as(relay, "checker", checker_token)
         .await
         .context("the checking publisher")?;
     for r in 0..rooms {
@@ -179,6 +192,7 @@ pub async fn run(env: &Env, c: usize, idle: Duration) -> anyhow::Result<Connecti
     Ok(ConnectionsResult {
         scenario: "connections",
         transport: env.transport,
+        auth: super::tokens::mode(env.minter.as_ref()),
         relays: vec![relay.to_string()],
         C: c,
         rooms,

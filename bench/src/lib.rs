@@ -13,7 +13,7 @@
 //! zero-copy room frames), [`fanout`] (the fan-out workloads), [`probe`] (the rising-rate
 //! search), [`connections`] (many idle sessions), [`floor`] (the kernel's CPU per datagram
 //! sent), [`procfs`] (CPU and memory readings), [`stats`] (percentiles), [`report`] (table,
-//! JSON, plot).
+//! JSON, plot), [`tokens`] (sign-in tokens for relays in token mode).
 
 pub mod conn;
 pub mod connections;
@@ -23,6 +23,7 @@ pub mod probe;
 pub mod procfs;
 pub mod report;
 pub mod stats;
+pub mod tokens;
 pub mod wire;
 
 use std::path::PathBuf;
@@ -171,6 +172,10 @@ pub struct BenchArgs {
     /// Each connection step (handshake, Hello, Join) must finish within this.
     #[arg(long, value_name = "MS", default_value_t = 20_000)]
     pub step_timeout_ms: u64,
+
+    /// connections: sign-in tokens for a relay in token mode.
+    #[command(flatten)]
+    pub tokens: tokens::TokenArgs,
 }
 
 /// What a workload runs with.
@@ -185,6 +190,8 @@ pub struct Env {
     pub concurrency: usize,
     /// The transport every session uses.
     pub transport: Transport,
+    /// Signs a token per session for relays in token mode (connections only).
+    pub minter: Option<tokens::Minter>,
     /// Progress bars are drawn (to stderr, when it is a terminal).
     show_progress: bool,
 }
@@ -260,6 +267,7 @@ pub async fn run(ctx: &Context, args: BenchArgs) -> anyhow::Result<()> {
         },
         concurrency: args.concurrency.max(1),
         transport: args.transport,
+        minter: tokens::Minter::from_args(&args.tokens)?,
         show_progress: true,
     };
     // The standard parameters, each overridden by its flag if given.

@@ -150,6 +150,7 @@ fn fanout_rows(r: &FanoutResult, row: &mut impl FnMut(&str, String)) {
 fn connections_rows(c: &ConnectionsResult, row: &mut impl FnMut(&str, String)) {
     let ConnectionsResult {
         transport,
+        auth,
         relays,
         C: sessions,
         rooms,
@@ -174,6 +175,7 @@ fn connections_rows(c: &ConnectionsResult, row: &mut impl FnMut(&str, String)) {
     } = c;
     row("scenario", "connections".into());
     row("transport", format!("{transport:?}").to_lowercase());
+    row("auth", (*auth).to_owned());
     row("relay", relays.join(","));
     row("sessions (C)", sessions.to_string());
     row("rooms", rooms.to_string());

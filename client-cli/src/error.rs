@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use chitchat_protocol::{ErrorCode, ErrorFrame, FrameError, ValidationError};
 
+use crate::token::{TokenError, TokenSource, expired_message};
+
 /// Why a connection ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CloseReason {
@@ -116,6 +118,9 @@ pub enum ClientError {
     /// The nick's guest secret could not be read or saved.
     #[error("guest secret file {}: {reason}", path.display())]
     GuestSecret { path: PathBuf, reason: String },
+    /// No usable sign-in token: its source failed, or it expired and cannot be refreshed.
+    #[error(transparent)]
+    Token(#[from] TokenError),
 }
 
 fn list(errors: &[ClientError]) -> String {
@@ -144,18 +149,45 @@ impl ClientError {
     }
 
     /// Whether trying again (later, or on another relay) cannot help: the CA file or the
-    /// guest secret is unusable, or the relay refused the session for something this client
-    /// sends (its protocol version or nick, or a nick another secret holds).
+    /// guest secret is unusable, no token can be had, or the relay refused the session for
+    /// something this client sends (its protocol version, nick or token, or a nick another
+    /// secret holds).
     pub fn is_permanent(&self) -> bool {
         match self {
-            ClientError::CaFile { .. } | ClientError::GuestSecret { .. } => true,
+            ClientError::CaFile { .. }
+            | ClientError::GuestSecret { .. }
+            | ClientError::Token(_) => true,
             ClientError::Refused { code, .. } => matches!(
                 *code,
-                ErrorCode::UNSUPPORTED_VERSION | ErrorCode::INVALID_NICK | ErrorCode::NICK_TAKEN
+                ErrorCode::UNSUPPORTED_VERSION
+                    | ErrorCode::INVALID_NICK
+                    | ErrorCode::NICK_TAKEN
+                    | ErrorCode::UNAUTHORIZED
             ),
             ClientError::NoRelay(all) => !all.is_empty() && all.iter().all(Self::is_permanent),
             _ => false,
         }
+    }
+}
+
+impl ClientError {
+    /// A refused sign-in in words that say what to do: an expired token names when it
+    /// expired and how to give a fresh one (from `source`; `token` is the one refused);
+    /// any other error is kept as it is, the relay's reason included.
+    pub fn with_token_advice(self, source: Option<&TokenSource>, token: Option<&str>) -> Self {
+        let Some(source) = source else {
+            return self;
+        };
+        let expired = match self.code() {
+            Some(ErrorCode::TOKEN_EXPIRED) => true,
+            // A relay may refuse an expired token at Hello as unauthorized: its reason says.
+            Some(ErrorCode::UNAUTHORIZED) => self.to_string().contains("expired"),
+            _ => false,
+        };
+        if !expired {
+            return self;
+        }
+        ClientError::Token(TokenError::Expired(expired_message(token, source)))
     }
 }
 

@@ -12,6 +12,7 @@
 //! - [`guest`]: the guest secret each nick is claimed with (open mode), kept in a file.
 //! - [`options`]: the flags every client binary takes, and the checked [`options::Context`].
 //! - [`process`]: logging, the runtime and the exit code around a binary's command.
+//! - [`token`]: where the sign-in token comes from (token mode), and fresh ones.
 //! - [`cli`]: the commands (`send`, `tail`, `history`, `chat`).
 
 pub mod addr;
@@ -24,6 +25,7 @@ pub mod output;
 pub mod process;
 pub mod resume;
 pub mod session;
+pub mod token;
 
 pub use addr::RelayAddr;
 pub use client::{Client, ClientConfig, Connector, Event, Events, Sent};

@@ -5,6 +5,16 @@ use std::future::Future;
 use std::process::ExitCode;
 use std::time::Duration;
 
+use chitchat_protocol::ErrorCode;
+
+use crate::ClientError;
+
+/// The exit code of a command that failed because of who it is: the token was refused,
+/// expired, could not be had, or grants no access to the room (`UNAUTHORIZED`,
+/// `TOKEN_EXPIRED`, `FORBIDDEN`). sysexits' `EX_NOPERM`, so a script can tell "get a new
+/// token" from "the relay is down" (1) and a usage error (2).
+pub const EXIT_AUTH: u8 = 77;
+
 /// How long the runtime's shutdown waits for tasks still running. A read of stdin may still
 /// block a worker thread (chat after /quit): do not wait for it.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(200);
@@ -21,7 +31,8 @@ pub fn init_logging() {
 }
 
 /// Sets up logging, runs `command` to its end on a new multi-thread runtime, and maps the
-/// outcome to the exit code: success, or `error: ...` on stderr and failure.
+/// outcome to the exit code: success, or `error: ...` on stderr and failure ([`EXIT_AUTH`]
+/// for a failed sign-in or a room not granted, 1 for anything else).
 pub fn run_main(command: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -40,7 +51,25 @@ pub fn run_main(command: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::FAILURE
+            if is_auth_failure(&e) {
+                ExitCode::from(EXIT_AUTH)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
+}
+
+/// Whether `e` (or what caused it) is a refused, expired or missing sign-in or a room not
+/// granted.
+fn is_auth_failure(e: &anyhow::Error) -> bool {
+    e.chain()
+        .filter_map(|cause| cause.downcast_ref::<ClientError>())
+        .any(|e| {
+            matches!(e, ClientError::Token(_))
+                || matches!(
+                    e.code(),
+                    Some(ErrorCode::UNAUTHORIZED | ErrorCode::TOKEN_EXPIRED | ErrorCode::FORBIDDEN)
+                )
+        })
 }

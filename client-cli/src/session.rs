@@ -12,6 +12,7 @@
 //! (settings, events, the handle); [`start`] spawns the task.
 
 mod actor;
+mod refresh;
 
 use std::time::Duration;
 
@@ -21,6 +22,7 @@ use chitchat_protocol::{
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::client::{ClientConfig, Sent};
+use crate::token::TokenSource;
 use crate::{ClientError, CloseReason, RelayAddr};
 
 pub use actor::start;
@@ -38,6 +40,9 @@ pub struct SessionConfig {
     pub backoff_min: Duration,
     /// Longest wait between reconnection attempts.
     pub backoff_max: Duration,
+    /// Where the sign-in token comes from (token mode); a file or a command gives fresh
+    /// ones when the relay says the current one is expiring.
+    pub token: Option<TokenSource>,
 }
 
 impl SessionConfig {
@@ -50,6 +55,7 @@ impl SessionConfig {
             client,
             backoff_min: Duration::from_millis(100),
             backoff_max: Duration::from_secs(3),
+            token: None,
         }
     }
 }
@@ -102,6 +108,12 @@ pub enum SessionEvent {
     },
     /// A room can never be re-joined (the relay refuses its name) and is no longer joined.
     RoomLost { room: String, error: ClientError },
+    /// Token mode: a fresh token replaced the session's, without reconnecting; it expires at
+    /// `expires_ms` (ms since the Unix epoch, 0: never).
+    Refreshed { expires_ms: u64 },
+    /// Token mode: the relay said the token expires at `expires_ms`, and no fresh one could
+    /// be had (`error` says why); the relay will end the session then.
+    RefreshFailed { error: ClientError, expires_ms: u64 },
     /// The relay reported an error not tied to a request.
     Notice { code: ErrorCode, message: String },
     /// The session gave up; no event follows.

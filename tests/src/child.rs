@@ -32,6 +32,7 @@ pub(crate) const CHITCHAT_ENV: &[&str] = &[
     "CHITCHAT_TLS_KEY",
     "CHITCHAT_GUEST_SECRET_FILE",
     "CHITCHAT_NICK_CLAIM_TTL",
+    "CHITCHAT_TOKEN",
 ];
 
 /// The cargo target directory the binaries were built into: `CARGO_TARGET_DIR` if set,

@@ -15,6 +15,8 @@
 //! - [`redis::RedisServer`] runs a real `redis-server` for the relays of a cluster (and for
 //!   the relay crate's own broker tests).
 //!
+//! - [`tokens::TokenRelay`] is a relay in token mode and tokens minted for it.
+//!
 //! Every wait has a deadline and fails with the output seen so far. Every process a test
 //! starts is killed when its handle is dropped, so a failing test leaves nothing running.
 
@@ -25,6 +27,7 @@ pub mod cluster;
 pub mod http;
 pub mod redis;
 mod relay;
+pub mod tokens;
 
 use std::time::Duration;
 

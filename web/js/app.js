@@ -6,6 +6,7 @@
 // Every piece of user text reaches the DOM through textContent (dom.js, format.js).
 
 import { ErrorCode, MAX_FRAME_LEN, utf8Length, validateNick } from './codec.js';
+import { Auth } from './auth.js';
 import { Connection } from './connection.js';
 import { explainError, formatNumber } from './format.js';
 import { Room } from './rooms.js';
@@ -14,6 +15,7 @@ import { TransportMemory, applyTransportSetting } from './transport.js';
 import { ComposerView } from './views/composer.js';
 import { NickDialog } from './views/dialogs.js';
 import { IdentityView, guestSecret } from './views/identity.js';
+import { SignInView } from './views/signin.js';
 import { MessagesView } from './views/messages.js';
 import { SidebarView } from './views/sidebar.js';
 import { StatusView } from './views/status.js';
@@ -82,6 +84,10 @@ class App {
     this.sidebar = new SidebarView(this);
     this.nickDialog = new NickDialog(this);
     this.identity = new IdentityView(this);
+    // Token mode: the nick is the token's (Welcome.nick), so no nick dialog first.
+    this.auth = new Auth(config.auth);
+    this.signIn = new SignInView(this.auth, () => this.#connect());
+    this.auth.addEventListener('signin', (e) => this.signIn.open(e.detail.reason));
   }
 
   start() {
@@ -91,7 +97,7 @@ class App {
     this.show(this.rooms.has(want) ? want : (this.rooms.keys().next().value ?? null));
     this.sidebar.renderRoomList();
     this.status.renderNick();
-    if (!this.nick || validateNick(this.nick)) {
+    if (!this.auth.enabled && (!this.nick || validateNick(this.nick))) {
       this.status.render({ state: 'idle' });
       this.nickDialog.open({ first: true });
     } else {
@@ -127,8 +133,13 @@ class App {
     }
     const memory = new TransportMemory();
     applyTransportSetting(memory);
-    const conn = new Connection({ config: this.config, nick: this.nick, secret: guestSecret, memory });
+    // Token mode: the token names the user, so no guest secret is made or sent.
+    const getToken = this.auth.enabled ? () => this.auth.token() : null;
+    const secret = this.auth.enabled ? () => null : guestSecret;
+    const nick = this.nick || 'guest';
+    const conn = new Connection({ config: this.config, nick, secret, memory, getToken });
     this.conn = conn;
+    this.auth.attach(conn);
     conn.addEventListener('status', (e) => this.#onStatus(e.detail));
     conn.addEventListener('welcome', (e) => this.#onWelcome(e.detail));
     conn.addEventListener('open', (e) => this.#onRoomOpen(e.detail));
@@ -157,6 +168,10 @@ class App {
 
   #onWelcome({ welcome, transport }) {
     this.status.welcome(welcome, transport);
+    if (this.auth.enabled && welcome.nick !== this.nick) {
+      this.nick = welcome.nick;
+      this.status.renderNick();
+    }
     this.limits = welcome.limits;
     this.composer.updateCounter();
     for (const room of this.rooms.values()) this.#join(room);
@@ -168,7 +183,9 @@ class App {
       this.nickDialog.open({ error: this.status.fatalText });
     } else if (e.name === 'NICK_TAKEN') {
       this.identity.showTaken(this.nick);
-    } else if (!['SHUTTING_DOWN', 'SLOW_CONSUMER', 'IDLE_TIMEOUT', 'UNAVAILABLE'].includes(e.name)) {
+    } else if (e.name === 'UNAUTHORIZED' && this.auth.enabled) {
+      this.signIn.open(this.status.fatalText);
+    } else if (!['SHUTTING_DOWN', 'SLOW_CONSUMER', 'IDLE_TIMEOUT', 'UNAVAILABLE', 'TOKEN_EXPIRED'].includes(e.name)) {
       // Those end in a reconnect that the banner shows (UNAVAILABLE: the relay could not
       // check the nick's claim without its store); the rest deserve a word.
       this.status.toast(this.status.fatalText, 'error');

@@ -14,6 +14,7 @@
 //   typing   {room, nick}
 //   rtt      {ms}                         a liveness ping's round trip
 //   fatal    {code, message}              the relay ended the session for this reason
+//   tokenexpiring {expires_ms}            token mode: send Refresh with a fresh token before then
 
 import {
   ClientDatagram,
@@ -71,7 +72,12 @@ const LOST_RETRY_MS = 100;
 const JITTER = 0.25;
 
 /** Codes after which reconnecting cannot help until the person changes something. */
-const NEEDS_PERSON = new Set([ErrorCode.INVALID_NICK, ErrorCode.NICK_TAKEN, ErrorCode.UNSUPPORTED_VERSION]);
+const NEEDS_PERSON = new Set([
+  ErrorCode.INVALID_NICK,
+  ErrorCode.NICK_TAKEN,
+  ErrorCode.UNSUPPORTED_VERSION,
+  ErrorCode.UNAUTHORIZED,
+]);
 
 /** A request failed: the relay answered Error (`code` set) or the session ended (`lost`). */
 export class RequestError extends Error {
@@ -92,6 +98,7 @@ const ANSWERS = {
   History: ['History'],
   Members: ['Who'],
   Pong: ['Ping'],
+  Refreshed: ['Refresh'],
 };
 
 export class Connection extends EventTarget {
@@ -104,6 +111,7 @@ export class Connection extends EventTarget {
    *   (a restarted relay has a new certificate hash)
    * @param {TransportMemory} [opts.memory]  the transport setting and the remembered winners
    * @param {string} [opts.wsUrl]  the relay's WebSocket URL (default: the page's origin)
+   * @param {() => Promise<string>} [opts.getToken]  token mode: the token for each Hello (auth.js)
    */
   constructor({
     config,
@@ -112,8 +120,10 @@ export class Connection extends EventTarget {
     configUrl = '/config.json',
     memory = new TransportMemory(),
     wsUrl = websocketUrl(),
+    getToken = null,
   }) {
     super();
+    this.getToken = getToken;
     this.config = config;
     this.nick = nick;
     this.secret = secret;
@@ -263,6 +273,7 @@ export class Connection extends EventTarget {
    */
   async #connect() {
     await this.#refreshConfig();
+    this.token = this.getToken ? await this.getToken() : null;
     const choice = this.memory.choice;
     const order = plan({ support: this.support, choice, remembered: this.memory.winner(this.relayKey) });
     const { value } = await firstToOpen({
@@ -410,7 +421,8 @@ class Session {
     this.writer.closed.catch(() => {});
     const reader = stream.readable.getReader();
     const frames = new FrameReader(ServerFrame);
-    await this.writer.write(encodeFrame(ClientFrame, { Hello: { version: PROTOCOL_VERSION, nick, token: this.owner.secret(nick) } }));
+    const token = this.owner.token ?? this.owner.secret(nick);
+    await this.writer.write(encodeFrame(ClientFrame, { Hello: { version: PROTOCOL_VERSION, nick, token } }));
     // The first frame is Welcome, or an Error saying why not.
     let first;
     while (first === undefined) {
@@ -517,6 +529,10 @@ class Session {
         this.pending.delete(body.id);
         waiting.reject(new RequestError(body.code, body.message));
       }
+      return;
+    }
+    if (name === 'TokenExpiring') {
+      this.owner._emit('tokenexpiring', body);
       return;
     }
     if (name === 'GoAway') {

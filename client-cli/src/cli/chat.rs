@@ -13,7 +13,7 @@ use tokio::sync::mpsc;
 use super::{check_room, interrupted, print_line};
 use crate::ClientError;
 use crate::options::Context;
-use crate::output::chat_line;
+use crate::output::{chat_line, clock};
 use crate::session::{self, SessionEvent, SessionEvents, SessionHandle};
 
 /// How many stored messages a join shows: enough to see what the room is about.
@@ -334,6 +334,12 @@ impl Chat {
                 }
                 self.say(&format!("! no longer in #{room}: {error}"))
             }
+            // Refreshing a token is silent; failing to is not.
+            SessionEvent::Refreshed { .. } => Ok(()),
+            SessionEvent::RefreshFailed { error, expires_ms } => self.say(&format!(
+                "! cannot refresh the sign-in token: {error}; the relay ends the session at {} UTC",
+                clock(expires_ms)
+            )),
             SessionEvent::Notice { code, message } => self.say(&format!(
                 "! relay: {} ({}): {message}",
                 code.description(),

@@ -3,7 +3,7 @@
 
 use chitchat_protocol::Message;
 
-use super::{check_room, print_line};
+use super::{check_room, name_room, print_line};
 use crate::options::Context;
 use crate::output::{json_line, plain_line};
 
@@ -13,7 +13,7 @@ pub async fn run(ctx: &Context, room: &str, limit: u64, json: bool) -> anyhow::R
     let client = ctx.connect().await?;
     let fetched = fetch(&client, room, limit).await;
     client.close().await;
-    for msg in fetched? {
+    for msg in fetched.map_err(|e| name_room(e, room, "read"))? {
         let line = if json {
             json_line(&msg)
         } else {

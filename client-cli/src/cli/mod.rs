@@ -147,6 +147,18 @@ fn check_room(room: &str) -> Result<(), ClientError> {
     validate_room(room).map_err(ClientError::from)
 }
 
+/// A request refused with `FORBIDDEN` says which room it was about ("cannot send to
+/// team-b: ..."); other errors stay as they are.
+fn name_room(error: ClientError, room: &str, verb: &str) -> anyhow::Error {
+    let forbidden = error.code() == Some(chitchat_protocol::ErrorCode::FORBIDDEN);
+    let error = anyhow::Error::from(error);
+    if forbidden {
+        error.context(format!("cannot {verb} {room}"))
+    } else {
+        error
+    }
+}
+
 /// Prints one line on stdout and flushes it, so a reader sees it at once. A closed stdout
 /// (`| head`) is reported as `Ok(false)`: the command should stop quietly.
 fn print_line(line: &str) -> anyhow::Result<bool> {

@@ -4,9 +4,9 @@
 
 use chitchat_protocol::{ResumeOutcome, ResumePoint};
 
-use super::{check_room, interrupted, print_line};
+use super::{check_room, interrupted, name_room, print_line};
 use crate::options::Context;
-use crate::output::{json_line, plain_line};
+use crate::output::{clock, json_line, plain_line};
 use crate::session::{self, SessionEvent};
 
 /// Tails `room` until `count` messages were printed (forever without `count`).
@@ -24,8 +24,9 @@ pub async fn run(
     let resume = since.map(|seq| ResumePoint { epoch: 0, seq });
     let setup = async {
         let (session, events) = session::start(ctx.session()).await?;
-        let joined = session.join(room, resume).await?;
-        Ok::<_, crate::ClientError>((session, events, joined))
+        let joined = session.join(room, resume).await;
+        let joined = joined.map_err(|e| name_room(e, room, "follow"))?;
+        Ok::<_, anyhow::Error>((session, events, joined))
     };
     let (session, mut events, joined) = tokio::select! {
         setup = setup => setup?,
@@ -111,6 +112,14 @@ fn report(event: &SessionEvent) {
             ..
         } => eprintln!(
             "chitchat: messages of {room} before #{first_seq} are no longer stored; some were missed"
+        ),
+        SessionEvent::Refreshed { expires_ms } => eprintln!(
+            "chitchat: token refreshed; it expires at {} UTC",
+            clock(*expires_ms)
+        ),
+        SessionEvent::RefreshFailed { error, expires_ms } => eprintln!(
+            "chitchat: cannot refresh the token: {error}; the relay ends the session at {} UTC",
+            clock(*expires_ms)
         ),
         SessionEvent::Notice { code, message } => {
             eprintln!(

@@ -27,6 +27,9 @@ pub(super) struct ConnState {
     /// Why this client closed the connection, when it did so on purpose (quinn only reports
     /// "locally closed", qmux the code it sent).
     local_close: Mutex<Option<CloseReason>>,
+    /// The fatal error the relay announced with an Error frame before closing (its
+    /// farewell): why the connection ends, even before QUIC reports the close.
+    farewell: Mutex<Option<CloseReason>>,
 }
 
 #[derive(Debug, Default)]
@@ -81,15 +84,35 @@ impl ConnState {
         slot.get_or_insert(reason);
     }
 
-    /// Why the connection ended, if it has.
+    /// Why the connection ended, if it has (or the relay said it is ending it).
     pub(super) fn close_reason(&self, conn: &Link) -> Option<CloseReason> {
-        let reason = conn.close_reason()?;
+        let farewell = self.farewell();
+        let reason = match conn.close_reason() {
+            Some(reason) => reason,
+            None => return farewell,
+        };
         let local = self
             .local_close
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        Some(local.unwrap_or(reason))
+        Some(local.or(farewell).unwrap_or(reason))
+    }
+
+    fn farewell(&self) -> Option<CloseReason> {
+        self.farewell
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Remembers a fatal Error frame: the relay closes the connection after it.
+    fn set_farewell(&self, code: ErrorCode, message: &str) {
+        let mut slot = self.farewell.lock().unwrap_or_else(PoisonError::into_inner);
+        slot.get_or_insert(CloseReason::Relay {
+            code,
+            reason: message.to_owned(),
+        });
     }
 
     /// Closes the connection because the relay broke the protocol.
@@ -168,6 +191,8 @@ pub(super) async fn read_control(
         }
         match recv.read_chunk(READ_CHUNK).await {
             Ok(Some(chunk)) => buf.extend(&chunk),
+            // After a fatal Error frame the relay ends the stream and closes the connection.
+            Ok(None) if state.farewell().is_some() => break,
             Ok(None) => {
                 state.violation(
                     &conn,
@@ -195,8 +220,14 @@ fn dispatch(
             reconnect_ms,
             message,
         },
+        ServerFrame::TokenExpiring { expires_ms } => Event::TokenExpiring { expires_ms },
         ServerFrame::Welcome(_) => return Err("a second Welcome".into()),
         frame => {
+            if let ServerFrame::Error(e) = &frame
+                && e.code.is_fatal()
+            {
+                state.set_farewell(e.code, &e.message);
+            }
             let Some(id) = answer_id(&frame) else {
                 return Err(format!("unexpected {}", frame_name(&frame)));
             };

@@ -123,6 +123,9 @@ pub enum Event {
     Typing { room: String, nick: String },
     /// The relay is shutting down: reconnect after `reconnect_ms`, elsewhere if possible.
     GoAway { reconnect_ms: u32, message: String },
+    /// Token mode: the session's token expires at `expires_ms` (ms since the Unix epoch);
+    /// [`Client::refresh`] with a fresh one before then keeps the session.
+    TokenExpiring { expires_ms: u64 },
     /// An error not tied to a request (id 0, or a request no longer waited for).
     Notice { code: ErrorCode, message: String },
     /// The connection ended; always the last event, after every event received before.
@@ -149,6 +152,8 @@ pub struct Connector {
     quic: quinn::ClientConfig,
     /// TLS for `wss://` relays.
     wss: tokio_rustls::TlsConnector,
+    /// What goes in `Hello.token`: the sign-in token in token mode.
+    token: Option<String>,
 }
 
 impl std::fmt::Debug for Connector {
@@ -162,7 +167,22 @@ impl Connector {
     pub fn new(cfg: ClientConfig) -> Result<Self, ClientError> {
         let quic = tls::quic_config(&cfg)?;
         let wss = tls::wss_connector(&cfg)?;
-        Ok(Connector { cfg, quic, wss })
+        Ok(Connector {
+            cfg,
+            quic,
+            wss,
+            token: None,
+        })
+    }
+
+    /// Sets the token the next sessions open with (`Hello.token`).
+    pub fn set_token(&mut self, token: Option<String>) {
+        self.token = token;
+    }
+
+    /// The token the next sessions open with.
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
     }
 
     /// The settings connections are made with.
@@ -305,12 +325,16 @@ impl Connector {
         let hello = ClientFrame::Hello(Hello {
             version: PROTOCOL_VERSION,
             nick: nick.to_owned(),
-            token: self
-                .cfg
-                .guest_secrets
-                .as_ref()
-                .map(|g| g.secret(nick))
-                .transpose()?,
+            // A sign-in token (token mode) wins over the nick's guest secret (open mode).
+            token: match &self.token {
+                Some(token) => Some(token.clone()),
+                None => self
+                    .cfg
+                    .guest_secrets
+                    .as_ref()
+                    .map(|g| g.secret(nick))
+                    .transpose()?,
+            },
         });
         let bytes = encode_frame(&hello).map_err(ClientError::BadFrame)?;
         send.write_all(&bytes).await.map_err(unreachable)?;
@@ -517,6 +541,20 @@ impl Client {
     pub async fn ping(&self) -> Result<u64, ClientError> {
         match self.request(|id| ClientFrame::Ping { id }).await? {
             ServerFrame::Pong { ts, .. } => Ok(ts),
+            other => Err(unexpected(&other)),
+        }
+    }
+
+    /// Token mode: replaces the session's token with a fresh one for the same user, without
+    /// reconnecting; returns when the new one expires (ms since the Unix epoch, 0: never).
+    /// A token the relay refuses ends the session (`UNAUTHORIZED`).
+    pub async fn refresh(&self, token: &str) -> Result<u64, ClientError> {
+        let token = token.to_owned();
+        match self
+            .request(|id| ClientFrame::Refresh { id, token })
+            .await?
+        {
+            ServerFrame::Refreshed { expires_ms, .. } => Ok(expires_ms),
             other => Err(unexpected(&other)),
         }
     }

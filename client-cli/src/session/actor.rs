@@ -9,6 +9,7 @@ use rand::Rng;
 use tokio::sync::{mpsc, oneshot, watch};
 use tracing::Instrument;
 
+use super::refresh::Tokens;
 use super::{Request, SessionConfig, SessionEvent, SessionEvents, SessionHandle};
 use crate::client::{Connector, Event, Events};
 use crate::resume::{Tracker, Verdict};
@@ -47,14 +48,20 @@ pub async fn start(cfg: SessionConfig) -> Result<(SessionHandle, SessionEvents),
         return Err(ClientError::NoRelay(Vec::new()));
     }
     validate_nick(&cfg.nick)?;
-    let connector = Connector::new(cfg.client.clone())?;
-    let (client, events, cursor) = connector.connect_any(&cfg.relays, 0, &cfg.nick).await?;
+    let mut connector = Connector::new(cfg.client.clone())?;
+    let mut tokens = Tokens::new(cfg.token.clone());
+    tokens.prepare(&mut connector).await?;
+    let (client, events, cursor) = connector
+        .connect_any(&cfg.relays, 0, &cfg.nick)
+        .await
+        .map_err(|e| e.with_token_advice(cfg.token.as_ref(), connector.token()))?;
     let (requests_tx, requests) = mpsc::channel(REQUEST_QUEUE);
     let (out, events_rx) = mpsc::channel(EVENT_QUEUE);
     let (welcome_tx, welcome) = watch::channel(client.welcome().clone());
     let span = tracing::info_span!("session", nick = %cfg.nick);
     let actor = Actor {
         connector,
+        tokens,
         relays: cfg.relays,
         cursor,
         nick: cfg.nick,
@@ -129,6 +136,8 @@ fn never_joinable(error: &ClientError) -> bool {
 
 struct Actor {
     connector: Connector,
+    /// The sign-in token (token mode) and its refreshes.
+    tokens: Tokens,
     relays: Vec<RelayAddr>,
     /// Index in `relays` of the current (or last) relay.
     cursor: usize,
@@ -212,6 +221,11 @@ impl Actor {
                 Err(_) => self.outq.clear(),
             },
             event = events.recv(), if self.outq.is_empty() => self.on_event(event).await,
+            outcome = self.tokens.outcome() => {
+                if let Some(event) = self.tokens.apply(outcome, &mut self.connector) {
+                    self.outq.push_back(event);
+                }
+            }
             () = sleep_until(self.rejoin_at), if self.rejoin_at.is_some() => {
                 let rooms = self.unjoined.iter().cloned().collect();
                 self.rejoin(rooms).await;
@@ -249,6 +263,13 @@ impl Actor {
                 }
             }
             Some(Event::RoomOpened { .. }) => {}
+            Some(Event::TokenExpiring { expires_ms }) => {
+                if let Some((client, _)) = &self.conn
+                    && let Some(event) = self.tokens.expiring(client, expires_ms)
+                {
+                    self.outq.push_back(event);
+                }
+            }
             Some(Event::Notice { code, message }) => {
                 self.outq.push_back(SessionEvent::Notice { code, message });
             }
@@ -278,7 +299,10 @@ impl Actor {
         self.conn = None;
         let hopeless = matches!(&reason, CloseReason::Relay { code, .. }
             if (1..=6).contains(&code.0) || *code == ErrorCode::INVALID_NICK);
-        if hopeless {
+        if let Some(error) = self.tokens.closed(&reason, &self.connector) {
+            self.outq.push_back(SessionEvent::Fatal(error));
+            self.stop = true;
+        } else if hopeless {
             self.outq
                 .push_back(SessionEvent::Fatal(ClientError::Closed(reason)));
             self.stop = true;
@@ -301,11 +325,19 @@ impl Actor {
         // The next relay first, the others staggered alongside it: a dead one costs a
         // quarter second, not a connect timeout.
         let start = (self.cursor + 1) % self.relays.len();
-        match self
-            .connector
-            .connect_any(&self.relays, start, &self.nick)
-            .await
-        {
+        let connected = match self.tokens.prepare(&mut self.connector).await {
+            Ok(()) => {
+                self.connector
+                    .connect_any(&self.relays, start, &self.nick)
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        // A token file being rewritten or a token command failing once may do better next
+        // time: retried like an unreachable relay.
+        let retry_token =
+            self.tokens.refreshable() && matches!(connected, Err(ClientError::Token(_)));
+        match connected {
             Ok((client, events, index)) => {
                 self.cursor = index;
                 self.install(client, events);
@@ -313,7 +345,8 @@ impl Actor {
                     self.backoff.reset();
                 }
             }
-            Err(error) if error.is_permanent() => {
+            Err(error) if error.is_permanent() && !retry_token => {
+                let error = error.with_token_advice(self.tokens.source(), self.connector.token());
                 self.outq.push_back(SessionEvent::Fatal(error));
                 self.stop = true;
             }

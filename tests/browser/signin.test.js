@@ -1,0 +1,209 @@
+// The page against a relay in token mode (--auth jwt): signing in through a token URL served
+// by the test (a small HTTP server that sets a cookie on "login" and, for a request carrying
+// it, answers a token minted by `chitchat-relay token`), silent refresh of short-lived tokens
+// while messages keep arriving, and the development sign-in form.
+//
+// Steps use page.goto, page.evaluate, page.waitForFunction and page.click only.
+
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import path from 'node:path';
+import { after, describe, test } from 'node:test';
+
+import { RELAY_BIN, Relay, cleanup, cli, launchBrowser, tempDir } from './helpers.js';
+import { assertNoPageErrors, assertOrderedOnce, joinRoom, messages, send, waitConnected, waitForTexts } from './pages.js';
+
+/** Default deadline for something to appear on the page. */
+const SHOW_MS = 15_000;
+
+/** A fresh HMAC secret file for one relay. */
+function secretFile() {
+  const file = path.join(tempDir('secret'), 'hmac-secret');
+  writeFileSync(file, randomBytes(32).toString('hex'));
+  return file;
+}
+
+/** A token minted by `chitchat-relay token`. */
+function mint(secret, sub, ttl, rooms = ['*=rw']) {
+  const args = ['token', '--sub', sub, '--ttl', ttl, '--auth-hmac-secret-file', secret];
+  for (const grant of rooms) args.push('--rooms', grant);
+  const out = spawnSync(RELAY_BIN, args, { encoding: 'utf8' });
+  if (out.status !== 0) throw new Error(`chitchat-relay token failed: ${out.stderr}`);
+  return out.stdout.trim();
+}
+
+/**
+ * The operator's side, as small as it gets: POST /login sets a session cookie; GET /token
+ * answers `{token}` for a request carrying it (a `ttl` token for `sub`), 401 otherwise. CORS
+ * lets the relay's page (another port of localhost) call it with its cookies.
+ */
+async function tokenServer(secret, { sub, ttl }) {
+  const server = createServer((req, res) => {
+    const origin = req.headers.origin ?? '';
+    res.setHeader('access-control-allow-origin', origin);
+    res.setHeader('access-control-allow-credentials', 'true');
+    res.setHeader('vary', 'origin');
+    if (req.method === 'POST' && req.url === '/login') {
+      res.setHeader('set-cookie', 'session=signed-in; Path=/; SameSite=Lax; HttpOnly');
+      res.end('ok');
+      return;
+    }
+    if (req.method === 'GET' && req.url === '/token') {
+      if (!(req.headers.cookie ?? '').includes('session=signed-in')) {
+        server.refused += 1;
+        res.statusCode = 401;
+        res.end('not signed in');
+        return;
+      }
+      server.issued += 1;
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ token: mint(secret, sub, ttl) }));
+      return;
+    }
+    res.statusCode = 404;
+    res.end();
+  });
+  server.issued = 0;
+  server.refused = 0;
+  await new Promise((resolve) => server.listen(0, 'localhost', resolve));
+  server.origin = `http://localhost:${server.address().port}`;
+  return server;
+}
+
+/** Opens the page (no nick dialog in token mode) with its errors collected. */
+async function openPage(relay) {
+  const context = await launchBrowser();
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(`pageerror: ${e.message}`));
+  await page.goto(relay.url);
+  return page;
+}
+
+/** Waits until the sign-in dialog is shown, and returns its message. */
+async function signInShown(page) {
+  await page.waitForFunction(() => document.getElementById('signin-dialog')?.open === true, null, {
+    timeout: SHOW_MS,
+  });
+  return page.evaluate(() => document.getElementById('signin-reason').textContent);
+}
+
+/** The nick the page shows as its own. */
+function shownNick(page) {
+  return page.evaluate(() => document.getElementById('nick-label').textContent);
+}
+
+/** Sessions the page has opened so far (one per Welcome). */
+function sessions(page) {
+  return page.evaluate(() => Number(document.getElementById('app').dataset.sessions ?? 0));
+}
+
+describe('signing in', () => {
+  const servers = [];
+  after(async () => {
+    for (const s of servers) s.close();
+    await cleanup();
+  });
+
+  /** A token server handing out `ttl` tokens for ada, its relay, and the page on it. */
+  async function withTokenUrl(ttl) {
+    const secret = secretFile();
+    const server = await tokenServer(secret, { sub: 'ada', ttl });
+    servers.push(server);
+    const relay = await new Relay({
+      extraArgs: ['--auth', 'jwt', '--auth-hmac-secret-file', secret, '--auth-token-url', `${server.origin}/token`],
+    }).start();
+    return { secret, server, relay, page: await openPage(relay) };
+  }
+
+  /** The person signs in at the operator's site, then tries again on the page. */
+  async function signInThere(page, server) {
+    await page.evaluate((origin) => fetch(`${origin}/login`, { method: 'POST', credentials: 'include' }), server.origin);
+    await page.click('#signin-retry');
+    await waitConnected(page);
+  }
+
+  test('through a token URL: "Sign in" until the person is signed in there', async () => {
+    const { server, page } = await withTokenUrl('1h');
+    const reason = await signInShown(page);
+    assert.match(reason, /Sign in/);
+    assert.ok(server.refused >= 1, 'the token URL was asked, with no cookie yet');
+    assert.equal(await page.evaluate(() => document.getElementById('nick-dialog').open), false);
+
+    await signInThere(page, server);
+    assert.equal(await page.evaluate(() => document.getElementById('signin-dialog').open), false);
+    // The nick is the token's, from Welcome.
+    await page.waitForFunction(() => document.getElementById('nick-label').textContent === 'ada');
+
+    await joinRoom(page, 'team');
+    await send(page, 'signed in and talking');
+    await waitForTexts(page, ['signed in and talking']);
+    const [mine] = await messages(page);
+    assert.equal(mine.from, 'ada');
+    assert.equal(await shownNick(page), 'ada');
+    assertNoPageErrors(page);
+  });
+
+  test('short-lived tokens are refreshed silently while messages keep arriving', async () => {
+    // Each token lives 6 s: the relay warns at once, the page refreshes half way through.
+    const { secret, server, relay, page } = await withTokenUrl('6s');
+    await signInShown(page);
+    await signInThere(page, server);
+    await joinRoom(page, 'live');
+    const issuedAtStart = server.issued;
+
+    // A writer with a long token sends while three refreshes go by (over two lifetimes of
+    // the first token).
+    const writer = mint(secret, 'writer', '1h');
+    const texts = [];
+    for (let round = 0; server.issued < issuedAtStart + 3; round++) {
+      const text = `message ${round}`;
+      await cli(relay, 'writer', ['--token', writer, 'send', 'live', text]);
+      texts.push(text);
+      await waitForTexts(page, [text]);
+      assert.ok(round < 200, 'the page kept refreshing its token');
+    }
+    const list = await messages(page);
+    assert.deepEqual(
+      list.map((m) => m.text),
+      texts,
+      'every message shown once, in order',
+    );
+    assertOrderedOnce(list);
+    assert.equal(await sessions(page), 1, 'refreshed on the live session, never reconnected');
+    assertNoPageErrors(page);
+  });
+
+  test('the development sign-in form asks a name', async () => {
+    const secret = secretFile();
+    const relay = await new Relay({
+      extraArgs: ['--auth', 'jwt', '--auth-hmac-secret-file', secret, '--auth-dev-login'],
+    }).start();
+    const page = await openPage(relay);
+    await signInShown(page);
+    assert.equal(await page.evaluate(() => document.getElementById('signin-retry')), null);
+
+    // A name that is not a nick is refused on the page.
+    await page.evaluate(() => {
+      document.getElementById('signin-name').value = 'no spaces allowed';
+    });
+    await page.click('#signin-submit');
+    await page.waitForFunction(() => !document.getElementById('signin-error').hidden);
+    assert.equal(await page.evaluate(() => document.getElementById('signin-dialog').open), true);
+
+    await page.evaluate(() => {
+      document.getElementById('signin-name').value = 'grace';
+    });
+    await page.click('#signin-submit');
+    await waitConnected(page);
+    await page.waitForFunction(() => document.getElementById('nick-label').textContent === 'grace');
+    await joinRoom(page, 'dev');
+    const token = mint(secret, 'reader', '1h');
+    await cli(relay, 'reader', ['--token', token, 'send', 'dev', 'hello grace']);
+    await waitForTexts(page, ['hello grace']);
+    assertNoPageErrors(page);
+  });
+});
