@@ -106,7 +106,8 @@ pub enum SessionEvent {
         error: ClientError,
         retry_in: Duration,
     },
-    /// A room can never be re-joined (the relay refuses its name) and is no longer joined.
+    /// A room can never be re-joined (the relay refuses its name, or a refreshed token no
+    /// longer grants it) and is no longer joined.
     RoomLost { room: String, error: ClientError },
     /// Token mode: a fresh token replaced the session's, without reconnecting; it expires at
     /// `expires_ms` (ms since the Unix epoch, 0: never).

@@ -148,6 +148,13 @@ class App {
     conn.addEventListener('typing', (e) => this.#onTyping(e.detail));
     conn.addEventListener('fatal', (e) => this.#onFatal(e.detail));
     conn.addEventListener('rtt', (e) => this.status.rtt(e.detail.ms));
+    conn.addEventListener('roomremoved', (e) => {
+      const room = this.rooms.get(e.detail.room);
+      if (!room) return;
+      room.joined = false;
+      this.leave(room);
+      this.status.toast(`You no longer have access to #${room.name}.`, 'error');
+    });
     conn.start();
   }
 

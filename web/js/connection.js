@@ -531,6 +531,11 @@ class Session {
       }
       return;
     }
+    if (name === 'Left' && body.id === 0) {
+      // The relay took the session out of a room: a refreshed token no longer grants it.
+      this.owner._emit('roomremoved', { room: body.room });
+      return;
+    }
     if (name === 'TokenExpiring') {
       this.owner._emit('tokenexpiring', body);
       return;

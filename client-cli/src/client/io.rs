@@ -221,6 +221,7 @@ fn dispatch(
             message,
         },
         ServerFrame::TokenExpiring { expires_ms } => Event::TokenExpiring { expires_ms },
+        ServerFrame::Left { id: 0, room } => Event::RoomRemoved { room },
         ServerFrame::Welcome(_) => return Err("a second Welcome".into()),
         frame => {
             if let ServerFrame::Error(e) = &frame

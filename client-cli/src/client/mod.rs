@@ -126,6 +126,9 @@ pub enum Event {
     /// Token mode: the session's token expires at `expires_ms` (ms since the Unix epoch);
     /// [`Client::refresh`] with a fresh one before then keeps the session.
     TokenExpiring { expires_ms: u64 },
+    /// The relay took the session out of a room (`Left` with id 0): a refreshed token no
+    /// longer grants it.
+    RoomRemoved { room: String },
     /// An error not tied to a request (id 0, or a request no longer waited for).
     Notice { code: ErrorCode, message: String },
     /// The connection ended; always the last event, after every event received before.

@@ -263,6 +263,15 @@ impl Actor {
                 }
             }
             Some(Event::RoomOpened { .. }) => {}
+            Some(Event::RoomRemoved { room }) => {
+                self.unjoined.remove(&room);
+                self.tracker.remove(&room);
+                let error = ClientError::Refused {
+                    code: ErrorCode::FORBIDDEN,
+                    message: format!("the refreshed token no longer grants {room}"),
+                };
+                self.outq.push_back(SessionEvent::RoomLost { room, error });
+            }
             Some(Event::TokenExpiring { expires_ms }) => {
                 if let Some((client, _)) = &self.conn
                     && let Some(event) = self.tokens.expiring(client, expires_ms)

@@ -93,8 +93,9 @@ impl Session {
     }
 
     /// Refresh: a fresh token for the same user replaces the grants and the expiry. Rooms
-    /// the new grants no longer cover are left (their streams finish, and `Left` carries
-    /// the Refresh's id) before `Refreshed`; the others go on streaming untouched.
+    /// the new grants no longer cover are left (their streams finish, and `Left` with id 0,
+    /// the relay's own doing, names each) before `Refreshed`; the others go on streaming
+    /// untouched.
     pub(super) async fn refresh(&mut self, id: u32, token: String) -> Result<(), SessionError> {
         let state = self.state.clone();
         let identity = match state.auth.refresh(&self.identity, &token) {
@@ -124,7 +125,7 @@ impl Session {
         for room in revoked {
             self.rooms.remove(&room);
             state.hub.leave(&room, self.id).await;
-            self.send(&ServerFrame::Left { id, room }).await?;
+            self.send(&ServerFrame::Left { id: 0, room }).await?;
         }
         self.send(&ServerFrame::Refreshed { id, expires_ms }).await
     }

@@ -72,7 +72,7 @@ async fn a_refresh_that_withdraws_a_grant_leaves_that_room() {
     assert_eq!(
         alice.recv().await,
         ServerFrame::Left {
-            id: 3,
+            id: 0,
             room: "r2".into()
         }
     );
