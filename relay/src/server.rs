@@ -118,7 +118,6 @@ impl Relay {
             claims.clone(),
             config.limits.clone(),
             metrics,
-            CancellationToken::new(),
             auth.clone(),
         ));
         tokio::spawn(

@@ -74,7 +74,6 @@ impl RelayState {
         claims: Arc<Claims>,
         limits: LimitsConfig,
         metrics: Arc<Metrics>,
-        shutdown: CancellationToken,
         auth: Arc<Auth>,
     ) -> RelayState {
         RelayState {
@@ -85,7 +84,7 @@ impl RelayState {
             quotas: AddressQuotas::new(limits.quota.clone()),
             limits,
             metrics,
-            shutdown,
+            shutdown: CancellationToken::new(),
             sessions: AtomicUsize::new(0),
             next_session: AtomicU64::new(1),
             auth,
