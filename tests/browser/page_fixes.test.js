@@ -394,3 +394,43 @@ describe('a relay that cannot store messages', () => {
     assertNoPageErrors(page);
   });
 });
+
+/**
+ * An idle page takes a frozen relay for dead within this: about 1.6 s by its liveness pings
+ * (web/js/liveness.js), with room for a loaded machine; without them the browser waits out
+ * QUIC's idle timeout (tens of seconds). A frozen process sends nothing, not even the ICMP
+ * "port unreachable" a killed one leaves behind, so only the page's own check can tell.
+ */
+const FROZEN_NOTICED_MS = 6_000;
+
+describe('a relay that stops answering', () => {
+  let relay;
+
+  before(async () => {
+    relay = await new Relay().start();
+  });
+
+  after(cleanup);
+
+  test('an idle page notices a frozen relay within seconds, and comes back when it thaws', async () => {
+    const page = await openChat(await launchBrowser(), relay, 'watcher');
+    await joinRoom(page, 'idle');
+    await cli(relay, 'sam', ['send', 'idle', 'before the freeze']);
+    await waitForTexts(page, ['before the freeze']);
+    const sessions = await page.evaluate(() => document.getElementById('app').dataset.sessions);
+
+    relay.proc.kill('SIGSTOP');
+    try {
+      await page.waitForFunction(() => document.getElementById('app').dataset.conn !== 'open', null, { timeout: FROZEN_NOTICED_MS });
+      await page.locator('#banner', { hasText: 'Connection lost' }).waitFor();
+    } finally {
+      relay.proc.kill('SIGCONT');
+    }
+    await waitConnected(page, 40_000);
+    assert.notEqual(await page.evaluate(() => document.getElementById('app').dataset.sessions), sessions, 'a new session');
+    await cli(relay, 'sam', ['send', 'idle', 'after the thaw']);
+    await waitForTexts(page, ['before the freeze', 'after the thaw']);
+    assertOrderedOnce(await messages(page));
+    assertNoPageErrors(page);
+  });
+});
