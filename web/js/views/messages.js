@@ -380,6 +380,11 @@ export class MessagesView {
     const box = this.box;
     box.scrollTop = box.scrollHeight;
     this.lastTop = box.scrollTop;
+    this.#stick();
+  }
+
+  /** The person is at the newest message: nothing new below. */
+  #stick() {
     this.stuck = true;
     const room = this.app.rooms.get(this.app.active);
     if (room) room.newBelow = 0;
@@ -396,7 +401,7 @@ export class MessagesView {
   #onScroll() {
     const top = this.box.scrollTop;
     if (this.atBottom()) {
-      if (!this.stuck) this.scrollToBottom();
+      if (!this.stuck) this.#stick();
       this.lastTop = top;
     } else if (top < this.lastTop - 1) {
       // Scrolled up. Content growing below or above the view, with the scroll position
