@@ -41,6 +41,14 @@ const AT_END_PX = 2;
  */
 const ALWAYS_FULL_MB = '1000000000';
 
+/**
+ * An idle page takes a frozen relay for dead within this: about 1.6 s by its liveness pings
+ * (web/js/liveness.js), with room for a loaded machine; without them the browser waits out
+ * QUIC's idle timeout (tens of seconds). A frozen process sends nothing, not even the ICMP
+ * "port unreachable" a killed one leaves behind, so only the page's own check can tell.
+ */
+const FROZEN_NOTICED_MS = 6_000;
+
 /** Resolves once no CSS transition runs (the themes and drawers animate their colours and moves). */
 function settled(page) {
   return page.waitForFunction(() =>
@@ -355,6 +363,28 @@ describe('the page as a user finds it', () => {
     assertOrderedOnce(list);
     assertNoPageErrors(page);
   });
+
+  test('an idle page notices a frozen relay within seconds, and comes back when it thaws', async () => {
+    const page = await openChat(await launchBrowser(), relay, 'watcher');
+    await joinRoom(page, 'idle');
+    await cli(relay, 'sam', ['send', 'idle', 'before the freeze']);
+    await waitForTexts(page, ['before the freeze']);
+    const sessions = await page.evaluate(() => document.getElementById('app').dataset.sessions);
+
+    relay.proc.kill('SIGSTOP');
+    try {
+      await page.waitForFunction(() => document.getElementById('app').dataset.conn !== 'open', null, { timeout: FROZEN_NOTICED_MS });
+      await page.locator('#banner', { hasText: 'Connection lost' }).waitFor();
+    } finally {
+      relay.proc.kill('SIGCONT');
+    }
+    await waitConnected(page, 40_000);
+    assert.notEqual(await page.evaluate(() => document.getElementById('app').dataset.sessions), sessions, 'a new session');
+    await cli(relay, 'sam', ['send', 'idle', 'after the thaw']);
+    await waitForTexts(page, ['before the freeze', 'after the thaw']);
+    assertOrderedOnce(await messages(page));
+    assertNoPageErrors(page);
+  });
 });
 
 describe('a relay that cannot store messages', () => {
@@ -391,46 +421,6 @@ describe('a relay that cannot store messages', () => {
     const settledAt = await refusals(relay, 'STORAGE_FULL');
     await page.waitForTimeout(5_000);
     assert.ok((await refusals(relay, 'STORAGE_FULL')) <= settledAt + 1, 'a discarded send is not tried again');
-    assertNoPageErrors(page);
-  });
-});
-
-/**
- * An idle page takes a frozen relay for dead within this: about 1.6 s by its liveness pings
- * (web/js/liveness.js), with room for a loaded machine; without them the browser waits out
- * QUIC's idle timeout (tens of seconds). A frozen process sends nothing, not even the ICMP
- * "port unreachable" a killed one leaves behind, so only the page's own check can tell.
- */
-const FROZEN_NOTICED_MS = 6_000;
-
-describe('a relay that stops answering', () => {
-  let relay;
-
-  before(async () => {
-    relay = await new Relay().start();
-  });
-
-  after(cleanup);
-
-  test('an idle page notices a frozen relay within seconds, and comes back when it thaws', async () => {
-    const page = await openChat(await launchBrowser(), relay, 'watcher');
-    await joinRoom(page, 'idle');
-    await cli(relay, 'sam', ['send', 'idle', 'before the freeze']);
-    await waitForTexts(page, ['before the freeze']);
-    const sessions = await page.evaluate(() => document.getElementById('app').dataset.sessions);
-
-    relay.proc.kill('SIGSTOP');
-    try {
-      await page.waitForFunction(() => document.getElementById('app').dataset.conn !== 'open', null, { timeout: FROZEN_NOTICED_MS });
-      await page.locator('#banner', { hasText: 'Connection lost' }).waitFor();
-    } finally {
-      relay.proc.kill('SIGCONT');
-    }
-    await waitConnected(page, 40_000);
-    assert.notEqual(await page.evaluate(() => document.getElementById('app').dataset.sessions), sessions, 'a new session');
-    await cli(relay, 'sam', ['send', 'idle', 'after the thaw']);
-    await waitForTexts(page, ['before the freeze', 'after the thaw']);
-    assertOrderedOnce(await messages(page));
     assertNoPageErrors(page);
   });
 });
