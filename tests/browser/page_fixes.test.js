@@ -42,7 +42,7 @@ const AT_END_PX = 2;
 const ALWAYS_FULL_MB = '1000000000';
 
 /**
- * An idle page takes a frozen relay for dead within this: about 1.6 s by its liveness pings
+ * An idle page takes a frozen relay for dead within this: at most 3.4 s by its liveness pings
  * (web/js/liveness.js), with room for a loaded machine; without them the browser waits out
  * QUIC's idle timeout (tens of seconds). A frozen process sends nothing, not even the ICMP
  * "port unreachable" a killed one leaves behind, so only the page's own check can tell.
