@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every ChitChat test on a Debian machine: installs what the tests need (redis-server,
-# chromium, Node.js packages, cargo-fuzz), then formatting and lint checks, the Rust unit,
+# chromium, firefox-esr, Node.js packages, cargo-fuzz), then formatting and lint checks, the Rust unit,
 # wire, broker and end-to-end tests, a short run of every fuzz target, the JavaScript codec
 # tests, and the browser tests.
 #
@@ -15,6 +15,7 @@ cd "$(dirname "$0")/.."
 ensure_rust
 need redis-server redis-server
 need chromium chromium
+need firefox-esr firefox-esr
 need node nodejs
 need npm npm
 
@@ -69,7 +70,7 @@ say "web codec tests (node --test)"
 node --test web/test/
 
 if [ -f tests/browser/package.json ]; then
-  say "browser tests (headless Chromium)"
+  say "browser tests (headless Chromium and Firefox, puppeteer-core)"
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error && npm test)
 fi
 

@@ -25,9 +25,12 @@ async fn main() -> anyhow::Result<()> {
     client.join("idle-cost", None).await?;
     // Let the handshake's and the join's packets settle before counting.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let before = client.connection().stats();
+    let quic = client
+        .connection()
+        .context("idle_cost measures QUIC packets: give the relay's UDP address")?;
+    let before = quic.stats();
     tokio::time::sleep(Duration::from_secs(seconds)).await;
-    let after = client.connection().stats();
+    let after = quic.stats();
     anyhow::ensure!(
         client.close_reason().is_none(),
         "the connection ended while idle"

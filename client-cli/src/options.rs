@@ -15,10 +15,12 @@ use crate::{Client, ClientConfig, ClientError, Connector, RelayAddr, SessionConf
 /// subcommand.
 #[derive(Debug, Args)]
 pub struct Global {
-    /// Relay to use; repeat it (or separate with commas) to name fallbacks, tried in turn.
+    /// Relay to use: HOST:PORT (QUIC, the relay's UDP port) or ws://HOST:PORT, wss://HOST:PORT
+    /// (WebSocket, the relay's HTTP port, for networks without UDP). Repeat it (or separate
+    /// with commas) to name fallbacks, raced 250 ms apart, QUIC ones first.
     #[arg(
         long = "relay",
-        value_name = "HOST:PORT",
+        value_name = "RELAY",
         env = "CHITCHAT_RELAY",
         value_delimiter = ',',
         default_value = "localhost:4433",

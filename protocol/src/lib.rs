@@ -31,5 +31,12 @@ pub const ALPN_CHITCHAT: &[u8] = b"chitchat/1";
 /// ALPN of WebTransport sessions (HTTP/3).
 pub const ALPN_H3: &[u8] = b"h3";
 
+/// The HTTP path of the WebSocket transport on a relay's HTTP port.
+pub const WS_PATH: &str = "/ws";
+
+/// The WebSocket subprotocol of the WebSocket transport: QMux draft-02 records
+/// (`qmux-02.`) carrying this protocol (`chitchat-1`: `/` is not allowed in a subprotocol).
+pub const WS_SUBPROTOCOL: &str = "qmux-02.chitchat-1";
+
 /// Epochs are below 2^53 so that JavaScript numbers hold them exactly.
 pub const MAX_EPOCH: u64 = (1 << 53) - 1;

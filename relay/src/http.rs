@@ -5,6 +5,10 @@
 //!
 //! A connection over a cap is accepted and closed at once: its descriptor is given back
 //! immediately, and the kernel's backlog never fills up behind it.
+//!
+//! With a real certificate (`--tls-cert`/`--tls-key`) the public port speaks TLS (https,
+//! wss) with it, through tokio-rustls; the TLS handshake must end within the header
+//! timeout. Every request carries its peer's address (`ConnectInfo`).
 
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -12,14 +16,20 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use anyhow::Context;
 use axum::Router;
+use axum::extract::ConnectInfo;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio_io_timeout::TimeoutStream;
+use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
 
 use crate::admission::source_of;
+use crate::tls::{ServedCert, provider};
 
 /// How long a busy accept loop pauses after the kernel refuses to accept (out of
 /// descriptors): long enough for connections to close, short enough to go unnoticed.
@@ -103,28 +113,49 @@ fn admit(open: &Arc<Mutex<Open>>, limits: &HttpLimits, remote: SocketAddr) -> Op
     })
 }
 
-/// Serves `app` on `listener` with the bounds of `limits` until `stop` is cancelled.
+/// The TLS side of the HTTP port for `cert`: the relay's crypto provider (ring), TLS 1.3 and
+/// 1.2 (reverse proxies and older clients), HTTP/1.1 only (WebSocket upgrades are HTTP/1.1).
+pub fn tls_acceptor(cert: &ServedCert) -> anyhow::Result<TlsAcceptor> {
+    let mut config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .context("TLS versions with ring")?
+        .with_no_client_auth()
+        .with_single_cert(cert.chain.clone(), cert.key.clone_key())
+        .context("the certificate and key do not match")?;
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(config)))
+}
+
+/// A connection's byte stream, plain or TLS.
+trait Io: AsyncRead + AsyncWrite + Send {}
+impl<T: AsyncRead + AsyncWrite + Send> Io for T {}
+
+/// Serves `app` on `listener` with the bounds of `limits` until `stop` is cancelled; over
+/// TLS with `tls`.
 pub fn spawn(
     listener: tokio::net::TcpListener,
     app: Router,
     limits: HttpLimits,
+    tls: Option<TlsAcceptor>,
     stop: CancellationToken,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(serve(listener, app, limits, stop))
+    tokio::spawn(serve(listener, app, limits, tls, stop))
 }
 
 async fn serve(
     listener: tokio::net::TcpListener,
     app: Router,
     limits: HttpLimits,
+    tls: Option<TlsAcceptor>,
     stop: CancellationToken,
 ) {
+    let header_timeout = Duration::from_secs(limits.http_header_timeout_secs);
     let open = Arc::new(Mutex::new(Open::default()));
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(limits.http_header_timeout_secs));
+        .header_read_timeout(header_timeout);
     let builder = Arc::new(builder);
     let idle = Duration::from_secs(limits.http_idle_timeout_secs);
     let connections = tokio_util::task::TaskTracker::new();
@@ -148,12 +179,27 @@ async fn serve(
         let mut io = TimeoutStream::new(tcp);
         io.set_read_timeout(Some(idle));
         io.set_write_timeout(Some(idle));
-        let service = TowerToHyperService::new(app.clone());
+        let service = TowerToHyperService::new(app.clone().map_request(
+            move |mut r: hyper::Request<hyper::body::Incoming>| {
+                r.extensions_mut().insert(ConnectInfo(remote));
+                r
+            },
+        ));
         let builder = builder.clone();
         let stop = stop.clone();
+        let tls = tls.clone();
         connections.spawn(async move {
             let _slot = slot;
-            let io = TokioIo::new(Box::pin(io));
+            let io = Box::pin(io);
+            let io: std::pin::Pin<Box<dyn Io>> = match tls {
+                None => io,
+                Some(tls) => match tokio::time::timeout(header_timeout, tls.accept(io)).await {
+                    Ok(Ok(stream)) => Box::pin(stream),
+                    Ok(Err(e)) => return tracing::debug!(%remote, "TLS handshake: {e}"),
+                    Err(_) => return tracing::debug!(%remote, "TLS handshake timed out"),
+                },
+            };
+            let io = TokioIo::new(io);
             let conn = builder.serve_connection_with_upgrades(io, service);
             tokio::pin!(conn);
             tokio::select! {

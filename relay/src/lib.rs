@@ -1,5 +1,6 @@
-//! The ChitChat relay: accepts native QUIC and WebTransport sessions on one UDP port, keeps
-//! rooms, and moves messages through a broker.
+//! The ChitChat relay: accepts native QUIC and WebTransport sessions on one UDP port (and
+//! the same sessions over a WebSocket on its HTTP port, see [`ws`]), keeps rooms, and moves
+//! messages through a broker.
 //!
 //! Layers, each knowing only the ones below it: [`server`] (start-up, endpoint, admission,
 //! shutdown) -> [`session`] (one client's frames over [`transport`], which also tells the
@@ -11,6 +12,7 @@ pub mod admission;
 pub mod broker;
 pub mod clock;
 pub mod config;
+pub mod gate;
 pub mod http;
 pub mod hub;
 pub mod lookalike;
@@ -20,6 +22,7 @@ pub mod session;
 pub mod tls;
 pub mod transport;
 pub mod web;
+pub mod ws;
 
 pub use config::Config;
 pub use server::Relay;

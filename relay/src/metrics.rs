@@ -22,6 +22,7 @@ pub struct Metrics {
     render: Option<PrometheusHandle>,
     sessions_quic: Gauge,
     sessions_wt: Gauge,
+    sessions_ws: Gauge,
     messages_in: Counter,
     messages_out: Counter,
     broker_messages: Counter,
@@ -80,6 +81,7 @@ impl Metrics {
             render,
             sessions_quic: metrics::gauge!("chitchat_sessions", "transport" => "quic"),
             sessions_wt: metrics::gauge!("chitchat_sessions", "transport" => "webtransport"),
+            sessions_ws: metrics::gauge!("chitchat_sessions", "transport" => "websocket"),
             messages_in: metrics::counter!("chitchat_messages_in_total"),
             messages_out: metrics::counter!("chitchat_messages_out_total"),
             broker_messages: metrics::counter!("chitchat_broker_messages_total"),
@@ -105,6 +107,7 @@ impl Metrics {
         match kind {
             Kind::Quic => &self.sessions_quic,
             Kind::WebTransport => &self.sessions_wt,
+            Kind::WebSocket => &self.sessions_ws,
         }
     }
 

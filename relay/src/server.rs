@@ -11,7 +11,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use anyhow::Context;
-use chitchat_protocol::{ErrorCode, ErrorFrame, ServerFrame, encode_frame};
+use chitchat_protocol::ErrorCode;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::Instrument;
@@ -21,10 +21,11 @@ use crate::broker::{self, Store};
 use crate::config::Config;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
-use crate::session::{self, RelayState};
-use crate::tls::{CertRotation, CertState};
+use crate::session::RelayState;
+use crate::tls::{CertRotation, CertSource, CertState, ServedCert};
 use crate::transport;
 use crate::web::{WebApp, WebState};
+use crate::{gate, ws};
 use crate::{http, web};
 
 /// Socket buffer size asked of the kernel: bursts of fan-out to many sessions must not be
@@ -44,11 +45,6 @@ const ACK_ELICITING_THRESHOLD: u32 = 10;
 /// tell every peer it is closed.
 const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
-/// How long a connection that is turned away (relay full, too many from its address,
-/// shutting down) is given to open its control stream and read the Error frame that says
-/// why: browsers do not reliably see close codes, so the frame is what they show.
-const REFUSAL_WAIT: Duration = Duration::from_secs(2);
-
 /// The HTTP servers' tasks (the public port, the admin port if any) and what stops them.
 struct HttpServer {
     stop: CancellationToken,
@@ -65,6 +61,8 @@ pub struct Relay {
     http: std::net::TcpListener,
     admin: Option<std::net::TcpListener>,
     http_limits: http::HttpLimits,
+    /// TLS for the public HTTP port, with a real certificate (`--tls-cert`).
+    http_tls: Option<tokio_rustls::TlsAcceptor>,
     web: Arc<WebState>,
     admission: Arc<Admission>,
 }
@@ -86,6 +84,12 @@ impl Relay {
         let node_id = config.node_id(socket.local_addr()?.port());
         let transport = Arc::new(transport_config(&config));
         let (cert, server_config) = CertRotation::load(config.tls.source(), transport)?;
+        let http_tls = match config.tls.source() {
+            source @ CertSource::Files { .. } => {
+                Some(http::tls_acceptor(&ServedCert::load(&source)?)?)
+            }
+            CertSource::DevCa { .. } => None,
+        };
 
         let metrics = Arc::new(Metrics::install());
         let hub = Hub::new(node_id.clone(), config.limits.queue_len, metrics.clone());
@@ -144,6 +148,7 @@ impl Relay {
             http,
             admin,
             http_limits: config.http_limits.clone(),
+            http_tls,
             web,
             admission: Admission::new(config.admission.clone()),
         })
@@ -194,10 +199,16 @@ impl Relay {
     fn serve_http(&self) -> anyhow::Result<HttpServer> {
         let stop = CancellationToken::new();
         let admin_apart = self.admin.is_some();
+        let ws = Arc::new(ws::WsGate {
+            state: self.state.clone(),
+            admission: self.admission.clone(),
+            tracker: self.tracker.clone(),
+        });
         let mut tasks = vec![http::spawn(
             tokio::net::TcpListener::from_std(self.http.try_clone()?)?,
-            web::router(self.web.clone(), !admin_apart),
+            web::router(self.web.clone(), !admin_apart).merge(ws::router(ws)),
             self.http_limits.clone(),
+            self.http_tls.clone(),
             stop.clone(),
         )];
         if let Some(admin) = &self.admin {
@@ -205,6 +216,7 @@ impl Relay {
                 tokio::net::TcpListener::from_std(admin.try_clone()?)?,
                 web::admin_router(self.web.clone()),
                 self.http_limits.clone(),
+                None,
                 stop.clone(),
             ));
         }
@@ -283,7 +295,7 @@ impl Relay {
 }
 
 /// Completes one accepted connection's handshake, dispatches on ALPN, admits it, runs its
-/// session. `slot` counts the handshake against its source until it completes.
+/// session (see [`gate::run`]). `slot` counts the handshake against its source until it completes.
 async fn handle_incoming(
     accepted: Result<quinn::Connecting, quinn::ConnectionError>,
     slot: HandshakeSlot,
@@ -310,74 +322,7 @@ async fn handle_incoming(
             return;
         }
     };
-    // Turned-away connections keep their handshake slot until they are closed: refusing
-    // is bounded by the same caps as handshaking.
-    if state.shutdown.is_cancelled() {
-        return refuse(
-            &conn,
-            &state,
-            ErrorCode::SHUTTING_DOWN,
-            "relay shutting down",
-        )
-        .await;
-    }
-    let Ok(_source) = slot.session() else {
-        return refuse(
-            &conn,
-            &state,
-            ErrorCode::TOO_MANY_FROM_ADDRESS,
-            "too many sessions from this address; close one or try again later",
-        )
-        .await;
-    };
-    let open = state.sessions.fetch_add(1, Ordering::AcqRel) + 1;
-    let _admitted = SessionCount(&state);
-    if open > state.limits.max_sessions {
-        return refuse(
-            &conn,
-            &state,
-            ErrorCode::SERVER_BUSY,
-            "relay is full; try another relay or again later",
-        )
-        .await;
-    }
-    drop(slot);
-    session::run(conn, state.clone()).await;
-}
-
-/// Turns an established connection away so that both kinds of client see why: the Error
-/// frame (id 0) on the control stream once the client opens it (within [`REFUSAL_WAIT`]),
-/// then the close with the same code.
-async fn refuse(conn: &transport::Conn, state: &RelayState, code: ErrorCode, message: &str) {
-    state.metrics.error(code);
-    tracing::debug!(%code, "turning a connection away");
-    let frame = ServerFrame::Error(ErrorFrame {
-        id: 0,
-        code,
-        message: message.to_string(),
-    });
-    if let Ok(bytes) = encode_frame(&frame) {
-        let _ = tokio::time::timeout(REFUSAL_WAIT, async {
-            let Ok((mut send, _recv)) = conn.accept_bi().await else {
-                return;
-            };
-            let stream = send.quic();
-            if stream.write_all(&bytes).await.is_ok() && stream.finish().is_ok() {
-                let _ = stream.stopped().await;
-            }
-        })
-        .await;
-    }
-    conn.close(code, message);
-}
-
-/// Decrements the open-session count when a session ends, however it ends.
-struct SessionCount<'a>(&'a RelayState);
-
-impl Drop for SessionCount<'_> {
-    fn drop(&mut self) {
-        self.0.sessions.fetch_sub(1, Ordering::AcqRel);
-    }
+    gate::run(conn, slot, state).await;
 }
 
 fn transport_config(config: &Config) -> quinn::TransportConfig {

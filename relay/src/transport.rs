@@ -1,22 +1,28 @@
-//! One face for both kinds of session: a native QUIC connection (ALPN `chitchat/1`) or a
-//! WebTransport session (ALPN `h3`), so the session logic is written once. [`establish`]
-//! tells them apart after the TLS handshake.
+//! One face for the three kinds of session: a native QUIC connection (ALPN `chitchat/1`), a
+//! WebTransport session (ALPN `h3`), or QMux over a WebSocket on the HTTP port (see
+//! `crate::ws`), so the session logic is written once. [`establish`] tells the first two
+//! apart after the TLS handshake.
 //!
-//! Streams are handed out as plain quinn streams: a WebTransport stream is a QUIC stream
-//! behind a short header that wtransport writes or reads when the stream opens, after which
-//! its bytes are ours.
+//! Streams are QUIC streams or QMux streams, behind [`SendStream`] and [`RecvStream`]: a
+//! WebTransport stream is a QUIC stream behind a short header that wtransport writes or
+//! reads when the stream opens, after which its bytes are ours.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
 use chitchat_protocol::{ALPN_CHITCHAT, ALPN_H3, ErrorCode};
 use tokio::time::timeout;
+use web_transport_trait::{RecvStream as _, SendStream as _, Session as _};
 
 /// Which kind of client a session serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Quic,
     WebTransport,
+    WebSocket,
 }
 
 impl Kind {
@@ -24,6 +30,7 @@ impl Kind {
         match self {
             Kind::Quic => "quic",
             Kind::WebTransport => "webtransport",
+            Kind::WebSocket => "websocket",
         }
     }
 }
@@ -33,6 +40,20 @@ impl Kind {
 pub enum Conn {
     Quic(quinn::Connection),
     WebTransport(wtransport::Connection),
+    WebSocket(Arc<WsConn>),
+}
+
+/// A QMux session over a WebSocket, with what QMux does not know of its socket.
+pub struct WsConn {
+    pub session: qmux::Session,
+    pub remote: SocketAddr,
+    /// WebSocket messages received so far (data, pings, pongs): the idle watch's evidence
+    /// that the client is there, as received UDP datagrams are for QUIC.
+    pub received: Arc<AtomicU64>,
+}
+
+fn closed(e: impl std::fmt::Display) -> Closed {
+    Closed(e.to_string())
 }
 
 /// Why a transport operation failed: the connection is gone.
@@ -44,13 +65,61 @@ pub struct Closed(pub String);
 pub enum SendStream {
     Quic(quinn::SendStream),
     WebTransport(wtransport::SendStream),
+    WebSocket(qmux::SendStream),
 }
 
 impl SendStream {
-    pub fn quic(&mut self) -> &mut quinn::SendStream {
+    /// Writes all of `buf`, waiting for the peer's flow control as needed.
+    pub async fn write_all(&mut self, buf: &[u8]) -> Result<(), Closed> {
         match self {
-            SendStream::Quic(s) => s,
-            SendStream::WebTransport(s) => s.quic_stream_mut(),
+            SendStream::Quic(s) => s.write_all(buf).await.map_err(closed),
+            SendStream::WebTransport(s) => s.quic_stream_mut().write_all(buf).await.map_err(closed),
+            SendStream::WebSocket(s) => s.write_all(buf).await.map_err(closed),
+        }
+    }
+
+    /// Writes every chunk, in order, without copying them together; leaves `chunks` empty
+    /// or partly taken.
+    pub async fn write_all_chunks(&mut self, chunks: &mut [Bytes]) -> Result<(), Closed> {
+        let s = match self {
+            SendStream::Quic(s) => return s.write_all_chunks(chunks).await.map_err(closed),
+            SendStream::WebTransport(s) => {
+                return s
+                    .quic_stream_mut()
+                    .write_all_chunks(chunks)
+                    .await
+                    .map_err(closed);
+            }
+            SendStream::WebSocket(s) => s,
+        };
+        for chunk in chunks.iter_mut() {
+            s.write_all_buf(chunk).await.map_err(closed)?;
+        }
+        Ok(())
+    }
+
+    /// Ends the stream after what was written.
+    pub fn finish(&mut self) -> Result<(), Closed> {
+        match self {
+            SendStream::Quic(s) => s.finish().map_err(closed),
+            SendStream::WebTransport(s) => s.quic_stream_mut().finish().map_err(closed),
+            SendStream::WebSocket(s) => s.finish().map_err(closed),
+        }
+    }
+
+    /// Resolves once a finished stream has gone out to the peer (QUIC: acknowledged), or the
+    /// peer stopped it, or the connection is gone.
+    pub async fn stopped(&mut self) {
+        match self {
+            SendStream::Quic(s) => {
+                let _ = s.stopped().await;
+            }
+            SendStream::WebTransport(s) => {
+                let _ = s.quic_stream_mut().stopped().await;
+            }
+            SendStream::WebSocket(s) => {
+                let _ = s.closed().await;
+            }
         }
     }
 }
@@ -59,13 +128,20 @@ impl SendStream {
 pub enum RecvStream {
     Quic(quinn::RecvStream),
     WebTransport(wtransport::RecvStream),
+    WebSocket(qmux::RecvStream),
 }
 
 impl RecvStream {
-    pub fn quic(&mut self) -> &mut quinn::RecvStream {
-        match self {
+    /// The next bytes, at most `max` of them; `None` at the end of the stream.
+    pub async fn read_chunk(&mut self, max: usize) -> Result<Option<Bytes>, Closed> {
+        let s = match self {
             RecvStream::Quic(s) => s,
             RecvStream::WebTransport(s) => s.quic_stream_mut(),
+            RecvStream::WebSocket(s) => return s.read_chunk(max).await.map_err(closed),
+        };
+        match s.read_chunk(max, true).await {
+            Ok(chunk) => Ok(chunk.map(|c| c.bytes)),
+            Err(e) => Err(closed(e)),
         }
     }
 }
@@ -75,14 +151,17 @@ impl Conn {
         match self {
             Conn::Quic(_) => Kind::Quic,
             Conn::WebTransport(_) => Kind::WebTransport,
+            Conn::WebSocket(_) => Kind::WebSocket,
         }
     }
 
-    /// The underlying QUIC connection.
-    pub fn quic(&self) -> &quinn::Connection {
+    /// A count that moves whenever the client sends anything (a frame, a datagram, a
+    /// keep-alive or acknowledgement): UDP datagrams for QUIC, WebSocket messages here.
+    pub fn received(&self) -> u64 {
         match self {
-            Conn::Quic(c) => c,
-            Conn::WebTransport(c) => c.quic_connection(),
+            Conn::Quic(c) => c.stats().udp_rx.datagrams,
+            Conn::WebTransport(c) => c.quic_connection().stats().udp_rx.datagrams,
+            Conn::WebSocket(c) => c.received.load(Ordering::Relaxed),
         }
     }
 
@@ -96,6 +175,10 @@ impl Conn {
             Conn::WebTransport(c) => {
                 let (s, r) = c.accept_bi().await.map_err(|e| Closed(e.to_string()))?;
                 Ok((SendStream::WebTransport(s), RecvStream::WebTransport(r)))
+            }
+            Conn::WebSocket(c) => {
+                let (s, r) = c.session.accept_bi().await.map_err(closed)?;
+                Ok((SendStream::WebSocket(s), RecvStream::WebSocket(r)))
             }
         }
     }
@@ -112,14 +195,20 @@ impl Conn {
                     opening.await.map_err(|e| Closed(e.to_string()))?,
                 ))
             }
+            Conn::WebSocket(c) => Ok(SendStream::WebSocket(
+                c.session.open_uni().await.map_err(closed)?,
+            )),
         }
     }
 
     /// Sends a datagram; dropped silently if it cannot go (datagrams may be lost anyway).
+    /// Over a WebSocket it is a QMux DATAGRAM frame, dropped too when the socket is backed
+    /// up (qmux sheds it rather than queue it).
     pub fn send_datagram(&self, data: Bytes) {
         let _ = match self {
             Conn::Quic(c) => c.send_datagram(data).map_err(|e| e.to_string()),
             Conn::WebTransport(c) => c.send_datagram(data).map_err(|e| e.to_string()),
+            Conn::WebSocket(c) => c.session.send_datagram(data).map_err(|e| e.to_string()),
         };
     }
 
@@ -132,6 +221,7 @@ impl Conn {
                 .await
                 .map(|d| d.payload())
                 .map_err(|e| Closed(e.to_string())),
+            Conn::WebSocket(c) => c.session.recv_datagram().await.map_err(closed),
         }
     }
 
@@ -141,6 +231,7 @@ impl Conn {
         match self {
             Conn::Quic(c) => c.close(quinn::VarInt::from_u32(code), reason.as_bytes()),
             Conn::WebTransport(c) => c.close(wtransport::VarInt::from_u32(code), reason.as_bytes()),
+            Conn::WebSocket(c) => c.session.close(code, reason),
         }
     }
 
@@ -153,11 +244,19 @@ impl Conn {
             Conn::WebTransport(c) => {
                 c.closed().await;
             }
+            Conn::WebSocket(c) => {
+                c.session.closed().await;
+            }
         }
     }
 
-    pub fn remote_address(&self) -> std::net::SocketAddr {
-        self.quic().remote_address()
+    /// The client's address.
+    pub fn remote_address(&self) -> SocketAddr {
+        match self {
+            Conn::Quic(c) => c.remote_address(),
+            Conn::WebTransport(c) => c.remote_address(),
+            Conn::WebSocket(c) => c.remote,
+        }
     }
 }
 

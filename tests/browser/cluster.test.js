@@ -4,9 +4,9 @@
 // missing nothing and repeating nothing.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, before, test } from 'node:test';
 
-import { Relay, cleanup, cli, launchBrowser, startRedis, tempDir, waitFor } from './helpers.js';
+import { Relay, cleanup, cli, describeBrowsers, launchBrowser, startRedis, tempDir, waitFor } from './helpers.js';
 import {
   assertNoPageErrors,
   assertOrderedOnce,
@@ -27,7 +27,7 @@ const FAILOVER_MS = 40_000;
  */
 const FAST_FAILOVER_MS = 4_000;
 
-describe('cluster', () => {
+describeBrowsers('cluster', () => {
   let first;
   let second;
   let redis;

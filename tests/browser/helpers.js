@@ -1,5 +1,5 @@
-// Helpers for the browser tests: real relay and CLI processes, headless Chromium pages, and
-// waiting for conditions with deadlines.
+// Helpers for the browser tests: real relay and CLI processes, headless Chromium and Firefox
+// pages (driver.js), and waiting for conditions with deadlines.
 //
 // Every process and browser started here is registered and ended by `cleanup()`, which each
 // test file calls in `after()`, whatever happened in the tests, and which also runs on exit.
@@ -12,7 +12,11 @@ import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-import { chromium } from 'playwright-core';
+import { describe, before } from 'node:test';
+
+import { CHROMIUM, FIREFOX, launch } from './driver.js';
+
+export { CHROMIUM, FIREFOX };
 
 /** The repository root. */
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -21,8 +25,14 @@ export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '
 export const RELAY_BIN = path.join(ROOT, 'target', 'debug', 'chitchat-relay');
 export const CLI_BIN = path.join(ROOT, 'target', 'debug', 'chitchat');
 
-/** Debian's Chromium: the tests never download a browser. */
-export const CHROMIUM = process.env.CHITCHAT_CHROMIUM ?? '/usr/bin/chromium';
+/**
+ * The browsers every scenario runs in (`CHITCHAT_BROWSERS=chromium` or `=firefox` picks
+ * one): Debian's packages, never downloaded.
+ */
+export const BROWSERS = (process.env.CHITCHAT_BROWSERS ?? 'chromium,firefox')
+  .split(',')
+  .map((b) => b.trim())
+  .filter(Boolean);
 
 /** Where screenshots go (gitignored). */
 export const SCREENSHOTS = path.join(ROOT, 'test-artifacts', 'screenshots');
@@ -35,20 +45,6 @@ const CLI_TIMEOUT_MS = 20_000;
 
 /** Default deadline of `waitFor`. */
 const WAIT_MS = 15_000;
-
-/**
- * Chromium flags: headless, no sandbox (CI runs as root), nothing that talks to the network
- * on its own. QUIC must stay enabled: WebTransport runs on it.
- */
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 
 /** Desktop and phone viewports for screenshots. */
 export const DESKTOP = { width: 1280, height: 800 };
@@ -328,22 +324,36 @@ export async function waitFor(what, check, { timeout = WAIT_MS, interval = 50 } 
   }
 }
 
+/** The browser `launchBrowser()` starts: set per suite by `describeBrowsers`. */
+let currentBrowser = BROWSERS[0] ?? 'chromium';
+
+/** The browser the running suite drives ('chromium' or 'firefox'). */
+export function browserName() {
+  return currentBrowser;
+}
+
 /**
- * A headless Chromium with a fresh profile. Returns the playwright BrowserContext; its
- * pages share localStorage, as tabs of one browser do.
+ * `describe(name, body)` once per browser in BROWSERS, named "NAME (BROWSER)": inside,
+ * `launchBrowser()` starts that browser.
  */
-export async function launchBrowser({ viewport = DESKTOP, colorScheme = 'light' } = {}) {
-  if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: install Debian's chromium package (apt-get install chromium)`);
+export function describeBrowsers(name, body) {
+  for (const browser of BROWSERS) {
+    describe(`${name} (${browser})`, () => {
+      before(() => {
+        currentBrowser = browser;
+      });
+      body(browser);
+    });
   }
-  const profile = tempDir('chromium');
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: CHROMIUM_ARGS,
-    viewport,
-    colorScheme,
-  });
+}
+
+/**
+ * A headless browser (the suite's, see `describeBrowsers`) with a fresh profile. Returns its
+ * context: its pages share localStorage, as tabs of one browser do.
+ */
+export async function launchBrowser({ viewport = DESKTOP, colorScheme = 'light', browser = currentBrowser } = {}) {
+  const profile = tempDir(browser);
+  const context = await launch(browser, { profile, viewport, colorScheme });
   live.add(context);
   context.on('close', () => live.delete(context));
   return context;
@@ -353,7 +363,7 @@ export async function launchBrowser({ viewport = DESKTOP, colorScheme = 'light' 
  * Browsers log failed connection attempts themselves (a relay being down is a test case);
  * those are not the page's errors.
  */
-const NETWORK_NOISE = /WebTransport|net::ERR_|Failed to load resource|Failed to fetch/;
+const NETWORK_NOISE = /WebTransport|net::ERR_|Failed to load resource|Failed to fetch|NetworkError/;
 
 /** Collects the page's uncaught exceptions and console errors (network noise aside), to fail on them. */
 export function watchErrors(page) {
@@ -366,15 +376,16 @@ export function watchErrors(page) {
 }
 
 /**
- * Saves a screenshot under test-artifacts/screenshots/NAME.png, once no CSS transition is
- * running (drawers slide when the width changes).
+ * Saves a screenshot under test-artifacts/screenshots/BROWSER/NAME.png, once no CSS
+ * transition is running (drawers slide when the width changes).
  */
 export async function screenshot(page, name) {
-  mkdirSync(SCREENSHOTS, { recursive: true });
+  const dir = path.join(SCREENSHOTS, page.context.name);
+  mkdirSync(dir, { recursive: true });
   await page.waitForFunction(() =>
     document.getAnimations().every((a) => !(a instanceof CSSTransition) || a.playState !== 'running'),
   );
-  await page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`) });
+  await page.screenshot({ path: path.join(dir, `${name}.png`) });
 }
 
 /** Ends every process and browser this module started, and removes its temp dirs. */

@@ -4,9 +4,9 @@
 // stays connected past the relay's idle timeout (its pings keep the session open).
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, before, test } from 'node:test';
 
-import { DESKTOP, PHONE, Relay, cleanup, cli, cliChat, launchBrowser, screenshot, tempDir, waitFor } from './helpers.js';
+import { DESKTOP, PHONE, Relay, cleanup, cli, cliChat, describeBrowsers, launchBrowser, screenshot, tempDir, waitFor } from './helpers.js';
 import {
   assertNoPageErrors,
   assertOrderedOnce,
@@ -24,7 +24,7 @@ const RECONNECT_MS = 40_000;
 /** Past the relay's default idle timeout (30 s), with margin. */
 const IDLE_WATCH_MS = 36_000;
 
-describe('reconnecting', () => {
+describeBrowsers('reconnecting', () => {
   let relay;
 
   before(async () => {

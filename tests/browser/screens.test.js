@@ -3,9 +3,9 @@
 // it must show, so a broken screen fails here rather than only looking wrong.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, before, test } from 'node:test';
 
-import { DESKTOP, PHONE, Relay, cleanup, cli, launchBrowser, screenshot } from './helpers.js';
+import { DESKTOP, PHONE, Relay, cleanup, cli, describeBrowsers, launchBrowser, screenshot } from './helpers.js';
 import { assertNoPageErrors, joinRoom, openChat, send, showRoom, waitForTexts } from './pages.js';
 
 /** Every theme and width a screen is captured in. */
@@ -26,7 +26,7 @@ async function capture(page, screen) {
   await page.emulateMedia({ colorScheme: 'light' });
 }
 
-describe('screens', () => {
+describeBrowsers('screens', () => {
   let relay;
 
   before(async () => {

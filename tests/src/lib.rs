@@ -8,6 +8,8 @@
 //!   end with a deadline, [`Cli::spawn`] starts a long-running one ([`CliProcess`]) whose
 //!   output lines are read with deadlines and whose stdin can be written.
 //!
+//! - [`certs::TestCerts`] is a CA and a leaf it signs, for relays with a real certificate
+//!   (`--tls-cert`: TLS on the HTTP port too).
 //! - [`cluster::Cluster`] is a redis-server and several relays sharing it and one CA.
 //! - [`http::get`] reads a relay's HTTP endpoints (the relay crate's tests use it too).
 //! - [`redis::RedisServer`] runs a real `redis-server` for the relays of a cluster (and for
@@ -16,6 +18,7 @@
 //! Every wait has a deadline and fails with the output seen so far. Every process a test
 //! starts is killed when its handle is dropped, so a failing test leaves nothing running.
 
+pub mod certs;
 mod child;
 mod cli;
 pub mod cluster;

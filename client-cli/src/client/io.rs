@@ -11,6 +11,7 @@ use chitchat_protocol::{
 };
 use tokio::sync::{mpsc, oneshot};
 
+use super::link::{Link, LinkRecv};
 use super::{Event, Pending};
 use crate::CloseReason;
 
@@ -24,7 +25,7 @@ const READ_CHUNK: usize = 64 * 1024;
 pub(super) struct ConnState {
     pending: Mutex<PendingState>,
     /// Why this client closed the connection, when it did so on purpose (quinn only reports
-    /// "locally closed").
+    /// "locally closed", qmux the code it sent).
     local_close: Mutex<Option<CloseReason>>,
 }
 
@@ -81,18 +82,18 @@ impl ConnState {
     }
 
     /// Why the connection ended, if it has.
-    pub(super) fn close_reason(&self, conn: &quinn::Connection) -> Option<CloseReason> {
-        let quinn_reason = conn.close_reason()?;
+    pub(super) fn close_reason(&self, conn: &Link) -> Option<CloseReason> {
+        let reason = conn.close_reason()?;
         let local = self
             .local_close
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .clone();
-        Some(local.unwrap_or_else(|| CloseReason::from_quinn(&quinn_reason)))
+        Some(local.unwrap_or(reason))
     }
 
     /// Closes the connection because the relay broke the protocol.
-    fn violation(&self, conn: &quinn::Connection, code: ErrorCode, reason: &str) {
+    fn violation(&self, conn: &Link, code: ErrorCode, reason: &str) {
         tracing::warn!(%code, reason, "closing connection: relay broke the protocol");
         self.set_local_close(CloseReason::Local {
             code,
@@ -103,8 +104,8 @@ impl ConnState {
 }
 
 /// Closes `conn` with an application error code and reason.
-pub(super) fn close_with(conn: &quinn::Connection, code: ErrorCode, reason: &str) {
-    conn.close(u32::from(code.0).into(), reason.as_bytes());
+pub(super) fn close_with(conn: &Link, code: ErrorCode, reason: &str) {
+    conn.close(code, reason);
 }
 
 /// The variant name of a server frame, for error messages.
@@ -138,8 +139,8 @@ fn answer_id(frame: &ServerFrame) -> Option<u32> {
 
 /// Reads the control stream until it ends, routing answers and forwarding control events.
 pub(super) async fn read_control(
-    conn: quinn::Connection,
-    mut recv: quinn::RecvStream,
+    conn: Link,
+    mut recv: LinkRecv,
     mut buf: FrameBuffer,
     state: std::sync::Arc<ConnState>,
     events: mpsc::UnboundedSender<Event>,
@@ -160,8 +161,8 @@ pub(super) async fn read_control(
                 }
             }
         }
-        match recv.read_chunk(READ_CHUNK, true).await {
-            Ok(Some(chunk)) => buf.extend(&chunk.bytes),
+        match recv.read_chunk(READ_CHUNK).await {
+            Ok(Some(chunk)) => buf.extend(&chunk),
             Ok(None) => {
                 state.violation(
                     &conn,
@@ -215,19 +216,19 @@ fn dispatch(
 
 /// Accepts the room streams the relay opens, one reader task each.
 pub(super) async fn accept_rooms(
-    conn: quinn::Connection,
+    conn: Link,
     events: mpsc::Sender<Event>,
     state: std::sync::Arc<ConnState>,
 ) {
-    while let Ok(recv) = conn.accept_uni().await {
+    while let Some(recv) = conn.accept_uni().await {
         tokio::spawn(read_room(conn.clone(), recv, events.clone(), state.clone()));
     }
 }
 
 /// Reads one room stream: `Open`, then messages and presence until the stream ends.
 async fn read_room(
-    conn: quinn::Connection,
-    mut recv: quinn::RecvStream,
+    conn: Link,
+    mut recv: LinkRecv,
     events: mpsc::Sender<Event>,
     state: std::sync::Arc<ConnState>,
 ) {
@@ -272,8 +273,8 @@ async fn read_room(
                 return;
             }
         }
-        match recv.read_chunk(READ_CHUNK, true).await {
-            Ok(Some(chunk)) => buf.extend(&chunk.bytes),
+        match recv.read_chunk(READ_CHUNK).await {
+            Ok(Some(chunk)) => buf.extend(&chunk),
             Ok(None) => {
                 if let Err(e) = buf.finish() {
                     state.violation(&conn, e.code(), &format!("room stream: {e}"));
@@ -288,8 +289,8 @@ async fn read_room(
 /// Reads datagrams (typing signals). Undecodable ones are dropped: datagrams may be lost
 /// anyway, so a bad one is no reason to end the session. Dropped too when the consumer is
 /// behind, for the same reason.
-pub(super) async fn read_datagrams(conn: quinn::Connection, events: mpsc::Sender<Event>) {
-    while let Ok(body) = conn.read_datagram().await {
+pub(super) async fn read_datagrams(conn: Link, events: mpsc::Sender<Event>) {
+    while let Some(body) = conn.read_datagram().await {
         match decode_datagram::<ServerDatagram>(&body) {
             Ok(ServerDatagram::Typing { room, nick }) => {
                 if let Err(mpsc::error::TrySendError::Closed(_)) =

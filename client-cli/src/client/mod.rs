@@ -1,5 +1,5 @@
-//! One connection to one relay: the QUIC connection, its control stream, its room streams
-//! and datagrams.
+//! One connection to one relay, over QUIC or the relay's WebSocket transport ([`link`]):
+//! its control stream, its room streams and datagrams.
 //!
 //! [`Connector`] makes connections ([`Client`] to send requests, [`Events`] to receive what
 //! the relay pushes). Requests carry an id and are matched with their answer; any number may
@@ -11,6 +11,7 @@
 //! flow control tells the relay; answers and control events never wait behind that queue.
 
 mod io;
+pub mod link;
 pub mod race;
 mod retry;
 mod tls;
@@ -31,7 +32,9 @@ use tokio::sync::{mpsc, oneshot};
 
 pub use retry::SEND_RETRY_WINDOW;
 
+use crate::addr::Via;
 use crate::{ClientError, CloseReason, RelayAddr};
+use link::{Link, LinkSend};
 
 pub use tls::load_roots;
 
@@ -133,20 +136,28 @@ pub struct Sent {
 }
 
 /// Makes connections to relays. Holds the TLS configuration (the CA is read once). Each
-/// connection gets its own UDP socket: closing one then waits only for its own goodbye to
-/// go out, never for an abandoned attempt on a dead relay to drain (see
+/// QUIC connection gets its own UDP socket: closing one then waits only for its own goodbye
+/// to go out, never for an abandoned attempt on a dead relay to drain (see
 /// [`Connector::connect_any`]).
-#[derive(Debug)]
 pub struct Connector {
     cfg: ClientConfig,
     quic: quinn::ClientConfig,
+    /// TLS for `wss://` relays.
+    wss: tokio_rustls::TlsConnector,
+}
+
+impl std::fmt::Debug for Connector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Connector").field("cfg", &self.cfg).finish()
+    }
 }
 
 impl Connector {
     /// Reads the CA file and prepares the TLS configuration.
     pub fn new(cfg: ClientConfig) -> Result<Self, ClientError> {
         let quic = tls::quic_config(&cfg)?;
-        Ok(Connector { cfg, quic })
+        let wss = tls::wss_connector(&cfg)?;
+        Ok(Connector { cfg, quic, wss })
     }
 
     /// The settings connections are made with.
@@ -154,8 +165,9 @@ impl Connector {
         &self.cfg
     }
 
-    /// Connects to one relay and opens a session as `nick`. Every address the host resolves
-    /// to is tried at once; the first to complete the handshake wins.
+    /// Connects to one relay and opens a session as `nick`. Over QUIC every address the host
+    /// resolves to is tried at once, the first to complete the handshake wins; a `ws://` or
+    /// `wss://` relay is reached over TCP on its HTTP port.
     pub async fn connect(
         &self,
         relay: &RelayAddr,
@@ -167,6 +179,10 @@ impl Connector {
             reason,
         };
         let attempt = async {
+            if let Via::WebSocket { tls } = relay.via() {
+                let link = self.open_websocket(relay, tls).await?;
+                return self.start_session(relay, link, None, nick).await;
+            }
             let addrs: Vec<_> = tokio::net::lookup_host((relay.host(), relay.port()))
                 .await
                 .map_err(|e| unreachable(format!("cannot resolve {}: {e}", relay.host())))?
@@ -195,7 +211,8 @@ impl Connector {
 
     /// Connects to one of `relays`, starting at index `start` and trying the next one every
     /// [`race::CONNECT_STAGGER`] (or as soon as an attempt fails) while earlier attempts
-    /// still run; the first to accept the session wins. Returns the connection and the index
+    /// still run, QUIC relays before WebSocket ones ([`race::attempt_order`]); the first to
+    /// accept the session wins. Returns the connection and the index
     /// of the relay that took it. A refusal of the session itself (e.g. an invalid nick) ends
     /// the search: another relay would refuse too.
     pub async fn connect_any(
@@ -204,10 +221,10 @@ impl Connector {
         start: usize,
         nick: &str,
     ) -> Result<(Client, Events, usize), ClientError> {
-        let n = relays.len();
-        let attempt = |i: usize| self.connect(&relays[(start + i) % n], nick);
-        match race::first_success(n, race::CONNECT_STAGGER, attempt).await {
-            Ok(((client, events), i)) => Ok((client, events, (start + i) % n)),
+        let order = race::attempt_order(relays, start);
+        let attempt = |i: usize| self.connect(&relays[order[i]], nick);
+        match race::first_success(order.len(), race::CONNECT_STAGGER, attempt).await {
+            Ok(((client, events), i)) => Ok((client, events, order[i])),
             Err(mut errors) if errors.len() == 1 => Err(errors.remove(0)),
             Err(errors) => Err(ClientError::NoRelay(errors)),
         }
@@ -246,26 +263,77 @@ impl Connector {
             .map_err(|e| unreachable(e.to_string()))?
             .await
             .map_err(|e| unreachable(describe_handshake_error(&e)))?;
+        self.start_session(relay, Link::Quic(conn), Some(endpoint), nick)
+            .await
+    }
+
+    /// Connects to a relay's WebSocket transport: TCP to its HTTP port, TLS for `wss://`,
+    /// the WebSocket upgrade, QMux.
+    async fn open_websocket(&self, relay: &RelayAddr, tls: bool) -> Result<Link, ClientError> {
+        let unreachable = |reason: String| ClientError::Unreachable {
+            relay: relay.to_string(),
+            ca: self.cfg.ca_file.clone(),
+            reason,
+        };
+        let tcp = tokio::net::TcpStream::connect((relay.host(), relay.port()))
+            .await
+            .map_err(|e| unreachable(format!("cannot connect over TCP: {e}")))?;
+        // Frames are small and each waits for nothing else.
+        let _ = tcp.set_nodelay(true);
+        let url = link::websocket_url(relay.host(), relay.port(), tls);
+        let idle = self.cfg.idle_timeout;
+        let link = if tls {
+            let name = rustls::pki_types::ServerName::try_from(relay.host().to_owned())
+                .map_err(|e| unreachable(format!("not a TLS server name: {e}")))?;
+            let stream = self.wss.connect(name, tcp).await.map_err(|e| {
+                let text = e.to_string();
+                unreachable(
+                    if text.contains("certificate") || text.contains("UnknownIssuer") {
+                        format!("{text} (the relay's certificate is not signed by this CA file)")
+                    } else {
+                        text
+                    },
+                )
+            })?;
+            link::websocket(&url, stream, idle).await
+        } else {
+            link::websocket(&url, tcp, idle).await
+        };
+        link.map_err(|e| unreachable(e.0))
+    }
+
+    /// Opens the control stream on an established connection, says Hello, waits for
+    /// Welcome and starts the background readers.
+    async fn start_session(
+        &self,
+        relay: &RelayAddr,
+        conn: Link,
+        endpoint: Option<quinn::Endpoint>,
+        nick: &str,
+    ) -> Result<(Client, Events), ClientError> {
+        let unreachable = |reason: String| ClientError::Unreachable {
+            relay: relay.to_string(),
+            ca: self.cfg.ca_file.clone(),
+            reason,
+        };
         let (mut send, mut recv) = conn
             .open_bi()
             .await
-            .map_err(|e| unreachable(CloseReason::from_quinn(&e).to_string()))?;
+            .map_err(|e| unreachable(e.to_string()))?;
         let hello = ClientFrame::Hello(Hello {
             version: PROTOCOL_VERSION,
             nick: nick.to_owned(),
             token: None,
         });
         let bytes = encode_frame(&hello).map_err(ClientError::BadFrame)?;
-        send.write_all(&bytes)
-            .await
-            .map_err(|e| unreachable(e.to_string()))?;
+        send.write_all(&bytes).await.map_err(unreachable)?;
 
         let mut buf = FrameBuffer::new();
         let welcome = loop {
             match buf.next_frame::<ServerFrame>() {
                 Ok(Some(ServerFrame::Welcome(w))) => break w,
                 Ok(Some(ServerFrame::Error(e))) => {
-                    conn.close(0u32.into(), b"refused");
+                    conn.close(ErrorCode::NO_ERROR, "refused");
                     return Err(e.into());
                 }
                 Ok(Some(other)) => {
@@ -279,17 +347,16 @@ impl Connector {
                     return Err(ClientError::BadFrame(e));
                 }
             }
-            match recv.read_chunk(usize::MAX, true).await {
-                Ok(Some(chunk)) => buf.extend(&chunk.bytes),
+            match recv.read_chunk(usize::MAX).await {
+                Ok(Some(chunk)) => buf.extend(&chunk),
                 Ok(None) => {
                     return Err(match conn.close_reason() {
-                        Some(e) => ClientError::Closed(CloseReason::from_quinn(&e)),
+                        Some(reason) => ClientError::Closed(reason),
                         None => unreachable("the relay ended the session before Welcome".into()),
                     });
                 }
                 Err(_) => {
-                    let e = conn.closed().await;
-                    return Err(match CloseReason::from_quinn(&e) {
+                    return Err(match conn.closed().await {
                         CloseReason::Relay { code, reason } if code != ErrorCode::NO_ERROR => {
                             ClientError::Refused {
                                 code,
@@ -362,8 +429,9 @@ pub struct Client {
 #[derive(Debug)]
 struct Inner {
     guard: CloseGuard,
-    endpoint: quinn::Endpoint,
-    send: tokio::sync::Mutex<quinn::SendStream>,
+    /// The QUIC endpoint, waited on when closing; `None` over a WebSocket.
+    endpoint: Option<quinn::Endpoint>,
+    send: tokio::sync::Mutex<LinkSend>,
     state: Arc<io::ConnState>,
     next_id: AtomicU32,
     welcome: Welcome,
@@ -373,11 +441,11 @@ struct Inner {
 
 /// Closes the connection when the last [`Client`] clone goes.
 #[derive(Debug)]
-struct CloseGuard(quinn::Connection);
+struct CloseGuard(Link);
 
 impl Drop for CloseGuard {
     fn drop(&mut self) {
-        self.0.close(0u32.into(), b"client gone");
+        self.0.close(ErrorCode::NO_ERROR, "client gone");
     }
 }
 
@@ -392,14 +460,20 @@ impl Client {
         &self.inner.relay
     }
 
-    /// The underlying QUIC connection (for statistics such as the RTT).
-    pub fn connection(&self) -> &quinn::Connection {
+    /// The underlying connection.
+    pub fn link(&self) -> &Link {
         &self.inner.guard.0
+    }
+
+    /// The underlying QUIC connection (for statistics such as the RTT); `None` over a
+    /// WebSocket.
+    pub fn connection(&self) -> Option<&quinn::Connection> {
+        self.link().quic()
     }
 
     /// Why the connection ended, if it has.
     pub fn close_reason(&self) -> Option<CloseReason> {
-        self.inner.state.close_reason(self.connection())
+        self.inner.state.close_reason(self.link())
     }
 
     /// Joins `room`. With `resume`, every stored message after it follows on the room stream,
@@ -471,15 +545,17 @@ impl Client {
             room: room.to_owned(),
         })
         .map_err(ClientError::BadFrame)?;
-        self.connection()
+        self.link()
             .send_datagram(Bytes::from(body))
             .map_err(|e| ClientError::Unexpected(format!("datagram not sent: {e}")))
     }
 
     /// Closes the connection politely and waits (briefly) until the relay was told.
     pub async fn close(&self) {
-        self.connection().close(0u32.into(), b"bye");
-        let _ = tokio::time::timeout(CLOSE_GRACE, self.inner.endpoint.wait_idle()).await;
+        self.link().close(ErrorCode::NO_ERROR, "bye");
+        if let Some(endpoint) = &self.inner.endpoint {
+            let _ = tokio::time::timeout(CLOSE_GRACE, endpoint.wait_idle()).await;
+        }
     }
 
     fn next_id(&self) -> u32 {
@@ -539,7 +615,7 @@ fn unexpected(frame: &ServerFrame) -> ClientError {
 pub struct Events {
     control: mpsc::UnboundedReceiver<Event>,
     rooms: mpsc::Receiver<Event>,
-    conn: quinn::Connection,
+    conn: Link,
     state: Arc<io::ConnState>,
     done: bool,
 }

@@ -3,6 +3,10 @@
 //! fails, and so on; the first session to open wins and the other attempts are dropped
 //! (which closes any connection they had made). A dead relay therefore costs a quarter
 //! second, not a whole connect timeout.
+//!
+//! QUIC relays go first and WebSocket ones (`ws://`, `wss://`) after them
+//! ([`attempt_order`]): the WebSocket transport is the fallback for networks that drop UDP,
+//! so it starts once the QUIC attempts had their head start without an answer.
 
 use std::future::Future;
 use std::time::Duration;
@@ -10,13 +14,23 @@ use std::time::Duration;
 use futures::stream::FuturesUnordered;
 use futures::{FutureExt, StreamExt};
 
-use crate::ClientError;
+use crate::addr::Via;
+use crate::{ClientError, RelayAddr};
 
 /// How long an attempt has before the next relay is tried alongside it: RFC 8305's
 /// recommended connection attempt delay. A live relay nearby answers well within it (a
 /// handshake and Hello are two round trips), so a healthy first relay rarely costs a second
 /// connection, and a dead one delays the session by this much only.
 pub const CONNECT_STAGGER: Duration = Duration::from_millis(250);
+
+/// The order in which `relays` are tried, as indices: from `start` round the list, QUIC
+/// relays first and WebSocket relays after them, each group in that order.
+pub fn attempt_order(relays: &[RelayAddr], start: usize) -> Vec<usize> {
+    let n = relays.len();
+    let mut order: Vec<usize> = (0..n).map(|i| (start + i) % n).collect();
+    order.sort_by_key(|&i| relays[i].via() != Via::Quic);
+    order
+}
 
 /// Runs `attempt(i)` for `i` in `0..n`, staggered by `stagger`, and returns the first success
 /// with its `i`. A permanent error ends the race at once (another relay would refuse too);
@@ -61,6 +75,17 @@ mod tests {
 
     fn failed(i: usize) -> ClientError {
         ClientError::Unexpected(format!("attempt {i} failed"))
+    }
+
+    #[test]
+    fn quic_relays_are_tried_before_websocket_ones() {
+        let relays: Vec<RelayAddr> = ["ws://a:80", "b:1", "wss://c:443", "d:2"]
+            .iter()
+            .map(|r| r.parse().unwrap())
+            .collect();
+        assert_eq!(attempt_order(&relays, 0), vec![1, 3, 0, 2]);
+        assert_eq!(attempt_order(&relays, 3), vec![3, 1, 0, 2]);
+        assert_eq!(attempt_order(&relays[..1], 0), vec![0]);
     }
 
     #[tokio::test]

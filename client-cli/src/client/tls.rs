@@ -39,6 +39,39 @@ pub fn load_roots(path: &Path) -> Result<rustls::RootCertStore, ClientError> {
     Ok(roots)
 }
 
+/// A TLS client configuration with the ring provider, the given roots only, `versions` and
+/// `alpn`.
+fn tls_config(
+    cfg: &ClientConfig,
+    versions: &[&'static rustls::SupportedProtocolVersion],
+    alpn: &[u8],
+) -> Result<rustls::ClientConfig, ClientError> {
+    let roots = load_roots(&cfg.ca_file)?;
+    let mut tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(versions)
+    .map_err(|e| ClientError::CaFile {
+        path: cfg.ca_file.clone(),
+        reason: format!("TLS setup failed: {e}"),
+    })?
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    tls.alpn_protocols = vec![alpn.to_vec()];
+    Ok(tls)
+}
+
+/// TLS for `wss://` relays: the same roots, TLS 1.3 or 1.2 (a reverse proxy may stand in
+/// front), HTTP/1.1 (WebSocket upgrades are HTTP/1.1).
+pub fn wss_connector(cfg: &ClientConfig) -> Result<tokio_rustls::TlsConnector, ClientError> {
+    let tls = tls_config(
+        cfg,
+        &[&rustls::version::TLS13, &rustls::version::TLS12],
+        b"http/1.1",
+    )?;
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(tls)))
+}
+
 /// The QUIC client configuration: TLS 1.3 with the ring provider, the given roots only,
 /// ALPN `chitchat/1`, and the keep-alive and idle timeout of `cfg`.
 pub fn quic_config(cfg: &ClientConfig) -> Result<quinn::ClientConfig, ClientError> {
@@ -46,15 +79,7 @@ pub fn quic_config(cfg: &ClientConfig) -> Result<quinn::ClientConfig, ClientErro
         path: cfg.ca_file.clone(),
         reason,
     };
-    let roots = load_roots(&cfg.ca_file)?;
-    let mut tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_protocol_versions(&[&rustls::version::TLS13])
-    .map_err(|e| fail(format!("TLS setup failed: {e}")))?
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    tls.alpn_protocols = vec![ALPN_CHITCHAT.to_vec()];
+    let tls = tls_config(cfg, &[&rustls::version::TLS13], ALPN_CHITCHAT)?;
     let quic =
         QuicClientConfig::try_from(tls).map_err(|e| fail(format!("TLS setup failed: {e}")))?;
 

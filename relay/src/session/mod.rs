@@ -156,13 +156,13 @@ impl FrameReader {
             if let Some(frame) = self.buf.next_frame::<T>()? {
                 return Ok(Some(frame));
             }
-            match self.stream.quic().read_chunk(64 * 1024, true).await {
-                Ok(Some(chunk)) => self.buf.extend(&chunk.bytes),
+            match self.stream.read_chunk(64 * 1024).await {
+                Ok(Some(chunk)) => self.buf.extend(&chunk),
                 Ok(None) => {
                     self.buf.finish()?;
                     return Ok(None);
                 }
-                Err(e) => return Err(SessionError::Closed(e.to_string())),
+                Err(e) => return Err(SessionError::Closed(e.0)),
             }
         }
     }
@@ -348,11 +348,11 @@ impl Session {
     /// or here) ends with SLOW_CONSUMER.
     async fn send(&mut self, frame: &ServerFrame) -> Result<(), SessionError> {
         let bytes = encode_frame(frame).map_err(|e| fatal(ErrorCode::INTERNAL, e.to_string()))?;
-        let write = timeout(CONTROL_WRITE_TIMEOUT, self.control.quic().write_all(&bytes));
+        let write = timeout(CONTROL_WRITE_TIMEOUT, self.control.write_all(&bytes));
         tokio::select! {
             written = write => match written {
                 Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(SessionError::Closed(e.to_string())),
+                Ok(Err(e)) => Err(SessionError::Closed(e.0)),
                 Err(_) => Err(fatal(
                     ErrorCode::SLOW_CONSUMER,
                     "the control stream is not being read",
@@ -382,17 +382,16 @@ async fn farewell(control: &mut SendStream, code: ErrorCode, message: &str) {
     let Ok(bytes) = encode_frame(&frame) else {
         return;
     };
-    let stream = control.quic();
     let _ = timeout(FAREWELL_TIMEOUT, async {
-        if stream.write_all(&bytes).await.is_ok() && stream.finish().is_ok() {
-            let _ = stream.stopped().await;
+        if control.write_all(&bytes).await.is_ok() && control.finish().is_ok() {
+            control.stopped().await;
         }
     })
     .await;
 }
 
-/// Watches for a silent client: anything it sends (a frame, a datagram, a QUIC keep-alive
-/// or acknowledgement) is a UDP datagram the connection counts.
+/// Watches for a silent client: anything it sends (a frame, a datagram, a keep-alive or
+/// acknowledgement) moves the connection's received count.
 struct IdleWatch {
     limit: Duration,
     received: u64,
@@ -403,7 +402,7 @@ impl IdleWatch {
     fn new(conn: &Conn, limit: Duration) -> IdleWatch {
         IdleWatch {
             limit,
-            received: conn.quic().stats().udp_rx.datagrams,
+            received: conn.received(),
             since: Instant::now(),
         }
     }
@@ -415,7 +414,7 @@ impl IdleWatch {
 
     /// Whether the client has sent nothing for `limit`.
     fn expired(&mut self, conn: &Conn) -> bool {
-        let received = conn.quic().stats().udp_rx.datagrams;
+        let received = conn.received();
         if received != self.received {
             self.received = received;
             self.since = Instant::now();

@@ -34,7 +34,7 @@ impl RoomWriter {
     /// Runs until the session leaves the room (the queue closes) or the stream fails.
     pub async fn run(mut self, mut queue: mpsc::Receiver<Outbound>) -> anyhow::Result<()> {
         let mut stream = self.conn.open_uni().await?;
-        let s = stream.quic();
+        let s = &mut stream;
         let open = RoomFrame::Open {
             room: self.room.clone(),
             epoch: self.epoch,

@@ -19,3 +19,5 @@ mod session_spec;
 mod sessions;
 mod storage;
 mod text_rules;
+mod transports;
+mod ws_abuse;

@@ -1,9 +1,11 @@
 //! Test support: a relay running in-process on a real UDP port (port 0) with real SQLite
-//! files in a temp dir, and a raw QUIC client that can send any bytes, with helpers for the
-//! requests tests make (join, send, history, who, leave) and for reading room streams. The
-//! cluster tests use the same client against their own relays ([`cluster`]).
+//! files in a temp dir, and a raw client that can send any bytes, over QUIC or over the
+//! WebSocket transport ([`Via`]), with helpers for the requests tests make (join, send,
+//! history, who, leave) and for reading room streams. The cluster tests use the same client
+//! against their own relays ([`cluster`]).
 
 pub mod cluster;
+mod link;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -16,12 +18,16 @@ use clap::Parser;
 use tokio::sync::oneshot;
 use tokio::time::timeout;
 
+pub use link::{Link, LinkRecv, LinkSend, Via, quiet_config};
+
 /// How long any single wait in a test may take before the test fails.
 pub const WAIT: Duration = Duration::from_secs(10);
 
 /// A relay on 127.0.0.1:<free port>, stopped when dropped.
 pub struct TestRelay {
     pub addr: SocketAddr,
+    /// The HTTP port (the page, /metrics, the WebSocket transport).
+    pub http: SocketAddr,
     pub dir: tempfile::TempDir,
     stop: Option<oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
@@ -54,12 +60,14 @@ impl TestRelay {
         args.extend(extra.iter().map(|s| s.to_string()));
         let relay = Relay::load(Config::parse_from(args)).await.unwrap();
         let addr = relay.local_addr().unwrap();
+        let http = relay.http_addr().unwrap();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(relay.run(async move {
             let _ = stopped.await;
         }));
         TestRelay {
             addr,
+            http,
             dir,
             stop: Some(stop),
             task: Some(task),
@@ -87,13 +95,13 @@ impl Drop for TestRelay {
     }
 }
 
-/// A QUIC client that speaks the protocol frame by frame, or sends raw bytes.
+/// A client that speaks the protocol frame by frame, or sends raw bytes, over QUIC or a
+/// WebSocket.
 pub struct RawClient {
-    pub conn: quinn::Connection,
-    pub send: quinn::SendStream,
-    recv: quinn::RecvStream,
+    pub conn: Link,
+    pub send: LinkSend,
+    recv: LinkRecv,
     buf: FrameBuffer,
-    endpoint: quinn::Endpoint,
 }
 
 pub fn client_endpoint(ca: &std::path::Path, stream_window: Option<u32>) -> quinn::Endpoint {
@@ -131,6 +139,45 @@ impl RawClient {
         Self::connect_to(relay.addr, &relay.ca(), stream_window).await
     }
 
+    /// Connects over `via` and opens the control stream, without saying Hello.
+    pub async fn connect_via(relay: &TestRelay, via: Via) -> RawClient {
+        match via {
+            Via::Quic => Self::connect(relay).await,
+            Via::WebSocket => Self::from_link(Link::websocket(relay.http).await).await,
+        }
+    }
+
+    /// Like [`connect_via`](Self::connect_via), with a receive window of `stream_window`
+    /// bytes per room stream.
+    pub async fn connect_via_with(relay: &TestRelay, via: Via, stream_window: u32) -> RawClient {
+        match via {
+            Via::Quic => Self::connect_with(relay, Some(stream_window)).await,
+            Via::WebSocket => {
+                let mut config = link::quiet_config();
+                config.max_stream_data_uni = u64::from(stream_window);
+                Self::from_link(Link::websocket_with(relay.http, config).await).await
+            }
+        }
+    }
+
+    /// Connects over `via` and completes Hello/Welcome.
+    pub async fn hello_via(relay: &TestRelay, via: Via, nick: &str) -> (RawClient, Welcome) {
+        let mut c = Self::connect_via(relay, via).await;
+        let welcome = c.say_hello(nick).await;
+        (c, welcome)
+    }
+
+    /// Opens the control stream on an established link.
+    pub async fn from_link(conn: Link) -> RawClient {
+        let (send, recv) = conn.open_bi().await;
+        RawClient {
+            conn,
+            send,
+            recv,
+            buf: FrameBuffer::new(),
+        }
+    }
+
     /// Connects to the relay at `addr`, trusting the CA certificate in the file `ca`, and
     /// opens the control stream, without saying Hello.
     pub async fn connect_to(addr: SocketAddr, ca: &Path, stream_window: Option<u32>) -> RawClient {
@@ -139,14 +186,11 @@ impl RawClient {
             .await
             .expect("connect in time")
             .expect("TLS handshake");
-        let (send, recv) = conn.open_bi().await.unwrap();
-        RawClient {
+        Self::from_link(Link::Quic {
             conn,
-            send,
-            recv,
-            buf: FrameBuffer::new(),
-            endpoint,
-        }
+            _endpoint: endpoint,
+        })
+        .await
     }
 
     /// Connects and completes Hello/Welcome.
@@ -192,11 +236,11 @@ impl RawClient {
                 }
                 let chunk = self
                     .recv
-                    .read_chunk(65536, true)
+                    .read_chunk()
                     .await
                     .expect("control stream readable")
                     .expect("control stream open");
-                self.buf.extend(&chunk.bytes);
+                self.buf.extend(&chunk);
             }
         })
         .await
@@ -212,24 +256,16 @@ impl RawClient {
     /// Waits for the relay to close the connection; returns its application close code
     /// and reason.
     pub async fn closed(&self) -> (u64, String) {
-        match timeout(WAIT, self.conn.closed())
+        timeout(WAIT, self.conn.closed_by_app())
             .await
             .expect("closed in time")
-        {
-            quinn::ConnectionError::ApplicationClosed(c) => (
-                c.error_code.into_inner(),
-                String::from_utf8_lossy(&c.reason).into_owned(),
-            ),
-            other => panic!("expected an application close, got {other}"),
-        }
     }
 
     /// Accepts the next room stream and returns a reader for it.
     pub async fn room_stream(&self) -> RoomReader {
         let recv = timeout(WAIT, self.conn.accept_uni())
             .await
-            .expect("room stream in time")
-            .unwrap();
+            .expect("room stream in time");
         RoomReader {
             recv,
             buf: FrameBuffer::new(),
@@ -245,13 +281,12 @@ impl RawClient {
 impl Drop for RawClient {
     fn drop(&mut self) {
         self.close();
-        let _ = &self.endpoint;
     }
 }
 
 /// Reads room frames from one room stream.
 pub struct RoomReader {
-    recv: quinn::RecvStream,
+    recv: LinkRecv,
     buf: FrameBuffer,
 }
 
@@ -268,13 +303,8 @@ impl RoomReader {
                 if let Some(f) = self.buf.next_frame::<RoomFrame>().unwrap() {
                     return Some(f);
                 }
-                match self
-                    .recv
-                    .read_chunk(65536, true)
-                    .await
-                    .expect("room stream readable")
-                {
-                    Some(chunk) => self.buf.extend(&chunk.bytes),
+                match self.recv.read_chunk().await.expect("room stream readable") {
+                    Some(chunk) => self.buf.extend(&chunk),
                     None => return None,
                 }
             }

@@ -1,0 +1,272 @@
+//! The connection under a [`super::Client`]: a QUIC connection, or QMux over a WebSocket to
+//! the relay's HTTP port (docs/protocol.md, Transports). Both carry the same session (a
+//! control stream, one relay-opened stream per room, datagrams), so everything above this
+//! file is written once.
+
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+
+use bytes::Bytes;
+use chitchat_protocol::{ErrorCode, WS_PATH, WS_SUBPROTOCOL};
+use futures::FutureExt;
+use qmux::ws::tokio_tungstenite::client_async_with_config;
+use qmux::ws::tungstenite::client::IntoClientRequest;
+use qmux::ws::tungstenite::http::HeaderValue;
+use qmux::ws::tungstenite::http::header::SEC_WEBSOCKET_PROTOCOL;
+use qmux::ws::tungstenite::protocol::WebSocketConfig;
+use tokio::io::{AsyncRead, AsyncWrite};
+use web_transport_trait::{RecvStream as _, SendStream as _, Session as _};
+
+use crate::CloseReason;
+
+/// The largest WebSocket message this client reads: one QMux record (at most
+/// [`MAX_RECORD`]) with room to spare. A relay sending more is broken, and refused.
+const MAX_MESSAGE: usize = 64 * 1024;
+
+/// The QMux record size this client accepts: qmux's default.
+const MAX_RECORD: u64 = 16_382;
+
+/// Room streams the relay may open at once; as over QUIC (see `tls.rs`).
+const MAX_ROOM_STREAMS: u64 = 1024;
+
+/// One connection to a relay.
+#[derive(Debug, Clone)]
+pub enum Link {
+    Quic(quinn::Connection),
+    WebSocket(Arc<WsLink>),
+}
+
+/// A QMux session over a WebSocket, and why this client closed it, if it did.
+pub struct WsLink {
+    session: qmux::Session,
+    local_close: Mutex<Option<CloseReason>>,
+}
+
+impl std::fmt::Debug for WsLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WsLink")
+    }
+}
+
+/// Why a WebSocket connection could not be made, in words for the user.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct WsConnectError(pub String);
+
+/// The QMux settings of a client session: the relay's liveness is checked as over QUIC (a
+/// `QX_PING` when this side has been quiet for a third of `idle`, the session taken for
+/// dead after `idle` without a sign of life), no round-trip pings besides.
+fn session_config(idle: Duration) -> qmux::Config {
+    let mut config = qmux::Config::default();
+    config.max_idle_timeout = u64::try_from(idle.as_millis()).unwrap_or(u64::MAX).max(1);
+    config.rtt_interval = Duration::ZERO;
+    config.max_record_size = MAX_RECORD;
+    config.max_streams_bidi = 0;
+    config.max_streams_uni = MAX_ROOM_STREAMS;
+    config
+}
+
+/// Opens a QMux session over a WebSocket to `url` on `stream` (plain TCP or TLS).
+pub async fn websocket<S>(url: &str, stream: S, idle: Duration) -> Result<Link, WsConnectError>
+where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let fail = |e: &dyn std::fmt::Display| WsConnectError(e.to_string());
+    let mut request = url.into_client_request().map_err(|e| fail(&e))?;
+    request.headers_mut().insert(
+        SEC_WEBSOCKET_PROTOCOL,
+        HeaderValue::from_static(WS_SUBPROTOCOL),
+    );
+    let config = WebSocketConfig::default()
+        .max_message_size(Some(MAX_MESSAGE))
+        .max_frame_size(Some(MAX_MESSAGE));
+    let (ws, response) = client_async_with_config(request, stream, Some(config))
+        .await
+        .map_err(|e| WsConnectError(format!("WebSocket upgrade refused: {e}")))?;
+    let agreed = response.headers().get(SEC_WEBSOCKET_PROTOCOL);
+    if agreed.map(HeaderValue::as_bytes) != Some(WS_SUBPROTOCOL.as_bytes()) {
+        return Err(WsConnectError(format!(
+            "the server did not agree to the subprotocol {WS_SUBPROTOCOL} (not a ChitChat relay?)"
+        )));
+    }
+    let session = qmux::ws::Upgraded::new(ws)
+        .with_alpn(WS_SUBPROTOCOL)
+        .with_session_config(session_config(idle))
+        .connect();
+    Ok(Link::WebSocket(Arc::new(WsLink {
+        session,
+        local_close: Mutex::new(None),
+    })))
+}
+
+/// The URL of a relay's WebSocket transport.
+pub fn websocket_url(host: &str, port: u16, tls: bool) -> String {
+    let scheme = if tls { "wss" } else { "ws" };
+    if host.contains(':') {
+        format!("{scheme}://[{host}]:{port}{WS_PATH}")
+    } else {
+        format!("{scheme}://{host}:{port}{WS_PATH}")
+    }
+}
+
+impl CloseReason {
+    /// Maps qmux's view of a closed session.
+    fn from_qmux(e: &qmux::Error) -> Self {
+        match e {
+            qmux::Error::ConnectionClosed { code, reason } => CloseReason::Relay {
+                code: ErrorCode(u16::try_from(code.into_inner()).unwrap_or(u16::MAX)),
+                reason: reason.clone(),
+            },
+            qmux::Error::IdleTimeout => {
+                CloseReason::Lost("the relay stopped answering (timed out)".into())
+            }
+            qmux::Error::Closed => CloseReason::Lost("the relay closed the WebSocket".into()),
+            other => CloseReason::Lost(other.to_string()),
+        }
+    }
+}
+
+impl Link {
+    /// Opens the control stream.
+    pub async fn open_bi(&self) -> Result<(LinkSend, LinkRecv), CloseReason> {
+        match self {
+            Link::Quic(c) => match c.open_bi().await {
+                Ok((s, r)) => Ok((LinkSend::Quic(s), LinkRecv::Quic(r))),
+                Err(e) => Err(CloseReason::from_quinn(&e)),
+            },
+            Link::WebSocket(c) => match c.session.open_bi().await {
+                Ok((s, r)) => Ok((LinkSend::WebSocket(s), LinkRecv::WebSocket(r))),
+                Err(e) => Err(CloseReason::from_qmux(&e)),
+            },
+        }
+    }
+
+    /// The next stream the relay opens (a room stream); `None` once the connection is gone.
+    pub async fn accept_uni(&self) -> Option<LinkRecv> {
+        match self {
+            Link::Quic(c) => c.accept_uni().await.ok().map(LinkRecv::Quic),
+            Link::WebSocket(c) => c.session.accept_uni().await.ok().map(LinkRecv::WebSocket),
+        }
+    }
+
+    /// Sends a datagram; it may be lost.
+    pub fn send_datagram(&self, body: Bytes) -> Result<(), String> {
+        match self {
+            Link::Quic(c) => c.send_datagram(body).map_err(|e| e.to_string()),
+            Link::WebSocket(c) => c.session.send_datagram(body).map_err(|e| e.to_string()),
+        }
+    }
+
+    /// The next datagram; `None` once the connection is gone.
+    pub async fn read_datagram(&self) -> Option<Bytes> {
+        match self {
+            Link::Quic(c) => c.read_datagram().await.ok(),
+            Link::WebSocket(c) => c.session.recv_datagram().await.ok(),
+        }
+    }
+
+    /// Closes the connection with an application code and reason.
+    pub fn close(&self, code: ErrorCode, reason: &str) {
+        match self {
+            Link::Quic(c) => c.close(u32::from(code.0).into(), reason.as_bytes()),
+            Link::WebSocket(c) => {
+                c.local_close
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .get_or_insert_with(|| CloseReason::Local {
+                        code,
+                        reason: if code == ErrorCode::NO_ERROR {
+                            "closed by this client".into()
+                        } else {
+                            reason.to_owned()
+                        },
+                    });
+                c.session.close(u32::from(code.0), reason);
+            }
+        }
+    }
+
+    /// Why the connection ended, if it has.
+    pub fn close_reason(&self) -> Option<CloseReason> {
+        match self {
+            Link::Quic(c) => c.close_reason().map(|e| CloseReason::from_quinn(&e)),
+            Link::WebSocket(c) => {
+                let local = c
+                    .local_close
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone();
+                local.or_else(|| {
+                    c.session
+                        .closed()
+                        .now_or_never()
+                        .map(|e| CloseReason::from_qmux(&e))
+                })
+            }
+        }
+    }
+
+    /// Waits until the connection is closed; why.
+    pub async fn closed(&self) -> CloseReason {
+        match self {
+            Link::Quic(c) => CloseReason::from_quinn(&c.closed().await),
+            Link::WebSocket(c) => {
+                let e = c.session.closed().await;
+                self.close_reason()
+                    .unwrap_or_else(|| CloseReason::from_qmux(&e))
+            }
+        }
+    }
+
+    /// The QUIC connection, for its statistics; `None` over a WebSocket.
+    pub fn quic(&self) -> Option<&quinn::Connection> {
+        match self {
+            Link::Quic(c) => Some(c),
+            Link::WebSocket(_) => None,
+        }
+    }
+}
+
+/// The client's half of the control stream.
+pub enum LinkSend {
+    Quic(quinn::SendStream),
+    WebSocket(qmux::SendStream),
+}
+
+impl std::fmt::Debug for LinkSend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LinkSend::Quic(_) => "LinkSend::Quic",
+            LinkSend::WebSocket(_) => "LinkSend::WebSocket",
+        })
+    }
+}
+
+impl LinkSend {
+    /// Writes all of `bytes`.
+    pub async fn write_all(&mut self, bytes: &[u8]) -> Result<(), String> {
+        match self {
+            LinkSend::Quic(s) => s.write_all(bytes).await.map_err(|e| e.to_string()),
+            LinkSend::WebSocket(s) => s.write_all(bytes).await.map_err(|e| e.to_string()),
+        }
+    }
+}
+
+/// A stream the client reads (the control stream or a room stream).
+pub enum LinkRecv {
+    Quic(quinn::RecvStream),
+    WebSocket(qmux::RecvStream),
+}
+
+impl LinkRecv {
+    /// The next bytes, at most `max`; `None` at the end of the stream.
+    pub async fn read_chunk(&mut self, max: usize) -> Result<Option<Bytes>, String> {
+        match self {
+            LinkRecv::Quic(s) => match s.read_chunk(max, true).await {
+                Ok(chunk) => Ok(chunk.map(|c| c.bytes)),
+                Err(e) => Err(e.to_string()),
+            },
+            LinkRecv::WebSocket(s) => s.read_chunk(max).await.map_err(|e| e.to_string()),
+        }
+    }
+}
