@@ -7,9 +7,9 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { after, before, describe, test } from 'node:test';
+import { after, before, test } from 'node:test';
 
-import { DESKTOP, PHONE, Relay, cleanup, cli, launchBrowser, waitFor } from './helpers.js';
+import { DESKTOP, PHONE, Relay, cleanup, cli, describeBrowsers, launchBrowser, waitFor } from './helpers.js';
 import {
   assertNoPageErrors,
   assertOrderedOnce,
@@ -23,8 +23,16 @@ import {
   waitJoined,
 } from './pages.js';
 
-/** axe-core's browser build, injected into the page under test (it cannot load it itself: CSP). */
+/**
+ * axe-core's browser build, run in the page under test as a script of the test's (the page's
+ * Content-Security-Policy lets it load no script of its own choosing).
+ */
 const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/** Makes axe-core available in `page` (once per document). */
+async function injectAxe(page) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.raw.evaluate(AXE_SOURCE);
+}
 
 /** Findings of these impacts fail a screen. */
 const FAILING_IMPACTS = new Set(['serious', 'critical']);
@@ -64,7 +72,7 @@ async function assertAccessible(page, screen) {
   for (const scheme of ['light', 'dark']) {
     await page.emulateMedia({ colorScheme: scheme });
     await settled(page);
-    if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(AXE_SOURCE);
+    await injectAxe(page);
     const found = await page.evaluate(async () => {
       const result = await window.axe.run(document, { rules: { 'label-content-name-mismatch': { enabled: true } } });
       return result.violations.map((v) => ({
@@ -88,7 +96,7 @@ async function assertAccessible(page, screen) {
  * computes it (alpha, stacked backgrounds and all): [{text, ratio}].
  */
 async function contrasts(page, selector) {
-  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.evaluate(AXE_SOURCE);
+  await injectAxe(page);
   return page.evaluate((sel) => {
     const { color } = window.axe.commons;
     window.axe.setup(document);
@@ -151,7 +159,7 @@ async function refusals(relay, code) {
   return line ? Number(line.split(' ').pop()) : 0;
 }
 
-describe('the page as a user finds it', () => {
+describeBrowsers('the page as a user finds it', () => {
   let relay;
 
   before(async () => {
@@ -387,7 +395,7 @@ describe('the page as a user finds it', () => {
   });
 });
 
-describe('a relay that cannot store messages', () => {
+describeBrowsers('a relay that cannot store messages', () => {
   let relay;
 
   before(async () => {
