@@ -293,6 +293,16 @@ export function totalUnread(rooms) {
   return unread;
 }
 
+/**
+ * Unread messages in the rooms other than `active` (by name): what the phone's rooms button
+ * counts while the room list is closed.
+ */
+export function unreadElsewhere(rooms, active) {
+  let unread = 0;
+  for (const r of rooms) if (r.name !== active) unread += r.unread;
+  return unread;
+}
+
 /** The room after (or before, `down` false) `active` in `names`, wrapping around. */
 export function nextRoom(names, active, down) {
   const i = names.indexOf(active);

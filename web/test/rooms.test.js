@@ -16,6 +16,7 @@ import {
   sendRetryDelay,
   timelineKey,
   totalUnread,
+  unreadElsewhere,
 } from '../js/rooms.js';
 import { ClientFrame, decodeBody, encodeFrame } from '../js/codec/frames.js';
 
@@ -339,4 +340,16 @@ describe('send ids', () => {
       assert.deepEqual(decodeBody(ClientFrame, frame.subarray(4)), value);
     }
   });
+});
+
+test("the phone's rooms button counts the unread messages of the rooms out of view", () => {
+  const rooms = ['here', 'there', 'yonder'].map((name) => new Room(name));
+  assert.equal(unreadElsewhere(rooms, 'here'), 0);
+  rooms[1].countUnread(3);
+  rooms[2].countUnread(7);
+  rooms[2].countUnread(8);
+  assert.equal(unreadElsewhere(rooms, 'here'), 3);
+  assert.equal(unreadElsewhere(rooms, 'yonder'), 1, 'the room in view is not counted');
+  assert.equal(unreadElsewhere(rooms, null), 3, 'no room in view: all of them');
+  assert.equal(totalUnread(rooms), 3);
 });

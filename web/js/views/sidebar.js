@@ -5,7 +5,7 @@
 import { validateRoom } from '../codec.js';
 import { clear, fieldError, h } from '../dom.js';
 import { formatNumber, initials, nickHue, problemText } from '../format.js';
-import { nextRoom, totalUnread } from '../rooms.js';
+import { nextRoom, unreadElsewhere } from '../rooms.js';
 
 /** Widest layout in which the members panel is a drawer rather than a column. */
 const WIDE_MEMBERS = window.matchMedia('(min-width: 1100px)');
@@ -147,7 +147,7 @@ export class SidebarView {
    */
   #renderRoomsToggle() {
     const app = this.app;
-    const others = totalUnread([...app.rooms.values()].filter((r) => r.name !== app.active));
+    const others = unreadElsewhere(app.rooms.values(), app.active);
     const badge = this.$['rooms-unread'];
     badge.hidden = others === 0;
     badge.textContent = others === 0 ? '' : unreadCount(others);
