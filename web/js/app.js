@@ -284,7 +284,6 @@ class App {
       this.show(next);
     }
     this.sidebar.renderRoomList();
-    this.status.announce(`Left #${room.name}`);
   }
 
   /**

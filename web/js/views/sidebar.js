@@ -37,7 +37,8 @@ export class SidebarView {
     $['leave-button'].addEventListener('click', () => {
       const room = app.rooms.get(app.active);
       if (!room) return;
-      // Left at once, with a way back: Undo rejoins where the room stood.
+      // Left at once, with a way back: Undo rejoins where the room stood. The note is a
+      // status region, so screen readers hear it too.
       app.leave(room);
       app.status.toast(`You left #${room.name}.`, 'info', { label: 'Undo', run: () => app.rejoin(room) });
     });
