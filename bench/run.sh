@@ -10,7 +10,10 @@
 # RELAY_THREADS_OVERRIDE=N sets every relay's worker threads; QUIET_MAX=S bounds the wait for
 # a quiet machine before each run.
 #
-# Usage: bench/run.sh [--runs N] [--transport quic|webtransport] [--out DIR]
+# --transport ws runs over the WebSocket transport with TLS (wss://, as browsers use it in
+# production): the relays get a certificate made here (--tls-cert/--tls-key, openssl).
+#
+# Usage: bench/run.sh [--runs N] [--transport quic|webtransport|ws] [--out DIR]
 #                     [--scenarios "fanout-small fanout-large many-rooms probe connections-10k connections-50k"]
 #                     [--no-build] [-- extra flags for chitchat-bench, e.g. -T 3]
 set -euo pipefail
@@ -101,7 +104,26 @@ done
 redis-cli -p "$REDIS_PORT" ping | grep -q PONG || { echo "redis-server did not start" >&2; exit 1; }
 say "redis-server pid $REDIS_PID on port $REDIS_PORT"
 
-# start_relay N: starts relay N in cluster mode; sets RELAY_PID and RELAY_ADDR.
+# The WebSocket runs: a CA and a leaf for 127.0.0.1 it signs, served on both ports.
+CA_FILE=$WORK/certs/ca.pem
+TLS_ARGS=()
+if [ "$TRANSPORT" = ws ]; then
+  mkdir -p "$WORK/tls"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=bench-ca \
+    -keyout "$WORK/tls/ca.key" -out "$WORK/tls/ca.pem" 2>/dev/null
+  openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \
+    -keyout "$WORK/tls/leaf.key" -out "$WORK/tls/leaf.csr" 2>/dev/null
+  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\n' >"$WORK/tls/san.ext"
+  openssl x509 -req -in "$WORK/tls/leaf.csr" -CA "$WORK/tls/ca.pem" -CAkey "$WORK/tls/ca.key" \
+    -CAcreateserial -days 2 -extfile "$WORK/tls/san.ext" -out "$WORK/tls/leaf.pem" 2>/dev/null
+  CA_FILE=$WORK/tls/ca.pem
+  # Sessions open their WebSockets many at a time, all from loopback.
+  TLS_ARGS=(--tls-cert "$WORK/tls/leaf.pem" --tls-key "$WORK/tls/leaf.key"
+    --http-max-conns 65536 --http-max-conns-per-addr 65536)
+fi
+
+# start_relay N: starts relay N in cluster mode; sets RELAY_PID and RELAY_ADDR (its QUIC
+# address, or wss://HTTP-ADDRESS for the WebSocket runs).
 start_relay() {
   local n=$1 log="$WORK/relay$1"
   # The background job truncates its output files only once it runs: remove the last run's
@@ -109,7 +131,7 @@ start_relay() {
   rm -f "$log.out" "$log.err"
   "$RELAY_BIN" --worker-threads "$RELAY_THREADS" --listen 127.0.0.1:0 --http 127.0.0.1:0 \
     --redis "redis://127.0.0.1:$REDIS_PORT" --node-id "relay$n" \
-    --data-dir "$WORK/data$n" --certs-dir "$WORK/certs" "${RELAY_LIMITS[@]}" \
+    --data-dir "$WORK/data$n" --certs-dir "$WORK/certs" "${RELAY_LIMITS[@]}" "${TLS_ARGS[@]}" \
     >"$log.out" 2>"$log.err" &
   RELAY_PID=$!
   PIDS+=("$RELAY_PID")
@@ -120,7 +142,11 @@ start_relay() {
       echo "relay $n did not start:" >&2; cat "$log.err" >&2; exit 1
     fi
     sleep 0.05
-    RELAY_ADDR=$(sed -n 's/^READY quic=\([^ ]*\) http=[^ ]*$/\1/p' "$log.out" 2>/dev/null)
+    if [ "$TRANSPORT" = ws ]; then
+      RELAY_ADDR=$(sed -n 's/^READY quic=[^ ]* http=\([^ ]*\)$/wss:\/\/\1/p' "$log.out" 2>/dev/null)
+    else
+      RELAY_ADDR=$(sed -n 's/^READY quic=\([^ ]*\) http=[^ ]*$/\1/p' "$log.out" 2>/dev/null)
+    fi
   done
 }
 
@@ -155,7 +181,7 @@ wait_quiet() {
 
 # run_bench ARGS...: one bench run; on failure keeps the relays' logs in $OUT/failed/.
 run_bench() {
-  timeout "$BENCH_TIMEOUT" "$BENCH_BIN" --ca "$WORK/certs/ca.pem" "$@" && return 0
+  timeout "$BENCH_TIMEOUT" "$BENCH_BIN" --ca "$CA_FILE" "$@" && return 0
   mkdir -p "$OUT/failed"
   for f in "$WORK"/relay*.err; do cp "$f" "$OUT/failed/$scenario-$run-$(basename "$f")"; done
   return 1

@@ -1,6 +1,7 @@
-//! The load generator's connections: native QUIC (ALPN `chitchat/1`) or WebTransport (the
+//! The load generator's connections: native QUIC (ALPN `chitchat/1`), WebTransport (the
 //! browser's path: HTTP/3 CONNECT, then the same frames on WebTransport streams), spread
-//! over a few client UDP sockets.
+//! over a few client UDP sockets, or the WebSocket transport (QMux on the relay's HTTP port,
+//! `ws://` or `wss://` relays; the CLI's [`chitchat_cli::client::link`]).
 //!
 //! A [`BenchSession`] speaks the protocol directly: Hello, Join and Send on the control
 //! stream, room messages read raw from the room stream. It does the little a load generator
@@ -21,8 +22,9 @@ use chitchat_protocol::{
 use quinn::crypto::rustls::QuicClientConfig;
 use tokio::io::{AsyncWrite, AsyncWriteExt as _};
 
-use chitchat_cli::RelayAddr;
-use chitchat_cli::client::load_roots;
+use chitchat_cli::client::link::{self, Link, LinkRecv, LinkSend};
+use chitchat_cli::client::{ClientConfig, load_roots, wss_connector};
+use chitchat_cli::{RelayAddr, addr::Via};
 
 /// Kernel buffer asked for each client socket: a fan-out burst to hundreds of connections
 /// sharing a socket must not overflow it (the kernel caps it at net.core.rmem_max).
@@ -51,6 +53,9 @@ pub enum Transport {
     Quic,
     /// WebTransport over HTTP/3, as browsers speak it.
     Webtransport,
+    /// QMux over a WebSocket to the relay's HTTP port (`ws://` or `wss://` relays), the
+    /// fallback of browsers and networks without UDP.
+    Ws,
 }
 
 /// Why a bench connection failed.
@@ -82,6 +87,8 @@ pub struct Dialer {
     quic: Vec<quinn::Endpoint>,
     quic_config: quinn::ClientConfig,
     wt: Vec<wtransport::Endpoint<wtransport::endpoint::endpoint_side::Client>>,
+    /// TLS for `wss://` relays.
+    wss: tokio_rustls::TlsConnector,
     next: AtomicUsize,
     timeout: Duration,
 }
@@ -97,9 +104,11 @@ impl Dialer {
     ) -> Result<Dialer, ConnError> {
         let sockets = sockets.max(1);
         let alpn = match transport {
-            Transport::Quic => ALPN_CHITCHAT,
+            Transport::Quic | Transport::Ws => ALPN_CHITCHAT,
             Transport::Webtransport => ALPN_H3,
         };
+        let wss = wss_connector(&ClientConfig::new(ca_file))
+            .map_err(|e| ConnError::Tls(e.to_string()))?;
         let tls = tls_config(ca_file, alpn)?;
         let mut quic = Vec::new();
         let mut wt = Vec::new();
@@ -109,6 +118,12 @@ impl Dialer {
             let mut config = quinn::ClientConfig::new(Arc::new(crypto));
             config.transport_config(Arc::new(transport_config()?));
             config
+        };
+        // WebSocket sessions each have their own TCP connection.
+        let sockets = if transport == Transport::Ws {
+            0
+        } else {
+            sockets
         };
         for _ in 0..sockets {
             let socket = udp_socket()?;
@@ -126,6 +141,7 @@ impl Dialer {
                         .build();
                     wt.push(wtransport::Endpoint::client(config)?);
                 }
+                Transport::Ws => {}
             }
         }
         Ok(Dialer {
@@ -133,6 +149,7 @@ impl Dialer {
             quic,
             quic_config,
             wt,
+            wss,
             next: AtomicUsize::new(0),
             timeout,
         })
@@ -156,7 +173,7 @@ impl Dialer {
             reason,
         };
         let which = self.next.fetch_add(1, Ordering::Relaxed);
-        let (conn, send, recv): (_, SendStream, _) = match self.transport {
+        let (conn, send, recv) = match self.transport {
             Transport::Quic => {
                 let addr = resolve(relay).await?;
                 let endpoint = &self.quic[which % self.quic.len()];
@@ -171,7 +188,7 @@ impl Dialer {
                     .map_err(|e| ConnError::Lost(e.to_string()))?;
                 (
                     Connection::Quic(conn),
-                    Box::new(send),
+                    SendStream::Quic(Box::new(send)),
                     RecvStream::Quic(recv),
                 )
             }
@@ -188,7 +205,30 @@ impl Dialer {
                     .map_err(|e| ConnError::Lost(e.to_string()))?
                     .await
                     .map_err(|e| ConnError::Lost(e.to_string()))?;
-                (Connection::from(conn), Box::new(send), RecvStream::Wt(recv))
+                (
+                    Connection::from(conn),
+                    SendStream::Quic(Box::new(send)),
+                    RecvStream::Wt(recv),
+                )
+            }
+            Transport::Ws => {
+                let Via::WebSocket { tls } = relay.via() else {
+                    return Err(failed(
+                        "--transport ws needs ws:// or wss:// relays (their HTTP ports)".into(),
+                    ));
+                };
+                let conn = link::dial(relay, tls.then_some(&self.wss), IDLE_TIMEOUT)
+                    .await
+                    .map_err(|e| failed(e.0))?;
+                let (send, recv) = conn
+                    .open_bi()
+                    .await
+                    .map_err(|e| ConnError::Lost(e.to_string()))?;
+                (
+                    Connection::Ws(conn),
+                    SendStream::Ws(send),
+                    RecvStream::Ws(recv),
+                )
             }
         };
         let mut session = BenchSession {
@@ -287,6 +327,7 @@ async fn resolve(relay: &RelayAddr) -> Result<SocketAddr, ConnError> {
 pub enum Connection {
     Quic(quinn::Connection),
     Wt(Arc<wtransport::Connection>),
+    Ws(Link),
 }
 
 impl Connection {
@@ -295,6 +336,7 @@ impl Connection {
         match self {
             Connection::Quic(c) => c.close(0u32.into(), b"bench done"),
             Connection::Wt(c) => c.close(0u32.into(), b"bench done"),
+            Connection::Ws(c) => c.close(chitchat_protocol::ErrorCode::NO_ERROR, "bench done"),
         }
     }
 
@@ -311,6 +353,11 @@ impl Connection {
                 .await
                 .map(RecvStream::Wt)
                 .map_err(|e| ConnError::Lost(e.to_string())),
+            Connection::Ws(c) => c
+                .accept_uni()
+                .await
+                .map(RecvStream::Ws)
+                .ok_or_else(|| ConnError::Lost("the WebSocket closed".into())),
         }
     }
 }
@@ -321,15 +368,28 @@ impl From<wtransport::Connection> for Connection {
     }
 }
 
-/// The writing side of a control stream, over either transport (both write through tokio's
-/// `AsyncWrite`).
-type SendStream = Box<dyn AsyncWrite + Unpin + Send>;
+/// The writing side of a control stream: a QUIC or WebTransport stream (both write
+/// through tokio's `AsyncWrite`), or a QMux one.
+enum SendStream {
+    Quic(Box<dyn AsyncWrite + Unpin + Send>),
+    Ws(LinkSend),
+}
+
+impl SendStream {
+    async fn write_all(&mut self, bytes: &[u8]) -> Result<(), String> {
+        match self {
+            SendStream::Quic(s) => s.write_all(bytes).await.map_err(|e| e.to_string()),
+            SendStream::Ws(s) => s.write_all(bytes).await,
+        }
+    }
+}
 
 /// A stream the relay writes: the control stream's reading side or a room stream. Read
 /// through the QUIC stream underneath (wtransport's wrapper owns it), in large chunks.
 pub enum RecvStream {
     Quic(quinn::RecvStream),
     Wt(wtransport::RecvStream),
+    Ws(LinkRecv),
 }
 
 impl RecvStream {
@@ -338,6 +398,7 @@ impl RecvStream {
         let s = match self {
             RecvStream::Quic(s) => s,
             RecvStream::Wt(s) => s.quic_stream_mut(),
+            RecvStream::Ws(s) => return s.read_chunk(READ_CHUNK).await.map_err(ConnError::Lost),
         };
         match s.read_chunk(READ_CHUNK, true).await {
             Ok(Some(chunk)) => Ok(Some(chunk.bytes)),
@@ -388,10 +449,7 @@ pub struct ControlWriter {
 impl ControlWriter {
     /// Writes bytes already framed.
     pub async fn write_raw(&mut self, bytes: &[u8]) -> Result<(), ConnError> {
-        self.send
-            .write_all(bytes)
-            .await
-            .map_err(|e| ConnError::Lost(e.to_string()))
+        self.send.write_all(bytes).await.map_err(ConnError::Lost)
     }
 
     /// A fresh request id.

@@ -92,7 +92,8 @@ pub struct BenchArgs {
     #[arg(value_enum)]
     pub scenario: Scenario,
 
-    /// Native QUIC, or WebTransport as browsers use it.
+    /// Native QUIC, WebTransport as browsers use it, or the WebSocket transport (ws: give
+    /// the relays as ws://HOST:PORT or wss://HOST:PORT, their HTTP ports).
     #[arg(long, value_enum, default_value_t = Transport::Quic)]
     pub transport: Transport,
 

@@ -143,6 +143,7 @@ impl PublicConfig {
 #[include = "js/*"]
 #[include = "css/*"]
 #[include = "img/*"]
+#[include = "vendor/*"]
 struct WebFiles;
 
 /// Cache policy of hashed assets: their content never changes under their name.

@@ -9,11 +9,13 @@ import { Relay, cleanup, cli, cliChat, describeBrowsers, launchBrowser, waitFor 
 import {
   assertNoPageErrors,
   assertOrderedOnce,
+  expectedTransport,
   joinRoom,
   messages,
   openChat,
   send,
   showRoom,
+  transportOf,
   waitConnected,
   waitForTexts,
   waitJoined,
@@ -206,7 +208,7 @@ describeBrowsers('chat page', () => {
     await waitConnected(page);
     assertNoPageErrors(page);
   });
-});
+}, { websocket: true });
 
 describeBrowsers('many rooms', () => {
   let relay;
@@ -223,7 +225,7 @@ describeBrowsers('many rooms', () => {
     const page = await openChat(await launchBrowser(), relay, 'five');
     const rooms = ['r1', 'r2', 'r3', 'r4', 'r5'];
     for (const room of rooms) await joinRoom(page, room);
-    assert.equal(await page.evaluate(() => typeof WebTransport), 'function', 'the page runs on WebTransport');
+    assert.equal(await transportOf(page), expectedTransport(page.context));
     for (const room of rooms) await cli(relay, 'sender', ['send', room, `hello ${room}`]);
     // The room in view shows its message; the four others count theirs.
     await waitForTexts(page, ['hello r5']);
@@ -236,7 +238,7 @@ describeBrowsers('many rooms', () => {
     }
     assertNoPageErrors(page);
   });
-});
+}, { websocket: true });
 
 describeBrowsers('history', () => {
   let relay;
@@ -274,7 +276,7 @@ describeBrowsers('history', () => {
     assertOrderedOnce(list);
     assertNoPageErrors(page);
   });
-});
+}, { websocket: true });
 
 describeBrowsers('limits', () => {
   let relay;
@@ -315,4 +317,4 @@ describeBrowsers('limits', () => {
     assert.equal(await page.locator('.room-link[data-room="third"]').count(), 0);
     assertNoPageErrors(page);
   });
-});
+}, { websocket: true });

@@ -162,9 +162,14 @@ class Page {
     return this.raw.$$eval(selector, fn, arg);
   }
 
-  /** Waits until `fn(arg)` is truthy in the page. */
+  /** Waits until `fn(arg)` is truthy in the page; resolves to that value. */
   async waitForFunction(fn, arg, { timeout = ACTION_MS, polling = POLL_MS } = {}) {
-    await this.raw.waitForFunction(fn, { timeout, polling }, arg);
+    const handle = await this.raw.waitForFunction(fn, { timeout, polling }, arg);
+    try {
+      return await handle.jsonValue();
+    } finally {
+      await handle.dispose();
+    }
   }
 
   waitForTimeout(ms) {

@@ -5,6 +5,7 @@
 // test file calls in `after()`, whatever happened in the tests, and which also runs on exit.
 
 import { spawn, spawnSync } from 'node:child_process';
+import { createSocket } from 'node:dgram';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -74,8 +75,10 @@ export function tempDir(prefix) {
  * waits for the exit; `restart()` starts it again on the same ports, data and certs dirs.
  */
 export class Relay {
-  constructor({ dataDir, certsDir, extraArgs = [] } = {}) {
+  /** `host`: the loopback address it listens on, '[::1]' by default (or '127.0.0.1'). */
+  constructor({ dataDir, certsDir, extraArgs = [], host = '[::1]' } = {}) {
     requireBinary(RELAY_BIN);
+    this.host = host;
     this.dataDir = dataDir ?? tempDir('data');
     this.certsDir = certsDir ?? tempDir('certs');
     this.extraArgs = extraArgs;
@@ -88,8 +91,8 @@ export class Relay {
   /** Starts the relay (on port 0 the first time, the same ports after) and waits for READY. */
   async start() {
     const args = [
-      '--listen', `[::1]:${this.quicPort}`,
-      '--http', `[::1]:${this.httpPort}`,
+      '--listen', `${this.host}:${this.quicPort}`,
+      '--http', `${this.host}:${this.httpPort}`,
       '--data-dir', this.dataDir,
       '--certs-dir', this.certsDir,
       ...this.extraArgs,
@@ -130,7 +133,7 @@ export class Relay {
 
   /** The relay address for the CLI. */
   get quicAddr() {
-    return `[::1]:${this.quicPort}`;
+    return `${this.host}:${this.quicPort}`;
   }
 
   /** The page's URL: localhost, so the page is a secure context and may use WebTransport. */
@@ -292,6 +295,26 @@ function redisPing(port) {
   });
 }
 
+/**
+ * A UDP port on ::1 that takes every packet and answers none, as a firewall that drops UDP
+ * does (no ICMP "port unreachable" either, so a QUIC handshake there waits, it does not
+ * fail). Resolves to `{port, close()}`; `cleanup()` closes it.
+ */
+export async function udpBlackHole() {
+  const socket = createSocket({ type: 'udp6', ipv6Only: true });
+  socket.on('message', () => {});
+  await new Promise((resolve, reject) => {
+    socket.once('error', reject);
+    socket.bind(0, '::1', resolve);
+  });
+  const hole = {
+    port: socket.address().port,
+    close: () => new Promise((resolve) => socket.close(resolve)),
+  };
+  live.add(hole);
+  return hole;
+}
+
 /** A TCP port free right now on 127.0.0.1. */
 function freePort() {
   return new Promise((resolve, reject) => {
@@ -327,6 +350,9 @@ export async function waitFor(what, check, { timeout = WAIT_MS, interval = 50 } 
 /** The browser `launchBrowser()` starts: set per suite by `describeBrowsers`. */
 let currentBrowser = BROWSERS[0] ?? 'chromium';
 
+/** The page's transport setting in the running suite: 'auto', or 'websocket' (forced). */
+let currentTransport = 'auto';
+
 /** The browser the running suite drives ('chromium' or 'firefox'). */
 export function browserName() {
   return currentBrowser;
@@ -334,26 +360,39 @@ export function browserName() {
 
 /**
  * `describe(name, body)` once per browser in BROWSERS, named "NAME (BROWSER)": inside,
- * `launchBrowser()` starts that browser.
+ * `launchBrowser()` starts that browser. With `{websocket: true}` each browser runs it a
+ * second time with the page's transport setting forced to WebSocket ("NAME (BROWSER,
+ * WebSocket)"): `openChat` opens the page with `?transport=websocket`.
  */
-export function describeBrowsers(name, body) {
+export function describeBrowsers(name, body, { websocket = false } = {}) {
   for (const browser of BROWSERS) {
-    describe(`${name} (${browser})`, () => {
-      before(() => {
-        currentBrowser = browser;
+    for (const transport of websocket ? ['auto', 'websocket'] : ['auto']) {
+      const label = transport === 'websocket' ? `${browser}, WebSocket` : browser;
+      describe(`${name} (${label})`, () => {
+        before(() => {
+          currentBrowser = browser;
+          currentTransport = transport;
+        });
+        body(browser, transport);
       });
-      body(browser);
-    });
+    }
   }
 }
 
 /**
  * A headless browser (the suite's, see `describeBrowsers`) with a fresh profile. Returns its
- * context: its pages share localStorage, as tabs of one browser do.
+ * context: its pages share localStorage, as tabs of one browser do. `context.transport` is
+ * the page setting `openChat` applies ('auto' or 'websocket').
  */
-export async function launchBrowser({ viewport = DESKTOP, colorScheme = 'light', browser = currentBrowser } = {}) {
+export async function launchBrowser({
+  viewport = DESKTOP,
+  colorScheme = 'light',
+  browser = currentBrowser,
+  transport = currentTransport,
+} = {}) {
   const profile = tempDir(browser);
   const context = await launch(browser, { profile, viewport, colorScheme });
+  context.transport = transport;
   live.add(context);
   context.on('close', () => live.delete(context));
   return context;
@@ -361,16 +400,22 @@ export async function launchBrowser({ viewport = DESKTOP, colorScheme = 'light',
 
 /**
  * Browsers log failed connection attempts themselves (a relay being down is a test case);
- * those are not the page's errors.
+ * those are not the page's errors. Firefox reports a WebSocket that cannot connect, or that
+ * a reload interrupts, as an uncaught error of the page.
  */
-const NETWORK_NOISE = /WebTransport|net::ERR_|Failed to load resource|Failed to fetch|NetworkError/;
+const NETWORK_NOISE = /WebTransport|net::ERR_|Failed to load resource|Failed to fetch|NetworkError|WebSocket connection to/;
+const WEBSOCKET_NOISE = /can.t establish a connection to the server at wss?:|The connection to wss?:.* was interrupted/;
 
 /** Collects the page's uncaught exceptions and console errors (network noise aside), to fail on them. */
 export function watchErrors(page) {
   const errors = [];
-  page.on('pageerror', (e) => errors.push(`pageerror: ${e.message}`));
+  page.on('pageerror', (e) => {
+    if (!WEBSOCKET_NOISE.test(e.message)) errors.push(`pageerror: ${e.message}`);
+  });
   page.on('console', (m) => {
-    if (m.type() === 'error' && !NETWORK_NOISE.test(m.text())) errors.push(`console: ${m.text()}`);
+    if (m.type() === 'error' && !NETWORK_NOISE.test(m.text()) && !WEBSOCKET_NOISE.test(m.text())) {
+      errors.push(`console: ${m.text()}`);
+    }
   });
   return errors;
 }

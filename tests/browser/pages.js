@@ -9,13 +9,14 @@ import { watchErrors } from './helpers.js';
 const SHOW_MS = 15_000;
 
 /**
- * Opens the chat page in `context`, chooses `nick` in the first-run dialog, and waits until
- * the page is connected. Returns the page, with `page.errors` collecting page errors.
+ * Opens the chat page in `context` (at `url`, by default the relay's page with the
+ * context's transport setting), chooses `nick` in the first-run dialog, and waits until the
+ * page is connected. Returns the page, with `page.errors` collecting page errors.
  */
-export async function openChat(context, relay, nick) {
+export async function openChat(context, relay, nick, { url = pageUrl(context, relay) } = {}) {
   const page = await context.newPage();
   page.errors = watchErrors(page);
-  await page.goto(relay.url);
+  await page.goto(url);
   const dialog = page.locator('#nick-dialog');
   await dialog.waitFor({ state: 'visible', timeout: SHOW_MS });
   await page.locator('#nick-input').fill(nick);
@@ -23,6 +24,25 @@ export async function openChat(context, relay, nick) {
   await dialog.waitFor({ state: 'hidden', timeout: SHOW_MS });
   await waitConnected(page);
   return page;
+}
+
+/**
+ * The relay's page URL for `context`: with `?transport=websocket` when the suite forces the
+ * WebSocket (the page remembers the setting, so reloads keep it).
+ */
+export function pageUrl(context, relay) {
+  return context.transport === 'websocket' ? `${relay.url}?transport=websocket` : relay.url;
+}
+
+/** The transport the page is connected over ('webtransport' or 'websocket'), once it is. */
+export async function transportOf(page, timeout = SHOW_MS) {
+  await waitConnected(page, timeout);
+  return page.locator('#conn-status[data-state="open"]').getAttribute('data-transport');
+}
+
+/** The transport a page of `context` must use: the forced one, else WebTransport. */
+export function expectedTransport(context) {
+  return context.transport === 'websocket' ? 'websocket' : 'webtransport';
 }
 
 /** Waits until the page says it is connected. */

@@ -157,4 +157,4 @@ describeBrowsers('reconnecting', () => {
     await waitForTexts(page, ['still here?']);
     assertNoPageErrors(page);
   });
-});
+}, { websocket: true });

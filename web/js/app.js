@@ -10,6 +10,7 @@ import { Connection } from './connection.js';
 import { explainError, formatNumber } from './format.js';
 import { Room, STORE_REFUSALS, sendRetryDelay } from './rooms.js';
 import { Store } from './store.js';
+import { TransportMemory, applyTransportSetting } from './transport.js';
 import { ComposerView } from './views/composer.js';
 import { NickDialog } from './views/dialogs.js';
 import { MessagesView } from './views/messages.js';
@@ -108,15 +109,16 @@ class App {
   // --- Connection ----------------------------------------------------------------------
 
   #connect() {
-    if (typeof WebTransport === 'undefined') return;
     if (this.conn) {
       this.conn.setNick(this.nick);
       return;
     }
-    const conn = new Connection({ config: this.config, nick: this.nick });
+    const memory = new TransportMemory();
+    applyTransportSetting(memory);
+    const conn = new Connection({ config: this.config, nick: this.nick, memory });
     this.conn = conn;
     conn.addEventListener('status', (e) => this.#onStatus(e.detail));
-    conn.addEventListener('welcome', (e) => this.#onWelcome(e.detail.welcome));
+    conn.addEventListener('welcome', (e) => this.#onWelcome(e.detail));
     conn.addEventListener('open', (e) => this.#onRoomOpen(e.detail));
     conn.addEventListener('message', (e) => this.#onMessage(e.detail.message));
     conn.addEventListener('presence', (e) => this.#onPresence(e.detail));
@@ -141,8 +143,8 @@ class App {
     }
   }
 
-  #onWelcome(welcome) {
-    this.status.welcome(welcome);
+  #onWelcome({ welcome, transport }) {
+    this.status.welcome(welcome, transport);
     this.limits = welcome.limits;
     this.composer.updateCounter();
     for (const room of this.rooms.values()) this.#join(room);
@@ -536,15 +538,6 @@ async function loadConfig() {
 
 async function main() {
   const root = document.getElementById('app');
-  if (typeof WebTransport === 'undefined') {
-    root.dataset.conn = 'unsupported';
-    const banner = document.getElementById('banner');
-    banner.hidden = false;
-    document.getElementById('banner-text').textContent =
-      window.isSecureContext
-        ? 'This browser cannot use WebTransport, which ChitChat needs. Try a current Chrome, Edge, Firefox or Safari.'
-        : 'ChitChat needs a secure page (https, or http://localhost) to connect.';
-  }
   const config = await loadConfig();
   const app = new App(config);
   app.start();

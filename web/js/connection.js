@@ -1,11 +1,13 @@
-// The page's link to a relay over WebTransport: opening a session (trying each configured
-// URL, staggered), the control stream (Hello, requests matched to answers by id, liveness pings),
+// The page's link to a relay over WebTransport or its WebSocket fallback: opening a session
+// (racing the transports, transport.js, and each configured WebTransport URL, staggered),
+// the control stream (Hello, requests matched to answers by id, liveness pings),
 // the room streams, typing datagrams, and reconnecting by itself with backoff when the
 // session ends. It knows the protocol and nothing of the page: it reports through events.
 //
 // Events (CustomEvent, details in brackets):
-//   status   {state: 'connecting'|'open'|'waiting'|'stopped', attempt, retryAt, reason, goAway}
-//   welcome  {welcome}                    a session is open: (re)join rooms now
+//   status   {state: 'connecting'|'open'|'waiting'|'stopped', attempt, retryAt, reason, goAway,
+//             transport (when open)}
+//   welcome  {welcome, transport}         a session is open: (re)join rooms now
 //   open     {room, epoch}                a room stream began
 //   message  {message}                    a room message (room streams)
 //   presence {room, nick, joined}
@@ -30,6 +32,17 @@ import {
 } from './codec.js';
 import { ANSWERED_AFTER_STORE, LIVENESS_CHECK_MS, Liveness } from './liveness.js';
 import { firstToOpen } from './race.js';
+import {
+  HEAD_START_MS,
+  TransportMemory,
+  WEBSOCKET,
+  WEBTRANSPORT,
+  openWebSocket,
+  openWebTransport,
+  plan,
+  webTransportSupport,
+  websocketUrl,
+} from './transport.js';
 
 /** How long opening a session (handshake, Hello, Welcome) may take before giving up on a URL. */
 const CONNECT_TIMEOUT_MS = 8_000;
@@ -88,12 +101,19 @@ export class Connection extends EventTarget {
    * @param {string} opts.nick
    * @param {string} [opts.configUrl]  where to re-read the config before reconnecting
    *   (a restarted relay has a new certificate hash)
+   * @param {TransportMemory} [opts.memory]  the transport setting and the remembered winners
+   * @param {string} [opts.wsUrl]  the relay's WebSocket URL (default: the page's origin)
    */
-  constructor({ config, nick, configUrl = '/config.json' }) {
+  constructor({ config, nick, configUrl = '/config.json', memory = new TransportMemory(), wsUrl = websocketUrl() }) {
     super();
     this.config = config;
     this.nick = nick;
     this.configUrl = configUrl;
+    this.memory = memory;
+    this.wsUrl = wsUrl;
+    /** Winners are remembered per relay: the one the page came from. */
+    this.relayKey = new URL(wsUrl).host;
+    this.support = webTransportSupport();
     this.state = 'stopped';
     this.welcome = null;
     /** The session in service, or null. */
@@ -179,8 +199,8 @@ export class Connection extends EventTarget {
         attempt = 0;
         this.session = session;
         this.welcome = session.welcome;
-        this.#status('open', { attempt: 0 });
-        this.#emit('welcome', { welcome: session.welcome });
+        this.#status('open', { attempt: 0, transport: session.transport });
+        this.#emit('welcome', { welcome: session.welcome, transport: session.transport });
         const end = await session.ended;
         this.session = null;
         if (this.stopped) break;
@@ -227,20 +247,50 @@ export class Connection extends EventTarget {
   }
 
   /**
-   * Opens a session at one of the configured URLs, starting with `urlIndex`: each next URL
-   * is tried after CONNECT_STAGGER_MS or as soon as an earlier attempt fails, while the
-   * earlier ones go on; the first session to open wins and the others are closed.
+   * Opens a session, racing the transports (transport.js `plan`): the first starts at once,
+   * the next HEAD_START_MS later or as soon as the first fails; the first session to open
+   * wins, a later one is closed. The winner is remembered for this relay when the page
+   * chose by itself.
    */
   async #connect() {
     await this.#refreshConfig();
+    const choice = this.memory.choice;
+    const order = plan({ support: this.support, choice, remembered: this.memory.winner(this.relayKey) });
+    const { value } = await firstToOpen({
+      count: order.length,
+      staggerMs: HEAD_START_MS,
+      open: (i) => (order[i] === WEBSOCKET ? this.#openWebSocket() : this.#openWebTransport()),
+      isFinal: (e) => e instanceof RequestError && NEEDS_PERSON.has(e.code),
+      discard: (session) => session.close('another transport answered first'),
+      stopped: () => this.stopped,
+    });
+    if (choice === 'auto' && order.length > 1) this.memory.remember(this.relayKey, value.transport);
+    return value;
+  }
+
+  /** A session over the relay's WebSocket (QMux). */
+  #openWebSocket() {
+    const url = this.wsUrl;
+    return Session.open({ transport: WEBSOCKET, url, connect: () => openWebSocket(url) }, this.nick, this);
+  }
+
+  /**
+   * A WebTransport session at one of the configured URLs, starting with `urlIndex`: each
+   * next URL is tried after CONNECT_STAGGER_MS or as soon as an earlier attempt fails, while
+   * the earlier ones go on; the first session to open wins and the others are closed.
+   */
+  async #openWebTransport() {
     const urls = this.config.webtransport ?? [];
     if (urls.length === 0) throw new Error('no relay address is configured');
     const start = this.urlIndex % urls.length;
-    const config = this.config;
+    const hashes = this.config.cert_hashes ?? [];
     const { value, index } = await firstToOpen({
       count: urls.length,
       staggerMs: CONNECT_STAGGER_MS,
-      open: (i) => Session.open(urls[(start + i) % urls.length], config, this.nick, this),
+      open: (i) => {
+        const url = urls[(start + i) % urls.length];
+        return Session.open({ transport: WEBTRANSPORT, url, connect: () => openWebTransport(url, hashes) }, this.nick, this);
+      },
       // A refusal of the person (nick, version) would come from every relay alike.
       isFinal: (e) => e instanceof RequestError && NEEDS_PERSON.has(e.code),
       discard: (session) => session.close('another relay answered first'),
@@ -284,28 +334,23 @@ export class Connection extends EventTarget {
 }
 
 /**
- * One WebTransport session, from Hello to its end. `ended` resolves (never rejects) with
- * `{reason, fatal?, goAway?, quick?}` when it is over, however it ends.
+ * One session (WebTransport, or QMux over a WebSocket: the same interface), from Hello to
+ * its end. `ended` resolves (never rejects) with `{reason, fatal?, goAway?, quick?}` when it
+ * is over, however it ends.
  */
 class Session {
-  static async open(url, config, nick, owner) {
-    const options = {};
-    // Each hash once: a configuration merged from several relays may repeat one.
-    const hashes = [...new Set((config.cert_hashes ?? []).map((x) => String(x).toLowerCase()))]
-      .map(hexBytes)
-      .filter(Boolean);
-    if (hashes.length > 0) {
-      options.serverCertificateHashes = hashes.map((value) => ({ algorithm: 'sha-256', value }));
-    }
+  /** Opens `target` ({transport, url, connect()}) and says Hello as `nick`. */
+  static async open(target, nick, owner) {
+    const { transport, url, connect } = target;
     let wt;
     try {
-      wt = new WebTransport(url, options);
+      wt = connect();
     } catch (e) {
       throw new Error(`cannot open ${url}: ${e.message}`);
     }
     // A rejected `closed` must never surface as an unhandled rejection.
     wt.closed.catch(() => {});
-    const session = new Session(wt, owner, nick);
+    const session = new Session(wt, owner, nick, transport);
     let timer;
     const timeout = new Promise((_, reject) => {
       timer = setTimeout(() => reject(new Error(`${url} did not answer in time`)), CONNECT_TIMEOUT_MS);
@@ -321,9 +366,11 @@ class Session {
     }
   }
 
-  constructor(wt, owner, nick) {
+  constructor(wt, owner, nick, transport) {
     this.wt = wt;
     this.owner = owner;
+    /** WEBTRANSPORT or WEBSOCKET. */
+    this.transport = transport;
     /** The nick this session says Hello with. */
     this.nick = nick;
     this.nextId = 1;
@@ -570,12 +617,4 @@ class Session {
 
 function jitter(ms) {
   return Math.round(ms * (1 - JITTER + Math.random() * 2 * JITTER));
-}
-
-/** "ab01..." -> Uint8Array, or null if it is not hex. */
-function hexBytes(hex) {
-  if (typeof hex !== 'string' || !/^([0-9a-f]{2})+$/i.test(hex)) return null;
-  const out = new Uint8Array(hex.length / 2);
-  for (let i = 0; i < out.length; i++) out[i] = parseInt(hex.slice(i * 2, i * 2 + 2), 16);
-  return out;
 }

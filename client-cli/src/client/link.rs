@@ -17,7 +17,7 @@ use qmux::ws::tungstenite::protocol::WebSocketConfig;
 use tokio::io::{AsyncRead, AsyncWrite};
 use web_transport_trait::{RecvStream as _, SendStream as _, Session as _};
 
-use crate::CloseReason;
+use crate::{CloseReason, RelayAddr};
 
 /// The largest WebSocket message this client reads: one QMux record (at most
 /// [`MAX_RECORD`]) with room to spare. A relay sending more is broken, and refused.
@@ -67,7 +67,7 @@ fn session_config(idle: Duration) -> qmux::Config {
 }
 
 /// Opens a QMux session over a WebSocket to `url` on `stream` (plain TCP or TLS).
-pub async fn websocket<S>(url: &str, stream: S, idle: Duration) -> Result<Link, WsConnectError>
+async fn websocket<S>(url: &str, stream: S, idle: Duration) -> Result<Link, WsConnectError>
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -99,8 +99,43 @@ where
     })))
 }
 
+/// Connects to `relay`'s WebSocket transport: TCP to its HTTP port, TLS with `wss` (for a
+/// `wss://` relay), the WebSocket upgrade, QMux with the relay taken for dead after `idle`
+/// without a sign of life.
+pub async fn dial(
+    relay: &RelayAddr,
+    wss: Option<&tokio_rustls::TlsConnector>,
+    idle: Duration,
+) -> Result<Link, WsConnectError> {
+    let tcp = tokio::net::TcpStream::connect((relay.host(), relay.port()))
+        .await
+        .map_err(|e| WsConnectError(format!("cannot connect over TCP: {e}")))?;
+    // Frames are small and each waits for nothing else.
+    let _ = tcp.set_nodelay(true);
+    let url = websocket_url(relay.host(), relay.port(), wss.is_some());
+    let Some(wss) = wss else {
+        return websocket(&url, tcp, idle).await;
+    };
+    let name = rustls::pki_types::ServerName::try_from(relay.host().to_owned())
+        .map_err(|e| WsConnectError(format!("not a TLS server name: {e}")))?;
+    let stream = wss
+        .connect(name, tcp)
+        .await
+        .map_err(|e| WsConnectError(with_certificate_hint(e.to_string())))?;
+    websocket(&url, stream, idle).await
+}
+
+/// A TLS failure's words, with a hint when it is about the certificate (the usual one).
+pub(super) fn with_certificate_hint(text: String) -> String {
+    if text.contains("certificate") || text.contains("UnknownIssuer") {
+        format!("{text} (the relay's certificate is not signed by this CA file)")
+    } else {
+        text
+    }
+}
+
 /// The URL of a relay's WebSocket transport.
-pub fn websocket_url(host: &str, port: u16, tls: bool) -> String {
+fn websocket_url(host: &str, port: u16, tls: bool) -> String {
     let scheme = if tls { "wss" } else { "ws" };
     if host.contains(':') {
         format!("{scheme}://[{host}]:{port}{WS_PATH}")

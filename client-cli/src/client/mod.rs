@@ -36,7 +36,7 @@ use crate::addr::Via;
 use crate::{ClientError, CloseReason, RelayAddr};
 use link::{Link, LinkSend};
 
-pub use tls::load_roots;
+pub use tls::{load_roots, wss_connector};
 
 /// How long a request waits for its answer by default. The relay answers at once unless its
 /// message store is slow; past this the store is in trouble and the user should hear so.
@@ -267,39 +267,16 @@ impl Connector {
             .await
     }
 
-    /// Connects to a relay's WebSocket transport: TCP to its HTTP port, TLS for `wss://`,
-    /// the WebSocket upgrade, QMux.
+    /// Connects to a relay's WebSocket transport (see [`link::dial`]).
     async fn open_websocket(&self, relay: &RelayAddr, tls: bool) -> Result<Link, ClientError> {
-        let unreachable = |reason: String| ClientError::Unreachable {
-            relay: relay.to_string(),
-            ca: self.cfg.ca_file.clone(),
-            reason,
-        };
-        let tcp = tokio::net::TcpStream::connect((relay.host(), relay.port()))
+        let wss = tls.then_some(&self.wss);
+        link::dial(relay, wss, self.cfg.idle_timeout)
             .await
-            .map_err(|e| unreachable(format!("cannot connect over TCP: {e}")))?;
-        // Frames are small and each waits for nothing else.
-        let _ = tcp.set_nodelay(true);
-        let url = link::websocket_url(relay.host(), relay.port(), tls);
-        let idle = self.cfg.idle_timeout;
-        let link = if tls {
-            let name = rustls::pki_types::ServerName::try_from(relay.host().to_owned())
-                .map_err(|e| unreachable(format!("not a TLS server name: {e}")))?;
-            let stream = self.wss.connect(name, tcp).await.map_err(|e| {
-                let text = e.to_string();
-                unreachable(
-                    if text.contains("certificate") || text.contains("UnknownIssuer") {
-                        format!("{text} (the relay's certificate is not signed by this CA file)")
-                    } else {
-                        text
-                    },
-                )
-            })?;
-            link::websocket(&url, stream, idle).await
-        } else {
-            link::websocket(&url, tcp, idle).await
-        };
-        link.map_err(|e| unreachable(e.0))
+            .map_err(|e| ClientError::Unreachable {
+                relay: relay.to_string(),
+                ca: self.cfg.ca_file.clone(),
+                reason: e.0,
+            })
     }
 
     /// Opens the control stream on an established connection, says Hello, waits for
@@ -411,12 +388,7 @@ impl Connector {
 
 /// Words for a failed handshake; certificate trouble is the usual one and deserves a hint.
 fn describe_handshake_error(e: &quinn::ConnectionError) -> String {
-    let text = CloseReason::from_quinn(e).to_string();
-    if text.contains("certificate") || text.contains("UnknownIssuer") {
-        format!("{text} (the relay's certificate is not signed by this CA file)")
-    } else {
-        text
-    }
+    link::with_certificate_hint(CloseReason::from_quinn(e).to_string())
 }
 
 /// Requests to one relay over one connection. Cheap to clone; the connection closes when the

@@ -5,6 +5,7 @@
 import { h, icon } from '../dom.js';
 import { explainError, formatDelay, initials, nickHue } from '../format.js';
 import { totalUnread } from '../rooms.js';
+import { TRANSPORT_LABEL } from '../transport.js';
 
 /** How long a toast stays unless dismissed. */
 const TOAST_MS = 8000;
@@ -23,6 +24,8 @@ export class StatusView {
   nickProblem = false;
   /** The node id of the relay in service, from its Welcome. */
   relayName = null;
+  /** The transport of the session in service, as people read it ("WebTransport"). */
+  transportName = null;
 
   constructor(app) {
     this.app = app;
@@ -38,6 +41,7 @@ export class StatusView {
     if (s.state !== 'open') {
       this.$['conn-status'].title = '';
       delete this.$['conn-status'].dataset.rtt;
+      delete this.$['conn-status'].dataset.transport;
     }
     const render = () => this.render(s);
     render();
@@ -79,22 +83,24 @@ export class StatusView {
     this.$['banner-action'].textContent = action ?? '';
   }
 
-  /** A session opened (Welcome). */
-  welcome(welcome) {
+  /** A session opened (Welcome) over `transport` (transport.js WEBTRANSPORT or WEBSOCKET). */
+  welcome(welcome, transport) {
     this.everConnected = true;
     // How many sessions this page has opened: tells a reconnect from a session kept alive.
     this.$.app.dataset.sessions = String(Number(this.$.app.dataset.sessions ?? 0) + 1);
     this.fatalText = null;
     this.nickProblem = false;
     this.relayName = welcome.node_id;
-    this.$['conn-status'].title = `Connected to ${welcome.node_id}`;
+    this.transportName = TRANSPORT_LABEL[transport] ?? transport;
+    this.$['conn-status'].dataset.transport = transport;
+    this.$['conn-status'].title = `Connected to ${welcome.node_id} over ${this.transportName}`;
   }
 
   /** A round trip measured by the connection's pings. */
   rtt(ms) {
     const rounded = Math.max(1, Math.round(ms));
     this.$['conn-status'].dataset.rtt = String(rounded);
-    this.$['conn-status'].title = `Connected to ${this.relayName} · round trip ${rounded} ms`;
+    this.$['conn-status'].title = `Connected to ${this.relayName} over ${this.transportName} · round trip ${rounded} ms`;
   }
 
   /** The relay ended the session with an error: kept in words for the banner, and returned. */
