@@ -9,7 +9,7 @@ import { ErrorCode, MAX_FRAME_LEN, utf8Length, validateNick } from './codec.js';
 import { Auth } from './auth.js';
 import { Connection } from './connection.js';
 import { explainError, formatNumber } from './format.js';
-import { Room } from './rooms.js';
+import { Room, STORE_REFUSALS, sendRetryDelay } from './rooms.js';
 import { Store } from './store.js';
 import { TransportMemory, applyTransportSetting } from './transport.js';
 import { ComposerView } from './views/composer.js';
@@ -37,15 +37,6 @@ const JOIN_RETRY_CODES = new Set([ErrorCode.UNAVAILABLE, ErrorCode.RATE_LIMITED,
 const JOIN_RETRY_FIRST_MS = 250;
 const JOIN_RETRY_MAX_MS = 4_000;
 
-/**
- * A send refused with UNAVAILABLE (the relay's store is paused or failing over) is sent again
- * with the same send id, at most this many times, waiting SEND_RETRY_FIRST_MS and doubling up
- * to SEND_RETRY_MAX_MS: about 15 s in all, after which the user decides (retry, edit, discard).
- */
-const SEND_RETRY_TRIES = 10;
-const SEND_RETRY_FIRST_MS = 100;
-const SEND_RETRY_MAX_MS = 2_000;
-
 /** The room a new person starts in. */
 const FIRST_ROOM = 'lobby';
 
@@ -61,7 +52,7 @@ const ELEMENT_IDS = [
   'send-button', 'composer-error', 'members', 'member-list', 'members-close', 'scrim',
   'announcer', 'alerts', 'nick-dialog', 'nick-form', 'nick-input', 'nick-error',
   'nick-cancel', 'empty', 'empty-form', 'empty-input', 'empty-error', 'room-view',
-  'toasts', 'sidebar-close',
+  'toasts', 'sidebar-close', 'rooms-unread',
 ];
 
 class App {
@@ -325,7 +316,25 @@ class App {
       this.show(next);
     }
     this.sidebar.renderRoomList();
-    this.status.announce(`Left #${room.name}`);
+  }
+
+  /**
+   * Undoes leaving `room`: the same room again, joined from where it stood, so its timeline
+   * stays and what was said meanwhile follows.
+   */
+  rejoin(room) {
+    if (this.rooms.has(room.name)) {
+      this.show(room.name);
+      return;
+    }
+    this.rooms.set(room.name, room);
+    this.store.addRoom(room.name);
+    if (room.epoch) this.store.setPosition(room.name, room.epoch, room.lastSeq);
+    room.joined = false;
+    room.joining = false;
+    this.#join(room);
+    this.show(room.name);
+    this.sidebar.renderRoomList();
   }
 
   /** Puts the room `name` (or none) in view, keeping the scroll position and draft of the one before. */
@@ -450,7 +459,7 @@ class App {
     this.messages.renderPending(room, p);
     try {
       const sent = await this.#sendRetrying(room, p);
-      if (p.done) return;
+      if (sent === null || p.done) return;
       const m = room.confirm(p, sent, this.nick);
       this.messages.removePending(p);
       if (m) this.messages.addMessage(room, m);
@@ -466,17 +475,30 @@ class App {
     }
   }
 
-  /** Sends `p` with its send id, retrying UNAVAILABLE with backoff; the answer or the last refusal. */
+  /**
+   * Sends `p` with its send id; a refusal of the relay's store (STORE_REFUSALS) is shown and
+   * tried again by itself with backoff (sendRetryDelay). The answer, a refusal of another
+   * kind, or null when `p` was discarded or its room left the session meanwhile (it is queued
+   * again, and the next join sends it).
+   */
   async #sendRetrying(room, p) {
-    let wait = SEND_RETRY_FIRST_MS;
     for (let tries = 1; ; tries++) {
       try {
         return await this.conn.request('SendOnce', { room: room.name, text: p.text, send_id: p.sendId });
       } catch (e) {
-        if (e.code !== ErrorCode.UNAVAILABLE || tries >= SEND_RETRY_TRIES || p.done) throw e;
+        if (p.done || !STORE_REFUSALS.has(e.codeName)) throw e;
+        p.tries = tries;
+        p.state = 'retrying';
+        p.error = explainError(e.code, e.message);
+        this.messages.renderPending(room, p);
       }
-      await new Promise((resolve) => setTimeout(resolve, wait));
-      wait = Math.min(wait * 2, SEND_RETRY_MAX_MS);
+      await new Promise((resolve) => setTimeout(resolve, sendRetryDelay(tries)));
+      if (p.done) return null;
+      if (!room.joined || this.rooms.get(room.name) !== room) {
+        p.state = 'queued';
+        this.messages.renderPending(room, p);
+        return null;
+      }
     }
   }
 

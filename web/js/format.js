@@ -41,6 +41,12 @@ export function formatNumber(n) {
   return numberFormat.format(n);
 }
 
+/** The jump button's words: "Jump to newest", "1 new message", "1,234 new messages". */
+export function jumpLabel(n) {
+  if (n === 0) return 'Jump to newest';
+  return n === 1 ? '1 new message' : `${formatNumber(n)} new messages`;
+}
+
 /**
  * What went wrong, for people, by error code name: the sentence leads, the relay's own
  * message follows as detail.
@@ -74,15 +80,27 @@ const PLAIN = {
 };
 
 /**
+ * Codes whose relay message is for the relay's operator (which store failed and how, disk
+ * figures), not for people chatting: the plain words say all they can act on.
+ */
+const OPERATOR_DETAIL = new Set(['UNAVAILABLE', 'INTERNAL', 'STORAGE_FULL']);
+
+// Whole numbers of four or more digits standing alone (not inside a word, a decimal or a
+// number already grouped): written the way the page writes numbers ("4,096").
+const BARE_NUMBER = /(?<![\w.,])\d{4,}(?![\w.,]\d)/g;
+
+/**
  * A relay error as {title, detail}: `title` in plain words, `detail` the relay's message,
- * tidied into a sentence (or null when it only repeats the code's description).
+ * tidied into a sentence with its numbers formatted like the page's own (or null when it only
+ * repeats the code's description or is meant for the relay's operator).
  */
 export function explainError(code, message) {
   const info = errorInfo(code);
   const title = PLAIN[info.name] ?? `The relay refused it (${info.description}).`;
-  let detail = (message ?? '').trim();
+  let detail = OPERATOR_DETAIL.has(info.name) ? '' : (message ?? '').trim();
   if (detail.toLowerCase() === info.description.toLowerCase()) detail = '';
   if (detail) {
+    detail = detail.replace(BARE_NUMBER, (n) => formatNumber(Number(n)));
     detail = detail[0].toUpperCase() + detail.slice(1);
     if (!/[.!?]$/.test(detail)) detail += '.';
   }

@@ -6,16 +6,19 @@
 
 /**
  * A session that has heard nothing from its relay for this long sends a Ping (which also
- * keeps a quiet session inside the relay's idle timeout).
+ * keeps a quiet session inside the relay's idle timeout). Two seconds keeps an idle page to
+ * about 27 pings a minute (81 UDP datagrams with the Pongs and acknowledgements, against
+ * 315 at a 400 ms silence: docs/performance.md) while a dead relay is still left within
+ * seconds.
  */
-export const PING_AFTER_SILENCE_MS = 400;
+export const PING_AFTER_SILENCE_MS = 2_000;
 
 /**
  * A ping that heard nothing back for this long means the relay is gone. Many round trips
  * even on a slow link; with the silence before the ping and the check interval, a dead
- * relay is left within about 1.6 s.
+ * relay is left 3.0-3.4 s after the last thing it sent.
  */
-export const PING_TIMEOUT_MS = 800;
+export const PING_TIMEOUT_MS = 1_000;
 
 /**
  * The relay answers Join, Leave and Who in order on the control stream, after its message

@@ -31,10 +31,34 @@ export function placeAfter(last, key, keyOf, previous) {
 }
 
 /** Refusals that may not recur: the same message can be sent again. */
-const RETRYABLE = new Set(['RATE_LIMITED', 'UNAVAILABLE', 'INTERNAL', 'NOT_JOINED']);
+const RETRYABLE = new Set(['RATE_LIMITED', 'UNAVAILABLE', 'STORAGE_FULL', 'INTERNAL', 'NOT_JOINED']);
+
+/**
+ * Refusals of a relay whose message store cannot take the message now (paused, failing
+ * over, out of disk): the page sends it again by itself, with the same send id, until it is
+ * stored, discarded, or the session ends. The send id makes every try safe: the relay
+ * stores a repeated id once.
+ */
+export const STORE_REFUSALS = new Set(['UNAVAILABLE', 'STORAGE_FULL']);
+
+/**
+ * The wait before the next try of a send the store refused: quick at first (a store that
+ * paused for a moment), doubling, and capped so a store that comes back is noticed within
+ * seconds while a long outage costs one request per pending message every few seconds.
+ */
+export const SEND_RETRY_FIRST_MS = 100;
+export const SEND_RETRY_MAX_MS = 4_000;
+
+/** The wait after the `tries`-th refusal (1 for the first) of a send the store refused. */
+export function sendRetryDelay(tries) {
+  return Math.min(SEND_RETRY_MAX_MS, SEND_RETRY_FIRST_MS * 2 ** Math.min(tries - 1, 16));
+}
 
 /** Why an unconfirmed send failed once the rejoined stream had caught up without it. */
 const NOT_STORED = { title: 'The connection dropped before the relay stored this message.', detail: null };
+
+/** The states of a pending send that may have reached the relay's store. */
+const IN_FLIGHT = new Set(['sending', 'retrying', 'unconfirmed']);
 
 let nextLocal = 1;
 
@@ -177,7 +201,7 @@ export class Room {
 
   /** An own message typed: queued until it can be sent. */
   queue(text) {
-    const p = { local: nextLocal++, text, sendId: newSendId(), state: 'queued', error: null, done: false };
+    const p = { local: nextLocal++, text, sendId: newSendId(), state: 'queued', error: null, done: false, tries: 0 };
     this.pending.push(p);
     return p;
   }
@@ -194,7 +218,7 @@ export class Room {
    * or null.
    */
   adopt(m) {
-    const p = this.pending.find((q) => (q.state === 'sending' || q.state === 'unconfirmed') && q.text === m.text);
+    const p = this.pending.find((q) => IN_FLIGHT.has(q.state) && q.text === m.text);
     if (!p) return null;
     this.settle(p);
     return p;
@@ -266,6 +290,16 @@ export function retryable(p) {
 export function totalUnread(rooms) {
   let unread = 0;
   for (const r of rooms) unread += r.unread;
+  return unread;
+}
+
+/**
+ * Unread messages in the rooms other than `active` (by name): what the phone's rooms button
+ * counts while the room list is closed.
+ */
+export function unreadElsewhere(rooms, active) {
+  let unread = 0;
+  for (const r of rooms) if (r.name !== active) unread += r.unread;
   return unread;
 }
 

@@ -1,10 +1,12 @@
-// How the page shows message text: no text can draw what looks like another message line.
+// How the page shows message text (no text can draw what looks like another message line),
+// the relay's refusals in plain words, and the jump button's words.
 // Run: node --test web/test/
 
-import { test } from 'node:test';
+import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { displayText } from '../js/format.js';
+import { ErrorCode } from '../js/codec.js';
+import { displayText, explainError, formatNumber, jumpLabel } from '../js/format.js';
 
 test('every line break becomes a newline, so the fold counts it', () => {
   assert.equal(displayText('a\u2028b\u2029c\r\nd\re\u0085f'), 'a\nb\nc\nd\ne\nf');
@@ -17,4 +19,35 @@ test('bidi controls are dropped and blank runs shortened', () => {
 
 test('ordinary text is kept as it is', () => {
   for (const t of ['hello', 'two\nlines', 'tab\there', 'שלום', 'a\n\nb']) assert.equal(displayText(t), t);
+});
+
+describe('errors in plain words', () => {
+  test("the relay's word on its store is for its operator: no Redis, no disk figures", () => {
+    for (const [code, message] of [
+      [ErrorCode.UNAVAILABLE, 'Redis did not answer within 3s'],
+      [ErrorCode.UNAVAILABLE, 'Redis is unreachable; the relay is reconnecting'],
+      [ErrorCode.INTERNAL, 'history read failed: redis error'],
+      [ErrorCode.STORAGE_FULL, "the relay's disk is nearly full (12 MB free, 100 MB must stay free); nothing was stored"],
+    ]) {
+      const e = explainError(code, message);
+      assert.equal(e.detail, null, message);
+      assert.doesNotMatch(e.title, /redis|MB/i);
+      assert.ok(e.title.length > 10);
+    }
+  });
+
+  test('numbers in a refusal are written like the counter writes them', () => {
+    const e = explainError(ErrorCode.TEXT_TOO_LONG, 'message is 70000 bytes; the most is 4096');
+    assert.equal(e.detail, `Message is ${formatNumber(70000)} bytes; the most is ${formatNumber(4096)}.`);
+    // Already grouped, decimal, short or inside a word: left alone.
+    for (const m of [`message is ${formatNumber(70000)} bytes`, 'version 1.2345', 'wait 300 ms', 'room abc12345']) {
+      assert.equal(explainError(ErrorCode.INVALID_REQUEST, m).detail.replace(/\.$/, '').toLowerCase(), m.toLowerCase());
+    }
+  });
+});
+
+test('the jump button says how many new messages wait below, or where it goes', () => {
+  assert.equal(jumpLabel(0), 'Jump to newest');
+  assert.equal(jumpLabel(1), '1 new message');
+  assert.equal(jumpLabel(1234), `${formatNumber(1234)} new messages`);
 });

@@ -5,7 +5,19 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Room, newSendId, nextRoom, placeAfter, retryable, timelineKey, totalUnread } from '../js/rooms.js';
+import {
+  Room,
+  SEND_RETRY_MAX_MS,
+  STORE_REFUSALS,
+  newSendId,
+  nextRoom,
+  placeAfter,
+  retryable,
+  sendRetryDelay,
+  timelineKey,
+  totalUnread,
+  unreadElsewhere,
+} from '../js/rooms.js';
 import { ClientFrame, decodeBody, encodeFrame } from '../js/codec/frames.js';
 
 /** A timeline as an array of `{key}` items, each placed the way the view places list items. */
@@ -174,6 +186,29 @@ describe('pending sends', () => {
     assert.equal(retryable(p), true);
   });
 
+  test("a send the store refused is tried again by itself: backoff that doubles, is capped, and never gives up", () => {
+    assert.deepEqual([...STORE_REFUSALS].sort(), ['STORAGE_FULL', 'UNAVAILABLE']);
+    const delays = Array.from({ length: 200 }, (_, i) => sendRetryDelay(i + 1));
+    assert.ok(delays[0] > 0 && delays[0] <= 250, 'the first retry comes quickly');
+    for (let i = 1; i < delays.length; i++) {
+      assert.ok(delays[i] >= delays[i - 1], 'never shorter than the one before');
+      assert.ok(delays[i] <= SEND_RETRY_MAX_MS, 'capped');
+    }
+    assert.equal(delays.at(-1), SEND_RETRY_MAX_MS, 'a long outage is still tried, every few seconds');
+    assert.ok(SEND_RETRY_MAX_MS <= 5_000, 'a store that comes back is noticed within seconds');
+    // Past what used to be the end (ten tries, about 15 s) it goes on.
+    assert.ok(delays.slice(0, 10).reduce((a, b) => a + b) < 60_000);
+  });
+
+  test('a send being retried may already be stored: the stream adopts it', () => {
+    const room = new Room('lobby');
+    const p = room.queue('again');
+    p.state = 'retrying';
+    assert.equal(room.adopt(msg(3, 'ada', 'again')), p);
+    assert.equal(p.done, true);
+    assert.equal(retryable({ error: { name: 'STORAGE_FULL' } }), true);
+  });
+
   test('only passing refusals may be retried', () => {
     assert.equal(retryable({ error: { name: 'RATE_LIMITED' } }), true);
     assert.equal(retryable({ error: { name: 'TEXT_TOO_LONG' } }), false);
@@ -305,4 +340,16 @@ describe('send ids', () => {
       assert.deepEqual(decodeBody(ClientFrame, frame.subarray(4)), value);
     }
   });
+});
+
+test("the phone's rooms button counts the unread messages of the rooms out of view", () => {
+  const rooms = ['here', 'there', 'yonder'].map((name) => new Room(name));
+  assert.equal(unreadElsewhere(rooms, 'here'), 0);
+  rooms[1].countUnread(3);
+  rooms[2].countUnread(7);
+  rooms[2].countUnread(8);
+  assert.equal(unreadElsewhere(rooms, 'here'), 3);
+  assert.equal(unreadElsewhere(rooms, 'yonder'), 1, 'the room in view is not counted');
+  assert.equal(unreadElsewhere(rooms, null), 3, 'no room in view: all of them');
+  assert.equal(totalUnread(rooms), 3);
 });

@@ -5,7 +5,7 @@
 // Every piece of user text reaches the DOM through textContent (dom.js, format.js).
 
 import { clear, h, icon } from '../dom.js';
-import { dayKey, displayText, formatDay, formatFull, formatTime, initials, nickHue, textNodes, typingLine } from '../format.js';
+import { dayKey, displayText, formatDay, formatFull, formatTime, initials, jumpLabel, nickHue, textNodes, typingLine } from '../format.js';
 import { placeAfter, retryable, timelineKey } from '../rooms.js';
 
 /** Consecutive messages from one sender within this gap are shown as one group. */
@@ -39,9 +39,17 @@ export class MessagesView {
     this.pendingItems = new WeakMap();
     this.scrollBatch = null;
     this.typingTimer = null;
-    // A view at the bottom stays there when its size changes (a phone's keyboard opening,
-    // a rotation, the composer growing).
+    /**
+     * Whether the person is at the newest message: set by scrolling, not by layout, so a
+     * view at the bottom stays there when anything changes size (the history top filling
+     * in, a phone's keyboard opening, a rotation, the composer growing).
+     */
     this.stuck = true;
+    /** The scroll position last seen, to tell the person scrolling up from the content growing. */
+    this.lastTop = 0;
+    this.resized = new ResizeObserver(() => {
+      if (this.stuck) this.scrollToBottom();
+    });
   }
 
   bind() {
@@ -50,9 +58,7 @@ export class MessagesView {
       this.$['composer-input'].focus();
     });
     this.box.addEventListener('scroll', () => this.#onScroll(), { passive: true });
-    new ResizeObserver(() => {
-      if (this.stuck) this.scrollToBottom();
-    }).observe(this.box);
+    this.resized.observe(this.box);
   }
 
   #active(room) {
@@ -66,6 +72,7 @@ export class MessagesView {
       const list = h('ol', { class: 'message-list', 'aria-label': `Messages in #${room.name}` }, top);
       t = { list, top, items: new Map() };
       this.timelines.set(room, t);
+      this.resized.observe(list);
     }
     return t;
   }
@@ -82,14 +89,18 @@ export class MessagesView {
 
   /** Where the view goes once the composer is sized: where it was, or the bottom. */
   restoreScroll(room, firstUnread) {
-    if (room.scrollTop === null) this.scrollToBottom();
-    else this.box.scrollTop = room.scrollTop;
+    if (room.scrollTop === null) {
+      this.scrollToBottom();
+    } else {
+      this.box.scrollTop = room.scrollTop;
+      this.#unstick();
+    }
     if (firstUnread !== null) this.#markNew(room, firstUnread);
   }
 
   /** What to keep of the room going out of view. */
   leaveScroll(room) {
-    room.scrollTop = this.atBottom() ? null : this.box.scrollTop;
+    room.scrollTop = this.stuck ? null : this.box.scrollTop;
   }
 
   addMessage(room, m, { prepend = false } = {}) {
@@ -141,22 +152,32 @@ export class MessagesView {
     if (prepend && !this.scrollBatch) {
       // Older messages go above what the person is reading, which stays in place (at the
       // bottom, if that is where they were).
-      const box = this.box;
-      const bottom = this.atBottom();
-      const before = box.scrollHeight;
-      mutate();
-      if (bottom) this.scrollToBottom();
-      else box.scrollTop += box.scrollHeight - before;
+      this.#keepPlace(mutate);
       return;
     }
     this.#keepBottom();
     mutate();
   }
 
+  /**
+   * Runs `mutate`, which changes what is above the view: the person stays where they were
+   * reading (at the bottom, if that is where they were).
+   */
+  #keepPlace(mutate) {
+    const box = this.box;
+    const before = box.scrollHeight;
+    mutate();
+    if (this.stuck) this.scrollToBottom();
+    else {
+      box.scrollTop += box.scrollHeight - before;
+      this.lastTop = box.scrollTop;
+    }
+  }
+
   /** Before appending: if the view is at the bottom, keep it there once this task's changes are done. */
   #keepBottom() {
     if (this.scrollBatch) return;
-    this.scrollBatch = { stick: this.atBottom() };
+    this.scrollBatch = { stick: this.stuck };
     queueMicrotask(() => {
       if (this.scrollBatch?.stick) this.scrollToBottom();
       this.scrollBatch = null;
@@ -165,7 +186,7 @@ export class MessagesView {
 
   /** Whether a message arriving now lands below the view (within a batch, without a layout read). */
   below() {
-    return this.scrollBatch ? !this.scrollBatch.stick : !this.atBottom();
+    return this.scrollBatch ? !this.scrollBatch.stick : !this.stuck;
   }
 
   /**
@@ -220,12 +241,17 @@ export class MessagesView {
     if (marker.getBoundingClientRect().top < box.top) {
       // The first new message is above the view: start reading there.
       marker.scrollIntoView({ block: 'start' });
-      this.stuck = this.atBottom();
+      if (!this.atBottom()) this.#unstick();
     }
   }
 
   /** The top of the list: loading, a button for older messages, or the start of the room. */
   renderTop(room) {
+    if (this.#active(room)) this.#keepPlace(() => this.#fillTop(room));
+    else this.#fillTop(room);
+  }
+
+  #fillTop(room) {
     const { top } = this.#timeline(room);
     clear(top);
     if (room.loadingOlder) {
@@ -282,6 +308,7 @@ export class MessagesView {
     const li = this.pendingItems.get(p);
     const box = li.querySelector('.send-state');
     clear(box);
+    delete box.dataset.tries;
     li.classList.toggle('failed', p.state === 'failed');
     li.dataset.state = p.state;
     if (p.state === 'queued') {
@@ -290,6 +317,15 @@ export class MessagesView {
       box.append(h('span', { class: 'spinner', 'aria-hidden': 'true' }), h('span', { text: 'Sending…' }));
     } else if (p.state === 'unconfirmed') {
       box.append(icon('clock'), h('span', { text: 'Not confirmed yet. Reconnecting…' }));
+    } else if (p.state === 'retrying') {
+      // The relay's store refused it for now: tried again by itself until stored or discarded.
+      box.dataset.tries = String(p.tries);
+      box.append(
+        h('span', { class: 'send-note' },
+          h('span', { class: 'spinner', 'aria-hidden': 'true' }),
+          ' Not stored yet: the relay cannot store messages right now. Sending again by itself…'),
+        h('span', { class: 'send-actions' }, this.#chip(room, p, 'edit', 'Edit'), this.#chip(room, p, 'trash', 'Discard')),
+      );
     } else if (p.state === 'failed') {
       const msg = h('span', { class: 'send-error', role: 'alert' },
         icon('alert'),
@@ -297,16 +333,19 @@ export class MessagesView {
         p.error.title,
         p.error.detail ? h('span', { class: 'detail', text: ` ${p.error.detail}` }) : null,
       );
-      // Each chip calls the app's action of its name (retry, edit, discard) on this send.
-      const chip = (name, label, action) =>
-        h('button', { type: 'button', class: 'chip', on: { click: () => this.app[action](room, p) } }, icon(name), label);
       const actions = h('span', { class: 'send-actions' },
-        retryable(p) ? chip('retry', 'Retry', 'retry') : null,
-        chip('edit', 'Edit', 'edit'),
-        chip('trash', 'Discard', 'discard'),
+        retryable(p) ? this.#chip(room, p, 'retry', 'Retry') : null,
+        this.#chip(room, p, 'edit', 'Edit'),
+        this.#chip(room, p, 'trash', 'Discard'),
       );
       box.append(msg, actions);
     }
+  }
+
+  /** A button calling the app's action of its icon's name (retry, edit, discard: trash) on send `p`. */
+  #chip(room, p, name, label) {
+    const action = name === 'trash' ? 'discard' : name;
+    return h('button', { type: 'button', class: 'chip', on: { click: () => this.app[action](room, p) } }, icon(name), label);
   }
 
   // --- Typing --------------------------------------------------------------------------------
@@ -340,31 +379,50 @@ export class MessagesView {
   scrollToBottom() {
     const box = this.box;
     box.scrollTop = box.scrollHeight;
+    this.lastTop = box.scrollTop;
+    this.#stick();
+  }
+
+  /** The person is at the newest message: nothing new below. */
+  #stick() {
     this.stuck = true;
     const room = this.app.rooms.get(this.app.active);
-    if (room && room.newBelow) {
-      room.newBelow = 0;
-      this.renderJump();
-    }
+    if (room) room.newBelow = 0;
+    this.renderJump();
+  }
+
+  /** The person is reading above the newest message. */
+  #unstick() {
+    this.lastTop = this.box.scrollTop;
+    this.stuck = false;
+    this.renderJump();
   }
 
   #onScroll() {
-    this.stuck = this.atBottom();
-    const room = this.app.rooms.get(this.app.active);
-    if (!room) return;
-    if (this.atBottom() && room.newBelow) {
-      room.newBelow = 0;
-      this.renderJump();
+    const top = this.box.scrollTop;
+    if (this.atBottom()) {
+      if (!this.stuck) this.#stick();
+      this.lastTop = top;
+    } else if (top < this.lastTop - 1) {
+      // Scrolled up. Content growing below or above the view, with the scroll position
+      // unchanged, is not the person leaving the bottom.
+      this.#unstick();
+    } else {
+      this.lastTop = top;
     }
-    if (this.box.scrollTop < LOAD_OLDER_PX && room.more && !room.loadingOlder) this.app.loadOlder(room);
+    const room = this.app.rooms.get(this.app.active);
+    if (room && top < LOAD_OLDER_PX && room.more && !room.loadingOlder) this.app.loadOlder(room);
   }
 
-  /** The "N new messages" button under a view scrolled up. */
+  /**
+   * The way back to the newest message, under a view scrolled up: "Jump to newest", or
+   * "N new messages" when some arrived below.
+   */
   renderJump() {
     const room = this.app.rooms.get(this.app.active);
     const n = room?.newBelow ?? 0;
-    this.$.jump.hidden = n === 0;
-    this.$.jump.querySelector('span').textContent = n === 1 ? '1 new message' : `${n} new messages`;
+    this.$.jump.hidden = !room || this.stuck;
+    this.$.jump.querySelector('span').textContent = jumpLabel(n);
   }
 }
 

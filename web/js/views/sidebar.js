@@ -4,8 +4,8 @@
 
 import { validateRoom } from '../codec.js';
 import { clear, fieldError, h } from '../dom.js';
-import { initials, nickHue, problemText } from '../format.js';
-import { nextRoom } from '../rooms.js';
+import { formatNumber, initials, nickHue, problemText } from '../format.js';
+import { nextRoom, unreadElsewhere } from '../rooms.js';
 
 /** Widest layout in which the members panel is a drawer rather than a column. */
 const WIDE_MEMBERS = window.matchMedia('(min-width: 1100px)');
@@ -36,7 +36,11 @@ export class SidebarView {
     }
     $['leave-button'].addEventListener('click', () => {
       const room = app.rooms.get(app.active);
-      if (room) app.leave(room);
+      if (!room) return;
+      // Left at once, with a way back: Undo rejoins where the room stood. The note is a
+      // status region, so screen readers hear it too.
+      app.leave(room);
+      app.status.toast(`You left #${room.name}.`, 'info', { label: 'Undo', run: () => app.rejoin(room) });
     });
 
     $['rooms-toggle'].addEventListener('click', () => this.#toggleDrawer('sidebar'));
@@ -110,11 +114,10 @@ export class SidebarView {
       let state = '';
       if (room.joinError) state = 'error';
       else if (room.joining || (!room.joined && app.conn?.state !== 'open')) state = 'joining';
-      const label = [`#${room.name}`];
-      if (room.unread > 0) label.push(`${room.unread} unread`);
-      if (state === 'error') label.push('could not join');
+      // Named by its visible text ("design 3"), with the words a screen reader needs
+      // besides ("unread", "could not join") visually hidden.
       const badge = room.unread > 0
-        ? h('span', { class: 'badge', 'aria-hidden': 'true', text: room.unread > 99 ? '99+' : String(room.unread) })
+        ? [' ', h('span', { class: 'badge' }, unreadCount(room.unread), h('span', { class: 'sr-only', text: ' unread' }))]
         : null;
       list.append(
         h('li', {},
@@ -122,20 +125,34 @@ export class SidebarView {
             type: 'button',
             class: `room-link${current ? ' current' : ''}${room.unread ? ' has-unread' : ''}`,
             'aria-current': current ? 'page' : null,
-            'aria-label': label.join(', '),
             dataset: { room: room.name, state },
             on: { click: () => { app.show(room.name); this.renderRoomList(); this.closeDrawers(); this.$['composer-input'].focus(); } },
           },
           h('span', { class: 'room-hash', 'aria-hidden': 'true', text: '#' }),
           h('span', { class: 'room-name', text: room.name }),
-          badge),
+          badge,
+          state === 'error' ? h('span', { class: 'sr-only', text: ', could not join' }) : null),
         ),
       );
     }
     if (app.rooms.size === 0) {
       list.append(h('li', { class: 'room-list-empty', text: 'No rooms yet.' }));
     }
+    this.#renderRoomsToggle();
     app.status.renderTitle();
+  }
+
+  /**
+   * The rooms button (phone width, the room list closed) counts the unread messages of
+   * the rooms out of view, so a person in one room sees that others have news.
+   */
+  #renderRoomsToggle() {
+    const app = this.app;
+    const others = unreadElsewhere(app.rooms.values(), app.active);
+    const badge = this.$['rooms-unread'];
+    badge.hidden = others === 0;
+    badge.textContent = others === 0 ? '' : unreadCount(others);
+    this.$['rooms-toggle'].setAttribute('aria-label', others === 0 ? 'Rooms' : `Rooms, ${badge.textContent} unread`);
   }
 
   /** The room in view's name, head count and leave button. */
@@ -213,4 +230,9 @@ export class SidebarView {
     this.#syncMembersToggle();
     if (focus) (was === 'sidebar' ? this.$['rooms-toggle'] : this.$['members-toggle']).focus();
   }
+}
+
+/** An unread count as a badge shows it: "7", up to "99", then "99+". */
+function unreadCount(n) {
+  return n > 99 ? '99+' : formatNumber(n);
 }

@@ -114,9 +114,9 @@ export class StatusView {
   renderNick() {
     const nick = this.app.nick;
     this.$['nick-label'].textContent = nick || 'Choose a nick';
-    this.$['nick-avatar'].textContent = nick ? initials(nick) : '?';
+    // Named by its visible text: the initials are drawn by CSS (data-initials).
+    this.$['nick-avatar'].dataset.initials = nick ? initials(nick) : '?';
     this.$['nick-avatar'].style.setProperty('--hue', String(nickHue(nick || '?')));
-    this.$['nick-button'].setAttribute('aria-label', nick ? `Your nick: ${nick}. Change it` : 'Choose a nick');
   }
 
   renderTitle() {
@@ -139,10 +139,12 @@ export class StatusView {
     this.$.alerts.textContent = text;
   }
 
-  toast(text, kind = 'info') {
+  /** A note in the corner; `action` (`{label, run}`) adds a button that runs it and closes the note. */
+  toast(text, kind = 'info', action = null) {
     const t = h('div', { class: `toast toast-${kind}`, role: kind === 'error' ? 'alert' : 'status' },
       kind === 'error' ? icon('alert') : null,
       h('span', { text }),
+      action ? h('button', { type: 'button', class: 'button small', text: action.label, on: { click: () => { t.remove(); action.run(); } } }) : null,
       h('button', { type: 'button', class: 'icon-button small', 'aria-label': 'Dismiss', on: { click: () => t.remove() } }, icon('close')),
     );
     this.$.toasts.append(t);
