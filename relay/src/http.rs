@@ -176,6 +176,9 @@ async fn serve(
             tracing::debug!(%remote, "HTTP connection over the cap; closed");
             continue;
         };
+        // Small writes go out at once: a WebSocket session's frames are small and each waits
+        // for nothing else (Nagle's algorithm would hold them for the peer's delayed ACK).
+        let _ = tcp.set_nodelay(true);
         let mut io = TimeoutStream::new(tcp);
         io.set_read_timeout(Some(idle));
         io.set_write_timeout(Some(idle));

@@ -201,11 +201,7 @@ impl Connector {
         relay: &RelayAddr,
         nick: &str,
     ) -> Result<(Client, Events), ClientError> {
-        let unreachable = |reason: String| ClientError::Unreachable {
-            relay: relay.to_string(),
-            ca: self.cfg.ca_file.clone(),
-            reason,
-        };
+        let unreachable = |reason: String| self.unreachable(relay, reason);
         let attempt = async {
             if let Via::WebSocket { tls } = relay.via() {
                 let link = self.open_websocket(relay, tls).await?;
@@ -300,11 +296,16 @@ impl Connector {
         let wss = tls.then_some(&self.wss);
         link::dial(relay, wss, self.cfg.idle_timeout)
             .await
-            .map_err(|e| ClientError::Unreachable {
-                relay: relay.to_string(),
-                ca: self.cfg.ca_file.clone(),
-                reason: e.0,
-            })
+            .map_err(|e| self.unreachable(relay, e.0))
+    }
+
+    /// `relay` could not be reached, for `reason`.
+    fn unreachable(&self, relay: &RelayAddr, reason: String) -> ClientError {
+        ClientError::Unreachable {
+            relay: relay.to_string(),
+            ca: self.cfg.ca_file.clone(),
+            reason,
+        }
     }
 
     /// Opens the control stream on an established connection, says Hello, waits for
@@ -316,11 +317,7 @@ impl Connector {
         endpoint: Option<quinn::Endpoint>,
         nick: &str,
     ) -> Result<(Client, Events), ClientError> {
-        let unreachable = |reason: String| ClientError::Unreachable {
-            relay: relay.to_string(),
-            ca: self.cfg.ca_file.clone(),
-            reason,
-        };
+        let unreachable = |reason: String| self.unreachable(relay, reason);
         let (mut send, mut recv) = conn
             .open_bi()
             .await

@@ -249,15 +249,9 @@ async fn shutdown_says_goaway_then_shutting_down(via: Via) {
 }
 
 async fn a_session_that_stops_reading_is_slow_consumer(via: Via) {
-    let relay = TestRelay::start(&[
-        "--queue-len",
-        "4",
-        "--msgs-per-sec",
-        "1000",
-        "--msgs-burst",
-        "1000",
-    ])
-    .await;
+    // Room queues of 4 messages, and no rate limit in the sender's way.
+    let flags = "--queue-len 4 --msgs-per-sec 1000 --msgs-burst 1000";
+    let relay = TestRelay::start(&flags.split(' ').collect::<Vec<_>>()).await;
     // Tiny room stream windows, and the room stream is never read.
     let mut stalled = RawClient::connect_via_with(&relay, via, 512).await;
     stalled.say_hello("stalled").await;
