@@ -112,6 +112,15 @@ impl Verifier {
                 "not a JWT: expected three base64url parts separated by '.', with a JSON header",
             )
         };
+        if !token.contains('.') {
+            // What a client in open mode sends: its guest secret.
+            return Err(refuse(
+                RefusalReason::Malformed,
+                "this relay is in token mode and wants a signed token (JWT), not a guest secret: \
+                 sign in through the operator's application (CLI: --token, --token-file or \
+                 --token-command)",
+            ));
+        }
         if token.split('.').count() != 3 {
             return Err(malformed());
         }

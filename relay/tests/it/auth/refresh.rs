@@ -101,7 +101,7 @@ async fn a_refresh_that_withdraws_a_grant_leaves_that_room() {
 async fn a_bad_or_foreign_refresh_ends_the_session() {
     let (relay, _keys) = jwt_relay(&[]).await;
     let cases = [
-        ("garbage".to_string(), "not a JWT"),
+        ("garbage".to_string(), "not a guest secret"),
         (token("mallory", &[("*", "rw")], 600), "sub \"mallory\""),
         (
             hs256(

@@ -57,7 +57,13 @@ async fn hmac_tokens_are_checked_and_each_refusal_says_why() {
     assert_eq!(welcome.nick, "bob", "without a name the nick is the sub");
 
     refused(&relay, None, UNAUTHORIZED, "requires a token").await;
-    refused(&relay, Some("garbage".into()), UNAUTHORIZED, "not a JWT").await;
+    refused(
+        &relay,
+        Some("garbage".into()),
+        UNAUTHORIZED,
+        "not a guest secret",
+    )
+    .await;
     refused(&relay, Some("a.b.c".into()), UNAUTHORIZED, "not a JWT").await;
     let long = "x".repeat(MAX_TOKEN_LEN + 1);
     refused(&relay, Some(long), UNAUTHORIZED, "the most is 4096").await;
