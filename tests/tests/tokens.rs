@@ -1,7 +1,7 @@
 //! The `chitchat` CLI against a relay in token mode (`--auth jwt`), with tokens minted by
 //! `chitchat-relay token`: the three ways to give a token, a live `tail` refreshed by
 //! `--token-command` (no gap, no duplicate, no reconnection), a session that outlived its
-//! token resuming with a fresh one, and every refusal in words that say what to do, with
+//! token resuming with a fresh one, a refresh withdrawing the room, and every refusal in words that say what to do, with
 //! exit code 77.
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -148,6 +148,33 @@ fn a_session_whose_token_expired_resumes_with_a_fresh_one() {
     let got = json_lines(&tail.take_lines(3, DEFAULT_TIMEOUT));
     assert_eq!(texts(&got), ["one", "two", "three"]);
     assert_eq!(seqs(&got), [1, 2, 3]);
+}
+
+#[test]
+fn a_refresh_that_withdraws_the_room_ends_the_tail_saying_so() {
+    let auth = TokenRelay::start(&[]);
+    let relay = &auth.relay;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("token");
+    std::fs::write(&file, auth.mint("reader", &["room=r"], "3s")).unwrap();
+    let mut tail = relay
+        .cli()
+        .args(["--token-file", &file.to_string_lossy()])
+        .tail("room");
+    relay
+        .cli()
+        .args(["--token", &auth.mint("writer", &["room=w"], "1h")])
+        .send("room", "one");
+    assert_eq!(
+        texts(&json_lines(&tail.take_lines(1, DEFAULT_TIMEOUT))),
+        ["one"]
+    );
+    // The next refresh reads a token for the same user that no longer grants the room:
+    // the relay leaves it (Left with id 0) and the tail, with nothing left to follow, ends.
+    std::fs::write(&file, auth.mint("reader", &["elsewhere=r"], "1h")).unwrap();
+    let said = tail.wait_for_stderr("no longer in room", DEFAULT_TIMEOUT);
+    assert!(said.contains("no longer grants room"), "{said}");
+    assert!(!tail.wait_exit(DEFAULT_TIMEOUT).success());
 }
 
 #[test]
