@@ -158,6 +158,11 @@ class Page {
     return this.raw.evaluate(fn, arg);
   }
 
+  /** Clicks the first element matching `selector`, as `locator(selector).click()` does. */
+  async click(selector) {
+    await this.locator(selector).first().click();
+  }
+
   $$eval(selector, fn, arg) {
     return this.raw.$$eval(selector, fn, arg);
   }

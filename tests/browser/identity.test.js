@@ -1,13 +1,13 @@
-// Guest nicks on the page (open mode) in headless Chromium against a real relay: a nick
+// Guest nicks on the page (open mode) in headless Chromium and Firefox against a real relay: a nick
 // another browser holds is refused in plain words with the two ways on (pick another nick,
 // or paste the secret from the other device), the secret offered for copying takes the nick
 // on a second browser, and the secret kept in localStorage brings the same nick back after a
 // reload.
 
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { after, before, test } from 'node:test';
 
-import { Relay, cleanup, launchBrowser, watchErrors } from './helpers.js';
+import { Relay, cleanup, describeBrowsers, launchBrowser, watchErrors } from './helpers.js';
 import { assertNoPageErrors, openChat, waitConnected } from './pages.js';
 
 /** How long the page may take to show something. */
@@ -33,7 +33,7 @@ async function takenDialog(page) {
   return page.evaluate(() => document.getElementById('taken-dialog').textContent);
 }
 
-describe('guest nicks on the page', () => {
+describeBrowsers('guest nicks on the page', () => {
   let relay;
 
   before(async () => {

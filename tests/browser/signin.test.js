@@ -11,9 +11,9 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import path from 'node:path';
-import { after, describe, test } from 'node:test';
+import { after, test } from 'node:test';
 
-import { RELAY_BIN, Relay, cleanup, cli, launchBrowser, tempDir } from './helpers.js';
+import { RELAY_BIN, Relay, cleanup, cli, describeBrowsers, launchBrowser, tempDir } from './helpers.js';
 import { assertNoPageErrors, assertOrderedOnce, joinRoom, messages, send, waitConnected, waitForTexts } from './pages.js';
 
 /** Default deadline for something to appear on the page. */
@@ -101,7 +101,7 @@ function sessions(page) {
   return page.evaluate(() => Number(document.getElementById('app').dataset.sessions ?? 0));
 }
 
-describe('signing in', () => {
+describeBrowsers('signing in', () => {
   const servers = [];
   after(async () => {
     for (const s of servers) s.close();
