@@ -92,10 +92,20 @@ impl SendStream {
             }
             SendStream::WebSocket(s) => s,
         };
-        for chunk in chunks.iter_mut() {
-            s.write_all_buf(chunk).await.map_err(closed)?;
-        }
-        Ok(())
+        // One write for the whole batch: each write on a QMux stream becomes a QMux frame, a
+        // WebSocket message and a TLS record of its own.
+        let mut batch = match chunks {
+            [] => return Ok(()),
+            [one] => std::mem::take(one),
+            many => {
+                let mut joined = bytes::BytesMut::with_capacity(many.iter().map(Bytes::len).sum());
+                for chunk in many.iter_mut() {
+                    joined.extend_from_slice(&std::mem::take(chunk));
+                }
+                joined.freeze()
+            }
+        };
+        s.write_all_buf(&mut batch).await.map_err(closed)
     }
 
     /// Ends the stream after what was written.
