@@ -57,7 +57,7 @@ impl GuestSecrets {
         match read(&path)? {
             Some(secret) => Ok(secret),
             None => {
-                let secret = URL_SAFE_NO_PAD.encode(rand::random::<[u8; SECRET_BYTES]>());
+                let secret = new_secret();
                 match write_new(&path, &secret) {
                     Ok(()) => Ok(secret),
                     // Another process made it first: use theirs.
@@ -147,6 +147,12 @@ fn write_new(path: &Path, secret: &str) -> std::io::Result<()> {
     let linked = written.and_then(|()| std::fs::hard_link(&temp, path));
     let _ = std::fs::remove_file(&temp);
     linked
+}
+
+/// A fresh guest secret as this client makes them: 32 random bytes, base64url (43
+/// characters).
+pub fn new_secret() -> String {
+    URL_SAFE_NO_PAD.encode(rand::random::<[u8; SECRET_BYTES]>())
 }
 
 #[cfg(test)]
