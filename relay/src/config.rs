@@ -5,6 +5,7 @@
 use std::net::SocketAddr;
 
 use crate::admission::AdmissionConfig;
+use crate::api::ApiConfig;
 use crate::auth::AuthConfig;
 use crate::auth::mint::TokenArgs;
 use crate::broker::StoreConfig;
@@ -69,6 +70,9 @@ pub struct Config {
 
     #[command(flatten)]
     pub claims: ClaimsConfig,
+
+    #[command(flatten)]
+    pub api: ApiConfig,
 
     /// Without a subcommand the relay runs.
     #[command(subcommand)]

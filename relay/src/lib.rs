@@ -9,6 +9,7 @@
 //! flattens them. The wire format lives in the `chitchat-protocol` crate.
 
 pub mod admission;
+pub mod api;
 pub mod auth;
 pub mod broker;
 pub mod claims;

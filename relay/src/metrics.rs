@@ -78,6 +78,10 @@ impl Metrics {
             "chitchat_auth_refusals_total",
             "Tokens and guest secrets refused (UNAUTHORIZED), by reason."
         );
+        metrics::describe_counter!(
+            "chitchat_api_requests_total",
+            "Server API requests (/api/v1), by outcome: accepted (a valid key), refused."
+        );
         metrics::describe_gauge!(
             "chitchat_worker_threads",
             "Threads serving sessions (--worker-threads)."
@@ -117,6 +121,16 @@ impl Metrics {
             Kind::WebTransport => &self.sessions_wt,
             Kind::WebSocket => &self.sessions_ws,
         }
+    }
+
+    /// A server API request with a valid key.
+    pub fn api_request(&self) {
+        metrics::counter!("chitchat_api_requests_total", "outcome" => "accepted").increment(1);
+    }
+
+    /// A server API request refused for its key.
+    pub fn api_refused(&self) {
+        metrics::counter!("chitchat_api_requests_total", "outcome" => "refused").increment(1);
     }
 
     pub fn message_in(&self) {

@@ -17,6 +17,7 @@ use tokio_util::task::TaskTracker;
 use tracing::Instrument;
 
 use crate::admission::{Admission, HandshakeSlot, Verdict};
+use crate::api::{self, ApiKeys, ApiState};
 use crate::auth::Auth;
 use crate::broker::{self, Store};
 use crate::claims::Claims;
@@ -67,6 +68,8 @@ pub struct Relay {
     http_tls: Option<tokio_rustls::TlsAcceptor>,
     web: Arc<WebState>,
     admission: Arc<Admission>,
+    /// The server API's state (its keys; off without them).
+    api: Arc<ApiState>,
 }
 
 impl Relay {
@@ -74,6 +77,11 @@ impl Relay {
     /// broker, the endpoint, the sessions' shared state, the web side, then the relay's
     /// entry in the broker's registry.
     pub async fn load(config: Config) -> anyhow::Result<Relay> {
+        // Files the operator names are checked before anything is bound or opened.
+        let api_keys = match &config.api.api_key_file {
+            Some(path) => Some(ApiKeys::load(path)?),
+            None => None,
+        };
         let socket =
             bind_udp(config.listen).with_context(|| format!("binding UDP {}", config.listen))?;
         let http = bind_tcp(config.http).with_context(|| format!("binding TCP {}", config.http))?;
@@ -153,6 +161,7 @@ impl Relay {
             store = %store.describe(),
             "relay ready"
         );
+        let state_for_api = state.clone();
         Ok(Relay {
             endpoint,
             state,
@@ -165,6 +174,10 @@ impl Relay {
             http_tls,
             web,
             admission: Admission::new(config.admission.clone()),
+            api: Arc::new(ApiState {
+                relay: state_for_api,
+                keys: api_keys,
+            }),
         })
     }
 
@@ -220,7 +233,9 @@ impl Relay {
         });
         let mut tasks = vec![http::spawn(
             tokio::net::TcpListener::from_std(self.http.try_clone()?)?,
-            web::router(self.web.clone(), !admin_apart).merge(ws::router(ws)),
+            web::router(self.web.clone(), !admin_apart)
+                .merge(ws::router(ws))
+                .merge(api::router(self.api.clone())),
             self.http_limits.clone(),
             self.http_tls.clone(),
             stop.clone(),

@@ -1,5 +1,5 @@
 //! A minimal HTTP/1.1 client for the relay's own endpoints (`/healthz`, `/metrics`,
-//! `/relays`, the page), here and in the relay crate's tests: one `GET` per connection over
+//! `/relays`, the page, the server API), here and in the relay crate's tests: one request per connection over
 //! a plain `TcpStream`, with a deadline on every step. Enough for loopback test traffic;
 //! not a general client.
 
@@ -23,16 +23,37 @@ pub struct Response {
 /// `GET path` from `addr` (`host:port`), closing the connection after the response. Fails if
 /// connecting, writing or reading takes longer than `timeout`, or the answer is not HTTP.
 pub fn get(addr: &str, path: &str, timeout: Duration) -> io::Result<Response> {
+    request(addr, "GET", path, &[], None, timeout)
+}
+
+/// `method path` to `addr` with extra `headers` and an optional `body` (sent with its
+/// `Content-Length`), closing the connection after the response; deadlines as [`get`].
+pub fn request(
+    addr: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&[u8]>,
+    timeout: Duration,
+) -> io::Result<Response> {
     let addr: SocketAddr = addr
         .parse()
         .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, format!("{addr}: {e}")))?;
     let mut stream = TcpStream::connect_timeout(&addr, timeout)?;
     stream.set_read_timeout(Some(timeout))?;
     stream.set_write_timeout(Some(timeout))?;
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )?;
+    let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        head.push_str(&format!("{name}: {value}\r\n"));
+    }
+    if let Some(body) = body {
+        head.push_str(&format!("Content-Length: {}\r\n", body.len()));
+    }
+    head.push_str("\r\n");
+    stream.write_all(head.as_bytes())?;
+    if let Some(body) = body {
+        stream.write_all(body)?;
+    }
     stream.flush()?;
     let mut raw = Vec::new();
     stream.take(MAX_RESPONSE).read_to_end(&mut raw)?;

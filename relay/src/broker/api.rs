@@ -242,6 +242,13 @@ pub trait Broker: Send + Sync + 'static {
         ttl: std::time::Duration,
     ) -> Result<Vec<ClaimOutcome>, BrokerError>;
 
+    /// The nicks with a session in `room` on any relay of the cluster, sorted, or `None` if
+    /// this broker serves this relay alone (the default: the hub's members are the room's).
+    async fn room_members(&self, room: &str) -> Result<Option<Vec<String>>, BrokerError> {
+        let _ = room;
+        Ok(None)
+    }
+
     /// The live relays of the cluster this broker serves, this one included, or `None` if
     /// it serves this relay alone (the default).
     async fn relays(&self) -> Result<Option<Vec<RelayInfo>>, BrokerError> {

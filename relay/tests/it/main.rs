@@ -8,6 +8,7 @@ mod support;
 
 mod abuse;
 mod admission;
+mod api;
 mod auth;
 mod broker_embedded;
 mod broker_redis;

@@ -480,6 +480,24 @@ impl Broker for RedisBroker {
         claims::claim_nicks(&self.state, claims, ttl).await
     }
 
+    async fn room_members(&self, room: &str) -> Result<Option<Vec<String>>, BrokerError> {
+        if self.state.closed.load(Ordering::Acquire) {
+            return Err(closed());
+        }
+        let link = self.state.active.get()?;
+        let mut conn = link.conn.clone();
+        match presence::room_nicks(&mut conn, room).await {
+            Ok(mut nicks) => {
+                nicks.sort();
+                Ok(Some(nicks))
+            }
+            Err(e) => Err(self
+                .state
+                .active
+                .failed(&link, "reading a room's members", &e)),
+        }
+    }
+
     async fn relays(&self) -> Result<Option<Vec<RelayInfo>>, BrokerError> {
         match self.state.registry.fresh_relays(self.state.heartbeat) {
             Some(relays) => Ok(Some(relays)),
