@@ -20,6 +20,7 @@ pub mod http;
 pub mod hub;
 pub mod lookalike;
 pub mod metrics;
+pub mod rooms;
 pub mod server;
 pub mod session;
 pub mod tls;

@@ -1,8 +1,9 @@
 //! The server API on the HTTP port, for the operator's own backend: JSON over HTTP under
 //! `/api/v1`, each request carrying one of the relay's API keys (`Authorization: Bearer
 //! KEY`, keys from `--api-key-file`). Without a key file the API is off and every route
-//! answers 404 saying so. The routes ([`rooms`]) publish into a room as a named sender,
-//! read its history and list its members; docs/api.md describes them and
+//! answers 404 saying so. The routes publish into a room as a named sender, read its
+//! history and list its members ([`rooms`]), and keep rooms as records: the directory,
+//! creating a room with a topic, changing the topic ([`directory`]); docs/api.md describes them and
 //! docs/openapi.json is their contract (the tests validate every answer against it).
 //!
 //! Every error is `{"error": {"code": "...", "message": "..."}}` with an HTTP status: the
@@ -10,6 +11,7 @@
 //! `UNAVAILABLE`, ...), else one of the API's own (`UNAUTHORIZED`, `API_DISABLED`,
 //! `BAD_REQUEST`, `NOT_FOUND`).
 
+mod directory;
 mod keys;
 mod rooms;
 
@@ -56,6 +58,7 @@ pub const PREFIX: &str = "/api/v1";
 /// The API's routes under [`PREFIX`], each behind the key check.
 pub fn router(state: Arc<ApiState>) -> Router {
     let api = rooms::routes()
+        .merge(directory::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .layer(DefaultBodyLimit::max(MAX_BODY))

@@ -70,7 +70,7 @@ impl From<Message> for StoredMessage {
 }
 
 /// The room of the path, checked.
-fn room_of(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
+pub(super) fn room_of(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError> {
     let Path(room) = path.map_err(|e| ApiError::bad_request(e.body_text()))?;
     validate_room(&room).map_err(|e| ApiError::invalid(e.code, e.message))?;
     Ok(room)
@@ -78,7 +78,7 @@ fn room_of(path: Result<Path<String>, PathRejection>) -> Result<String, ApiError
 
 /// A body the API cannot read: 415 without a JSON content type, 413 over the size limit,
 /// else 400 (malformed JSON, a missing or unknown field, a value of the wrong type).
-fn json_error(e: JsonRejection) -> ApiError {
+pub(super) fn json_error(e: JsonRejection) -> ApiError {
     match e.status() {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => {
             ApiError::new(e.status(), "UNSUPPORTED_MEDIA_TYPE", e.body_text())
@@ -100,6 +100,7 @@ async fn publish(
     validate_nick(&publish.from).map_err(|e| ApiError::invalid(e.code, e.message))?;
     let max_text = state.relay.limits.max_text_bytes as usize;
     validate_text(&publish.text, max_text).map_err(|e| ApiError::invalid(e.code, e.message))?;
+    state.relay.rooms.ensure(&room, &publish.from).await?;
     let stored = state
         .relay
         .broker

@@ -61,6 +61,39 @@ pub enum ClaimOutcome {
     Taken,
 }
 
+/// A room as a record: created explicitly with a topic, or implicitly when someone first
+/// joins or sends to its name (public, no topic). Names are never reused: an archived room
+/// keeps its record and its history.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct RoomRecord {
+    pub name: String,
+    /// What the room is about; empty for none.
+    pub topic: String,
+    /// Private rooms are left out of the directory (and need a grant to join in token mode).
+    pub private: bool,
+    /// Archived rooms are read-only and left out of the directory.
+    pub archived: bool,
+    /// When the record was made, ms since the Unix epoch (the store's clock).
+    pub created_ms: u64,
+    /// Who made it (a nick, or the API's sender).
+    pub created_by: String,
+}
+
+/// A change to a room's record; `None` fields stay as they are.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoomChange {
+    pub topic: Option<String>,
+    pub archived: Option<bool>,
+}
+
+/// One page of the room directory: public, unarchived rooms in name order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RoomPage {
+    pub rooms: Vec<RoomRecord>,
+    /// The name to continue after, if the directory goes on.
+    pub next: Option<String>,
+}
+
 /// Where a room's history stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RoomHead {
@@ -241,6 +274,32 @@ pub trait Broker: Send + Sync + 'static {
         claims: &[NickClaim],
         ttl: std::time::Duration,
     ) -> Result<Vec<ClaimOutcome>, BrokerError>;
+
+    /// Stores `record` unless a record of its name exists; the stored record (the new one, or
+    /// the one already there) and whether this call made it. Atomic: two callers racing for
+    /// one name get the same record, and only one gets `true`.
+    async fn create_room(&self, record: RoomRecord) -> Result<(RoomRecord, bool), BrokerError>;
+
+    /// The record of `room`, if it has one.
+    async fn room(&self, room: &str) -> Result<Option<RoomRecord>, BrokerError>;
+
+    /// Applies `change` to `room`'s record; the record after it, `None` if there is none.
+    async fn update_room(
+        &self,
+        room: &str,
+        change: RoomChange,
+    ) -> Result<Option<RoomRecord>, BrokerError>;
+
+    /// Up to `limit` public, unarchived rooms whose name or topic contains `search`
+    /// (case-insensitive; empty: every room), in name order after `after`. A store may look
+    /// at a bounded number of records per call and return fewer than `limit` with `next`
+    /// set: the caller asks again from there.
+    async fn list_rooms(
+        &self,
+        search: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<RoomPage, BrokerError>;
 
     /// The nicks with a session in `room` on any relay of the cluster, sorted, or `None` if
     /// this broker serves this relay alone (the default: the hub's members are the room's).

@@ -32,6 +32,7 @@ use crate::broker::SharedBroker;
 use crate::claims::Claims;
 use crate::hub::{Hub, SlowFlag};
 use crate::metrics::Metrics;
+use crate::rooms::Rooms;
 use crate::transport::{Conn, RecvStream, SendStream};
 pub use identity::WARN_BEFORE;
 use identity::{ModeCount, TokenClock};
@@ -64,6 +65,8 @@ pub struct RelayState {
     quotas: AddressQuotas,
     /// The auth mode and keys: who a session is and what it may do.
     pub auth: Arc<Auth>,
+    /// Rooms' records and the directory.
+    pub rooms: Arc<Rooms>,
 }
 
 impl RelayState {
@@ -78,6 +81,7 @@ impl RelayState {
     ) -> RelayState {
         RelayState {
             node_id,
+            rooms: Rooms::new(broker.clone(), hub.clone()),
             hub,
             broker,
             claims,

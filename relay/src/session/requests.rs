@@ -119,6 +119,7 @@ impl Session {
                 return self.broker_failed(id, e).await;
             }
         };
+        self.state.rooms.ensure_later(&room, &self.nick);
         let (outcome, after, backfill) = match resume {
             None => (ResumeOutcome::Live, head.last_seq, false),
             Some(p) if p.epoch != 0 && p.epoch != head.epoch => (
@@ -212,6 +213,7 @@ impl Session {
                 Refused::Broker(e) => self.broker_failed(id, e).await,
             };
         }
+        self.state.rooms.ensure_later(&room, &self.nick);
         let stored = self.state.broker.publish(NewMessage {
             room,
             from: self.nick.clone(),

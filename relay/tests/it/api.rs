@@ -14,7 +14,7 @@ use crate::support::cluster::ClusterRelay;
 use crate::support::{RawClient, TestRelay, WAIT, expect_error, join, request_send, send_text};
 use chitchat_tests::redis::{Persistence, RedisServer};
 
-const KEY: &str = "0123456789abcdef0123456789abcdef";
+pub(crate) const KEY: &str = "0123456789abcdef0123456789abcdef";
 const OTHER_KEY: &str = "ffffffffffffffffffffffffffffffff-backend-2";
 
 /// The OpenAPI description, read once.
@@ -60,21 +60,21 @@ fn conforms(template: &str, method: &str, status: u16, body: &Value) {
 }
 
 /// One API call's answer.
-struct Answer {
-    status: u16,
-    body: Value,
+pub(crate) struct Answer {
+    pub status: u16,
+    pub body: Value,
 }
 
 impl Answer {
     /// The error code of a refusal.
-    fn code(&self) -> &str {
+    pub fn code(&self) -> &str {
         self.body["error"]["code"].as_str().unwrap_or("")
     }
 }
 
 /// Calls `method path` on `http` with `key` (if any), `body` as JSON (if any) and extra
 /// headers; checks the answer against the description of `template`.
-async fn call(
+pub(crate) async fn call(
     http: SocketAddr,
     key: Option<&str>,
     method: &str,
@@ -133,7 +133,7 @@ const MESSAGES: &str = "/api/v1/rooms/{room}/messages";
 const MEMBERS: &str = "/api/v1/rooms/{room}/members";
 
 /// A relay with the API on (the key file in its temp dir holds [`KEY`] and [`OTHER_KEY`]).
-async fn relay_with_api(extra: &[&str]) -> TestRelay {
+pub(crate) async fn relay_with_api(extra: &[&str]) -> TestRelay {
     let keys = tempfile::NamedTempFile::new().expect("a key file");
     std::fs::write(keys.path(), format!("# backends\n{KEY}\n{OTHER_KEY}\n")).unwrap();
     let path = keys.path().display().to_string();
@@ -145,7 +145,7 @@ async fn relay_with_api(extra: &[&str]) -> TestRelay {
     relay
 }
 
-async fn publish(http: SocketAddr, room: &str, from: &str, text: &str) -> Answer {
+pub(crate) async fn publish(http: SocketAddr, room: &str, from: &str, text: &str) -> Answer {
     let body = json!({ "from": from, "text": text }).to_string();
     let path = format!("/api/v1/rooms/{room}/messages");
     call(http, Some(KEY), "POST", (MESSAGES, &path), Some(&body), &[]).await

@@ -18,6 +18,7 @@
 mod claims;
 mod disk;
 mod retention;
+mod rooms;
 mod sqlite;
 mod writer;
 
@@ -35,7 +36,8 @@ use rusqlite::{Connection, params};
 use tokio::sync::oneshot;
 
 use super::api::{
-    Broker, BrokerError, ClaimOutcome, Deliver, NewMessage, NickClaim, RoomHead, Signal,
+    Broker, BrokerError, ClaimOutcome, Deliver, NewMessage, NickClaim, RoomChange, RoomHead,
+    RoomPage, RoomRecord, Signal,
 };
 use disk::{DiskFloor, MB};
 pub use retention::Retention;
@@ -106,6 +108,8 @@ enum WriterCommand {
     Close(oneshot::Sender<()>),
     /// Check, take or renew guest nick claims (see `Broker::claim_nicks`).
     Claim(ClaimJob),
+    /// Create or change a room record.
+    Room(rooms::RoomJob),
 }
 
 /// Nick claims to check and whom to answer.
@@ -409,6 +413,62 @@ impl Broker for EmbeddedBroker {
             return Err(closed());
         }
         answered.await.unwrap_or_else(|_| Err(closed()))
+    }
+
+    async fn create_room(&self, record: RoomRecord) -> Result<(RoomRecord, bool), BrokerError> {
+        let (reply, answered) = oneshot::channel();
+        self.queue_room(rooms::RoomJob::Create { record, reply })?;
+        answered.await.unwrap_or_else(|_| Err(closed()))
+    }
+
+    async fn room(&self, room: &str) -> Result<Option<RoomRecord>, BrokerError> {
+        let owned = room.to_owned();
+        self.read(format!("reading room {room}'s record"), move |conn| {
+            rooms::select_room(conn, &owned)
+        })
+        .await
+    }
+
+    async fn update_room(
+        &self,
+        room: &str,
+        change: RoomChange,
+    ) -> Result<Option<RoomRecord>, BrokerError> {
+        let (reply, answered) = oneshot::channel();
+        self.queue_room(rooms::RoomJob::Update {
+            room: room.to_owned(),
+            change,
+            reply,
+        })?;
+        answered.await.unwrap_or_else(|_| Err(closed()))
+    }
+
+    async fn list_rooms(
+        &self,
+        search: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<RoomPage, BrokerError> {
+        if limit == 0 {
+            return Ok(RoomPage::default());
+        }
+        let search = search.to_owned();
+        let after = after.map(str::to_owned);
+        self.read("reading the room directory".into(), move |conn| {
+            rooms::select_page(conn, &search, after.as_deref(), limit)
+        })
+        .await
+    }
+}
+
+impl EmbeddedBroker {
+    /// Hands a room write to the writer thread.
+    fn queue_room(&self, job: rooms::RoomJob) -> Result<(), BrokerError> {
+        let queued = self
+            .queue
+            .as_ref()
+            .is_some_and(|queue| queue.send(WriterCommand::Room(job)).is_ok());
+        if queued { Ok(()) } else { Err(closed()) }
     }
 }
 

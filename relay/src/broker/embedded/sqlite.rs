@@ -208,6 +208,8 @@ pub(super) fn open_writer(path: &Path) -> Result<(Connection, u64), BrokerError>
     }
     tx.execute_batch(CREATE_SENDS)
         .map_err(|e| sqlite_error(format_args!("{}: creating the send ids", context()), e))?;
+    tx.execute_batch(super::rooms::CREATE_ROOMS)
+        .map_err(|e| sqlite_error(format_args!("{}: creating the rooms table", context()), e))?;
     tx.execute_batch(CREATE_CLAIMS)
         .map_err(|e| sqlite_error(format_args!("{}: creating the nick claims", context()), e))?;
     let epoch: Option<u64> = tx

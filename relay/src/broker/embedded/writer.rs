@@ -8,13 +8,13 @@ use chitchat_protocol::Message;
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
-use super::claims;
 use super::retention::RetentionPass;
 use super::sqlite::{
     EXPIRE_SENDS, INSERT_MESSAGE, REMEMBER_SEND, SELECT_LAST_SEQ, SELECT_SEND, SELECT_TEXT,
     sqlite_error,
 };
 use super::{EmbeddedState, Job, WriterCommand};
+use super::{claims, rooms};
 use crate::broker::BrokerError;
 use crate::broker::api::SEND_ID_TTL;
 use crate::clock::now_ms;
@@ -58,6 +58,7 @@ impl Writer {
             let mut next = Some(first?);
             let mut closing = None;
             let mut claims = Vec::new();
+            let mut rooms = Vec::new();
             while let Some(command) = next.take() {
                 match command {
                     WriterCommand::Publish(job) => batch.push(job),
@@ -67,8 +68,9 @@ impl Writer {
                     }
                     // Another table: served after the batch, all in one transaction.
                     WriterCommand::Claim(job) => claims.push(job),
+                    WriterCommand::Room(job) => rooms.push(job),
                 }
-                if batch.len() + claims.len() < MAX_BATCH {
+                if batch.len() + claims.len() + rooms.len() < MAX_BATCH {
                     next = commands.try_recv().ok();
                 }
             }
@@ -77,6 +79,9 @@ impl Writer {
             }
             if !claims.is_empty() {
                 claims::serve(&mut self.conn, claims, now_ms());
+            }
+            if !rooms.is_empty() {
+                rooms::serve(&mut self.conn, rooms);
             }
             if closing.is_some() {
                 return closing;

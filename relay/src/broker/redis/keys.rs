@@ -16,6 +16,11 @@
 //! - [`send_key`], `chitchat:{room}:send:<id>:<nick>`: a remembered send id, holding
 //!   `<seq>:<ts>` of the message it stored, expiring after `SEND_ID_TTL`.
 //!
+//! A room's record is [`room_key`], `chitchat:{room}:room`, a hash with the fields `topic`,
+//! `private` and `archived` (`0`/`1`), `created_ms` and `created_by`; every room with a record
+//! is a member of [`ROOMS_INDEX`], a sorted set (all scores 0, so in name order) read with
+//! `ZRANGE ... BYLEX` for the directory.
+//!
 //! A guest nick claim is [`claim_key`], `chitchat:claim:<skeleton>`, holding the hex
 //! SHA-256 of the claimant's secret and expiring after the claim's time-to-live.
 //!
@@ -36,6 +41,15 @@ pub const REGISTRY_INDEX: &str = "chitchat:{_relays}:index";
 /// The count of registrations of a new instance under a node id: a relay that sees it move
 /// knows instances came or went, even ones that lived and died between two of its checks.
 pub const REGISTRATIONS_KEY: &str = "chitchat:{_relays}:registrations";
+
+/// Every room with a record, in name order (scores all 0). Its `{_rooms}` tag cannot be a
+/// room's (room names start with a letter, a digit or `@`).
+pub const ROOMS_INDEX: &str = "chitchat:{_rooms}:index";
+
+/// The hash holding `room`'s record.
+pub fn room_key(room: &str) -> String {
+    format!("chitchat:{{{room}}}:room")
+}
 
 /// The key holding `room`'s last seq.
 pub fn seq_key(room: &str) -> String {

@@ -39,7 +39,8 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use tracing::Instrument;
 
 use super::api::{
-    Broker, BrokerError, ClaimOutcome, Deliver, NewMessage, NickClaim, RelayInfo, RoomHead, Signal,
+    Broker, BrokerError, ClaimOutcome, Deliver, NewMessage, NickClaim, RelayInfo, RoomChange,
+    RoomHead, RoomPage, RoomRecord, Signal,
 };
 
 mod bus;
@@ -50,6 +51,7 @@ pub mod keys;
 mod link;
 mod presence;
 mod registry;
+mod rooms;
 pub mod scripts;
 mod sender;
 mod stream;
@@ -478,6 +480,31 @@ impl Broker for RedisBroker {
             return Err(closed());
         }
         claims::claim_nicks(&self.state, claims, ttl).await
+    }
+
+    async fn create_room(&self, record: RoomRecord) -> Result<(RoomRecord, bool), BrokerError> {
+        rooms::create(&self.state.active, record).await
+    }
+
+    async fn room(&self, room: &str) -> Result<Option<RoomRecord>, BrokerError> {
+        rooms::get(&self.state.active, room).await
+    }
+
+    async fn update_room(
+        &self,
+        room: &str,
+        change: RoomChange,
+    ) -> Result<Option<RoomRecord>, BrokerError> {
+        rooms::update(&self.state.active, room, change).await
+    }
+
+    async fn list_rooms(
+        &self,
+        search: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<RoomPage, BrokerError> {
+        rooms::list(&self.state.active, search, after, limit).await
     }
 
     async fn room_members(&self, room: &str) -> Result<Option<Vec<String>>, BrokerError> {

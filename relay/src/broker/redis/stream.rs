@@ -93,8 +93,13 @@ pub(super) async fn read_before(
     Ok(messages)
 }
 
-/// Runs one read command on the current connection, with a deadline.
-async fn query(active: &ActiveConn, cmd: &Cmd, what: &str) -> Result<Value, BrokerError> {
+/// Runs `cmd` on the current command connection within the command deadline; `what` names it
+/// in errors.
+pub(super) async fn query(
+    active: &ActiveConn,
+    cmd: &Cmd,
+    what: &str,
+) -> Result<Value, BrokerError> {
     let link = active.get()?;
     let mut conn = link.conn.clone();
     match tokio::time::timeout(COMMAND_TIMEOUT, cmd.query_async::<Value>(&mut conn)).await {

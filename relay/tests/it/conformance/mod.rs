@@ -24,6 +24,7 @@
 mod claims;
 mod delivery;
 mod numbering;
+mod rooms;
 mod send_ids;
 mod sink;
 
@@ -45,6 +46,7 @@ pub use numbering::{
     call_order_is_seq_order, concurrent_publishers_get_gapless_seqs,
     many_rooms_at_once_stay_gapless, numbering_starts_at_one_per_room, publish_agrees_with_reads,
 };
+pub use rooms::room_records_are_created_once_and_listed;
 pub use send_ids::repeated_send_id_is_stored_once;
 pub use sink::RecordingSink;
 
@@ -79,6 +81,7 @@ pub const CASES: &[&str] = &[
     "fields_survive_the_round_trip",
     "repeated_send_id_is_stored_once",
     "nick_claims_are_held_by_one_secret",
+    "room_records_are_created_once_and_listed",
 ];
 
 /// Makes one `#[tokio::test]` per conformance case, each calling the case with a factory
@@ -103,6 +106,7 @@ macro_rules! broker_conformance_tests {
             fields_survive_the_round_trip,
             repeated_send_id_is_stored_once,
             nick_claims_are_held_by_one_secret,
+            room_records_are_created_once_and_listed,
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {

@@ -1,0 +1,140 @@
+//! Rooms as records, on top of the broker's store: a room gets its record when it is created
+//! explicitly (with a topic) or, so the quick start stays one step, the first time anyone
+//! joins or posts to its name ([`Rooms::ensure`], once per name per relay); and the
+//! directory ([`Rooms::directory`]): public rooms with their member counts across relays and
+//! their last activity, a page at a time.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use futures::future::join_all;
+
+use crate::broker::{BrokerError, RoomRecord, SharedBroker};
+use crate::clock::now_ms;
+use crate::hub::Hub;
+
+/// Room names this relay knows have a record, at most: past it the set starts over (a
+/// name then costs one idempotent create again), so memory stays bounded however many
+/// rooms come and go.
+const KNOWN_MAX: usize = 100_000;
+
+/// One directory entry.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct RoomEntry {
+    #[serde(flatten)]
+    pub record: RoomRecord,
+    /// Nicks in the room on any relay of the cluster.
+    pub members: u64,
+    /// The room's newest seq (0: no messages yet).
+    pub last_seq: u64,
+    /// When its newest stored message was stored (ms since the Unix epoch), if it has one.
+    pub last_activity_ms: Option<u64>,
+}
+
+/// The rooms' records and directory.
+pub struct Rooms {
+    broker: SharedBroker,
+    hub: Arc<Hub>,
+    known: Mutex<HashSet<String>>,
+}
+
+impl Rooms {
+    pub fn new(broker: SharedBroker, hub: Arc<Hub>) -> Arc<Rooms> {
+        Arc::new(Rooms {
+            broker,
+            hub,
+            known: Mutex::new(HashSet::new()),
+        })
+    }
+
+    fn knows(&self, room: &str) -> bool {
+        self.known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(room)
+    }
+
+    fn remember(&self, room: &str) {
+        let mut known = self.known.lock().unwrap_or_else(PoisonError::into_inner);
+        if known.len() >= KNOWN_MAX {
+            known.clear();
+        }
+        known.insert(room.to_owned());
+    }
+
+    /// Makes sure `room` has a record, making a public one without a topic by `by` if it has
+    /// none. Cheap after the first call for a name.
+    pub async fn ensure(&self, room: &str, by: &str) -> Result<(), BrokerError> {
+        if self.knows(room) {
+            return Ok(());
+        }
+        self.broker
+            .create_room(RoomRecord {
+                name: room.to_owned(),
+                topic: String::new(),
+                private: false,
+                archived: false,
+                created_ms: now_ms(),
+                created_by: by.to_owned(),
+            })
+            .await?;
+        self.remember(room);
+        Ok(())
+    }
+
+    /// [`Rooms::ensure`] on a task of its own, so a join does not wait for it; a failure is
+    /// logged (the next join of the name tries again).
+    pub fn ensure_later(self: &Arc<Self>, room: &str, by: &str) {
+        if self.knows(room) {
+            return;
+        }
+        let rooms = self.clone();
+        let (room, by) = (room.to_owned(), by.to_owned());
+        tokio::spawn(async move {
+            if let Err(e) = rooms.ensure(&room, &by).await {
+                tracing::warn!(room, "recording the room failed: {e}");
+            }
+        });
+    }
+
+    /// Creates `record`; the stored record and whether this call made it.
+    pub async fn create(&self, record: RoomRecord) -> Result<(RoomRecord, bool), BrokerError> {
+        let name = record.name.clone();
+        let result = self.broker.create_room(record).await?;
+        self.remember(&name);
+        Ok(result)
+    }
+
+    /// `record` with its member count and last activity.
+    pub async fn entry(&self, record: RoomRecord) -> Result<RoomEntry, BrokerError> {
+        let name = record.name.clone();
+        let members = match self.broker.room_members(&name).await? {
+            Some(nicks) => nicks.len(),
+            None => self.hub.members(&name).len(),
+        };
+        let newest = self.broker.read_before(&name, None, 1).await?;
+        let newest = newest.last();
+        Ok(RoomEntry {
+            record,
+            members: members as u64,
+            last_seq: newest.map_or(0, |m| m.seq),
+            last_activity_ms: newest.map(|m| m.ts),
+        })
+    }
+
+    /// One directory page: public, unarchived rooms whose name or topic contains `search`,
+    /// in name order after `after`; the name to continue after, if there are more.
+    pub async fn directory(
+        &self,
+        search: &str,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<(Vec<RoomEntry>, Option<String>), BrokerError> {
+        let page = self.broker.list_rooms(search, after, limit).await?;
+        let entries = join_all(page.rooms.into_iter().map(|r| self.entry(r)))
+            .await
+            .into_iter()
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok((entries, page.next))
+    }
+}
