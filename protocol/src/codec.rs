@@ -85,8 +85,8 @@ macro_rules! frame_types {
     )*};
 }
 frame_types!(
-    crate::ClientFrame = 9,
-    crate::ServerFrame = 11,
+    crate::ClientFrame = 12,
+    crate::ServerFrame = 13,
     crate::RoomFrame = 3,
     crate::ClientDatagram = 1,
     crate::ServerDatagram = 1,

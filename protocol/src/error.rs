@@ -105,6 +105,10 @@ codes! {
     /// The session's token expired before a `Refresh` replaced it (closes the connection;
     /// reconnect with a fresh token and resume).
     TOKEN_EXPIRED = 32, "sign-in expired";
+    /// `CreateRoom` for a name that has a record already (the first record stays). Not fatal.
+    ROOM_EXISTS = 33, "room exists";
+    /// `SetTopic` for a room without a record. Not fatal.
+    NO_SUCH_ROOM = 34, "no such room";
 }
 
 impl ErrorCode {

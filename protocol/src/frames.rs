@@ -56,6 +56,29 @@ pub enum ClientFrame {
     /// answered by [`ServerFrame::Refreshed`]. The new token must name the same user; a token
     /// that fails verification is answered with `UNAUTHORIZED`, which closes the session.
     Refresh { id: u32, token: String },
+    /// A page of the room directory: public rooms whose name or topic contains `search`
+    /// (case-insensitive; empty: every one), in name order after `after`, at most `limit`
+    /// (1 to [`crate::MAX_ROOMS_PAGE`]). Answered by [`ServerFrame::Rooms`].
+    ListRooms {
+        id: u32,
+        search: String,
+        after: Option<String>,
+        limit: u16,
+    },
+    /// Make a room with a topic (see [`crate::validate_topic`]). Answered by
+    /// [`ServerFrame::RoomInfo`], or `ROOM_EXISTS`.
+    CreateRoom {
+        id: u32,
+        room: String,
+        topic: String,
+    },
+    /// Change the topic of a room this session has joined (token mode: with write access).
+    /// Answered by [`ServerFrame::RoomInfo`].
+    SetTopic {
+        id: u32,
+        room: String,
+        topic: String,
+    },
 }
 
 /// Opens a session.
@@ -120,6 +143,31 @@ pub enum ServerFrame {
     /// send a [`ClientFrame::Refresh`] before then, or the session is closed with
     /// `TOKEN_EXPIRED`.
     TokenExpiring { expires_ms: u64 },
+    /// Answers [`ClientFrame::ListRooms`]: `next` is the name to ask after for more, `None`
+    /// at the end. A page may hold fewer than `limit` rooms while `next` is set.
+    Rooms {
+        id: u32,
+        rooms: Vec<RoomSummary>,
+        next: Option<String>,
+    },
+    /// Answers [`ClientFrame::CreateRoom`] and [`ClientFrame::SetTopic`]: the room now.
+    RoomInfo { id: u32, room: RoomSummary },
+}
+
+/// A room as the directory shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoomSummary {
+    pub name: String,
+    /// Empty for none.
+    pub topic: String,
+    /// Nicks in the room on any relay of the cluster.
+    pub members: u32,
+    /// The newest seq (0: no messages yet).
+    pub last_seq: u64,
+    /// When the newest message was stored, ms since the Unix epoch (0: no messages yet).
+    pub last_activity_ms: u64,
+    /// Who made the room (the first to join or post to its name, unless made with a topic).
+    pub created_by: String,
 }
 
 /// Answers [`Hello`].

@@ -20,8 +20,9 @@ pub use frames::*;
 pub use unicode::nick_skeleton;
 pub use validate::{
     MAX_DM_MEMBERS, MAX_DM_ROOM_LEN, MAX_GUEST_SECRET_LEN, MAX_NICK_CHARS, MAX_ROOM_LEN,
-    MAX_TOKEN_LEN, MIN_GUEST_SECRET_LEN, ValidationError, dm_members, dm_room,
-    validate_guest_secret, validate_nick, validate_room, validate_text,
+    MAX_ROOMS_PAGE, MAX_TOKEN_LEN, MAX_TOPIC_BYTES, MIN_GUEST_SECRET_LEN, ValidationError,
+    dm_members, dm_room, validate_guest_secret, validate_nick, validate_room, validate_text,
+    validate_topic,
 };
 
 /// The protocol version a client announces in [`Hello`]; a relay refuses any other.

@@ -233,9 +233,53 @@ pub fn validate_text(text: &str, max_bytes: usize) -> Result<(), ValidationError
     Ok(())
 }
 
+/// The longest room topic, in bytes: a line people read in a room list, not a document.
+pub const MAX_TOPIC_BYTES: usize = 256;
+
+/// The most rooms one directory page (`ListRooms`) holds.
+pub const MAX_ROOMS_PAGE: u16 = 100;
+
+/// A room topic: empty (none), or one line of at most [`MAX_TOPIC_BYTES`] under the rules of
+/// a message text ([`validate_text`]). Refusals are `INVALID_TEXT` or `TEXT_TOO_LONG`.
+pub fn validate_topic(topic: &str) -> Result<(), ValidationError> {
+    if topic.is_empty() {
+        return Ok(());
+    }
+    if topic.contains('\n') {
+        return Err(invalid(ErrorCode::INVALID_TEXT, "a topic is one line"));
+    }
+    validate_text(topic, MAX_TOPIC_BYTES).map_err(|e| ValidationError {
+        code: e.code,
+        message: e.message.replacen("message", "topic", 1),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn topics() {
+        for ok in [
+            "",
+            "Deploys and incidents",
+            "Zoë's 🎸 room",
+            &"t".repeat(256),
+        ] {
+            assert_eq!(validate_topic(ok), Ok(()), "{ok}");
+        }
+        for (bad, code) in [
+            ("two\nlines", ErrorCode::INVALID_TEXT),
+            ("   ", ErrorCode::INVALID_TEXT),
+            ("bidi \u{202e}", ErrorCode::INVALID_TEXT),
+            ("bell \u{7}", ErrorCode::INVALID_TEXT),
+            (&"t".repeat(257), ErrorCode::TEXT_TOO_LONG),
+        ] {
+            let refused = validate_topic(bad).unwrap_err();
+            assert_eq!(refused.code, code, "{bad:?}");
+            assert!(refused.message.contains("topic"), "{}", refused.message);
+        }
+    }
 
     #[test]
     fn nicks() {

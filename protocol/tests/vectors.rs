@@ -177,6 +177,37 @@ fn valid_vectors() -> Vec<(String, &'static str, Value, Vec<u8>)> {
     );
     push(
         &mut out,
+        "list-rooms",
+        c,
+        ClientFrame::ListRooms {
+            id: 8,
+            search: "deploy".into(),
+            after: Some("lobby".into()),
+            limit: 50,
+        },
+    );
+    push(
+        &mut out,
+        "create-room",
+        c,
+        ClientFrame::CreateRoom {
+            id: 9,
+            room: "ops".into(),
+            topic: "Deploys and incidents".into(),
+        },
+    );
+    push(
+        &mut out,
+        "set-topic",
+        c,
+        ClientFrame::SetTopic {
+            id: 10,
+            room: "ops".into(),
+            topic: String::new(),
+        },
+    );
+    push(
+        &mut out,
         "hello-guest-secret",
         c,
         ClientFrame::Hello(Hello {
@@ -354,6 +385,40 @@ fn valid_vectors() -> Vec<(String, &'static str, Value, Vec<u8>)> {
             expires_ms: 1_764_003_600_000,
         },
     );
+    let ops = RoomSummary {
+        name: "ops".into(),
+        topic: "Deploys and incidents".into(),
+        members: 3,
+        last_seq: 17,
+        last_activity_ms: 1_764_003_600_000,
+        created_by: "ada".into(),
+    };
+    push(
+        &mut out,
+        "rooms",
+        s,
+        ServerFrame::Rooms {
+            id: 8,
+            rooms: vec![
+                ops.clone(),
+                RoomSummary {
+                    name: "quiet".into(),
+                    topic: String::new(),
+                    members: 0,
+                    last_seq: 0,
+                    last_activity_ms: 0,
+                    created_by: "bob".into(),
+                },
+            ],
+            next: Some("quiet".into()),
+        },
+    );
+    push(
+        &mut out,
+        "room-info",
+        s,
+        ServerFrame::RoomInfo { id: 9, room: ops },
+    );
     let r = "room";
     push(
         &mut out,
@@ -437,7 +502,7 @@ fn invalid_vectors() -> Vec<(&'static str, &'static str, Vec<u8>, ErrorCode)> {
         (
             "unknown-type",
             "client",
-            vec![0, 0, 0, 1, 9],
+            vec![0, 0, 0, 1, 12],
             ErrorCode::UNKNOWN_FRAME,
         ),
         // Ping whose id varint is cut short.

@@ -9,6 +9,9 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::future::join_all;
 
+use chitchat_protocol::RoomSummary;
+
+use crate::auth::Auth;
 use crate::broker::{BrokerError, RoomRecord, SharedBroker};
 use crate::clock::now_ms;
 use crate::hub::Hub;
@@ -31,18 +34,36 @@ pub struct RoomEntry {
     pub last_activity_ms: Option<u64>,
 }
 
+impl RoomEntry {
+    /// The entry as the wire protocol carries it.
+    pub fn summary(&self) -> RoomSummary {
+        RoomSummary {
+            name: self.record.name.clone(),
+            topic: self.record.topic.clone(),
+            members: u32::try_from(self.members).unwrap_or(u32::MAX),
+            last_seq: self.last_seq,
+            last_activity_ms: self.last_activity_ms.unwrap_or(0),
+            created_by: self.record.created_by.clone(),
+        }
+    }
+}
+
 /// The rooms' records and directory.
 pub struct Rooms {
     broker: SharedBroker,
     hub: Arc<Hub>,
+    /// Which rooms are private (direct-message rooms, `--private-rooms`): their records say
+    /// so, which keeps them out of the directory.
+    auth: Arc<Auth>,
     known: Mutex<HashSet<String>>,
 }
 
 impl Rooms {
-    pub fn new(broker: SharedBroker, hub: Arc<Hub>) -> Arc<Rooms> {
+    pub fn new(broker: SharedBroker, hub: Arc<Hub>, auth: Arc<Auth>) -> Arc<Rooms> {
         Arc::new(Rooms {
             broker,
             hub,
+            auth,
             known: Mutex::new(HashSet::new()),
         })
     }
@@ -72,7 +93,7 @@ impl Rooms {
             .create_room(RoomRecord {
                 name: room.to_owned(),
                 topic: String::new(),
-                private: false,
+                private: self.auth.is_private(room),
                 archived: false,
                 created_ms: now_ms(),
                 created_by: by.to_owned(),
@@ -97,8 +118,10 @@ impl Rooms {
         });
     }
 
-    /// Creates `record`; the stored record and whether this call made it.
-    pub async fn create(&self, record: RoomRecord) -> Result<(RoomRecord, bool), BrokerError> {
+    /// Creates `record` (private if its name is); the stored record and whether this call
+    /// made it.
+    pub async fn create(&self, mut record: RoomRecord) -> Result<(RoomRecord, bool), BrokerError> {
+        record.private |= self.auth.is_private(&record.name);
         let name = record.name.clone();
         let result = self.broker.create_room(record).await?;
         self.remember(&name);

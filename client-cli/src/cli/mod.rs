@@ -3,6 +3,7 @@
 
 mod chat;
 mod history;
+mod rooms;
 mod secret;
 mod send;
 mod tail;
@@ -82,6 +83,22 @@ pub enum Command {
         /// The room to start in.
         room: String,
     },
+    /// The room directory: public rooms, their members and last activity, one per line.
+    Rooms {
+        /// Only rooms whose name or topic contains this (case-insensitive).
+        #[arg(long, value_name = "TEXT", default_value = "")]
+        search: String,
+        /// At most this many rooms.
+        #[arg(long, value_name = "N", default_value_t = 50,
+              value_parser = clap::value_parser!(u64).range(1..))]
+        limit: u64,
+        /// One JSON object per line: {"name","topic","members","last_seq","last_activity","created_by"}.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Make a room with a topic, or change a room's topic.
+    #[command(subcommand)]
+    Room(RoomCommand),
     /// Print the nick's guest secret, to use the nick on another device; or save one copied
     /// from another device with --import.
     Secret {
@@ -91,6 +108,31 @@ pub enum Command {
         /// With --import: replace a different secret already saved for the nick.
         #[arg(long, requires = "import")]
         replace: bool,
+    },
+}
+
+/// `chitchat room ...`.
+#[derive(Debug, Subcommand)]
+pub enum RoomCommand {
+    /// Make ROOM with a topic (refused if the room exists).
+    Create {
+        room: String,
+        /// What the room is about: one line, at most 256 bytes.
+        #[arg(long, value_name = "TEXT", default_value = "")]
+        topic: String,
+        /// Print the room as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Change ROOM's topic (an empty one clears it).
+    Topic {
+        room: String,
+        /// The new topic; several words are joined with spaces.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        topic: Vec<String>,
+        /// Print the room as JSON.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -109,6 +151,17 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         } => tail::run(&ctx, &room, since, count, json).await,
         Command::History { room, limit, json } => history::run(&ctx, &room, limit, json).await,
         Command::Chat { room } => chat::run(&ctx, &room).await,
+        Command::Rooms {
+            search,
+            limit,
+            json,
+        } => rooms::list(&ctx, &search, limit, json).await,
+        Command::Room(RoomCommand::Create { room, topic, json }) => {
+            rooms::create(&ctx, &room, &topic, json).await
+        }
+        Command::Room(RoomCommand::Topic { room, topic, json }) => {
+            rooms::topic(&ctx, &room, &topic.join(" "), json).await
+        }
         Command::Secret { import, replace } => {
             secret::run(&secrets, &ctx.nick, import.as_deref(), replace)
         }

@@ -145,6 +145,8 @@ pub(super) fn frame_name(frame: &ServerFrame) -> &'static str {
         ServerFrame::GoAway { .. } => "GoAway",
         ServerFrame::Refreshed { .. } => "Refreshed",
         ServerFrame::TokenExpiring { .. } => "TokenExpiring",
+        ServerFrame::Rooms { .. } => "Rooms",
+        ServerFrame::RoomInfo { .. } => "RoomInfo",
     }
 }
 
@@ -156,7 +158,9 @@ fn answer_id(frame: &ServerFrame) -> Option<u32> {
         | ServerFrame::Sent { id, .. }
         | ServerFrame::Members { id, .. }
         | ServerFrame::Pong { id, .. }
-        | ServerFrame::Refreshed { id, .. } => Some(*id),
+        | ServerFrame::Refreshed { id, .. }
+        | ServerFrame::Rooms { id, .. }
+        | ServerFrame::RoomInfo { id, .. } => Some(*id),
         ServerFrame::History(page) => Some(page.id),
         ServerFrame::Error(e) => Some(e.id),
         ServerFrame::Welcome(_)

@@ -14,6 +14,7 @@ mod io;
 pub mod link;
 pub mod race;
 mod retry;
+pub mod rooms;
 mod tls;
 
 use std::collections::HashMap;

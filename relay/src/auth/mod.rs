@@ -352,6 +352,12 @@ impl Auth {
         }))
     }
 
+    /// Whether `room` is left out of the room directory: a direct-message room, or one of
+    /// the `--private-rooms` patterns.
+    pub fn is_private(&self, room: &str) -> bool {
+        dm_members(room).is_some() || self.private.iter().any(|p| p.matches(room))
+    }
+
     /// Whether `identity` may do what needs `need` in `room`; the error is the `FORBIDDEN`
     /// message.
     pub fn authorize(&self, identity: &Identity, room: &str, need: Access) -> Result<(), String> {

@@ -30,6 +30,12 @@ pub(super) const MAX_HISTORY_IN_FLIGHT: usize = 4;
 const TYPING_PER_SEC: f64 = 4.0;
 const TYPING_BURST: f64 = 8.0;
 
+/// Room requests (ListRooms, CreateRoom, SetTopic) one session may make per second and in a
+/// burst: a person browsing the directory turns a page or two a second; a directory page
+/// costs the store a count and a read per room listed, so a flood of them is bounded here.
+const ROOM_REQUESTS_PER_SEC: f64 = 2.0;
+const ROOM_REQUESTS_BURST: f64 = 10.0;
+
 /// Limits that protect the relay and its users from any one client.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LimitsConfig {
@@ -124,6 +130,8 @@ pub(super) struct RateLimits {
     pub requests: TokenBucket,
     /// Typing datagrams.
     pub typing: TokenBucket,
+    /// ListRooms, CreateRoom and SetTopic.
+    pub rooms: TokenBucket,
 }
 
 impl RateLimits {
@@ -143,6 +151,7 @@ impl RateLimits {
                 ),
             ),
             typing: TokenBucket::new(TYPING_PER_SEC, TYPING_BURST),
+            rooms: TokenBucket::new(ROOM_REQUESTS_PER_SEC, ROOM_REQUESTS_BURST),
         }
     }
 }

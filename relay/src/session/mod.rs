@@ -11,6 +11,7 @@ mod limits;
 mod quota;
 mod requests;
 mod room_writer;
+mod rooms;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -81,7 +82,7 @@ impl RelayState {
     ) -> RelayState {
         RelayState {
             node_id,
-            rooms: Rooms::new(broker.clone(), hub.clone()),
+            rooms: Rooms::new(broker.clone(), hub.clone(), auth.clone()),
             hub,
             broker,
             claims,

@@ -64,6 +64,14 @@ impl Session {
             ClientFrame::Who { id, room } => self.who(id, room).await,
             ClientFrame::Ping { id } => self.send(&ServerFrame::Pong { id, ts: now_ms() }).await,
             ClientFrame::Refresh { id, token } => self.refresh(id, token).await,
+            ClientFrame::ListRooms {
+                id,
+                search,
+                after,
+                limit,
+            } => self.list_rooms(id, search, after, limit).await,
+            ClientFrame::CreateRoom { id, room, topic } => self.create_room(id, room, topic).await,
+            ClientFrame::SetTopic { id, room, topic } => self.set_topic(id, room, topic).await,
         }
     }
 
@@ -361,12 +369,16 @@ impl Session {
         }
     }
 
-    async fn not_joined(&mut self, id: u32, room: &str) -> Result<(), SessionError> {
+    pub(super) async fn not_joined(&mut self, id: u32, room: &str) -> Result<(), SessionError> {
         self.error(id, ErrorCode::NOT_JOINED, &format!("not in room {room}"))
             .await
     }
 
-    async fn broker_failed(&mut self, id: u32, e: BrokerError) -> Result<(), SessionError> {
+    pub(super) async fn broker_failed(
+        &mut self,
+        id: u32,
+        e: BrokerError,
+    ) -> Result<(), SessionError> {
         let frame = broker_error(id, &self.state.metrics, e);
         self.send(&frame).await
     }
@@ -401,7 +413,10 @@ fn counted_request(frame: &ClientFrame) -> Option<u32> {
         | ClientFrame::Leave { id, .. }
         | ClientFrame::Who { id, .. }
         | ClientFrame::History { id, .. }
-        | ClientFrame::Refresh { id, .. } => Some(*id),
+        | ClientFrame::Refresh { id, .. }
+        | ClientFrame::ListRooms { id, .. }
+        | ClientFrame::CreateRoom { id, .. }
+        | ClientFrame::SetTopic { id, .. } => Some(*id),
         ClientFrame::Hello(_)
         | ClientFrame::Send { .. }
         | ClientFrame::SendOnce { .. }

@@ -33,6 +33,8 @@ const CODES = [
   [30, 'UNAUTHORIZED', 'not signed in'],
   [31, 'FORBIDDEN', 'not allowed in that room'],
   [32, 'TOKEN_EXPIRED', 'sign-in expired'],
+  [33, 'ROOM_EXISTS', 'room exists'],
+  [34, 'NO_SUCH_ROOM', 'no such room'],
 ];
 
 /** Whether a relay closes the connection after sending this code (INVALID_NICK and NICK_TAKEN refuse a Hello). */

@@ -52,6 +52,14 @@ const HistoryPage = struct([
   ['messages', list(Message)],
   ['more', bool],
 ]);
+const RoomSummary = struct([
+  ['name', string],
+  ['topic', string],
+  ['members', u32],
+  ['last_seq', u64],
+  ['last_activity_ms', u64],
+  ['created_by', string],
+]);
 // ErrorCode is a newtype struct: on the wire and in JSON, just its u16.
 const ErrorFrame = struct([['id', u32], ['code', u16], ['message', string]]);
 
@@ -66,6 +74,9 @@ export const ClientFrame = enumeration('ClientFrame', [
   ['Ping', struct([['id', u32]])],
   ['SendOnce', struct([['id', u32], ['room', string], ['text', string], ['send_id', u64]])],
   ['Refresh', struct([['id', u32], ['token', string]])],
+  ['ListRooms', struct([['id', u32], ['search', string], ['after', option(string)], ['limit', u16]])],
+  ['CreateRoom', struct([['id', u32], ['room', string], ['topic', string]])],
+  ['SetTopic', struct([['id', u32], ['room', string], ['topic', string]])],
 ]);
 
 /** Frames the relay sends on a session's control stream. */
@@ -81,6 +92,8 @@ export const ServerFrame = enumeration('ServerFrame', [
   ['GoAway', struct([['reconnect_ms', u32], ['message', string]])],
   ['Refreshed', struct([['id', u32], ['expires_ms', u64]])],
   ['TokenExpiring', struct([['expires_ms', u64]])],
+  ['Rooms', struct([['id', u32], ['rooms', list(RoomSummary)], ['next', option(string)]])],
+  ['RoomInfo', struct([['id', u32], ['room', RoomSummary]])],
 ]);
 
 /** Frames on a room stream (server to client, one stream per joined room). */
