@@ -9,17 +9,6 @@ use super::sqlite::sqlite_error;
 use crate::broker::BrokerError;
 use crate::broker::api::{RoomChange, RoomPage, RoomRecord};
 
-/// The table: one row per room name. Created on every open (`IF NOT EXISTS`), so stores made
-/// before room records gain it without a schema version change.
-pub(super) const CREATE_ROOMS: &str = "CREATE TABLE IF NOT EXISTS rooms (
-         name       TEXT PRIMARY KEY NOT NULL,
-         topic      TEXT NOT NULL,
-         private    INTEGER NOT NULL,
-         archived   INTEGER NOT NULL,
-         created_ms INTEGER NOT NULL,
-         created_by TEXT NOT NULL
-     ) STRICT, WITHOUT ROWID;";
-
 const COLUMNS: &str = "name, topic, private, archived, created_ms, created_by";
 
 /// Records looked at per directory call at most: a search that matches little returns a

@@ -58,6 +58,17 @@ const CREATE_CLAIMS: &str = "CREATE TABLE IF NOT EXISTS nick_claims (
      ) STRICT, WITHOUT ROWID;
      CREATE INDEX IF NOT EXISTS nick_claims_expires ON nick_claims (expires);";
 
+/// The table: one row per room name. Created on every open (`IF NOT EXISTS`), so stores made
+/// before room records gain it without a schema version change.
+const CREATE_ROOMS: &str = "CREATE TABLE IF NOT EXISTS rooms (
+         name       TEXT PRIMARY KEY NOT NULL,
+         topic      TEXT NOT NULL,
+         private    INTEGER NOT NULL,
+         archived   INTEGER NOT NULL,
+         created_ms INTEGER NOT NULL,
+         created_by TEXT NOT NULL
+     ) STRICT, WITHOUT ROWID;";
+
 pub(super) const SELECT_SEND: &str = "SELECT seq, ts FROM sends \
      WHERE room = ?1 AND sender = ?2 AND send_id = ?3 AND expires > ?4";
 pub(super) const REMEMBER_SEND: &str = "INSERT OR REPLACE INTO sends \
@@ -208,7 +219,7 @@ pub(super) fn open_writer(path: &Path) -> Result<(Connection, u64), BrokerError>
     }
     tx.execute_batch(CREATE_SENDS)
         .map_err(|e| sqlite_error(format_args!("{}: creating the send ids", context()), e))?;
-    tx.execute_batch(super::rooms::CREATE_ROOMS)
+    tx.execute_batch(CREATE_ROOMS)
         .map_err(|e| sqlite_error(format_args!("{}: creating the rooms table", context()), e))?;
     tx.execute_batch(CREATE_CLAIMS)
         .map_err(|e| sqlite_error(format_args!("{}: creating the nick claims", context()), e))?;
