@@ -19,6 +19,7 @@ pub mod http;
 pub mod hub;
 pub mod lookalike;
 pub mod metrics;
+pub mod page_policy;
 pub mod server;
 pub mod session;
 pub mod tls;
