@@ -15,6 +15,7 @@ mod cluster_presence;
 mod cluster_registry;
 mod hostile_process;
 mod nick_claims;
+mod nick_claims_lost;
 mod send_once;
 mod session_limits;
 mod session_spec;
