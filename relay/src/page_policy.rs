@@ -1,6 +1,7 @@
 //! The page's Content-Security-Policy and the addresses it lets the page connect to: its own
 //! origin, every WebTransport and WebSocket URL its configuration lists (this relay and the
-//! cluster's other live relays) and the token URL.
+//! cluster's other live relays) and the token URL; and which `Host` headers the page may
+//! echo as this relay's address ([`certified_authority`]).
 //!
 //! A CSP host-source cannot name an IPv6 literal (`https://[::1]:4433` is not a valid source
 //! and browsers drop it), so a URL whose host is one is allowed by its scheme alone
@@ -23,6 +24,34 @@ pub fn websocket_url(http_url: &str) -> Option<String> {
         _ => return None,
     };
     Some(format!("{scheme}://{}{WEBSOCKET_PATH}", uri.authority()?))
+}
+
+/// `example.org:8080` -> `example.org`; `[::1]:8080` -> `[::1]`.
+pub fn host_without_port(host: &str) -> &str {
+    if host.starts_with('[') {
+        return match host.find(']') {
+            Some(end) => &host[..=end],
+            None => host,
+        };
+    }
+    match host.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => host,
+    }
+}
+
+/// `host` (a `Host` header) as `host[:port]` in lower case if its host is one of `allowed`
+/// (lower case, IPv6 in brackets) and its port, if any, a port number; `None` for anything
+/// else, so nothing but a known name and a number is ever echoed into the page.
+pub fn certified_authority(allowed: &[String], host: &str) -> Option<String> {
+    let host = host.to_ascii_lowercase();
+    let name = host_without_port(&host);
+    let port = &host[name.len()..];
+    let port_ok = port.is_empty()
+        || port
+            .strip_prefix(':')
+            .is_some_and(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
+    (port_ok && allowed.iter().any(|a| a == name)).then_some(host)
 }
 
 /// The connect-src source that lets the page reach `url`: `scheme://host[:port]`, or the
@@ -159,6 +188,41 @@ mod tests {
         }
         let csp = content_security_policy("{}", &["https://a.example;script-src *".into()]);
         assert_eq!(connect_src(&csp), "'self'", "{csp}");
+    }
+
+    #[test]
+    fn host_ports_are_stripped() {
+        assert_eq!(host_without_port("localhost:8080"), "localhost");
+        assert_eq!(host_without_port("[::1]:8080"), "[::1]");
+        assert_eq!(host_without_port("[::1]"), "[::1]");
+        assert_eq!(host_without_port("example.org"), "example.org");
+    }
+
+    #[test]
+    fn only_known_hosts_with_port_numbers_are_certified() {
+        let allowed: Vec<String> = ["localhost", "127.0.0.1", "[::1]", "relay.lan"]
+            .iter()
+            .map(|h| h.to_string())
+            .collect();
+        let certified = |host| certified_authority(&allowed, host);
+        assert_eq!(
+            certified("127.0.0.1:8080").as_deref(),
+            Some("127.0.0.1:8080")
+        );
+        assert_eq!(certified("[::1]:8080").as_deref(), Some("[::1]:8080"));
+        assert_eq!(certified("Relay.LAN").as_deref(), Some("relay.lan"));
+        for hostile in [
+            "evil.example:8080",
+            "[::1]:8080/evil",
+            "[::1]x",
+            "localhost:99999",
+            "localhost:0",
+            "localhost:80 evil",
+            "localhost:",
+            "",
+        ] {
+            assert_eq!(certified(hostile), None, "{hostile}");
+        }
     }
 
     #[test]

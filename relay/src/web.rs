@@ -28,7 +28,9 @@ use crate::auth::Auth;
 use crate::broker::{RelayInfo, SharedBroker};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
-use crate::page_policy::{content_security_policy, websocket_url};
+use crate::page_policy::{
+    certified_authority, content_security_policy, host_without_port, websocket_url,
+};
 use crate::tls::CertState;
 
 /// Where clients and other relays' pages reach this relay, as the relay registry tells
@@ -117,17 +119,9 @@ impl PageHosts {
 }
 
 impl PageHosts {
-    /// The `Host` header as `host[:port]` (lower case) if its host is one the page may name
-    /// and its port, if any, is a number; `None` for anything else.
+    /// The `Host` header as `host[:port]` if the certificate names its host.
     fn certified(&self, host: Option<&str>) -> Option<String> {
-        let host = host?.to_ascii_lowercase();
-        let name = host_without_port(&host);
-        let port = &host[name.len()..];
-        let port_ok = port.is_empty()
-            || port
-                .strip_prefix(':')
-                .is_some_and(|p| p.parse::<u16>().is_ok_and(|p| p > 0));
-        (port_ok && self.allowed.iter().any(|a| a == name)).then_some(host)
+        certified_authority(&self.allowed, host?)
     }
 
     /// This relay's WebSocket URL for a page requested with `host`: the origin the browser
@@ -403,20 +397,6 @@ impl WebState {
     }
 }
 
-/// `example.org:8080` -> `example.org`; `[::1]:8080` -> `[::1]`.
-fn host_without_port(host: &str) -> &str {
-    if host.starts_with('[') {
-        return match host.find(']') {
-            Some(end) => &host[..=end],
-            None => host,
-        };
-    }
-    match host.rsplit_once(':') {
-        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
-        _ => host,
-    }
-}
-
 /// The public HTTP routes; `/metrics` and `/relays` too when `with_admin` (no admin
 /// listener).
 pub fn router(state: Arc<WebState>, with_admin: bool) -> Router {
@@ -598,46 +578,19 @@ mod tests {
         };
         let pages = PageHosts::new(&public, &["relay.lan".into()], 4433);
         let http = "http://localhost:8080/";
+        let ws = |host| pages.websocket(host, http);
         assert_eq!(
-            pages.websocket(Some("127.0.0.1:8080"), http).as_deref(),
-            Some("ws://127.0.0.1:8080/ws")
-        );
-        assert_eq!(
-            pages.websocket(Some("[::1]:8080"), http).as_deref(),
+            ws(Some("[::1]:8080")).as_deref(),
             Some("ws://[::1]:8080/ws")
         );
-        assert_eq!(
-            pages
-                .websocket(Some("Relay.LAN"), "https://relay.lan/")
-                .as_deref(),
-            Some("wss://relay.lan/ws")
-        );
-        for hostile in [
-            "evil.example:8080",
-            "[::1]:8080/evil",
-            "[::1]x",
-            "localhost:99999",
-            "localhost:0",
-            "localhost:80 evil",
-            "",
-        ] {
+        let https = pages.websocket(Some("Relay.LAN"), "https://relay.lan/");
+        assert_eq!(https.as_deref(), Some("wss://relay.lan/ws"));
+        for other in [Some("evil.example:8080"), Some("[::1]:8080/evil"), None] {
             assert_eq!(
-                pages.websocket(Some(hostile), http).as_deref(),
+                ws(other).as_deref(),
                 Some("ws://localhost:8080/ws"),
-                "{hostile}"
+                "{other:?}"
             );
         }
-        assert_eq!(
-            pages.websocket(None, http).as_deref(),
-            Some("ws://localhost:8080/ws")
-        );
-    }
-
-    #[test]
-    fn host_ports_are_stripped() {
-        assert_eq!(host_without_port("localhost:8080"), "localhost");
-        assert_eq!(host_without_port("[::1]:8080"), "[::1]");
-        assert_eq!(host_without_port("[::1]"), "[::1]");
-        assert_eq!(host_without_port("example.org"), "example.org");
     }
 }
