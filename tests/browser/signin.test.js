@@ -15,7 +15,7 @@ import { createServer } from 'node:http';
 import path from 'node:path';
 import { after, test } from 'node:test';
 
-import { RELAY_BIN, Relay, cleanup, cli, describeBrowsers, launchBrowser, tempDir, waitFor } from './helpers.js';
+import { RELAY_BIN, Relay, cleanup, cli, describeBrowsers, launchBrowser, screenshot, tempDir, waitFor } from './helpers.js';
 import { assertNoPageErrors, assertOrderedOnce, joinRoom, messages, send, waitConnected, waitForTexts } from './pages.js';
 
 /** Default deadline for something to appear on the page. */
@@ -216,7 +216,9 @@ describeBrowsers('signing in', () => {
     const said = await page.evaluate(() => document.getElementById('signin-reason').textContent);
     assert.match(said, /Your sign-in expired and could not be renewed just now \(the sign-in service answered 503\)/);
     assert.match(said, /keeps trying by itself/);
+    assert.equal(await page.evaluate(() => document.getElementById('signin-title').textContent), 'Sign-in expired');
     assert.equal(await page.evaluate(() => document.getElementById('signin-retry').textContent), 'Try again now');
+    await screenshot(page, 'signin-expired');
     const metrics = await (await fetch(`http://[::1]:${relay.httpPort}/metrics`)).text();
     assert.match(metrics, /chitchat_errors_total\{code="TOKEN_EXPIRED"\} [1-9]/);
     assert.equal(await sessions(page), 1);

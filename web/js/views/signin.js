@@ -23,8 +23,9 @@ export class SignInView {
   }
 
   /** Opens the dialog, saying `reason`. */
-  open(reason, { retryLabel = 'I have signed in: try again' } = {}) {
+  open(reason, { title = 'Sign in', retryLabel = 'I have signed in: try again' } = {}) {
     if (!this.dialog) this.dialog = this.#build();
+    this.title.textContent = title;
     this.reason.textContent = reason || 'Sign in to chat here.';
     if (this.retryButton) this.retryButton.textContent = retryLabel;
     fieldError(this.input ?? this.reason, this.error, null);
@@ -37,7 +38,7 @@ export class SignInView {
     const detail = why ? ` (${why.replace(/[.\s]+$/, '')})` : '';
     this.open(
       `Your sign-in expired and could not be renewed just now${detail}. The page keeps trying by itself and picks up where it left off.`,
-      { retryLabel: 'Try again now' },
+      { title: 'Sign-in expired', retryLabel: 'Try again now' },
     );
   }
 
@@ -46,6 +47,7 @@ export class SignInView {
   }
 
   #build() {
+    this.title = h('h2', { id: 'signin-title', text: 'Sign in' });
     this.reason = h('p', { class: 'dialog-sub', id: 'signin-reason' });
     this.error = h('p', { class: 'field-error', id: 'signin-error', hidden: true, role: 'alert' });
     const actions = h('div', { class: 'dialog-actions' });
@@ -82,7 +84,7 @@ export class SignInView {
       );
     }
     const body = [
-      h('h2', { id: 'signin-title', text: 'Sign in' }),
+      this.title,
       this.reason,
       form ?? null,
       this.error,
