@@ -13,6 +13,12 @@
 //!
 //! A store that cannot answer refuses the Hello with `UNAVAILABLE`: admitting it could let
 //! someone use a nick claimed by another.
+//!
+//! A renewal that finds a live session's claim held by another secret (the store lost the
+//! claim, through a Redis failover or an outage past the time-to-live, and someone else
+//! claimed the nick meanwhile) ends that session with `NICK_TAKEN` ([`ClaimError::Lost`]):
+//! one nick is never held by two people. A claim that merely expired in the store, with
+//! nobody else claiming it, is simply claimed again by the renewal.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -76,6 +82,11 @@ pub enum ClaimError {
     /// The store did not answer.
     #[error("nick claims cannot be checked right now ({0}); try again shortly")]
     Unavailable(String),
+    /// A live session's claim was found held by another secret.
+    #[error(
+        "your nick '{0}' was claimed by another device while this session was connected (the relay's store had lost your claim); pick another nick, or reconnect to see whether the other device still holds it"
+    )]
+    Lost(String),
 }
 
 impl ClaimError {
@@ -83,10 +94,26 @@ impl ClaimError {
     pub fn code(&self) -> ErrorCode {
         match self {
             ClaimError::BadSecret(_) => ErrorCode::UNAUTHORIZED,
-            ClaimError::Taken(_) => ErrorCode::NICK_TAKEN,
+            ClaimError::Taken(_) | ClaimError::Lost(_) => ErrorCode::NICK_TAKEN,
             ClaimError::Unavailable(_) => ErrorCode::UNAVAILABLE,
         }
     }
+}
+
+/// A claim a live session holds, and how the session hears that it was lost.
+struct LiveClaim {
+    claim: NickClaim,
+    lost: CancellationToken,
+}
+
+/// What [`Claims::admit`] lets in.
+pub struct Admitted {
+    /// Whether the session holds the nick's claim (`false`: it came without a secret), which
+    /// direct-message rooms ask of their members in open mode.
+    pub holds: bool,
+    /// Cancelled if a renewal finds the claim held by another secret: the session then ends
+    /// with [`ClaimError::Lost`]. Never cancelled for a session that holds no claim.
+    pub lost: CancellationToken,
 }
 
 /// This relay's side of guest nick claims: the check on Hello and the renewal of the
@@ -97,7 +124,7 @@ pub struct Claims {
     /// The claims of open sessions admitted with a secret, by a number of their own; each
     /// leaves when its connection closes. One entry per such session, so bounded by the
     /// relay's session limit.
-    live: Mutex<HashMap<u64, NickClaim>>,
+    live: Mutex<HashMap<u64, LiveClaim>>,
     next: AtomicU64,
 }
 
@@ -114,14 +141,12 @@ impl Claims {
     /// Checks a Hello's nick and guest secret (`Hello.token`), claiming the nick for the
     /// secret if nobody holds it, and remembers the claim for renewal while `conn` lives. A
     /// Hello without a secret may use a nick nobody has claimed, without claiming it.
-    /// Whether the session holds the nick's claim (`false`: it came without a secret), which
-    /// direct-message rooms ask of their members in open mode.
     pub async fn admit(
         self: &Arc<Self>,
         conn: &Conn,
         nick: &str,
         secret: Option<&str>,
-    ) -> Result<bool, ClaimError> {
+    ) -> Result<Admitted, ClaimError> {
         let secret_hash = match secret {
             Some(secret) => {
                 validate_guest_secret(secret).map_err(|e| ClaimError::BadSecret(e.message))?;
@@ -145,27 +170,39 @@ impl Claims {
             Err(_) => return Err(ClaimError::Unavailable("the store did not answer".into())),
         };
         match outcome {
-            Some(ClaimOutcome::Held) => {
-                self.hold(conn, claim);
-                Ok(true)
-            }
-            Some(ClaimOutcome::Free) => Ok(false),
+            Some(ClaimOutcome::Held) => Ok(Admitted {
+                holds: true,
+                lost: self.hold(conn, claim),
+            }),
+            Some(ClaimOutcome::Free) => Ok(Admitted {
+                holds: false,
+                lost: CancellationToken::new(),
+            }),
             Some(ClaimOutcome::Taken) => Err(ClaimError::Taken(nick.to_owned())),
             None => Err(ClaimError::Unavailable("the store gave no answer".into())),
         }
     }
 
     /// Renews `claim` while `conn` is open: a small task forgets it when the connection
-    /// closes, so a closed session holds nothing here.
-    fn hold(self: &Arc<Self>, conn: &Conn, claim: NickClaim) {
+    /// closes, so a closed session holds nothing here. The token is cancelled if the claim
+    /// is lost to another secret.
+    fn hold(self: &Arc<Self>, conn: &Conn, claim: NickClaim) -> CancellationToken {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
-        self.live().insert(id, claim);
+        let lost = CancellationToken::new();
+        self.live().insert(
+            id,
+            LiveClaim {
+                claim,
+                lost: lost.clone(),
+            },
+        );
         let claims = Arc::clone(self);
         let conn = conn.clone();
         tokio::spawn(async move {
             conn.closed().await;
             claims.live().remove(&id);
         });
+        lost
     }
 
     /// How often [`Claims::run`] renews: a quarter of the time-to-live, so a claim survives
@@ -187,12 +224,14 @@ impl Claims {
     }
 
     /// One renewal pass: renews the claims of open sessions, each claim once however many
-    /// sessions hold it, in batches of [`RENEW_BATCH`].
+    /// sessions hold it, in batches of [`RENEW_BATCH`]. A claim gone from the store is taken
+    /// again; one held by another secret ends the sessions that held it.
     pub async fn renew(&self) {
         let claims: Vec<NickClaim> = {
             let live = self.live();
             let mut seen = HashSet::new();
             live.values()
+                .map(|live| &live.claim)
                 .filter(|claim| seen.insert((&claim.key, claim.secret_hash)))
                 .cloned()
                 .collect()
@@ -202,8 +241,7 @@ impl Claims {
                 Ok(outcomes) => {
                     for (claim, outcome) in batch.iter().zip(outcomes) {
                         if outcome == ClaimOutcome::Taken {
-                            // Only after renewals failed for most of the time-to-live.
-                            tracing::warn!(key = %claim.key, "a live session's nick claim was lost");
+                            self.lose(claim);
                         }
                     }
                 }
@@ -213,7 +251,19 @@ impl Claims {
         }
     }
 
-    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<u64, NickClaim>> {
+    /// Ends every live session holding `claim`: another secret holds its nick now.
+    fn lose(&self, claim: &NickClaim) {
+        let mut ended = 0;
+        for live in self.live().values() {
+            if live.claim.key == claim.key && live.claim.secret_hash == claim.secret_hash {
+                live.lost.cancel();
+                ended += 1;
+            }
+        }
+        tracing::warn!(key = %claim.key, sessions = ended, "a live session's nick claim is held by another secret; ending its sessions");
+    }
+
+    fn live(&self) -> std::sync::MutexGuard<'_, HashMap<u64, LiveClaim>> {
         self.live.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }

@@ -20,6 +20,7 @@ pub mod http;
 pub mod hub;
 pub mod lookalike;
 pub mod metrics;
+pub mod page_policy;
 pub mod rooms;
 pub mod server;
 pub mod session;

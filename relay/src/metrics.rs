@@ -82,6 +82,10 @@ impl Metrics {
             "chitchat_api_requests_total",
             "Server API requests (/api/v1), by outcome: accepted (a valid key), refused."
         );
+        metrics::describe_counter!(
+            "chitchat_nick_claims_lost_total",
+            "Sessions ended (NICK_TAKEN) because another secret held their guest nick's claim at renewal."
+        );
         metrics::describe_gauge!(
             "chitchat_worker_threads",
             "Threads serving sessions (--worker-threads)."
@@ -180,6 +184,11 @@ impl Metrics {
     /// `crate::auth::RefusalReason`).
     pub fn auth_refused(&self, reason: &'static str) {
         metrics::counter!("chitchat_auth_refusals_total", "reason" => reason).increment(1);
+    }
+
+    /// A session ended because its guest nick's claim was found held by another secret.
+    pub fn nick_claim_lost(&self) {
+        metrics::counter!("chitchat_nick_claims_lost_total").increment(1);
     }
 
     pub fn error(&self, code: ErrorCode) {

@@ -6,7 +6,8 @@
 //! used is kept only if the relay's certificate names it ([`PageHosts`]), otherwise the
 //! public address is used, so a shared cache cannot be poisoned with another host. The page
 //! carries a Content-Security-Policy allowing only its own assets, its import map (by hash)
-//! and the WebTransport origins it lists, and may not be framed.
+//! and the WebTransport and WebSocket origins it lists ([`crate::page_policy`]), and may not
+//! be framed.
 //!
 //! Every asset under web/ is embedded at build time and served at a content-hashed path with
 //! `Cache-Control: immutable`; index.html alone is `no-cache`, and carries the deployment's
@@ -21,14 +22,15 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use base64::Engine;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 
 use crate::auth::Auth;
 use crate::broker::{RelayInfo, SharedBroker};
 use crate::hub::Hub;
 use crate::metrics::Metrics;
+use crate::page_policy::{
+    certified_authority, content_security_policy, host_without_port, websocket_url,
+};
 use crate::tls::CertState;
 
 /// Where clients and other relays' pages reach this relay, as the relay registry tells
@@ -113,6 +115,31 @@ impl PageHosts {
             Some(h) if self.allowed.contains(&h) => format!("https://{h}:{}/", self.quic_port),
             _ => format!("https://{}/", self.public_quic),
         }
+    }
+}
+
+impl PageHosts {
+    /// The `Host` header as `host[:port]` if the certificate names its host.
+    fn certified(&self, host: Option<&str>) -> Option<String> {
+        certified_authority(&self.allowed, host?)
+    }
+
+    /// This relay's WebSocket URL for a page requested with `host`: the origin the browser
+    /// used when the certificate names its host (the scheme of `public_http`), else the one
+    /// derived from `public_http`.
+    fn websocket(&self, host: Option<&str>, public_http: &str) -> Option<String> {
+        let public = websocket_url(public_http)?;
+        Some(match self.certified(host) {
+            Some(authority) => {
+                let scheme = if public.starts_with("wss:") {
+                    "wss"
+                } else {
+                    "ws"
+                };
+                format!("{scheme}://{authority}/ws")
+            }
+            None => public,
+        })
     }
 }
 
@@ -231,40 +258,10 @@ impl WebApp {
             None => html.insert_str(0, &inject),
         }
         let mut connect = config.webtransport.clone();
-        connect.extend(config.auth.token_url.as_deref().and_then(origin));
+        connect.extend(config.websocket.iter().cloned());
+        connect.extend(config.auth.token_url.iter().cloned());
         (html, content_security_policy(&import_json, &connect))
     }
-}
-
-/// `scheme://host[:port]` of an http(s) URL, for the policy's connect-src.
-pub fn origin(url: &str) -> Option<String> {
-    let uri = axum::http::Uri::try_from(url).ok()?;
-    let scheme = uri.scheme_str().filter(|s| *s == "https" || *s == "http")?;
-    Some(format!("{scheme}://{}", uri.authority()?))
-}
-
-/// The page's policy: scripts, style sheets and images only from this origin (plus the
-/// inline import map, by its hash; the inline configuration is JSON data, never run), network
-/// access only to this origin, the WebTransport origins the page lists and the token URL's
-/// origin, no framing. Style
-/// attributes are allowed (the page colours each nick with a `--hue` property on the
-/// element); `<style>` elements are not.
-fn content_security_policy(import_json: &str, webtransport: &[String]) -> String {
-    let hash = base64::engine::general_purpose::STANDARD.encode(Sha256::digest(import_json));
-    let mut connect = String::from("'self'");
-    for url in webtransport {
-        // A URL the relay built itself from validated hosts; no spaces or semicolons.
-        let origin = url.trim_end_matches('/');
-        if !origin.contains([' ', ';', ',']) {
-            connect.push(' ');
-            connect.push_str(origin);
-        }
-    }
-    format!(
-        "default-src 'none'; script-src 'self' 'sha256-{hash}'; style-src 'self'; \
-         style-src-attr 'unsafe-inline'; img-src 'self'; connect-src {connect}; \
-         manifest-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
-    )
 }
 
 /// `js/app.js` + hash -> `js/app.<hash>.js`.
@@ -287,6 +284,9 @@ pub struct PageConfig {
     pub protocol_version: u16,
     /// WebTransport URLs to try, this relay's first.
     pub webtransport: Vec<String>,
+    /// WebSocket URLs to try, this relay's first (the page puts its own origin first in any
+    /// case), then the other live relays' in the same order as `webtransport`.
+    pub websocket: Vec<String>,
     /// SHA-256 (hex) of certificates to accept by hash (the dev leaves of the relays
     /// listed); empty with real certificates.
     pub cert_hashes: Vec<String>,
@@ -330,16 +330,30 @@ impl WebState {
     /// The page's configuration: this relay at the host the browser used if the relay's
     /// certificate names it (else at its public address), then the other live relays of
     /// the cluster, least busy first (so pages whose relay died spread over the others
-    /// rather than all landing on one).
+    /// rather than all landing on one), by WebTransport and by WebSocket (from each one's
+    /// registry `http` URL).
     async fn page_config(&self, headers: &HeaderMap) -> PageConfig {
         let host = headers.get(header::HOST).and_then(|h| h.to_str().ok());
         let mut webtransport = vec![self.pages.webtransport(host)];
+        let mut websocket: Vec<String> = self
+            .pages
+            .websocket(host, &self.public_http)
+            .into_iter()
+            .collect();
         let mut cert_hashes: Vec<String> = self.cert_hash().into_iter().collect();
         // Without the registry (Redis unreachable) the page still has this relay.
         if let Ok(Some(mut relays)) = self.broker.relays().await {
-            relays.retain(|r| r.node != self.node_id && !r.webtransport.is_empty());
+            relays.retain(|r| r.node != self.node_id);
             relays.sort_by(|a, b| (a.sessions, &a.node).cmp(&(b.sessions, &b.node)));
             for relay in relays {
+                if let Some(ws) = websocket_url(&relay.http)
+                    && !websocket.contains(&ws)
+                {
+                    websocket.push(ws);
+                }
+                if relay.webtransport.is_empty() {
+                    continue;
+                }
                 if !webtransport.contains(&relay.webtransport) {
                     webtransport.push(relay.webtransport);
                 }
@@ -354,6 +368,7 @@ impl WebState {
             node: self.node_id.clone(),
             protocol_version: chitchat_protocol::PROTOCOL_VERSION,
             webtransport,
+            websocket,
             cert_hashes,
             auth: PageAuth {
                 mode: self.auth.mode.as_str(),
@@ -379,20 +394,6 @@ impl WebState {
             sessions: (self.sessions)() as u64,
             seen_ms: crate::clock::now_ms(),
         }
-    }
-}
-
-/// `example.org:8080` -> `example.org`; `[::1]:8080` -> `[::1]`.
-fn host_without_port(host: &str) -> &str {
-    if host.starts_with('[') {
-        return match host.find(']') {
-            Some(end) => &host[..=end],
-            None => host,
-        };
-    }
-    match host.rsplit_once(':') {
-        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
-        _ => host,
     }
 }
 
@@ -570,25 +571,26 @@ mod tests {
     }
 
     #[test]
-    fn the_policy_lists_the_import_map_hash_and_webtransport_origins() {
-        let csp = content_security_policy("{}", &["https://localhost:4433/".into()]);
-        assert!(
-            csp.contains("connect-src 'self' https://localhost:4433;"),
-            "{csp}"
+    fn the_websocket_url_is_the_certified_origin_or_the_public_one() {
+        let public = PublicConfig {
+            public_addr: Some("chat.example.org:443".into()),
+            public_http: None,
+        };
+        let pages = PageHosts::new(&public, &["relay.lan".into()], 4433);
+        let http = "http://localhost:8080/";
+        let ws = |host| pages.websocket(host, http);
+        assert_eq!(
+            ws(Some("[::1]:8080")).as_deref(),
+            Some("ws://[::1]:8080/ws")
         );
-        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
-        // SHA-256 of "{}", base64.
-        assert!(
-            csp.contains("'sha256-RBNvo1WzZ4oRRq0W9+hknpT7T8If536DEMBg9hyq/4o='"),
-            "{csp}"
-        );
-    }
-
-    #[test]
-    fn host_ports_are_stripped() {
-        assert_eq!(host_without_port("localhost:8080"), "localhost");
-        assert_eq!(host_without_port("[::1]:8080"), "[::1]");
-        assert_eq!(host_without_port("[::1]"), "[::1]");
-        assert_eq!(host_without_port("example.org"), "example.org");
+        let https = pages.websocket(Some("Relay.LAN"), "https://relay.lan/");
+        assert_eq!(https.as_deref(), Some("wss://relay.lan/ws"));
+        for other in [Some("evil.example:8080"), Some("[::1]:8080/evil"), None] {
+            assert_eq!(
+                ws(other).as_deref(),
+                Some("ws://localhost:8080/ws"),
+                "{other:?}"
+            );
+        }
     }
 }

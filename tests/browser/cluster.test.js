@@ -1,7 +1,8 @@
 // The web client with two relays sharing one Redis (a cluster): messages cross relays, and
 // when the page's relay dies the page moves on to the next relay its configuration lists
 // (the relay registry tells each relay's page about the others) and resumes there,
-// missing nothing and repeating nothing.
+// missing nothing and repeating nothing. A page on the WebSocket does the same over the
+// WebSocket URLs its configuration lists.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -14,6 +15,7 @@ import {
   messages,
   openChat,
   send,
+  transportOf,
   waitForTexts,
 } from './pages.js';
 
@@ -162,6 +164,55 @@ describeBrowsers('cluster', () => {
     const shown = (await messages(page)).filter((m) => m.text === 'sent while the store stalls');
     assert.equal(shown.length, 1);
     assert.notEqual(shown[0].seq, null, 'the page confirmed it');
+    assertNoPageErrors(page);
+  });
+});
+
+describeBrowsers('cluster over the WebSocket', () => {
+  let redisUrl;
+  let certsDir;
+
+  before(async () => {
+    redisUrl = (await startRedis()).url;
+    certsDir = tempDir('certs');
+  });
+
+  after(cleanup);
+
+  test('a page forced onto the WebSocket fails over to the next relay over the WebSocket', async () => {
+    const first = await new Relay({ certsDir, extraArgs: ['--redis', redisUrl] }).start();
+    const second = await new Relay({ certsDir, extraArgs: ['--redis', redisUrl] }).start();
+    // The first relay's page lists the second's WebSocket (from its registry `http` URL),
+    // and its policy lets the page connect there.
+    const secondWs = `ws://localhost:${second.httpPort}/ws`;
+    await waitFor('the first relay to list the second relay\'s WebSocket', async () => {
+      const config = await (await fetch(`http://[::1]:${first.httpPort}/config.json`)).json();
+      return config.websocket.length === 2 && config.websocket[1] === secondWs;
+    });
+    const csp = (await fetch(`http://[::1]:${first.httpPort}/`)).headers.get('content-security-policy');
+    assert.match(csp, new RegExp(`connect-src [^;]*ws://localhost:${second.httpPort}[ ;]`));
+
+    const context = await launchBrowser({ transport: 'websocket' });
+    const page = await openChat(context, first, 'wendy');
+    assert.equal(await transportOf(page), 'websocket');
+    await joinRoom(page, 'ws-cluster');
+    assert.match(await page.locator('#conn-status').getAttribute('title'), new RegExp(`:${first.quicPort}(\\D|$)`));
+    await cli(second, 'zed', ['send', 'ws-cluster', 'via second 1']);
+    await waitForTexts(page, ['via second 1']);
+
+    await first.kill();
+    await cli(second, 'zed', ['send', 'ws-cluster', 'via second 2']);
+    await page
+      .locator(`#conn-status[data-state="open"][data-transport="websocket"][title*=":${second.quicPort}"]`)
+      .waitFor({ timeout: FAILOVER_MS });
+    await send(page, 'from the page after failover');
+    await cli(second, 'zed', ['send', 'ws-cluster', 'via second 3']);
+    const all = ['via second 1', 'via second 2', 'from the page after failover', 'via second 3'];
+    await waitForTexts(page, all, FAILOVER_MS);
+    const list = await messages(page);
+    assert.deepEqual(list.map((m) => m.text), all);
+    assert.deepEqual(list.map((m) => m.seq), [1, 2, 3, 4], 'no gap, nothing twice');
+    assertOrderedOnce(list);
     assertNoPageErrors(page);
   });
 });

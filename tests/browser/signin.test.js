@@ -1,7 +1,9 @@
 // The page against a relay in token mode (--auth jwt): signing in through a token URL served
 // by the test (a small HTTP server that sets a cookie on "login" and, for a request carrying
 // it, answers a token minted by `chitchat-relay token`), silent refresh of short-lived tokens
-// while messages keep arriving, and the development sign-in form.
+// while messages keep arriving, a token URL down long enough for the session to expire
+// (TOKEN_EXPIRED said in plain words, the room resumed once it is back), and the development
+// sign-in form.
 //
 // Steps use page.goto, page.evaluate, page.waitForFunction and page.click only.
 
@@ -13,11 +15,17 @@ import { createServer } from 'node:http';
 import path from 'node:path';
 import { after, test } from 'node:test';
 
-import { RELAY_BIN, Relay, cleanup, cli, describeBrowsers, launchBrowser, tempDir } from './helpers.js';
+import { RELAY_BIN, Relay, cleanup, cli, describeBrowsers, launchBrowser, screenshot, tempDir, waitFor } from './helpers.js';
 import { assertNoPageErrors, assertOrderedOnce, joinRoom, messages, send, waitConnected, waitForTexts } from './pages.js';
 
 /** Default deadline for something to appear on the page. */
 const SHOW_MS = 15_000;
+
+/**
+ * A 6 s token expiring, then the page's reconnects backing off (up to 15 s apart) until the
+ * token URL answers again: room for both on a loaded machine.
+ */
+const EXPIRY_MS = 40_000;
 
 /** A fresh HMAC secret file for one relay. */
 function secretFile() {
@@ -37,8 +45,9 @@ function mint(secret, sub, ttl, rooms = ['*=rw']) {
 
 /**
  * The operator's side, as small as it gets: POST /login sets a session cookie; GET /token
- * answers `{token}` for a request carrying it (a `ttl` token for `sub`), 401 otherwise. CORS
- * lets the relay's page (another port of localhost) call it with its cookies.
+ * answers `{token}` for a request carrying it (a `ttl` token for `sub`), 401 otherwise, and
+ * 503 while `server.down` is set (an outage). CORS lets the relay's page (another port of
+ * localhost) call it with its cookies.
  */
 async function tokenServer(secret, { sub, ttl }) {
   const server = createServer((req, res) => {
@@ -52,6 +61,12 @@ async function tokenServer(secret, { sub, ttl }) {
       return;
     }
     if (req.method === 'GET' && req.url === '/token') {
+      if (server.down) {
+        server.failed += 1;
+        res.statusCode = 503;
+        res.end('down for maintenance');
+        return;
+      }
       if (!(req.headers.cookie ?? '').includes('session=signed-in')) {
         server.refused += 1;
         res.statusCode = 401;
@@ -68,6 +83,8 @@ async function tokenServer(secret, { sub, ttl }) {
   });
   server.issued = 0;
   server.refused = 0;
+  server.failed = 0;
+  server.down = false;
   await new Promise((resolve) => server.listen(0, 'localhost', resolve));
   server.origin = `http://localhost:${server.address().port}`;
   return server;
@@ -174,6 +191,55 @@ describeBrowsers('signing in', () => {
     );
     assertOrderedOnce(list);
     assert.equal(await sessions(page), 1, 'refreshed on the live session, never reconnected');
+    assertNoPageErrors(page);
+  });
+
+  test('a sign-in that expires while the token URL is down is said plainly and resumes after', async () => {
+    // Each token lives 6 s: the page's silent refresh comes half way through.
+    const { secret, server, relay, page } = await withTokenUrl('6s');
+    await signInShown(page);
+    await signInThere(page, server);
+    await joinRoom(page, 'outage');
+    const writer = mint(secret, 'writer', '1h');
+    await cli(relay, 'writer', ['--token', writer, 'send', 'outage', 'before the outage']);
+    await waitForTexts(page, ['before the outage']);
+
+    // The token URL goes down: the refresh fails, and the relay closes the session with
+    // TOKEN_EXPIRED at the token's exp. The page says so in plain words and keeps trying.
+    server.down = true;
+    await page.waitForFunction(
+      () => document.getElementById('signin-dialog')?.open === true &&
+        /sign-in expired/.test(document.getElementById('signin-reason').textContent),
+      null,
+      { timeout: EXPIRY_MS },
+    );
+    const said = await page.evaluate(() => document.getElementById('signin-reason').textContent);
+    assert.match(said, /Your sign-in expired and could not be renewed just now \(the sign-in service answered 503\)/);
+    assert.match(said, /keeps trying by itself/);
+    assert.equal(await page.evaluate(() => document.getElementById('signin-title').textContent), 'Sign-in expired');
+    assert.equal(await page.evaluate(() => document.getElementById('signin-retry').textContent), 'Try again now');
+    await screenshot(page, 'signin-expired');
+    const metrics = await (await fetch(`http://[::1]:${relay.httpPort}/metrics`)).text();
+    assert.match(metrics, /chitchat_errors_total\{code="TOKEN_EXPIRED"\} [1-9]/);
+    assert.equal(await sessions(page), 1);
+
+    // Messages sent meanwhile are stored; once the token URL is back the page reconnects by
+    // itself, the notice goes, and the room resumes after its last message.
+    await cli(relay, 'writer', ['--token', writer, 'send', 'outage', 'during the outage']);
+    const failed = server.failed;
+    await waitFor('the page to keep asking the token URL', () => server.failed > failed, { timeout: EXPIRY_MS });
+    server.down = false;
+    await page.waitForFunction(() => document.getElementById('signin-dialog').open === false, null, {
+      timeout: EXPIRY_MS,
+    });
+    await waitConnected(page, EXPIRY_MS);
+    assert.equal(await sessions(page), 2, 'one new session, opened by the page itself');
+    await cli(relay, 'writer', ['--token', writer, 'send', 'outage', 'after the outage']);
+    const all = ['before the outage', 'during the outage', 'after the outage'];
+    await waitForTexts(page, all);
+    const list = await messages(page);
+    assert.deepEqual(list.map((m) => m.text), all);
+    assert.deepEqual(list.map((m) => m.seq), [1, 2, 3], 'no gap, nothing twice');
     assertNoPageErrors(page);
   });
 

@@ -12,10 +12,14 @@
 // The relay warns before a token expires (TokenExpiring); half the time left later the page
 // fetches a fresh one and sends Refresh on the live session: rooms go on streaming. A session
 // the relay closed with TOKEN_EXPIRED reconnects (connection.js) and asks for a token again,
-// which is fetched fresh because the one held has expired.
+// which is fetched fresh because the one held has expired. While the token URL fails (not
+// with 401/403: an outage), `expired` says so and the connection keeps trying with backoff;
+// the first session to open again reports `renewed`.
 //
 // Events (CustomEvent, details in brackets):
 //   signin   {reason}      no token can be had without the person: show the sign-in view
+//   expired  {reason}      the sign-in expired and no fresh token could be had yet
+//   renewed  {}            a session opened again after `expired`
 
 import { ErrorCode } from './codec.js';
 import { RequestError } from './connection.js';
@@ -59,6 +63,11 @@ export class Auth extends EventTarget {
     this.current = null;
     this.devName = sessionStorage.getItem(DEV_NAME_KEY);
     this.refreshTimer = null;
+    /**
+     * Whether the sign-in expired (TOKEN_EXPIRED, or the token held ran out) and no session
+     * opened since.
+     */
+    this.expired = false;
   }
 
   /** Whether the relay wants tokens. */
@@ -74,6 +83,9 @@ export class Auth extends EventTarget {
   async token() {
     const expires = this.current ? tokenExpiry(this.current) : null;
     if (this.current && (expires === null || expires - Date.now() > FRESH_MARGIN_MS)) return this.current;
+    // The token held has run out: the sign-in expired, whether or not TOKEN_EXPIRED came
+    // through before the session ended.
+    if (expires !== null && expires <= Date.now()) this.expired = true;
     return this.fetchToken();
   }
 
@@ -88,6 +100,8 @@ export class Auth extends EventTarget {
       if (e instanceof RequestError && e.code === ErrorCode.UNAUTHORIZED) {
         this.current = null;
         this.#emit('signin', { reason: e.message });
+      } else if (this.expired) {
+        this.#emit('expired', { reason: e.message });
       }
       throw e;
     }
@@ -110,12 +124,26 @@ export class Auth extends EventTarget {
     await this.fetchToken();
   }
 
-  /** Refreshes `conn`'s session when the relay warns that its token is expiring. */
+  /**
+   * Refreshes `conn`'s session when the relay warns that its token is expiring, and follows
+   * a session closed with TOKEN_EXPIRED until one opens again.
+   */
   attach(conn) {
     conn.addEventListener('tokenexpiring', (e) => {
       clearTimeout(this.refreshTimer);
       const wait = Math.max(0, (e.detail.expires_ms - Date.now()) / 2);
       this.refreshTimer = setTimeout(() => this.#refresh(conn), wait);
+    });
+    conn.addEventListener('fatal', (e) => {
+      if (e.detail.code !== ErrorCode.TOKEN_EXPIRED) return;
+      clearTimeout(this.refreshTimer);
+      this.expired = true;
+      this.current = null;
+    });
+    conn.addEventListener('welcome', () => {
+      if (!this.expired) return;
+      this.expired = false;
+      this.#emit('renewed', {});
     });
   }
 

@@ -1,5 +1,5 @@
 // The page's link to a relay over WebTransport or its WebSocket fallback: opening a session
-// (racing the transports, transport.js, and each configured WebTransport URL, staggered),
+// (racing the transports and each configured relay's URLs, dial.js),
 // the control stream (Hello, requests matched to answers by id, liveness pings),
 // the room streams, typing datagrams, and reconnecting by itself with backoff when the
 // session ends. It knows the protocol and nothing of the page: it reports through events.
@@ -32,28 +32,11 @@ import {
   errorInfo,
 } from './codec.js';
 import { ANSWERED_AFTER_STORE, LIVENESS_CHECK_MS, Liveness } from './liveness.js';
-import { firstToOpen } from './race.js';
-import {
-  HEAD_START_MS,
-  TransportMemory,
-  WEBSOCKET,
-  WEBTRANSPORT,
-  openWebSocket,
-  openWebTransport,
-  plan,
-  webTransportSupport,
-  websocketUrl,
-} from './transport.js';
+import { Dialer } from './dial.js';
+import { TransportMemory, websocketUrl } from './transport.js';
 
 /** How long opening a session (handshake, Hello, Welcome) may take before giving up on a URL. */
 const CONNECT_TIMEOUT_MS = 8_000;
-
-/**
- * The next configured URL is tried alongside a pending attempt after this long, or at once
- * when it fails (happy eyeballs, RFC 8305's connection attempt delay): a dead relay costs
- * a quarter second, not a connect timeout.
- */
-const CONNECT_STAGGER_MS = 250;
 
 /** How long fetching a fresh /config.json may take before using the one we have. */
 const CONFIG_TIMEOUT_MS = 3_000;
@@ -104,7 +87,7 @@ const ANSWERS = {
 export class Connection extends EventTarget {
   /**
    * @param {object} opts
-   * @param {object} opts.config  the page config ({webtransport, cert_hashes, ...})
+   * @param {object} opts.config  the page config ({webtransport, websocket, cert_hashes, ...})
    * @param {string} opts.nick
    * @param {(nick: string) => string|null} [opts.secret]  the guest secret sent for a nick (Hello.token)
    * @param {string} [opts.configUrl]  where to re-read the config before reconnecting
@@ -129,17 +112,14 @@ export class Connection extends EventTarget {
     this.secret = secret;
     this.configUrl = configUrl;
     this.memory = memory;
-    this.wsUrl = wsUrl;
-    /** Winners are remembered per relay: the one the page came from. */
-    this.relayKey = new URL(wsUrl).host;
-    this.support = webTransportSupport();
+    /** Which transport and relay each session is opened to (dial.js). */
+    this.dialer = new Dialer({ memory, wsUrl });
     this.state = 'stopped';
     this.welcome = null;
     /** The session in service, or null. */
     this.session = null;
     this.stopped = true;
     this.wake = null;
-    this.urlIndex = 0;
   }
 
   /** Starts connecting, and keeps the page connected until `stop()`. */
@@ -233,7 +213,7 @@ export class Connection extends EventTarget {
         }
         delay = goAway ? goAway.reconnect_ms : end.quick ? 0 : jitter(LOST_RETRY_MS);
         // Start with the next relay: this one just failed or is going away.
-        if (!end.quick) this.urlIndex += 1;
+        if (!end.quick) this.dialer.moveOn(session.transport);
       } else if (reason instanceof RequestError && NEEDS_PERSON.has(reason.code)) {
         this.stopped = true;
         this.#status('stopped', { reason });
@@ -266,58 +246,19 @@ export class Connection extends EventTarget {
   }
 
   /**
-   * Opens a session, racing the transports (transport.js `plan`): the first starts at once,
-   * the next HEAD_START_MS later or as soon as the first fails; the first session to open
-   * wins, a later one is closed. The winner is remembered for this relay when the page
-   * chose by itself.
+   * Opens a session (dial.js: the transports raced, each over the relays configured for it),
+   * with the token of the moment in token mode.
    */
   async #connect() {
     await this.#refreshConfig();
     this.token = this.getToken ? await this.getToken() : null;
-    const choice = this.memory.choice;
-    const order = plan({ support: this.support, choice, remembered: this.memory.winner(this.relayKey) });
-    const { value } = await firstToOpen({
-      count: order.length,
-      staggerMs: HEAD_START_MS,
-      open: (i) => (order[i] === WEBSOCKET ? this.#openWebSocket() : this.#openWebTransport()),
-      isFinal: (e) => e instanceof RequestError && NEEDS_PERSON.has(e.code),
-      discard: (session) => session.close('another transport answered first'),
-      stopped: () => this.stopped,
-    });
-    if (choice === 'auto' && order.length > 1) this.memory.remember(this.relayKey, value.transport);
-    return value;
-  }
-
-  /** A session over the relay's WebSocket (QMux). */
-  #openWebSocket() {
-    const url = this.wsUrl;
-    return Session.open({ transport: WEBSOCKET, url, connect: () => openWebSocket(url) }, this.nick, this);
-  }
-
-  /**
-   * A WebTransport session at one of the configured URLs, starting with `urlIndex`: each
-   * next URL is tried after CONNECT_STAGGER_MS or as soon as an earlier attempt fails, while
-   * the earlier ones go on; the first session to open wins and the others are closed.
-   */
-  async #openWebTransport() {
-    const urls = this.config.webtransport ?? [];
-    if (urls.length === 0) throw new Error('no relay address is configured');
-    const start = this.urlIndex % urls.length;
-    const hashes = this.config.cert_hashes ?? [];
-    const { value, index } = await firstToOpen({
-      count: urls.length,
-      staggerMs: CONNECT_STAGGER_MS,
-      open: (i) => {
-        const url = urls[(start + i) % urls.length];
-        return Session.open({ transport: WEBTRANSPORT, url, connect: () => openWebTransport(url, hashes) }, this.nick, this);
-      },
+    return this.dialer.open({
+      config: this.config,
+      open: (target) => Session.open(target, this.nick, this),
       // A refusal of the person (nick, version) would come from every relay alike.
       isFinal: (e) => e instanceof RequestError && NEEDS_PERSON.has(e.code),
-      discard: (session) => session.close('another relay answered first'),
       stopped: () => this.stopped,
     });
-    this.urlIndex = (start + index) % urls.length;
-    return value;
   }
 
   /** Reads the current config (certificate hashes change when a relay restarts). */

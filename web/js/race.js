@@ -1,7 +1,7 @@
 // Opening one of several things, happy-eyeballs style (RFC 8305): the first attempt starts
 // at once, each next one after a stagger or as soon as an earlier one fails, while the
 // earlier ones go on; the first to succeed wins and later successes are handed back to be
-// closed. connection.js races the configured relay URLs with it.
+// closed. dial.js races the transports, and the configured relay URLs of each, with it.
 
 /**
  * Runs `open(i)` for i in 0..count-1, staggered by `staggerMs`. Resolves `{value, index}`

@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::{Auth, AuthMode, Identity};
 use crate::broker::SharedBroker;
-use crate::claims::Claims;
+use crate::claims::{ClaimError, Claims};
 use crate::hub::{Hub, SlowFlag};
 use crate::metrics::Metrics;
 use crate::rooms::Rooms;
@@ -239,6 +239,7 @@ async fn handshake(
         identity: Identity::guest(&hello.nick),
         clock: TokenClock::default(),
         counted: None,
+        claim_lost: CancellationToken::new(),
     };
     let refused = if hello.version != PROTOCOL_VERSION {
         Some(fatal(
@@ -256,7 +257,13 @@ async fn handshake(
         let claim = state
             .claims
             .admit(conn, &session.nick, hello.token.as_deref());
-        claim.await.err().map(|e| fatal(e.code(), e.to_string()))
+        match claim.await {
+            Ok(admitted) => {
+                session.claim_lost = admitted.lost;
+                None
+            }
+            Err(e) => Some(fatal(e.code(), e.to_string())),
+        }
     } else {
         None
     };
@@ -302,6 +309,8 @@ struct Session {
     clock: TokenClock,
     /// Counts the session under its auth mode while it lives.
     counted: Option<ModeCount>,
+    /// Cancelled when another secret holds the nick's guest claim now (`claims.rs`).
+    claim_lost: CancellationToken,
 }
 
 /// An answer being prepared, and whether it is a History page (those are bounded apart).
@@ -322,6 +331,7 @@ impl Session {
         let shutdown = self.state.shutdown.clone();
         let mut drain_deadline: Option<Instant> = None;
         let slow = self.slow.clone();
+        let claim_lost = self.claim_lost.clone();
         let mut idle = IdleWatch::new(&self.conn, self.state.limits.session_idle_timeout());
         let mut ticker = tokio::time::interval(idle.tick());
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -329,6 +339,11 @@ impl Session {
             tokio::select! {
                 biased;
                 _ = slow.raised() => return Err(slow_consumer()),
+                _ = claim_lost.cancelled() => {
+                    self.state.metrics.nick_claim_lost();
+                    let lost = ClaimError::Lost(self.nick.clone());
+                    return Err(fatal(lost.code(), lost.to_string()));
+                }
                 _ = ticker.tick() => if idle.expired(&self.conn) {
                     return Err(fatal(
                         ErrorCode::IDLE_TIMEOUT,

@@ -17,6 +17,7 @@ mod cluster_presence;
 mod cluster_registry;
 mod hostile_process;
 mod nick_claims;
+mod nick_claims_lost;
 mod rooms;
 mod send_once;
 mod session_limits;

@@ -18,8 +18,8 @@ use crate::support::{RawClient, TestRelay, WAIT, join, send_text};
 use chitchat_tests::redis::RedisServer;
 
 /// Two guest secrets as clients make them (32 random bytes, base64url).
-const ADA_SECRET: &str = "q3J5cGhnZW5ldGljYWxseS1yYW5kb20tYnl0ZXMx";
-const EVE_SECRET: &str = "ZXZlLWhhcy1oZXItb3duLXNlY3JldC1ub3QtYWRh";
+pub(crate) const ADA_SECRET: &str = "q3J5cGhnZW5ldGljYWxseS1yYW5kb20tYnl0ZXMx";
+pub(crate) const EVE_SECRET: &str = "ZXZlLWhhcy1oZXItb3duLXNlY3JldC1ub3QtYWRh";
 
 /// Says Hello with `secret` on a fresh connection to `addr`; the Welcome, or the Error the
 /// relay refused it with (after checking the close carries the same code).
@@ -55,7 +55,12 @@ async fn hello(
 }
 
 /// [`hello`] that must be welcomed.
-async fn welcomed(addr: SocketAddr, ca: &Path, nick: &str, secret: Option<&str>) -> RawClient {
+pub(crate) async fn welcomed(
+    addr: SocketAddr,
+    ca: &Path,
+    nick: &str,
+    secret: Option<&str>,
+) -> RawClient {
     let (c, answer) = hello(addr, ca, nick, secret).await;
     let welcome = answer.unwrap_or_else(|code| panic!("{nick} refused with {code}"));
     assert_eq!(welcome.nick, nick);
@@ -63,7 +68,13 @@ async fn welcomed(addr: SocketAddr, ca: &Path, nick: &str, secret: Option<&str>)
 }
 
 /// [`hello`] that must be refused with `code`.
-async fn refused(addr: SocketAddr, ca: &Path, nick: &str, secret: Option<&str>, code: ErrorCode) {
+pub(crate) async fn refused(
+    addr: SocketAddr,
+    ca: &Path,
+    nick: &str,
+    secret: Option<&str>,
+    code: ErrorCode,
+) {
     let (_, answer) = hello(addr, ca, nick, secret).await;
     assert_eq!(answer.err(), Some(code), "Hello as {nick} with {secret:?}");
 }

@@ -1,7 +1,9 @@
 // The sign-in dialog of token mode: a plain "Sign in" message when the token URL says the
 // person is not signed in (with a button to try again once they are), and, when the relay
 // offers the development sign-in, a small form that asks a name. Built with dom.js and the
-// nick dialog's classes, shown when auth.js reports `signin`.
+// nick dialog's classes, shown when auth.js reports `signin`. When the sign-in expired and
+// the token URL cannot give a fresh token for now (auth.js `expired`), the same dialog says
+// so while the page keeps trying by itself, and closes once a session opens (`renewed`).
 
 import { validateNick } from '../codec.js';
 import { fieldError, h } from '../dom.js';
@@ -16,15 +18,28 @@ export class SignInView {
     this.auth = auth;
     this.onSignedIn = onSignedIn;
     this.dialog = null;
+    auth.addEventListener('expired', (e) => this.expired(e.detail.reason));
+    auth.addEventListener('renewed', () => this.close());
   }
 
   /** Opens the dialog, saying `reason`. */
-  open(reason) {
+  open(reason, { title = 'Sign in', retryLabel = 'I have signed in: try again' } = {}) {
     if (!this.dialog) this.dialog = this.#build();
+    this.title.textContent = title;
     this.reason.textContent = reason || 'Sign in to chat here.';
+    if (this.retryButton) this.retryButton.textContent = retryLabel;
     fieldError(this.input ?? this.reason, this.error, null);
     if (!this.dialog.open) this.dialog.showModal();
     (this.input ?? this.retryButton)?.focus();
+  }
+
+  /** The sign-in expired and no fresh token could be had yet (`why`): the page keeps trying. */
+  expired(why) {
+    const detail = why ? ` (${why.replace(/[.\s]+$/, '')})` : '';
+    this.open(
+      `Your sign-in expired and could not be renewed just now${detail}. The page keeps trying by itself and picks up where it left off.`,
+      { title: 'Sign-in expired', retryLabel: 'Try again now' },
+    );
   }
 
   close() {
@@ -32,6 +47,7 @@ export class SignInView {
   }
 
   #build() {
+    this.title = h('h2', { id: 'signin-title', text: 'Sign in' });
     this.reason = h('p', { class: 'dialog-sub', id: 'signin-reason' });
     this.error = h('p', { class: 'field-error', id: 'signin-error', hidden: true, role: 'alert' });
     const actions = h('div', { class: 'dialog-actions' });
@@ -68,7 +84,7 @@ export class SignInView {
       );
     }
     const body = [
-      h('h2', { id: 'signin-title', text: 'Sign in' }),
+      this.title,
       this.reason,
       form ?? null,
       this.error,
