@@ -5,10 +5,10 @@
 //
 // Every piece of user text reaches the DOM through textContent (dom.js, format.js).
 
-import { ErrorCode, MAX_FRAME_LEN, utf8Length, validateNick } from './codec.js';
+import { ErrorCode, MAX_FRAME_LEN, dmMembers, utf8Length, validateNick } from './codec.js';
 import { Auth } from './auth.js';
 import { Connection } from './connection.js';
-import { explainError, formatNumber } from './format.js';
+import { explainError, formatNumber, mentions } from './format.js';
 import { Room, STORE_REFUSALS, sendRetryDelay } from './rooms.js';
 import { Store } from './store.js';
 import { TransportMemory, applyTransportSetting } from './transport.js';
@@ -17,6 +17,8 @@ import { NickDialog } from './views/dialogs.js';
 import { IdentityView, guestSecret } from './views/identity.js';
 import { SignInView } from './views/signin.js';
 import { MessagesView } from './views/messages.js';
+import { Notifier } from './views/notify.js';
+import { BrowseView } from './views/browse.js';
 import { SidebarView } from './views/sidebar.js';
 import { StatusView } from './views/status.js';
 
@@ -52,7 +54,9 @@ const ELEMENT_IDS = [
   'send-button', 'composer-error', 'members', 'member-list', 'members-close', 'scrim',
   'announcer', 'alerts', 'nick-dialog', 'nick-form', 'nick-input', 'nick-error',
   'nick-cancel', 'empty', 'empty-form', 'empty-input', 'empty-error', 'room-view',
-  'toasts', 'sidebar-close', 'rooms-unread',
+  'toasts', 'sidebar-close', 'rooms-unread', 'notify-button', 'browse-button', 'browse-dialog',
+  'browse-close', 'browse-search', 'browse-status', 'browse-list', 'browse-more', 'create-form',
+  'create-name', 'create-topic', 'create-error',
 ];
 
 class App {
@@ -73,6 +77,8 @@ class App {
     this.messages = new MessagesView(this);
     this.composer = new ComposerView(this);
     this.sidebar = new SidebarView(this);
+    this.notifier = new Notifier(this);
+    this.browse = new BrowseView(this);
     this.nickDialog = new NickDialog(this);
     this.identity = new IdentityView(this);
     // Token mode: the nick is the token's (Welcome.nick), so no nick dialog first.
@@ -99,6 +105,8 @@ class App {
   #bind() {
     this.composer.bind();
     this.sidebar.bind();
+    this.notifier.bind();
+    this.browse.bind();
     this.messages.bind();
     this.nickDialog.bind();
     this.identity.bind();
@@ -389,8 +397,10 @@ class App {
   /** Counts and announces a message someone else sent. */
   #noteNew(room, m) {
     const live = m.seq > room.backfillTo;
+    const mention = mentions(m.text, this.nick) || dmMembers(room.name) !== null;
+    if (live && mention) this.notifier.notify(room, m);
     if (room.name !== this.active || document.hidden) {
-      room.countUnread(m.seq);
+      room.countUnread(m.seq, mention);
       this.sidebar.renderRoomList();
       this.status.renderTitle();
     }

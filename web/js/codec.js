@@ -26,7 +26,9 @@ export {
   MAX_FRAME_LEN,
   MAX_NICK_CHARS,
   MAX_ROOM_LEN,
+  MAX_ROOMS_PAGE,
   MAX_TOKEN_LEN,
+  MAX_TOPIC_BYTES,
   PROTOCOL_VERSION,
 } from './codec/constants.js';
 export { CodecError, ERROR_CODES, ErrorCode, errorInfo, isFatal } from './codec/errors.js';
@@ -42,4 +44,4 @@ export {
   encodeDatagram,
   encodeFrame,
 } from './codec/frames.js';
-export { dmMembers, dmRoom, utf8Length, validateNick, validateRoom, validateText } from './codec/validate.js';
+export { dmMembers, dmRoom, utf8Length, validateNick, validateRoom, validateText, validateTopic } from './codec/validate.js';

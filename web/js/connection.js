@@ -82,6 +82,8 @@ const ANSWERS = {
   Members: ['Who'],
   Pong: ['Ping'],
   Refreshed: ['Refresh'],
+  Rooms: ['ListRooms'],
+  RoomInfo: ['CreateRoom', 'SetTopic'],
 };
 
 export class Connection extends EventTarget {

@@ -150,15 +150,49 @@ export function displayText(text) {
 // http(s) URLs, stopping before trailing punctuation that usually ends a sentence.
 const URL_RE = /\bhttps?:\/\/[^\s<>"']+[^\s<>"'.,;:!?)\]}]/g;
 
+// A mention: '@' and a nick (letters, digits, '_', '-', '.'; not ending in '.' or '-', so
+// "thanks @ada." names ada), not inside a word or an address (mail@ada.org names nobody).
+const MENTION_RE = /(?<![\p{Alphabetic}\p{N}_.@-])@([\p{Alphabetic}\p{N}_.-]*[\p{Alphabetic}\p{N}_])/gu;
+
+/** The nicks `text` mentions (`@nick`), in order, each as written. */
+export function mentionsIn(text) {
+  return [...text.matchAll(MENTION_RE)].map((m) => m[1]);
+}
+
+/** Whether `text` mentions `nick` (`@nick`; nicks compared case-insensitively). */
+export function mentions(text, nick) {
+  if (!nick) return false;
+  const want = nick.toLowerCase();
+  return mentionsIn(text).some((n) => n.toLowerCase() === want);
+}
+
+/** Plain text as nodes: text, with each `@nick` a span (class `mention`, and `me` for `me`). */
+function mentionNodes(text, me) {
+  const nodes = [];
+  let last = 0;
+  const mine = me ? me.toLowerCase() : null;
+  for (const m of text.matchAll(MENTION_RE)) {
+    if (m.index > last) nodes.push(document.createTextNode(text.slice(last, m.index)));
+    const span = document.createElement('span');
+    span.className = m[1].toLowerCase() === mine ? 'mention me' : 'mention';
+    span.textContent = m[0];
+    nodes.push(span);
+    last = m.index + m[0].length;
+  }
+  if (last < text.length) nodes.push(document.createTextNode(text.slice(last)));
+  return nodes;
+}
+
 /**
  * Message text as DOM nodes: text nodes, with http(s) links as anchors that open in a new
- * tab without giving it access to this page. Newlines are kept by CSS (white-space).
+ * tab without giving it access to this page, and mentions as spans (those of `me`, the
+ * person's own nick, marked). Newlines are kept by CSS (white-space).
  */
-export function textNodes(text) {
+export function textNodes(text, me = null) {
   const nodes = [];
   let last = 0;
   for (const m of text.matchAll(URL_RE)) {
-    if (m.index > last) nodes.push(document.createTextNode(text.slice(last, m.index)));
+    if (m.index > last) nodes.push(...mentionNodes(text.slice(last, m.index), me));
     const a = document.createElement('a');
     a.href = m[0];
     a.textContent = m[0];
@@ -167,7 +201,7 @@ export function textNodes(text) {
     nodes.push(a);
     last = m.index + m[0].length;
   }
-  if (last < text.length) nodes.push(document.createTextNode(text.slice(last)));
+  if (last < text.length) nodes.push(...mentionNodes(text.slice(last), me));
   return nodes;
 }
 

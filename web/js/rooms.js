@@ -90,6 +90,8 @@ export class Room {
     /** nick -> time the indicator expires. */
     this.typing = new Map();
     this.unread = 0;
+    /** How many of the unread messages mention this person (or are in a direct-message room). */
+    this.mentions = 0;
     /** The first message counted in `unread`, marked "New" when the room is shown. */
     this.firstUnread = null;
     /** The seq of every message shown. */
@@ -185,16 +187,18 @@ export class Room {
     return page.epoch === this.epoch || !this.epoch;
   }
 
-  /** Someone else's message arrived out of sight. */
-  countUnread(seq) {
+  /** Someone else's message arrived out of sight; `mention`: it mentions this person. */
+  countUnread(seq, mention = false) {
     if (this.unread === 0) this.firstUnread = seq;
     this.unread += 1;
+    if (mention) this.mentions += 1;
   }
 
   /** The room is seen: the counts reset; returns the first unread seq (to mark) or null. */
   markRead() {
     const first = this.unread > 0 ? this.firstUnread : null;
     this.unread = 0;
+    this.mentions = 0;
     this.firstUnread = null;
     return first;
   }

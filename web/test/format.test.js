@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { ErrorCode } from '../js/codec.js';
-import { displayText, explainError, formatNumber, jumpLabel } from '../js/format.js';
+import { displayText, explainError, formatNumber, jumpLabel, mentions, mentionsIn } from '../js/format.js';
 
 test('every line break becomes a newline, so the fold counts it', () => {
   assert.equal(displayText('a\u2028b\u2029c\r\nd\re\u0085f'), 'a\nb\nc\nd\ne\nf');
@@ -15,6 +15,28 @@ test('every line break becomes a newline, so the fold counts it', () => {
 test('bidi controls are dropped and blank runs shortened', () => {
   assert.equal(displayText('abc\u202Efed\u2066x\u2069'), 'abcfedx');
   assert.equal(displayText('hi\n\n\n\n\n\nada 9:41 AM\nfake'), 'hi\n\nada 9:41 AM\nfake');
+});
+
+describe('mentions', () => {
+  test('an @nick is a mention, wherever it stands in the text', () => {
+    assert.deepEqual(mentionsIn('@ada look, and @Bob_2 too'), ['ada', 'Bob_2']);
+    assert.deepEqual(mentionsIn('thanks @ada.'), ['ada'], 'a sentence may end after the nick');
+    assert.deepEqual(mentionsIn('(@zoë) and @李雷!'), ['zoë', '李雷']);
+    assert.deepEqual(mentionsIn('a.b-c @a.b-c_d'), ['a.b-c_d']);
+  });
+
+  test('an @ inside a word or an address names nobody', () => {
+    assert.deepEqual(mentionsIn('mail me at kim@ada.org'), []);
+    assert.deepEqual(mentionsIn('@@ada @ alone @'), []);
+    assert.deepEqual(mentionsIn('x@ada'), []);
+  });
+
+  test('a mention of the person is found whatever its case, and only a whole nick', () => {
+    assert.ok(mentions('hey @ADA', 'ada'));
+    assert.ok(!mentions('hey @adam', 'ada'));
+    assert.ok(!mentions('hey ada', 'ada'), 'a name without @ is not a mention');
+    assert.ok(!mentions('hey @ada', ''));
+  });
 });
 
 test('ordinary text is kept as it is', () => {

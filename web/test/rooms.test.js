@@ -235,6 +235,16 @@ describe('unread counts', () => {
     assert.equal(room.markRead(), 9);
   });
 
+  test('mentions are counted among the unread and reset with them', () => {
+    const room = new Room('lobby');
+    room.countUnread(1);
+    room.countUnread(2, true);
+    room.countUnread(3, true);
+    assert.deepEqual([room.unread, room.mentions], [3, 2]);
+    assert.equal(room.markRead(), 1);
+    assert.deepEqual([room.unread, room.mentions], [0, 0]);
+  });
+
   test('the title counts every room', () => {
     const a = new Room('a');
     const b = new Room('b');

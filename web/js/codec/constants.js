@@ -24,3 +24,7 @@ export const MAX_DM_ROOM_LEN = 256;
 export const MAX_DM_MEMBERS = 8;
 /** The longest Hello or Refresh token, in bytes (Rust MAX_TOKEN_LEN). */
 export const MAX_TOKEN_LEN = 4096;
+/** The longest room topic, in bytes (Rust MAX_TOPIC_BYTES). */
+export const MAX_TOPIC_BYTES = 256;
+/** The most rooms one ListRooms page holds (Rust MAX_ROOMS_PAGE). */
+export const MAX_ROOMS_PAGE = 100;

@@ -1,7 +1,7 @@
 // The nick, room and text rules of protocol/src/validate.rs, so the page can check before
 // sending. Each returns null when the value is fine, else {code, name, message}.
 
-import { MAX_DM_MEMBERS, MAX_DM_ROOM_LEN, MAX_NICK_CHARS, MAX_ROOM_LEN } from './constants.js';
+import { MAX_DM_MEMBERS, MAX_DM_ROOM_LEN, MAX_NICK_CHARS, MAX_ROOM_LEN, MAX_TOPIC_BYTES } from './constants.js';
 import { ErrorCode } from './errors.js';
 import { isWellFormed } from './types.js';
 
@@ -200,4 +200,15 @@ export function validateText(text, maxBytes) {
   // Rust strings cannot hold a lone surrogate; the encoder would refuse it.
   if (!isWellFormed(text)) return invalid('INVALID_TEXT', 'message holds an unpaired surrogate');
   return null;
+}
+
+/**
+ * A room topic: empty (none), or one line of at most MAX_TOPIC_BYTES under the rules of a
+ * message text (Rust validate_topic).
+ */
+export function validateTopic(topic) {
+  if (topic === '') return null;
+  if (topic.includes('\n')) return invalid('INVALID_TEXT', 'a topic is one line');
+  const problem = validateText(topic, MAX_TOPIC_BYTES);
+  return problem ? { ...problem, message: problem.message.replace('message', 'topic') } : null;
 }

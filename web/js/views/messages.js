@@ -5,7 +5,7 @@
 // Every piece of user text reaches the DOM through textContent (dom.js, format.js).
 
 import { clear, h, icon } from '../dom.js';
-import { dayKey, displayText, formatDay, formatFull, formatTime, initials, jumpLabel, nickHue, textNodes, typingLine } from '../format.js';
+import { dayKey, displayText, formatDay, formatFull, formatTime, initials, jumpLabel, mentions, nickHue, textNodes, typingLine } from '../format.js';
 import { placeAfter, retryable, timelineKey } from '../rooms.js';
 
 /** Consecutive messages from one sender within this gap are shown as one group. */
@@ -105,9 +105,10 @@ export class MessagesView {
 
   addMessage(room, m, { prepend = false } = {}) {
     const own = m.from === this.app.nick;
+    const mentioned = !own && mentions(m.text, this.app.nick);
     const li = h(
       'li',
-      { class: `msg${own ? ' own' : ''}`, dataset: { key: String(timelineKey.message(m.seq)), seq: String(m.seq), from: m.from, ts: String(m.ts) } },
+      { class: `msg${own ? ' own' : ''}${mentioned ? ' mentions-me' : ''}`, dataset: { key: String(timelineKey.message(m.seq)), seq: String(m.seq), from: m.from, ts: String(m.ts) } },
       h('div', { class: 'day-divider', 'aria-hidden': 'true' }),
       h('div', { class: 'avatar', 'aria-hidden': 'true', style: `--hue:${nickHue(m.from)}`, text: initials(m.from) }),
       h(
@@ -119,7 +120,7 @@ export class MessagesView {
           h('span', { class: 'from', dir: 'auto', style: `--hue:${nickHue(m.from)}`, text: own ? `${m.from} (you)` : m.from }),
           h('time', { datetime: new Date(m.ts).toISOString(), title: formatFull(m.ts), text: formatTime(m.ts) }),
         ),
-        messageText(m.text),
+        messageText(m.text, this.app.nick),
       ),
     );
     this.#timeline(room).items.set(m.seq, li);
@@ -449,9 +450,9 @@ function regroup(li) {
  * A message's text, folded when long. Line breaks are normalized first (displayText), and
  * dir="auto" isolates the text's direction from the rest of the page.
  */
-function messageText(raw) {
+function messageText(raw, me = null) {
   const text = displayText(raw);
-  const box = h('div', { class: 'text', dir: 'auto' }, textNodes(text));
+  const box = h('div', { class: 'text', dir: 'auto' }, textNodes(text, me));
   if (text.length <= FOLD_CHARS && text.split('\n').length <= FOLD_LINES) return box;
   box.classList.add('folded');
   const toggle = h('button', {

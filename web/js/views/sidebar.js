@@ -119,6 +119,9 @@ export class SidebarView {
       const badge = room.unread > 0
         ? [' ', h('span', { class: 'badge' }, unreadCount(room.unread), h('span', { class: 'sr-only', text: ' unread' }))]
         : null;
+      const mentionBadge = room.mentions > 0
+        ? [' ', h('span', { class: 'badge mention' }, `@${unreadCount(room.mentions)}`, h('span', { class: 'sr-only', text: room.mentions === 1 ? ' mention' : ' mentions' }))]
+        : null;
       list.append(
         h('li', {},
           h('button', {
@@ -130,6 +133,7 @@ export class SidebarView {
           },
           h('span', { class: 'room-hash', 'aria-hidden': 'true', text: '#' }),
           h('span', { class: 'room-name', text: room.name }),
+          mentionBadge,
           badge,
           state === 'error' ? h('span', { class: 'sr-only', text: ', could not join' }) : null),
         ),
