@@ -474,7 +474,7 @@ mod tests {
         let text = "listen = \"127.0.0.1:4433\"\nmax-sesions = 5\n\nmax-sessions = \"many\"\n\
                     log-format = \"xml\"\nmax_rooms = 3\nlisten2 = { a = 1 }\nlog-level = \"loud\"\n";
         let got = problems(text);
-        assert_eq!(got.len(), 5, "{got:#?}");
+        assert_eq!(got.len(), 6, "{got:#?}");
         assert!(
             got[0].starts_with("relay.toml:2: max-sesions: unknown key"),
             "{got:#?}"
