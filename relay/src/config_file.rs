@@ -490,7 +490,11 @@ mod tests {
         assert!(got[2].contains("text, json"), "{got:#?}");
         assert!(got[3].contains("did you mean `max-rooms`"), "{got:#?}");
         assert!(
-            got[4].starts_with("relay.toml:8: log-level: invalid value"),
+            got[4].starts_with("relay.toml:7: listen2: unknown key"),
+            "{got:#?}"
+        );
+        assert!(
+            got[5].starts_with("relay.toml:8: log-level: invalid value"),
             "{got:#?}"
         );
     }
