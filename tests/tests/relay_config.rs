@@ -61,13 +61,13 @@ fn drain(mut stream: impl Read + Send + 'static) -> mpsc::Receiver<String> {
 fn wait_exit(child: &mut Child, timeout: Duration, what: &str) -> ExitStatus {
     let deadline = Instant::now() + timeout;
     loop {
-        if let Some(status) = child.try_wait().expect("waiting for chitchat-relay") {
+        if let Some(status) = child.try_wait().expect("waiting for a child process") {
             return status;
         }
         if Instant::now() >= deadline {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("{what}: chitchat-relay did not exit within {timeout:?}");
+            panic!("{what} did not exit within {timeout:?}");
         }
         // std has no wait-with-timeout for a child; 20 ms steps bound the extra wait.
         std::thread::sleep(Duration::from_millis(20));
@@ -77,7 +77,9 @@ fn wait_exit(child: &mut Child, timeout: Duration, what: &str) -> ExitStatus {
 /// Runs `command` to its end (it must exit on its own).
 fn finish(mut command: Command) -> Finished {
     let what = format!("{command:?}");
-    let mut child = command.spawn().expect("spawning chitchat-relay");
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("spawning {what}: {e}"));
     let stdout = drain(child.stdout.take().expect("piped stdout"));
     let stderr = drain(child.stderr.take().expect("piped stderr"));
     let status = wait_exit(&mut child, DEFAULT_TIMEOUT, &what);
@@ -354,57 +356,37 @@ fn the_log_level_comes_from_the_flag_rust_log_the_file_then_chitchat_log() {
     assert!(logs.contains("CHITCHAT_LOG is deprecated"), "{logs}");
 }
 
+/// Runs a relay in `dir` with `args`, which must stop it at start: exit 1, and `culprit` (an
+/// address or a path) named exactly once on stderr, which is returned.
+fn fails_naming_once(dir: &Path, args: &[&str], culprit: &str) -> String {
+    let out = finish(relay_in(dir, args));
+    assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
+    let times = out.stderr.matches(culprit).count();
+    assert_eq!(times, 1, "{culprit} named {times} times:\n{}", out.stderr);
+    out.stderr
+}
+
 #[test]
 fn a_taken_port_is_named_once() {
     let dir = with_file("");
     let udp = UdpSocket::bind("127.0.0.1:0").expect("a UDP port");
     let taken = udp.local_addr().expect("its address").to_string();
-    let args = [
-        "--listen",
-        &taken,
-        "--http",
-        "127.0.0.1:0",
-        "--data-dir",
-        "data",
-        "--certs-dir",
-        "certs",
-    ];
-    let out = finish(relay_in(dir.path(), &args));
-    assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
-    assert_eq!(
-        out.stderr.matches(&taken).count(),
-        1,
-        "printed more than once:\n{}",
-        out.stderr
-    );
+    let rest = ["--data-dir", "data", "--certs-dir", "certs"];
+    let args = [&["--listen", &taken, "--http", "127.0.0.1:0"][..], &rest].concat();
+    let stderr = fails_naming_once(dir.path(), &args, &taken);
     assert!(
-        out.stderr.contains("address already in use"),
-        "{}",
-        out.stderr
+        stderr.contains("UDP") && stderr.contains("address already in use"),
+        "{stderr}"
     );
-    assert!(out.stderr.contains("UDP"), "{}", out.stderr);
 
     let tcp = TcpListener::bind("127.0.0.1:0").expect("a TCP port");
     let taken = tcp.local_addr().expect("its address").to_string();
-    let args = [
-        "--listen",
-        "127.0.0.1:0",
-        "--http",
-        &taken,
-        "--data-dir",
-        "data",
-        "--certs-dir",
-        "certs",
-    ];
-    let out = finish(relay_in(dir.path(), &args));
-    assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
-    assert_eq!(
-        out.stderr.matches(&taken).count(),
-        1,
-        "printed more than once:\n{}",
-        out.stderr
+    let args = [&["--listen", "127.0.0.1:0", "--http", &taken][..], &rest].concat();
+    let stderr = fails_naming_once(dir.path(), &args, &taken);
+    assert!(
+        stderr.contains("TCP") && stderr.contains("address already in use"),
+        "{stderr}"
     );
-    assert!(out.stderr.contains("TCP"), "{}", out.stderr);
 }
 
 #[test]
@@ -424,19 +406,22 @@ fn a_missing_certificate_file_is_named_once() {
         "--tls-key",
         "no-such-key.pem",
     ];
-    let out = finish(relay_in(dir.path(), &args));
-    assert_eq!(out.status.code(), Some(1), "{}", out.stderr);
-    assert_eq!(
-        out.stderr.matches(cert).count(),
-        1,
-        "printed more than once:\n{}",
-        out.stderr
-    );
-    assert!(
-        out.stderr.contains("no such file or directory"),
-        "{}",
-        out.stderr
-    );
+    let stderr = fails_naming_once(dir.path(), &args, cert);
+    assert!(stderr.contains("no such file or directory"), "{stderr}");
+}
+
+#[test]
+fn a_bad_log_level_is_refused_and_a_bad_rust_log_ignored() {
+    let dir = with_file(LOOPBACK);
+    let out = finish(relay_in(
+        dir.path(),
+        &["--log-level", "loud", "config", "print"],
+    ));
+    assert_eq!(out.status.code(), Some(2), "{}", out.stderr);
+    assert!(out.stderr.contains("--log-level"), "{}", out.stderr);
+    let logs = logs_of(&[], &[("RUST_LOG", "info,=[")], "");
+    assert!(logs.contains("ignoring the log filter"), "{logs}");
+    assert!(has_info(&logs), "{logs}");
 }
 
 /// `source scripts/common.sh; check_cargo` with only `bin` and the system's directories on
@@ -455,15 +440,7 @@ fn check_cargo(bin: &Path, home: &Path) -> Finished {
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = command.spawn().expect("running bash");
-    let stdout = drain(child.stdout.take().expect("piped stdout"));
-    let stderr = drain(child.stderr.take().expect("piped stderr"));
-    let status = wait_exit(&mut child, DEFAULT_TIMEOUT, "check_cargo");
-    Finished {
-        status,
-        stdout: stdout.recv_timeout(DEFAULT_TIMEOUT).unwrap_or_default(),
-        stderr: stderr.recv_timeout(DEFAULT_TIMEOUT).unwrap_or_default(),
-    }
+    finish(command)
 }
 
 /// An executable `cargo` in `dir` that reports `version`.
