@@ -78,6 +78,8 @@ pub struct FileSettings {
 struct Setting {
     /// The flag's arg id.
     id: String,
+    /// The key: the flag's long name.
+    long: String,
     /// `--key=value` for each value.
     args: Vec<OsString>,
 }
@@ -173,6 +175,7 @@ fn setting(command: &clap::Command, key: &str, value: &toml::Value) -> Result<Se
     };
     Ok(Setting {
         id: arg.get_id().to_string(),
+        long: key.to_string(),
         args,
     })
 }
@@ -281,9 +284,17 @@ pub fn parse(args: Vec<OsString>) -> Result<Loaded, LoadError> {
             }
         }
     }
+    let token_args = match (&file, first.as_ref().and_then(ArgMatches::subcommand)) {
+        (Some(file), Some(("token", given))) => token_settings(file, given),
+        _ => Vec::new(),
+    };
     let mut args = args.into_iter();
     let name = args.next().unwrap_or_else(|| "chitchat-relay".into());
-    let all: Vec<OsString> = std::iter::once(name).chain(injected).chain(args).collect();
+    let all: Vec<OsString> = std::iter::once(name)
+        .chain(injected)
+        .chain(args)
+        .chain(token_args)
+        .collect();
     let matches = Config::command().try_get_matches_from(all)?;
     let config = Config::from_arg_matches(&matches)?;
     Ok(Loaded {
@@ -292,6 +303,33 @@ pub fn parse(args: Vec<OsString>) -> Result<Loaded, LoadError> {
         file,
         from_file,
     })
+}
+
+/// The file's settings `chitchat-relay token` shares with the relay (its HMAC secret file,
+/// issuer and audience), for those its command line and variables do not give: arguments
+/// that go after the subcommand's own (it takes no positional argument).
+fn token_settings(file: &FileSettings, given: &ArgMatches) -> Vec<OsString> {
+    let command = Config::command();
+    let Some(token) = command.find_subcommand("token") else {
+        return Vec::new();
+    };
+    let mut args = Vec::new();
+    for setting in &file.settings {
+        let Some(arg) = token
+            .get_arguments()
+            .find(|a| a.get_long() == Some(setting.long.as_str()))
+        else {
+            continue;
+        };
+        let source = given.value_source(arg.get_id().as_str());
+        if !matches!(
+            source,
+            Some(ValueSource::CommandLine | ValueSource::EnvVariable)
+        ) {
+            args.extend(setting.args.iter().cloned());
+        }
+    }
+    args
 }
 
 /// `chitchat-relay config check FILE`: every problem of the file, its keys and values, then

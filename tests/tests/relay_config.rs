@@ -502,3 +502,55 @@ fn the_setup_script_refuses_a_too_old_cargo() {
         out.stdout
     );
 }
+
+/// The claims (the middle part) of a JWT, as text.
+fn claims_of(token: &str) -> String {
+    use base64::Engine;
+    let payload = token
+        .trim()
+        .split('.')
+        .nth(1)
+        .expect("a JWT has three parts");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url claims");
+    String::from_utf8(bytes).expect("UTF-8 claims")
+}
+
+#[test]
+fn the_token_command_reads_the_relays_file_too() {
+    let dir = with_file(
+        "auth = \"jwt\"\nauth-hmac-secret-file = \"hmac.secret\"\nauth-issuer = \"from-file\"\n",
+    );
+    std::fs::write(
+        dir.path().join("hmac.secret"),
+        "0123456789abcdef0123456789abcdef01",
+    )
+    .expect("writing the secret");
+    let out = finish(relay_in(
+        dir.path(),
+        &["--config", "relay.toml", "token", "--sub", "ann"],
+    ));
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(
+        claims_of(&out.stdout).contains("\"iss\":\"from-file\""),
+        "{}",
+        out.stdout
+    );
+    let args = [
+        "token",
+        "--config",
+        "relay.toml",
+        "--sub",
+        "bo",
+        "--auth-issuer",
+        "flag",
+    ];
+    let out = finish(relay_in(dir.path(), &args));
+    assert!(out.status.success(), "{}", out.stderr);
+    assert!(
+        claims_of(&out.stdout).contains("\"iss\":\"flag\""),
+        "{}",
+        out.stdout
+    );
+}
