@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Builds ChitChat (release) and runs one relay with its defaults: QUIC and WebTransport on
 # UDP 4433, the web app on http://localhost:8080, history in ./data, the dev CA in ./certs.
-# Extra arguments go to chitchat-relay (see `target/release/chitchat-relay --help`).
+# Extra arguments go to chitchat-relay (see `target/release/chitchat-relay --help`), e.g.
+# `scripts/run-relay.sh --config relay.example.toml`. Stops with a clear message when the
+# cargo on the PATH is older than Cargo.toml's rust-version and no newer one can be found.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh

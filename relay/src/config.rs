@@ -1,8 +1,10 @@
 //! The relay's configuration: command-line flags, each also an environment variable
-//! `CHITCHAT_*`. Each module owns the struct of its concern; [`Config`] flattens them and
-//! adds the process-wide settings.
+//! `CHITCHAT_*` and a key of the configuration file (`--config`, read by
+//! [`config_file`](crate::config_file)). Each module owns the struct of its concern;
+//! [`Config`] flattens them and adds the process-wide settings.
 
 use std::net::SocketAddr;
+use std::path::PathBuf;
 
 use crate::admission::AdmissionConfig;
 use crate::api::ApiConfig;
@@ -23,6 +25,11 @@ use crate::web::PublicConfig;
     about = "ChitChat relay: chat rooms over QUIC and WebTransport on one UDP port"
 )]
 pub struct Config {
+    /// A configuration file (TOML): keys named like the long flags (`max-sessions = 1000`).
+    /// Flags and `CHITCHAT_*` variables override it.
+    #[arg(long, env = "CHITCHAT_CONFIG", value_name = "FILE", global = true)]
+    pub config: Option<PathBuf>,
+
     /// UDP address for QUIC and WebTransport sessions. `[::]` is dual-stack (IPv4 too).
     #[arg(long, env = "CHITCHAT_LISTEN", default_value = "[::]:4433")]
     pub listen: SocketAddr,
@@ -52,6 +59,12 @@ pub struct Config {
     /// Log format on stderr.
     #[arg(long, env = "CHITCHAT_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
+
+    /// Log level: `error`, `warn`, `info`, `debug` or `trace` (quinn and wtransport stay at
+    /// `warn` or quieter), or tracing filter directives (`info,chitchat_relay::session=debug`).
+    /// Without it: `RUST_LOG`, else `info`. A file's `log-level` gives way to `RUST_LOG`.
+    #[arg(long, env = "CHITCHAT_LOG_LEVEL", value_name = "LEVEL", value_parser = parse_log_level)]
+    pub log_level: Option<String>,
 
     #[command(flatten)]
     pub tls: TlsConfig,
@@ -84,6 +97,23 @@ pub struct Config {
 pub enum Command {
     /// Prints a token signed with the HMAC secret (HS256), for `--auth jwt` relays.
     Token(TokenArgs),
+    /// Shows or checks the configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `chitchat-relay config ...`.
+#[derive(Debug, Clone, clap::Subcommand)]
+pub enum ConfigCommand {
+    /// Prints the effective configuration as TOML, every key: from the flags, the `CHITCHAT_*`
+    /// variables, the --config file and the defaults (a file names secrets by path only).
+    Print,
+    /// Checks a configuration file: prints "ok" and exits 0, or prints each error (file, line,
+    /// key) and exits 2.
+    Check {
+        /// The file to check.
+        file: PathBuf,
+    },
 }
 
 /// How logs are written.
@@ -91,6 +121,22 @@ pub enum Command {
 pub enum LogFormat {
     Text,
     Json,
+}
+
+/// Checks `--log-level`: one level name, or directives tracing's `EnvFilter` accepts.
+fn parse_log_level(value: &str) -> Result<String, String> {
+    use tracing_subscriber::filter::LevelFilter;
+    let directives = value.contains([',', '=', '[', ':']);
+    if directives {
+        tracing_subscriber::EnvFilter::builder()
+            .parse(value)
+            .map_err(|e| format!("not a log filter: {e}"))?;
+    } else {
+        value.parse::<LevelFilter>().map_err(|_| {
+            "not a level (off, error, warn, info, debug, trace) nor filter directives".to_string()
+        })?;
+    }
+    Ok(value.to_string())
 }
 
 impl Config {

@@ -15,6 +15,7 @@ pub mod broker;
 pub mod claims;
 pub mod clock;
 pub mod config;
+pub mod config_file;
 pub mod gate;
 pub mod http;
 pub mod hub;
