@@ -99,7 +99,7 @@ export class Relay {
     ];
     const proc = spawn(RELAY_BIN, args, {
       stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, CHITCHAT_LOG: process.env.CHITCHAT_LOG ?? 'info' },
+      env: { ...process.env, CHITCHAT_LOG_LEVEL: process.env.CHITCHAT_LOG_LEVEL ?? 'info' },
     });
     this.proc = proc;
     track(proc);
