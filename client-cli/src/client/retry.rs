@@ -75,7 +75,24 @@ where
     F: FnMut() -> Fut,
     Fut: Future<Output = Result<T, ClientError>>,
 {
-    let mut backoff = Backoff::new(START_FIRST_WAIT, START_MAX_WAIT);
+    retry_with(
+        Backoff::new(START_FIRST_WAIT, START_MAX_WAIT),
+        &mut attempt,
+        &mut waiting,
+    )
+    .await
+}
+
+/// [`retry_at_start`] with the waits of `backoff`.
+async fn retry_with<T, F, Fut>(
+    mut backoff: Backoff,
+    attempt: &mut F,
+    waiting: &mut impl FnMut(&ClientError, Duration),
+) -> Result<T, ClientError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, ClientError>>,
+{
     loop {
         match attempt().await {
             Err(e) if e.is_transport_failure() => {
@@ -210,33 +227,35 @@ mod tests {
         assert_eq!(waits, [1, 2, 4, 5, 5]);
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_start_that_reached_no_relay_is_tried_again_with_a_countdown() {
+    #[tokio::test]
+    async fn a_start_that_reached_no_relay_is_tried_again_after_each_wait() {
         let mut tries = 0;
         let mut shown = Vec::new();
-        let result = retry_at_start(
-            || {
+        let quick = Backoff::new(Duration::from_millis(10), Duration::from_millis(20));
+        let result = retry_with(
+            quick,
+            &mut || {
                 tries += 1;
-                let outcome = if tries < 3 {
+                let outcome = if tries < 4 {
                     Err(refused_at(1))
                 } else {
                     Ok(tries)
                 };
                 async move { outcome }
             },
-            |e, left| shown.push(format!("{e}: {}", left.as_secs())),
+            &mut |e, left| shown.push((e.to_string(), left <= Duration::from_millis(20))),
         )
         .await;
-        assert_eq!(result.ok(), Some(3));
-        let expected = [
-            "no relay answering at 127.0.0.1:1 (connection refused): 1",
-            "no relay answering at 127.0.0.1:1 (connection refused): 2",
-            "no relay answering at 127.0.0.1:1 (connection refused): 1",
-        ];
-        assert_eq!(shown, expected);
+        assert_eq!(result.ok(), Some(4));
+        let line = "no relay answering at 127.0.0.1:1 (connection refused)".to_owned();
+        assert_eq!(
+            shown,
+            vec![(line, true); 3],
+            "one report per wait under a second"
+        );
     }
 
-    #[tokio::test(start_paused = true)]
+    #[tokio::test]
     async fn a_refusal_is_never_tried_again() {
         let mut tries = 0;
         let refusal = ClientError::Refused {
