@@ -463,6 +463,16 @@ mod tests {
     }
 
     #[test]
+    fn a_huge_file_is_refused_unread() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("config.toml");
+        let comment = format!("# {}\n", "x".repeat(MAX_FILE_BYTES as usize));
+        std::fs::write(&path, comment).unwrap();
+        let e = Config::load(&path).unwrap_err().to_string();
+        assert!(e.contains("not a configuration file"), "{e}");
+    }
+
+    #[test]
     fn context_names_are_one_plain_word() {
         for good in ["local", "prod-eu.1", "a_b"] {
             assert!(check_name(good).is_ok(), "{good}");
