@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use chitchat_protocol::{ErrorCode, ErrorFrame, FrameError, ValidationError};
 
+use crate::config::ConfigError;
 use crate::token::{TokenError, TokenSource, expired_message};
 
 /// Why a connection ended.
@@ -87,6 +88,13 @@ pub enum ClientError {
     /// The CA certificate file could not be used.
     #[error("cannot use CA file {}: {reason}", path.display())]
     CaFile { path: PathBuf, reason: String },
+    /// Nothing listens where the relay should be: the port refused the connection (TCP),
+    /// or its host answered the QUIC packets with ICMP port unreachable.
+    #[error("no relay answering at {relay} (connection refused)")]
+    NotListening { relay: String },
+    /// The configuration (file, context, variables) is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     /// No connection to a relay could be made.
     #[error("cannot reach relay {relay} (trusting the CA in {}): {reason}", ca.display())]
     Unreachable {
@@ -156,6 +164,7 @@ impl ClientError {
         match self {
             ClientError::CaFile { .. }
             | ClientError::GuestSecret { .. }
+            | ClientError::Config(_)
             | ClientError::Token(_) => true,
             ClientError::Refused { code, .. } => matches!(
                 *code,
@@ -165,6 +174,22 @@ impl ClientError {
                     | ErrorCode::UNAUTHORIZED
             ),
             ClientError::NoRelay(all) => !all.is_empty() && all.iter().all(Self::is_permanent),
+            _ => false,
+        }
+    }
+
+    /// Whether no relay could be reached at all: nothing listens, no answer in time, or the
+    /// connection failed below the session (as opposed to a relay refusing the session, or
+    /// a problem of this client's own).
+    pub fn is_transport_failure(&self) -> bool {
+        match self {
+            ClientError::NotListening { .. }
+            | ClientError::Unreachable { .. }
+            | ClientError::Timeout(_)
+            | ClientError::Closed(CloseReason::Lost(_)) => true,
+            ClientError::NoRelay(all) => {
+                !all.is_empty() && all.iter().all(Self::is_transport_failure)
+            }
             _ => false,
         }
     }
@@ -257,5 +282,38 @@ mod tests {
             reason: "full".into(),
         });
         assert!(!busy.is_permanent() && busy.is_connection_lost());
+    }
+
+    #[test]
+    fn only_failures_to_reach_a_relay_are_transport_failures() {
+        let down = ClientError::NotListening {
+            relay: "localhost:4433 (127.0.0.1:4433)".into(),
+        };
+        assert_eq!(
+            down.to_string(),
+            "no relay answering at localhost:4433 (127.0.0.1:4433) (connection refused)"
+        );
+        assert!(down.is_transport_failure() && !down.is_permanent());
+        let slow = ClientError::Unreachable {
+            relay: "h:1".into(),
+            ca: "ca.pem".into(),
+            reason: "no answer within 5000 ms".into(),
+        };
+        assert!(ClientError::NoRelay(vec![down.clone(), slow]).is_transport_failure());
+        let refusals = [
+            ErrorCode::UNAUTHORIZED,
+            ErrorCode::NICK_TAKEN,
+            ErrorCode::UNSUPPORTED_VERSION,
+        ];
+        for code in refusals {
+            let refused = ClientError::Refused {
+                code,
+                message: "no".into(),
+            };
+            assert!(!refused.is_transport_failure(), "{code:?}");
+            assert!(!ClientError::NoRelay(vec![down.clone(), refused]).is_transport_failure());
+        }
+        assert!(!ClientError::NoRelay(Vec::new()).is_transport_failure());
+        assert!(!ClientError::Config(ConfigError::NoConfigDir).is_transport_failure());
     }
 }

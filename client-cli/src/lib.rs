@@ -10,6 +10,7 @@
 //!   room from where it stopped and drops duplicates.
 //! - [`output`]: how messages are printed.
 //! - [`guest`]: the guest secret each nick is claimed with (open mode), kept in a file.
+//! - [`config`]: the configuration file's named contexts, and which setting wins.
 //! - [`options`]: the flags every client binary takes, and the checked [`options::Context`].
 //! - [`process`]: logging, the runtime and the exit code around a binary's command.
 //! - [`token`]: where the sign-in token comes from (token mode), and fresh ones.
@@ -18,6 +19,7 @@
 pub mod addr;
 pub mod cli;
 pub mod client;
+pub mod config;
 pub mod error;
 pub mod guest;
 pub mod options;

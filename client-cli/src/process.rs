@@ -8,12 +8,18 @@ use std::time::Duration;
 use chitchat_protocol::ErrorCode;
 
 use crate::ClientError;
+use crate::config::ConfigError;
 
 /// The exit code of a command that failed because of who it is: the token was refused,
 /// expired, could not be had, or grants no access to the room (`UNAUTHORIZED`,
 /// `TOKEN_EXPIRED`, `FORBIDDEN`). sysexits' `EX_NOPERM`, so a script can tell "get a new
 /// token" from "the relay is down" (1) and a usage error (2).
 pub const EXIT_AUTH: u8 = 77;
+
+/// The exit code of a command whose configuration is unusable: a malformed configuration
+/// file, an unknown context, a bad `CHITCHAT_*` variable, no CA file found. The code clap
+/// gives a usage error: fix what was given, then run again.
+pub const EXIT_USAGE: u8 = 2;
 
 /// How long the runtime's shutdown waits for tasks still running. A read of stdin may still
 /// block a worker thread (chat after /quit): do not wait for it.
@@ -32,7 +38,8 @@ pub fn init_logging() {
 
 /// Sets up logging, runs `command` to its end on a new multi-thread runtime, and maps the
 /// outcome to the exit code: success, or `error: ...` on stderr and failure ([`EXIT_AUTH`]
-/// for a failed sign-in or a room not granted, 1 for anything else).
+/// for a failed sign-in or a room not granted, [`EXIT_USAGE`] for an unusable
+/// configuration, 1 for anything else).
 pub fn run_main(command: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
     init_logging();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -53,6 +60,8 @@ pub fn run_main(command: impl Future<Output = anyhow::Result<()>>) -> ExitCode {
             eprintln!("error: {e:#}");
             if is_auth_failure(&e) {
                 ExitCode::from(EXIT_AUTH)
+            } else if is_config_failure(&e) {
+                ExitCode::from(EXIT_USAGE)
             } else {
                 ExitCode::FAILURE
             }
@@ -72,4 +81,15 @@ fn is_auth_failure(e: &anyhow::Error) -> bool {
                     Some(ErrorCode::UNAUTHORIZED | ErrorCode::TOKEN_EXPIRED | ErrorCode::FORBIDDEN)
                 )
         })
+}
+
+/// Whether `e` (or what caused it) is an unusable configuration.
+fn is_config_failure(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause.is::<ConfigError>()
+            || matches!(
+                cause.downcast_ref::<ClientError>(),
+                Some(ClientError::Config(_))
+            )
+    })
 }

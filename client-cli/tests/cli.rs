@@ -134,8 +134,12 @@ fn flags_come_from_the_environment() {
 
 #[test]
 fn local_checks_come_before_any_connection() {
-    // No relay at the default address is needed to refuse these.
-    let (out, _) = run(chitchat().args(["send", "no/slashes", "hi"]));
+    // No relay at the default address is needed to refuse these (a CA is: without one
+    // the configuration is refused first, exit 2).
+    let (out, _) =
+        run(chitchat()
+            .env("CHITCHAT_CA", fixture_ca())
+            .args(["send", "no/slashes", "hi"]));
     assert_eq!(out.status.code(), Some(1));
     assert!(
         stderr(&out).contains("error: invalid room name (INVALID_ROOM)"),

@@ -36,6 +36,8 @@ pub(crate) const CHITCHAT_ENV: &[&str] = &[
     "CHITCHAT_GUEST_SECRET_FILE",
     "CHITCHAT_NICK_CLAIM_TTL",
     "CHITCHAT_TOKEN",
+    "CHITCHAT_CONFIG",
+    "CHITCHAT_CONTEXT",
 ];
 
 /// The cargo target directory the binaries were built into: `CARGO_TARGET_DIR` if set,

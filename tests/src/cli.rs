@@ -13,6 +13,7 @@ use crate::child::{LineReader, cli_bin, command, drain, signal, target_dir, wait
 pub struct Cli {
     args: Vec<String>,
     env: Vec<(String, String)>,
+    dir: Option<std::path::PathBuf>,
 }
 
 /// How a finished command went.
@@ -86,6 +87,12 @@ impl Cli {
         self
     }
 
+    /// Runs the command in `dir` instead of the test's working directory.
+    pub fn current_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.dir = Some(dir.into());
+        self
+    }
+
     /// `--nick NICK`.
     pub fn nick(self, nick: &str) -> Self {
         self.arg("--nick").arg(nick)
@@ -125,6 +132,9 @@ impl Cli {
         // set another XDG_CONFIG_HOME with `env`).
         command.env("XDG_CONFIG_HOME", target_dir().join("test-config"));
         command.args(&self.args);
+        if let Some(dir) = &self.dir {
+            command.current_dir(dir);
+        }
         for (k, v) in &self.env {
             command.env(k, v);
         }

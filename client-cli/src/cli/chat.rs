@@ -14,7 +14,7 @@ use super::{check_room, interrupted, print_line};
 use crate::ClientError;
 use crate::options::Context;
 use crate::output::{chat_line, clock};
-use crate::session::{self, SessionEvent, SessionEvents, SessionHandle};
+use crate::session::{SessionEvent, SessionEvents, SessionHandle};
 
 /// How many stored messages a join shows: enough to see what the room is about.
 const HISTORY_ON_JOIN: u16 = 20;
@@ -35,7 +35,7 @@ pub async fn run(ctx: &Context, room: &str) -> anyhow::Result<()> {
     // Ctrl-C quits like /quit: the others see this user leave at once.
     let mut interrupted = interrupted();
     let (session, events) = tokio::select! {
-        started = session::start(ctx.session()) => started?,
+        started = ctx.start_session() => started?,
         _ = &mut interrupted => return Ok(()),
     };
     let welcome = session.welcome();

@@ -2,6 +2,7 @@
 //! [`crate::options`].
 
 mod chat;
+mod context;
 mod history;
 mod rooms;
 mod secret;
@@ -17,7 +18,7 @@ use clap::{Parser, Subcommand};
 
 use crate::ClientError;
 use crate::guest::GuestSecrets;
-use crate::options::{Context, Global};
+use crate::options::{Context, ContextChoice, Global};
 
 /// Chat through ChitChat relays from the terminal.
 #[derive(Debug, Parser)]
@@ -26,6 +27,9 @@ pub struct Cli {
     /// Flags every command takes.
     #[command(flatten)]
     pub global: Global,
+    /// Which context of the configuration file to use.
+    #[command(flatten)]
+    pub choice: ContextChoice,
     /// The file holding the guest secret sent for the nick (for scripts and tests) [default:
     /// one file per nick under the user's config directory, e.g.
     /// ~/.config/chitchat/guest/<nick>.secret, made on first use].
@@ -109,6 +113,10 @@ pub enum Command {
         #[arg(long, requires = "import")]
         replace: bool,
     },
+    /// Saved settings (relays, CA, nick, token source) by name, in the configuration file
+    /// (~/.config/chitchat/config.toml, or CHITCHAT_CONFIG).
+    #[command(subcommand)]
+    Context(context::ContextCommand),
 }
 
 /// `chitchat room ...`.
@@ -138,7 +146,10 @@ pub enum RoomCommand {
 
 /// Runs the command.
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
-    let mut ctx = Context::new(&cli.global)?;
+    if let Command::Context(command) = cli.command {
+        return context::run(command, &cli.global, &cli.choice);
+    }
+    let mut ctx = Context::load(&cli.global, &cli.choice)?;
     let secrets = GuestSecrets::new(cli.guest_secret_file)?;
     ctx.client.guest_secrets = Some(secrets.clone());
     let result = match cli.command {
@@ -165,6 +176,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Secret { import, replace } => {
             secret::run(&secrets, &ctx.nick, import.as_deref(), replace)
         }
+        Command::Context(_) => Ok(()),
     };
     result.map_err(|e| secret::explain(e, &ctx.nick, &secrets))
 }

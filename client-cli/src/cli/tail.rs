@@ -7,7 +7,7 @@ use chitchat_protocol::{ResumeOutcome, ResumePoint};
 use super::{check_room, interrupted, name_room, print_line};
 use crate::options::Context;
 use crate::output::{clock, json_line, plain_line};
-use crate::session::{self, SessionEvent};
+use crate::session::SessionEvent;
 
 /// Tails `room` until `count` messages were printed (forever without `count`).
 pub async fn run(
@@ -23,7 +23,7 @@ pub async fn run(
     // Epoch 0: whatever the room's epoch is; `--since` names a seq, not an epoch.
     let resume = since.map(|seq| ResumePoint { epoch: 0, seq });
     let setup = async {
-        let (session, events) = session::start(ctx.session()).await?;
+        let (session, events) = ctx.start_session().await?;
         let joined = session.join(room, resume).await;
         let joined = joined.map_err(|e| name_room(e, room, "follow"))?;
         Ok::<_, anyhow::Error>((session, events, joined))

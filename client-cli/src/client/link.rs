@@ -48,10 +48,58 @@ impl std::fmt::Debug for WsLink {
     }
 }
 
-/// Why a WebSocket connection could not be made, in words for the user.
+/// Why a WebSocket connection could not be made, in words for the user; the second field
+/// says whether nothing listens at the address (the TCP connection was refused).
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
-pub struct WsConnectError(pub String);
+pub struct WsConnectError(pub String, pub bool);
+
+/// When the probe of a QUIC address sends its datagram again, and how long it waits after
+/// the last: ICMP port unreachable comes back within a round trip, so a second covers a
+/// distant host, and the resends cover a lost datagram or ICMP message.
+const PROBE_SCHEDULE: [Duration; 3] = [
+    Duration::from_millis(200),
+    Duration::from_millis(300),
+    Duration::from_millis(500),
+];
+
+/// What the probe sends: one byte with the QUIC fixed bit clear, which a QUIC server drops
+/// without answering (RFC 9000 section 17.2: such a packet is not QUIC).
+const PROBE_DATAGRAM: [u8; 1] = [0];
+
+/// Resolves if nothing listens on UDP `addr`: the host answers a datagram with ICMP port
+/// unreachable, which Linux reports as `ECONNREFUSED` on a connected UDP socket only (the
+/// QUIC endpoint's socket is not connected, and quinn does not report it). Runs beside the
+/// QUIC handshake; pending for ever if no refusal comes (a relay there, or a network that
+/// drops ICMP: the handshake's own timeout decides then).
+pub async fn udp_port_refused(addr: std::net::SocketAddr) {
+    let bind = if addr.is_ipv6() {
+        "[::]:0"
+    } else {
+        "0.0.0.0:0"
+    };
+    let Ok(socket) = tokio::net::UdpSocket::bind(bind).await else {
+        return std::future::pending().await;
+    };
+    if socket.connect(addr).await.is_err() {
+        return std::future::pending().await;
+    }
+    let refused = |e: &std::io::Error| e.kind() == std::io::ErrorKind::ConnectionRefused;
+    let mut buf = [0u8; 64];
+    for wait in PROBE_SCHEDULE {
+        if let Err(e) = socket.send(&PROBE_DATAGRAM).await
+            && refused(&e)
+        {
+            return;
+        }
+        if let Ok(Err(e)) = tokio::time::timeout(wait, socket.recv(&mut buf)).await
+            && refused(&e)
+        {
+            return;
+        }
+    }
+    std::future::pending().await
+}
 
 /// The QMux settings of a client session: the relay's liveness is checked as over QUIC (a
 /// `QX_PING` when this side has been quiet for a third of `idle`, the session taken for
@@ -71,7 +119,7 @@ async fn websocket<S>(url: &str, stream: S, idle: Duration) -> Result<Link, WsCo
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
-    let fail = |e: &dyn std::fmt::Display| WsConnectError(e.to_string());
+    let fail = |e: &dyn std::fmt::Display| WsConnectError(e.to_string(), false);
     let mut request = url.into_client_request().map_err(|e| fail(&e))?;
     request.headers_mut().insert(
         SEC_WEBSOCKET_PROTOCOL,
@@ -82,12 +130,15 @@ where
         .max_frame_size(Some(MAX_MESSAGE));
     let (ws, response) = client_async_with_config(request, stream, Some(config))
         .await
-        .map_err(|e| WsConnectError(format!("WebSocket upgrade refused: {e}")))?;
+        .map_err(|e| WsConnectError(format!("WebSocket upgrade refused: {e}"), false))?;
     let agreed = response.headers().get(SEC_WEBSOCKET_PROTOCOL);
     if agreed.map(HeaderValue::as_bytes) != Some(WS_SUBPROTOCOL.as_bytes()) {
-        return Err(WsConnectError(format!(
-            "the server did not agree to the subprotocol {WS_SUBPROTOCOL} (not a ChitChat relay?)"
-        )));
+        return Err(WsConnectError(
+            format!(
+                "the server did not agree to the subprotocol {WS_SUBPROTOCOL} (not a ChitChat relay?)"
+            ),
+            false,
+        ));
     }
     let session = qmux::ws::Upgraded::new(ws)
         .with_alpn(WS_SUBPROTOCOL)
@@ -109,7 +160,13 @@ pub async fn dial(
 ) -> Result<Link, WsConnectError> {
     let tcp = tokio::net::TcpStream::connect((relay.host(), relay.port()))
         .await
-        .map_err(|e| WsConnectError(format!("cannot connect over TCP: {e}")))?;
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::ConnectionRefused => WsConnectError(
+                format!("no relay answering at {relay} (connection refused)"),
+                true,
+            ),
+            _ => WsConnectError(format!("cannot connect over TCP: {e}"), false),
+        })?;
     // Frames are small and each waits for nothing else.
     let _ = tcp.set_nodelay(true);
     let url = websocket_url(relay.host(), relay.port(), wss.is_some());
@@ -117,11 +174,11 @@ pub async fn dial(
         return websocket(&url, tcp, idle).await;
     };
     let name = rustls::pki_types::ServerName::try_from(relay.host().to_owned())
-        .map_err(|e| WsConnectError(format!("not a TLS server name: {e}")))?;
+        .map_err(|e| WsConnectError(format!("not a TLS server name: {e}"), false))?;
     let stream = wss
         .connect(name, tcp)
         .await
-        .map_err(|e| WsConnectError(with_certificate_hint(e.to_string())))?;
+        .map_err(|e| WsConnectError(with_certificate_hint(e.to_string()), false))?;
     websocket(&url, stream, idle).await
 }
 

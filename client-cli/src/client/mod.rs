@@ -31,7 +31,7 @@ use chitchat_protocol::{
 use futures::future::{FutureExt, select_ok};
 use tokio::sync::{mpsc, oneshot};
 
-pub use retry::SEND_RETRY_WINDOW;
+pub use retry::{SEND_RETRY_WINDOW, START_FIRST_WAIT, START_MAX_WAIT, retry_at_start};
 
 use crate::addr::Via;
 use crate::guest::GuestSecrets;
@@ -225,7 +225,11 @@ impl Connector {
         };
         match tokio::time::timeout(self.cfg.connect_timeout, attempt).await {
             Ok(Ok(done)) => Ok(done),
-            Ok(Err(e @ (ClientError::Unreachable { .. } | ClientError::Refused { .. }))) => Err(e),
+            Ok(Err(
+                e @ (ClientError::Unreachable { .. }
+                | ClientError::NotListening { .. }
+                | ClientError::Refused { .. }),
+            )) => Err(e),
             Ok(Err(e)) => Err(unreachable(e.to_string())),
             Err(_) => Err(unreachable(format!(
                 "no answer within {} ms",
@@ -273,21 +277,27 @@ impl Connector {
         addr: std::net::SocketAddr,
         nick: &str,
     ) -> Result<(Client, Events), ClientError> {
+        let name = if relay.host().parse::<std::net::IpAddr>().is_ok() {
+            relay.to_string()
+        } else {
+            format!("{relay} ({addr})")
+        };
         let unreachable = |reason: String| ClientError::Unreachable {
-            relay: if relay.host().parse::<std::net::IpAddr>().is_ok() {
-                relay.to_string()
-            } else {
-                format!("{relay} ({addr})")
-            },
+            relay: name.clone(),
             ca: self.cfg.ca_file.clone(),
             reason,
         };
         let endpoint = self.endpoint(addr.is_ipv6())?;
-        let conn = endpoint
+        let handshake = endpoint
             .connect_with(self.quic.clone(), addr, relay.host())
-            .map_err(|e| unreachable(e.to_string()))?
-            .await
-            .map_err(|e| unreachable(describe_handshake_error(&e)))?;
+            .map_err(|e| unreachable(e.to_string()))?;
+        // Nothing listening answers with ICMP, which quinn does not report: a probe does.
+        let conn = tokio::select! {
+            conn = handshake => conn.map_err(|e| unreachable(describe_handshake_error(&e)))?,
+            () = link::udp_port_refused(addr) => {
+                return Err(ClientError::NotListening { relay: name });
+            }
+        };
         self.start_session(relay, Link::Quic(conn), Some(endpoint), nick)
             .await
     }
@@ -297,7 +307,12 @@ impl Connector {
         let wss = tls.then_some(&self.wss);
         link::dial(relay, wss, self.cfg.idle_timeout)
             .await
-            .map_err(|e| self.unreachable(relay, e.0))
+            .map_err(|e| match e {
+                link::WsConnectError(_, true) => ClientError::NotListening {
+                    relay: relay.to_string(),
+                },
+                link::WsConnectError(reason, false) => self.unreachable(relay, reason),
+            })
     }
 
     /// `relay` could not be reached, for `reason`.
