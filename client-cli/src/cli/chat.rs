@@ -232,10 +232,7 @@ impl Chat {
         let session = self.session.clone();
         // Success shows when the message comes back on the room stream; a rate-limited send
         // waits and goes again.
-        if let Err(e) = self
-            .during(patiently(|| session.send(&room, text)))
-            .await?
-        {
+        if let Err(e) = self.during(patiently(|| session.send(&room, text))).await? {
             self.unsent += 1;
             self.say(&format!("! not sent: {e}"))?;
         }

@@ -164,7 +164,11 @@ impl Chat {
             Action::HistoryBack => self.input.up(),
             Action::HistoryForward => self.input.down(),
             Action::Complete => {
-                let nicks = self.app.room().map(|r| r.members.clone()).unwrap_or_default();
+                let nicks = self
+                    .app
+                    .room()
+                    .map(|r| r.members.clone())
+                    .unwrap_or_default();
                 let rooms = self.app.room_names();
                 self.input.complete(&Candidates {
                     nicks: &nicks,
@@ -175,7 +179,9 @@ impl Chat {
                 let line = self.input.take();
                 return self.command(&line);
             }
-            Action::Page(up) => self.app.scroll(up, self.drawn.page.saturating_sub(2).max(1)),
+            Action::Page(up) => self
+                .app
+                .scroll(up, self.drawn.page.saturating_sub(2).max(1)),
             Action::Wheel(up) => self.app.scroll(up, WHEEL_LINES),
             Action::Room(i) => self.app.switch(i),
             Action::Cycle(forward) => self.app.cycle(forward),
@@ -235,8 +241,12 @@ impl Chat {
                 });
             }
             Line::Rooms => {
-                let rooms: Vec<String> =
-                    self.app.room_names().iter().map(|r| format!("#{r}")).collect();
+                let rooms: Vec<String> = self
+                    .app
+                    .room_names()
+                    .iter()
+                    .map(|r| format!("#{r}"))
+                    .collect();
                 let text = if rooms.is_empty() {
                     "not in any room".to_owned()
                 } else {
@@ -286,7 +296,10 @@ impl Chat {
                 if joined.last_seq > 0 {
                     // Up to and including the newest at join time; newer ones come live.
                     let before = Some(joined.last_seq + 1);
-                    history = session.history(&room, before, HISTORY_ON_JOIN).await?.messages;
+                    history = session
+                        .history(&room, before, HISTORY_ON_JOIN)
+                        .await?
+                        .messages;
                 }
                 Ok((joined.members, history))
             }
@@ -388,7 +401,8 @@ impl Chat {
             }
             SessionEvent::Resumed { room, outcome, .. } => match outcome {
                 ResumeOutcome::EpochChanged => {
-                    self.app.event(Some(&room), "the room's history was reset", now)
+                    self.app
+                        .event(Some(&room), "the room's history was reset", now)
                 }
                 ResumeOutcome::Truncated { first_seq } => self.app.event(
                     Some(&room),
@@ -425,12 +439,13 @@ async fn send_in_order(
 ) {
     while let Some((room, local, text)) = queue.recv().await {
         let result = patiently(|| session.send(&room, &text)).await;
-        if done.send(Done::Sent {
-            room,
-            local,
-            result,
-        })
-        .is_err()
+        if done
+            .send(Done::Sent {
+                room,
+                local,
+                result,
+            })
+            .is_err()
         {
             return;
         }

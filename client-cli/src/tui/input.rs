@@ -250,7 +250,11 @@ fn candidates(before: &str, word: &str, with: &Candidates<'_>) -> Vec<String> {
     }
     let prefix = word.strip_prefix('@').unwrap_or(word).to_lowercase();
     let at = if word.starts_with('@') { "@" } else { "" };
-    let suffix = if first_word && at.is_empty() { ": " } else { " " };
+    let suffix = if first_word && at.is_empty() {
+        ": "
+    } else {
+        " "
+    };
     let mut nicks: Vec<String> = with
         .nicks
         .iter()

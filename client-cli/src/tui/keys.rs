@@ -107,7 +107,10 @@ mod tests {
         let none = KeyModifiers::NONE;
         let ctrl = KeyModifiers::CONTROL;
         assert_eq!(key(KeyCode::Char('x'), none), Action::Insert('x'));
-        assert_eq!(key(KeyCode::Char('X'), KeyModifiers::SHIFT), Action::Insert('X'));
+        assert_eq!(
+            key(KeyCode::Char('X'), KeyModifiers::SHIFT),
+            Action::Insert('X')
+        );
         assert_eq!(key(KeyCode::Char('a'), ctrl), Action::Home);
         assert_eq!(key(KeyCode::Char('e'), ctrl), Action::End);
         assert_eq!(key(KeyCode::Char('w'), ctrl), Action::DeleteWord);

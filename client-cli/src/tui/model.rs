@@ -267,7 +267,9 @@ impl App {
         r.typing.retain(|(n, _)| *n != msg.from);
         if msg.from == nick {
             let pending = r.entries.iter_mut().find_map(|e| match e {
-                Entry::Message(p) if p.seq.is_none() && p.failed.is_none() && p.text == msg.text => {
+                Entry::Message(p)
+                    if p.seq.is_none() && p.failed.is_none() && p.text == msg.text =>
+                {
                     Some(p)
                 }
                 _ => None,

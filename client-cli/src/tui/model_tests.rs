@@ -122,7 +122,10 @@ fn history_goes_before_live_messages_without_repeats() {
     app.joined(
         "lobby",
         vec!["ada".into(), "bob".into()],
-        vec![msg("lobby", 4, "bob", "old"), msg("lobby", 5, "bob", "live")],
+        vec![
+            msg("lobby", 4, "bob", "old"),
+            msg("lobby", 5, "bob", "live"),
+        ],
     );
     assert_eq!(
         messages(&app.rooms[0]),

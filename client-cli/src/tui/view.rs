@@ -47,7 +47,9 @@ impl Theme {
             Color::Blue,
             Color::LightRed,
         ];
-        let hash = nick.bytes().fold(0usize, |h, b| h.wrapping_mul(31) + b as usize);
+        let hash = nick
+            .bytes()
+            .fold(0usize, |h, b| h.wrapping_mul(31) + b as usize);
         self.fg(PALETTE[hash % PALETTE.len()])
             .add_modifier(Modifier::BOLD)
     }
@@ -182,7 +184,9 @@ fn lay_out(lines: &mut Vec<Line<'static>>, row: Row, width: usize, theme: Theme)
                 style = style.add_modifier(Modifier::DIM);
             }
             if mention {
-                style = style.patch(theme.fg(Color::LightRed)).add_modifier(Modifier::BOLD);
+                style = style
+                    .patch(theme.fg(Color::LightRed))
+                    .add_modifier(Modifier::BOLD);
             }
             let text = match failed {
                 Some(why) => {
@@ -198,7 +202,13 @@ fn lay_out(lines: &mut Vec<Line<'static>>, row: Row, width: usize, theme: Theme)
 
 /// `head` then `text` in `style`, wrapped at `width`; continuation lines are indented to
 /// the text's column, so the head's column stays clear.
-fn wrap(lines: &mut Vec<Line<'static>>, head: Vec<Span<'static>>, text: &str, style: Style, width: usize) {
+fn wrap(
+    lines: &mut Vec<Line<'static>>,
+    head: Vec<Span<'static>>,
+    text: &str,
+    style: Style,
+    width: usize,
+) {
     let indent = head.iter().map(|s| s.width()).sum::<usize>();
     let room = width.saturating_sub(indent).max(8);
     let mut first = Some(head);
@@ -225,8 +235,13 @@ fn push(
     chunk: String,
     style: Style,
 ) {
-    let mut spans = head.take().unwrap_or_else(|| vec![Span::raw(" ".repeat(indent))]);
-    spans.push(Span::styled(chunk.trim_start_matches("    ").to_owned(), style));
+    let mut spans = head
+        .take()
+        .unwrap_or_else(|| vec![Span::raw(" ".repeat(indent))]);
+    spans.push(Span::styled(
+        chunk.trim_start_matches("    ").to_owned(),
+        style,
+    ));
     lines.push(Line::from(spans));
 }
 
@@ -249,7 +264,10 @@ fn typing_line(frame: &mut Frame, area: Rect, app: &App, theme: Theme, now: u64)
 pub fn status_text(app: &App, now: u64) -> String {
     let link = match &app.link {
         Link::Connected { node, transport } => format!("relay {node} via {transport} · connected"),
-        Link::Reconnecting { at_ms: Some(at), why } if *at > now => {
+        Link::Reconnecting {
+            at_ms: Some(at),
+            why,
+        } if *at > now => {
             let secs = (at - now).div_ceil(1000);
             format!("{why} · reconnecting in {secs}s")
         }
@@ -293,7 +311,9 @@ fn input_line(frame: &mut Frame, area: Rect, app: &App, input: &Input) {
     };
     let chars: Vec<char> = input.text().chars().collect();
     let prompt_width = text_width(&prompt);
-    let room = usize::from(area.width).saturating_sub(prompt_width + 1).max(1);
+    let room = usize::from(area.width)
+        .saturating_sub(prompt_width + 1)
+        .max(1);
     let cursor_col: usize = chars[..input.cursor()]
         .iter()
         .map(|c| c.width().unwrap_or(0))
