@@ -77,7 +77,10 @@ fn two_chats_talk_through_pipes() {
 
     // End of input quits too; the line the relay refused makes the exit a failure.
     ada.close_stdin();
-    assert_eq!(ada.wait_exit(chitchat_tests::DEFAULT_TIMEOUT).code(), Some(1));
+    assert_eq!(
+        ada.wait_exit(chitchat_tests::DEFAULT_TIMEOUT).code(),
+        Some(1)
+    );
     let transcript = ada.transcript();
     assert!(
         !transcript.contains("only bob is here"),

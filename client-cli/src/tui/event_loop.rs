@@ -212,15 +212,13 @@ impl Chat {
             Line::Say(text) | Line::Me(text) => self.say(text),
             Line::Join(room) => self.join(&room),
             Line::Leave(room) => {
-                let Some(room) = room.or_else(|| self.app.current_name()) else {
-                    self.app.note = Some("not in any room".into());
-                    return true;
-                };
-                let session = self.session.clone();
-                self.spawn(async move {
-                    let result = session.leave(&room).await;
-                    Done::Left { room, result }
-                });
+                if let Some(room) = self.room_or_current(room) {
+                    let session = self.session.clone();
+                    self.spawn(async move {
+                        let result = session.leave(&room).await;
+                        Done::Left { room, result }
+                    });
+                }
             }
             Line::Nick(nick) => {
                 self.app.note = Some(format!(
@@ -230,15 +228,13 @@ impl Chat {
                 self.spawn(async move { Done::Nick(session.set_nick(&nick).await) });
             }
             Line::Who(room) => {
-                let Some(room) = room.or_else(|| self.app.current_name()) else {
-                    self.app.note = Some("not in any room".into());
-                    return true;
-                };
-                let session = self.session.clone();
-                self.spawn(async move {
-                    let result = session.who(&room).await;
-                    Done::Who { room, result }
-                });
+                if let Some(room) = self.room_or_current(room) {
+                    let session = self.session.clone();
+                    self.spawn(async move {
+                        let result = session.who(&room).await;
+                        Done::Who { room, result }
+                    });
+                }
             }
             Line::Rooms => {
                 let rooms: Vec<String> = self
@@ -264,6 +260,15 @@ impl Chat {
             }
         }
         true
+    }
+
+    /// The room a command names, else the shown one; `None` (and a note) if neither.
+    fn room_or_current(&mut self, room: Option<String>) -> Option<String> {
+        let room = room.or_else(|| self.app.current_name());
+        if room.is_none() {
+            self.app.note = Some("not in any room".into());
+        }
+        room
     }
 
     fn say(&mut self, text: String) {
