@@ -16,6 +16,7 @@ ensure_rust
 need redis-server redis-server
 need chromium chromium
 need firefox-esr firefox-esr
+need tmux tmux
 need node nodejs
 need npm npm
 

@@ -15,6 +15,7 @@
 //! - [`process`]: logging, the runtime and the exit code around a binary's command.
 //! - [`token`]: where the sign-in token comes from (token mode), and fresh ones.
 //! - [`cli`]: the commands (`send`, `tail`, `history`, `chat`).
+//! - [`tui`]: the full-screen `chat` on a terminal.
 
 pub mod addr;
 pub mod cli;
@@ -28,6 +29,7 @@ pub mod process;
 pub mod resume;
 pub mod session;
 pub mod token;
+pub mod tui;
 
 pub use addr::RelayAddr;
 pub use client::{Client, ClientConfig, Connector, Event, Events, Sent};

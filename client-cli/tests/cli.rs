@@ -41,7 +41,6 @@ fn stderr(output: &Output) -> String {
 fn usage_errors_exit_2() {
     for args in [
         vec![],
-        vec!["send", "lobby"],
         vec!["tail"],
         vec!["frobnicate"],
         vec!["tail", "lobby", "--count", "0"],

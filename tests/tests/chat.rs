@@ -75,9 +75,12 @@ fn two_chats_talk_through_pipes() {
     carol.wait_success();
     ada.wait_for("* carol left #lobby");
 
-    // End of input quits too.
+    // End of input quits too; the line the relay refused makes the exit a failure.
     ada.close_stdin();
-    ada.wait_success();
+    assert_eq!(
+        ada.wait_exit(chitchat_tests::DEFAULT_TIMEOUT).code(),
+        Some(1)
+    );
     let transcript = ada.transcript();
     assert!(
         !transcript.contains("only bob is here"),

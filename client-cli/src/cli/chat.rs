@@ -1,11 +1,16 @@
-//! `chitchat chat ROOM`: line-mode chat on stdin/stdout. Lines go to the current room;
-//! `/`-commands join, leave, rename, list. Works the same with a terminal or a pipe: stdin is
-//! read line by line, every output line is flushed, EOF quits.
+//! `chitchat chat ROOM`: the full-screen chat ([`crate::tui`]) when stdin and stdout are
+//! terminals, else (or with `--line`) line-mode chat on stdin/stdout. In line mode lines go
+//! to the current room; `/`-commands join, leave, rename, list. stdin is read line by line,
+//! every output line is flushed, EOF quits. Sends wait out the relay's rate limit, so no
+//! piped line is dropped; a line the relay refuses for another reason is counted, and the
+//! command then fails naming how many were not sent.
 //!
 //! Output lines: messages as `[HH:MM:SS] #room <nick> text`, events as `* ...`, problems as
-//! `! ...`.
+//! `! ...`. One's own message is printed once, when the room stream brings it back (on a
+//! terminal the echoed typed line is erased first).
 
 use std::future::Future;
+use std::io::IsTerminal;
 
 use chitchat_protocol::{ResumeOutcome, validate_room};
 use tokio::sync::mpsc;
@@ -15,22 +20,34 @@ use crate::ClientError;
 use crate::options::Context;
 use crate::output::{chat_line, clock};
 use crate::session::{SessionEvent, SessionEvents, SessionHandle};
+use crate::tui::command::{self, Line};
+use crate::tui::pace::patiently;
 
 /// How many stored messages a join shows: enough to see what the room is about.
 const HISTORY_ON_JOIN: u16 = 20;
 
+/// How many lines read from stdin wait for their turn to be sent: reading stops there, so a
+/// large pipe is read as fast as it is sent, not into memory.
+const STDIN_QUEUE: usize = 64;
+
+/// Cursor up one line, then clear it: erases the line the terminal echoed as it was typed.
+const ERASE_ECHO: &str = "\x1b[1A\x1b[2K";
+
 const HELP: &str = "\
 * commands:
-*   /join ROOM     join ROOM (or switch to it) and talk there
+*   /join ROOM     join ROOM (or switch to it) and talk there; #ROOM works too
 *   /leave [ROOM]  leave ROOM (default: the current room)
-*   /nick NAME     change your nick
+*   /nick NAME     change your nick (reconnects: others see a leave and a join)
 *   /who [ROOM]    who is in ROOM (default: the current room)
 *   /rooms         the rooms you are in
+*   /me ACTION     an action line, shown as '* nick ACTION'
 *   /quit          leave (so does end of input)
 *   //text         send a line starting with '/'";
 
-/// Runs the chat until /quit, end of input, or a fatal error.
-pub async fn run(ctx: &Context, room: &str) -> anyhow::Result<()> {
+/// Runs the chat until /quit, end of input, or a fatal error: full-screen on a terminal
+/// unless `line`, line mode otherwise.
+pub async fn run(ctx: &Context, room: &str, line: bool) -> anyhow::Result<()> {
+    let room = command::room_name(room);
     check_room(room)?;
     // Ctrl-C quits like /quit: the others see this user leave at once.
     let mut interrupted = interrupted();
@@ -38,6 +55,9 @@ pub async fn run(ctx: &Context, room: &str) -> anyhow::Result<()> {
         started = ctx.start_session() => started?,
         _ = &mut interrupted => return Ok(()),
     };
+    if !line && std::io::stdin().is_terminal() && std::io::stdout().is_terminal() {
+        return crate::tui::run(&ctx.session(), session, events, room, interrupted).await;
+    }
     let welcome = session.welcome();
     let mut chat = Chat {
         session,
@@ -47,6 +67,8 @@ pub async fn run(ctx: &Context, room: &str) -> anyhow::Result<()> {
         nick: welcome.nick.clone(),
         rooms: Vec::new(),
         current: None,
+        unsent: 0,
+        erase_echo: std::io::stdin().is_terminal() && std::io::stdout().is_terminal(),
     };
     chat.say(&format!(
         "* connected as {} (relay {})",
@@ -84,17 +106,22 @@ pub async fn run(ctx: &Context, room: &str) -> anyhow::Result<()> {
         }
     };
     chat.session.close().await;
-    result
+    result?;
+    match chat.unsent {
+        0 => Ok(()),
+        1 => Err(anyhow::anyhow!("1 line was not sent")),
+        n => Err(anyhow::anyhow!("{n} lines were not sent")),
+    }
 }
 
 /// Reads stdin on its own thread (a blocking read must not hold up the runtime, and must not
 /// keep it from shutting down after /quit), one line per message; the channel closes at EOF.
-fn read_stdin_lines() -> mpsc::UnboundedReceiver<std::io::Result<String>> {
-    let (tx, rx) = mpsc::unbounded_channel();
+fn read_stdin_lines() -> mpsc::Receiver<std::io::Result<String>> {
+    let (tx, rx) = mpsc::channel(STDIN_QUEUE);
     std::thread::spawn(move || {
         for line in std::io::stdin().lines() {
             let stop = line.is_err();
-            if tx.send(line).is_err() || stop {
+            if tx.blocking_send(line).is_err() || stop {
                 break;
             }
         }
@@ -113,6 +140,10 @@ struct Chat {
     rooms: Vec<String>,
     /// Where plain lines go.
     current: Option<String>,
+    /// Lines the relay refused (for another reason than the rate limit).
+    unsent: usize,
+    /// Whether a typed line's echo is erased (stdin and stdout are a terminal).
+    erase_echo: bool,
 }
 
 impl Chat {
@@ -139,40 +170,34 @@ impl Chat {
 
     /// Handles one input line; `false` to quit.
     async fn command(&mut self, line: &str) -> anyhow::Result<bool> {
-        let line = line.trim_end_matches(['\r', '\n']);
-        let Some(rest) = line.strip_prefix('/') else {
-            if !line.trim().is_empty() {
-                self.send(line).await?;
-            }
-            return Ok(true);
-        };
-        if rest.starts_with('/') {
-            self.send(rest).await?;
-            return Ok(true);
+        if self.erase_echo {
+            print!("{ERASE_ECHO}");
         }
-        let mut words = rest.split_whitespace();
-        let name = words.next().unwrap_or("");
-        let arg = words.next();
-        match (name, arg) {
-            ("quit" | "exit", _) => return Ok(false),
-            ("join", Some(room)) => {
-                if let Err(e) = self.join(room).await {
+        match command::parse(line) {
+            Line::Empty => {}
+            Line::Say(text) | Line::Me(text) => self.send(&text).await?,
+            Line::Quit => return Ok(false),
+            Line::Join(room) => {
+                if let Err(e) = self.join(&room).await {
                     self.say(&format!("! cannot join #{room}: {e}"))?;
                 }
             }
-            ("leave" | "part", room) => self.leave(room).await?,
-            ("nick", Some(nick)) => {
+            Line::Leave(room) => self.leave(room.as_deref()).await?,
+            Line::Nick(nick) => {
                 let session = self.session.clone();
-                match self.during(session.set_nick(nick)).await? {
+                match self.during(session.set_nick(&nick)).await? {
                     Ok(welcome) => {
                         self.nick = welcome.nick.clone();
-                        self.say(&format!("* you are now {}", welcome.nick))?;
+                        self.say(&format!(
+                            "* you are now {} (others saw you leave and join again)",
+                            welcome.nick
+                        ))?;
                     }
                     Err(e) => self.say(&format!("! nick not changed: {e}"))?,
                 }
             }
-            ("who" | "names", room) => {
-                let Some(room) = room.map(str::to_owned).or_else(|| self.current.clone()) else {
+            Line::Who(room) => {
+                let Some(room) = room.or_else(|| self.current.clone()) else {
                     self.say("! not in any room; /join ROOM first")?;
                     return Ok(true);
                 };
@@ -182,7 +207,7 @@ impl Chat {
                     Err(e) => self.say(&format!("! cannot list #{room}: {e}"))?,
                 }
             }
-            ("rooms", _) => {
+            Line::Rooms => {
                 let line = match &self.current {
                     None => "* not in any room".to_owned(),
                     Some(current) => {
@@ -193,11 +218,9 @@ impl Chat {
                 };
                 self.say(&line)?;
             }
-            ("help", _) => self.say(HELP)?,
-            ("join" | "nick", None) => {
-                self.say(&format!("! /{name} needs an argument; see /help"))?
-            }
-            _ => self.say(&format!("! unknown command /{name}; see /help"))?,
+            Line::Help => self.say(HELP)?,
+            Line::Missing(name) => self.say(&format!("! /{name} needs an argument; see /help"))?,
+            Line::Unknown(name) => self.say(&format!("! unknown command /{name}; see /help"))?,
         }
         Ok(true)
     }
@@ -207,8 +230,10 @@ impl Chat {
             return self.say("! not in any room; /join ROOM first");
         };
         let session = self.session.clone();
-        // Success shows when the message comes back on the room stream.
-        if let Err(e) = self.during(session.send(&room, text)).await? {
+        // Success shows when the message comes back on the room stream; a rate-limited send
+        // waits and goes again.
+        if let Err(e) = self.during(patiently(|| session.send(&room, text))).await? {
+            self.unsent += 1;
             self.say(&format!("! not sent: {e}"))?;
         }
         Ok(())

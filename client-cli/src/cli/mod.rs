@@ -50,15 +50,18 @@ pub struct Cli {
 pub enum Command {
     /// Send one message to a room and print the seq it was stored under.
     Send {
-        /// The room.
+        /// The room (a leading '#' is dropped).
+        #[arg(value_parser = room_arg)]
         room: String,
-        /// The message; several words are joined with spaces.
-        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        /// The message; several words are joined with spaces. Without words (or with `-`)
+        /// each line read from stdin is sent as one message, waiting out the rate limit.
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         text: Vec<String>,
     },
     /// Print a room's messages as they arrive; reconnects and resumes if the relay goes away.
     Tail {
-        /// The room.
+        /// The room (a leading '#' is dropped).
+        #[arg(value_parser = room_arg)]
         room: String,
         /// Start with the stored messages after this seq (0: from the first).
         #[arg(long, value_name = "SEQ")]
@@ -72,7 +75,8 @@ pub enum Command {
     },
     /// Print a room's newest messages, oldest first.
     History {
-        /// The room.
+        /// The room (a leading '#' is dropped).
+        #[arg(value_parser = room_arg)]
         room: String,
         /// How many messages.
         #[arg(long, value_name = "N", default_value_t = 50,
@@ -83,9 +87,14 @@ pub enum Command {
         json: bool,
     },
     /// Chat: lines read from stdin are sent to the current room; /help lists the commands.
+    /// Full-screen on a terminal, line mode when stdin or stdout is not one.
     Chat {
-        /// The room to start in.
+        /// The room to start in (a leading '#' is dropped).
+        #[arg(value_parser = room_arg)]
         room: String,
+        /// Line mode even on a terminal.
+        #[arg(long)]
+        line: bool,
     },
     /// The room directory: public rooms, their members and last activity, one per line.
     Rooms {
@@ -153,7 +162,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let secrets = GuestSecrets::new(cli.guest_secret_file)?;
     ctx.client.guest_secrets = Some(secrets.clone());
     let result = match cli.command {
-        Command::Send { room, text } => send::run(&ctx, &room, &text.join(" ")).await,
+        Command::Send { room, text } => send::run(&ctx, &room, &text).await,
         Command::Tail {
             room,
             since,
@@ -161,7 +170,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             json,
         } => tail::run(&ctx, &room, since, count, json).await,
         Command::History { room, limit, json } => history::run(&ctx, &room, limit, json).await,
-        Command::Chat { room } => chat::run(&ctx, &room).await,
+        Command::Chat { room, line } => chat::run(&ctx, &room, line).await,
         Command::Rooms {
             search,
             limit,
@@ -233,4 +242,10 @@ fn print_line(line: &str) -> anyhow::Result<bool> {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(false),
         Err(e) => Err(e).context("cannot write to stdout"),
     }
+}
+
+/// A ROOM argument as written, without one leading '#' (`#random` is the room `random`);
+/// checked later like any room name.
+fn room_arg(written: &str) -> Result<String, std::convert::Infallible> {
+    Ok(crate::tui::command::room_name(written).to_owned())
 }

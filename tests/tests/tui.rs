@@ -1,0 +1,231 @@
+//! The full-screen `chitchat chat` in a real terminal: tmux runs it, `send-keys` types and
+//! `capture-pane` reads the screen, polled until the expected text shows or a deadline
+//! passes. Screens are saved under test-artifacts/tui/. Line mode's piped sends too.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use chitchat_tests::{DEFAULT_TIMEOUT, RelayProcess, cli_bin, target_dir};
+
+/// A tmux server of its own (a unique socket), killed on drop, also when a test fails.
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    /// Starts `chitchat chat` as `nick` in `room` in a 120x40 terminal.
+    fn chat(relay: &RelayProcess, nick: &str, room: &str) -> Tmux {
+        let socket = format!("chitchat-tui-{}-{nick}", std::process::id());
+        // The pane stays after the chat exits (with its exit status), so a failure shows.
+        let line = format!(
+            "XDG_CONFIG_HOME={} {} --relay {} --ca {} --nick {nick} chat '{room}'; \
+             echo EXITED $?; sleep 600",
+            target_dir().join("test-config").display(),
+            cli_bin().display(),
+            relay.quic_addr(),
+            relay.ca_file().display(),
+        );
+        let tmux = Tmux { socket };
+        tmux.run(&[
+            "new-session",
+            "-d",
+            "-s",
+            "chat",
+            "-x",
+            "120",
+            "-y",
+            "40",
+            &line,
+        ]);
+        tmux
+    }
+
+    fn run(&self, args: &[&str]) -> String {
+        let out = Command::new("tmux")
+            .args(["-L", &self.socket])
+            .args(args)
+            .output()
+            .expect("running tmux");
+        assert!(out.status.success(), "tmux {args:?}: {out:?}");
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        let mut args = vec!["send-keys", "-t", "chat"];
+        args.extend(keys);
+        self.run(&args);
+    }
+
+    fn typed(&self, text: &str) {
+        self.run(&["send-keys", "-t", "chat", "-l", text]);
+    }
+
+    fn screen(&self) -> String {
+        self.run(&["capture-pane", "-p", "-t", "chat"])
+    }
+
+    /// Polls the screen until `want` holds; saves it as `name`; panics with it at the deadline.
+    fn wait(&self, name: &str, want: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + DEFAULT_TIMEOUT;
+        loop {
+            let screen = self.screen();
+            if want(&screen) {
+                save(name, &screen);
+                return screen;
+            }
+            if Instant::now() > deadline {
+                save(&format!("{name}-FAILED"), &screen);
+                panic!("screen {name} never matched:\n{screen}");
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+fn save(name: &str, screen: &str) {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../test-artifacts/tui");
+    let _ = std::fs::create_dir_all(&dir);
+    let _ = std::fs::write(dir.join(format!("{name}.txt")), screen);
+}
+
+/// The input line: the last line of the screen.
+fn input_line(screen: &str) -> &str {
+    screen.lines().last().unwrap_or("")
+}
+
+#[test]
+fn full_screen_chat_in_a_real_terminal() {
+    let mut relay = RelayProcess::start(&[]);
+    for i in 0..60 {
+        relay.cli().send("lobby", &format!("old message {i}"));
+    }
+    let tmux = Tmux::chat(&relay, "ada", "#lobby");
+    tmux.wait("01-joined", |s| {
+        s.contains("old message 59") && s.contains("#lobby") && s.contains("connected")
+    });
+
+    // A second room; the first keeps counting what arrives.
+    tmux.typed("/join #side");
+    tmux.keys(&["Enter"]);
+    tmux.wait("02-two-rooms", |s| {
+        s.contains("joined #side") && s.contains("#side>")
+    });
+    relay.cli().send("lobby", "news for ada");
+    relay.cli().send("lobby", "and more");
+    tmux.wait("03-unread", |s| s.contains("#lobby 2 @1"));
+
+    // A message arrives while a line is half typed: the line stays as it was.
+    tmux.typed("half typed");
+    relay.cli().send("side", "interrupting");
+    let screen = tmux.wait("04-receive-while-typing", |s| s.contains("interrupting"));
+    assert!(
+        input_line(&screen).ends_with("#side> half typed"),
+        "{screen}"
+    );
+    tmux.keys(&["C-u"]);
+    tmux.typed("hello side");
+    tmux.keys(&["Enter"]);
+    let screen = tmux.wait("05-sent", |s| s.contains("hello side"));
+    assert_eq!(screen.matches("hello side").count(), 1, "{screen}");
+
+    // Up brings back the sent line.
+    tmux.keys(&["Up"]);
+    tmux.wait("06-history", |s| {
+        input_line(s).ends_with("#side> hello side")
+    });
+    tmux.keys(&["C-u"]);
+
+    // Back to the lobby: counts cleared; PgUp scrolls back to older messages.
+    tmux.keys(&["M-1"]);
+    tmux.wait("07-lobby", |s| {
+        s.contains("#lobby>") && !s.contains("#lobby 2")
+    });
+    tmux.keys(&["PPage"]);
+    tmux.wait("08-scrolled", |s| s.contains("more lines below"));
+    tmux.keys(&["NPage", "NPage", "NPage"]);
+    tmux.wait("09-bottom", |s| !s.contains("more lines below"));
+
+    // The relay restarts: the status line says so and the typed line survives.
+    tmux.typed("still here");
+    relay.kill9();
+    tmux.wait("10-reconnecting", |s| s.contains("reconnecting"));
+    relay.restart();
+    let screen = tmux.wait("11-reconnected", |s| {
+        s.contains("connected") && !s.contains("reconnecting")
+    });
+    assert!(
+        input_line(&screen).ends_with("#lobby> still here"),
+        "{screen}"
+    );
+    tmux.keys(&["Enter"]);
+    tmux.wait("12-after-restart", |s| {
+        s.matches("still here").count() == 1 && !input_line(s).contains("still here")
+    });
+
+    tmux.keys(&["C-c"]);
+}
+
+#[test]
+fn piped_chat_waits_out_the_rate_limit_and_fails_on_refused_lines() {
+    let relay = RelayProcess::start(&["--msgs-per-sec", "5", "--msgs-burst", "2"]);
+    let lines: Vec<String> = (0..15).map(|i| format!("line {i}")).collect();
+    let mut chat = relay.cli().nick("piper").args(["chat", "#pipes"]).spawn();
+    chat.wait_for("* joined #pipes");
+    for line in &lines {
+        chat.write_line(line);
+    }
+    chat.close_stdin();
+    chat.wait_success();
+    let out = relay
+        .cli()
+        .args(["history", "pipes", "--limit", "100"])
+        .output();
+    out.assert_success();
+    for line in &lines {
+        assert!(out.stdout.contains(&format!("<piper> {line}\n")), "{out}");
+    }
+    // Printed once, when it came back from the room.
+    assert_eq!(chat.transcript().matches("<piper> line 3").count(), 1);
+
+    // A line the relay refuses (too long): the rest still go, and the exit says so.
+    let mut chat = relay.cli().nick("piper").args(["chat", "pipes"]).spawn();
+    chat.wait_for("* joined #pipes");
+    chat.write_line("before");
+    chat.write_line(&"x".repeat(5000));
+    chat.write_line("after");
+    chat.close_stdin();
+    assert_eq!(chat.wait_exit(DEFAULT_TIMEOUT).code(), Some(1));
+    assert!(chat.transcript().contains("<piper> after"));
+
+    // send from stdin: every line, in order, over the rate limit.
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = dir.path().join("lines.txt");
+    std::fs::write(&input, lines.join("\n")).expect("writing lines");
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "XDG_CONFIG_HOME={} {} --relay {} --ca {} --nick sender send '#fromstdin' < {}",
+            target_dir().join("test-config").display(),
+            cli_bin().display(),
+            relay.quic_addr(),
+            relay.ca_file().display(),
+            input.display()
+        ))
+        .output()
+        .expect("running send");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).lines().count(),
+        15,
+        "{out:?}"
+    );
+}
