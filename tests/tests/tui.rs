@@ -204,7 +204,18 @@ fn piped_chat_waits_out_the_rate_limit_and_fails_on_refused_lines() {
     chat.write_line("after");
     chat.close_stdin();
     assert_eq!(chat.wait_exit(DEFAULT_TIMEOUT).code(), Some(1));
-    assert!(chat.transcript().contains("<piper> after"));
+    // Stored (the chat may exit before its own line comes back from the room to be printed).
+    let history = relay
+        .cli()
+        .nick("reader")
+        .args(["history", "pipes"])
+        .output();
+    history.assert_success();
+    assert!(
+        history.stdout.contains("<piper> after"),
+        "{}",
+        history.stdout
+    );
 
     // send from stdin: every line, in order, over the rate limit.
     let dir = tempfile::tempdir().expect("temp dir");
