@@ -24,6 +24,36 @@ impl Session {
         Ok(false)
     }
 
+    /// Checks a CreateRoom or SetTopic: the names, then write access; answers the refusal.
+    async fn room_write_allowed(
+        &mut self,
+        id: u32,
+        room: &str,
+        topic: &str,
+    ) -> Result<bool, SessionError> {
+        if let Err(e) = validate_room(room).and_then(|()| validate_topic(topic)) {
+            self.error(id, e.code, &e.message).await?;
+            return Ok(false);
+        }
+        if let Err(m) = self.authorize(room, Access::WRITE) {
+            self.error(id, ErrorCode::FORBIDDEN, &m).await?;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    /// Answers RoomInfo with `record` as the directory shows it.
+    async fn room_info(&mut self, id: u32, record: RoomRecord) -> Result<(), SessionError> {
+        let state = self.state.clone();
+        match state.rooms.entry(record).await {
+            Ok(entry) => {
+                let room = entry.summary();
+                self.send(&ServerFrame::RoomInfo { id, room }).await
+            }
+            Err(e) => self.broker_failed(id, e).await,
+        }
+    }
+
     /// ListRooms: one directory page, without the rooms this session may not read.
     pub(super) async fn list_rooms(
         &mut self,
@@ -71,11 +101,8 @@ impl Session {
         room: String,
         topic: String,
     ) -> Result<(), SessionError> {
-        if let Err(e) = validate_room(&room).and_then(|()| validate_topic(&topic)) {
-            return self.error(id, e.code, &e.message).await;
-        }
-        if let Err(m) = self.authorize(&room, Access::WRITE) {
-            return self.error(id, ErrorCode::FORBIDDEN, &m).await;
+        if !self.room_write_allowed(id, &room, &topic).await? {
+            return Ok(());
         }
         if !self.room_rate(id).await? {
             return Ok(());
@@ -93,13 +120,7 @@ impl Session {
             })
             .await;
         match made {
-            Ok((record, true)) => match state.rooms.entry(record).await {
-                Ok(entry) => {
-                    let room = entry.summary();
-                    self.send(&ServerFrame::RoomInfo { id, room }).await
-                }
-                Err(e) => self.broker_failed(id, e).await,
-            },
+            Ok((record, true)) => self.room_info(id, record).await,
             Ok((record, false)) => {
                 let message = format!(
                     "room {room} exists (made by {}); join it, or change its topic with SetTopic",
@@ -118,11 +139,8 @@ impl Session {
         room: String,
         topic: String,
     ) -> Result<(), SessionError> {
-        if let Err(e) = validate_room(&room).and_then(|()| validate_topic(&topic)) {
-            return self.error(id, e.code, &e.message).await;
-        }
-        if let Err(m) = self.authorize(&room, Access::WRITE) {
-            return self.error(id, ErrorCode::FORBIDDEN, &m).await;
+        if !self.room_write_allowed(id, &room, &topic).await? {
+            return Ok(());
         }
         if !self.rooms.contains_key(&room) {
             return self.not_joined(id, &room).await;
@@ -147,12 +165,6 @@ impl Session {
             }
             Err(e) => return self.broker_failed(id, e).await,
         };
-        match state.rooms.entry(record).await {
-            Ok(entry) => {
-                let room = entry.summary();
-                self.send(&ServerFrame::RoomInfo { id, room }).await
-            }
-            Err(e) => self.broker_failed(id, e).await,
-        }
+        self.room_info(id, record).await
     }
 }

@@ -405,19 +405,16 @@ impl Broker for EmbeddedBroker {
             ttl,
             reply,
         };
-        let queued = self
-            .queue
-            .as_ref()
-            .is_some_and(|queue| queue.send(WriterCommand::Claim(job)).is_ok());
-        if !queued {
-            return Err(closed());
-        }
+        self.queue_command(WriterCommand::Claim(job))?;
         answered.await.unwrap_or_else(|_| Err(closed()))
     }
 
     async fn create_room(&self, record: RoomRecord) -> Result<(RoomRecord, bool), BrokerError> {
         let (reply, answered) = oneshot::channel();
-        self.queue_room(rooms::RoomJob::Create { record, reply })?;
+        self.queue_command(WriterCommand::Room(rooms::RoomJob::Create {
+            record,
+            reply,
+        }))?;
         answered.await.unwrap_or_else(|_| Err(closed()))
     }
 
@@ -435,11 +432,11 @@ impl Broker for EmbeddedBroker {
         change: RoomChange,
     ) -> Result<Option<RoomRecord>, BrokerError> {
         let (reply, answered) = oneshot::channel();
-        self.queue_room(rooms::RoomJob::Update {
+        self.queue_command(WriterCommand::Room(rooms::RoomJob::Update {
             room: room.to_owned(),
             change,
             reply,
-        })?;
+        }))?;
         answered.await.unwrap_or_else(|_| Err(closed()))
     }
 
@@ -462,12 +459,12 @@ impl Broker for EmbeddedBroker {
 }
 
 impl EmbeddedBroker {
-    /// Hands a room write to the writer thread.
-    fn queue_room(&self, job: rooms::RoomJob) -> Result<(), BrokerError> {
+    /// Hands a command to the writer thread; fails once it has stopped.
+    fn queue_command(&self, command: WriterCommand) -> Result<(), BrokerError> {
         let queued = self
             .queue
             .as_ref()
-            .is_some_and(|queue| queue.send(WriterCommand::Room(job)).is_ok());
+            .is_some_and(|queue| queue.send(command).is_ok());
         if queued { Ok(()) } else { Err(closed()) }
     }
 }
