@@ -25,7 +25,7 @@ stop() {
 # The check applies to a relay using the CA directory of CHITCHAT_CERTS_DIR: not to one given a
 # real certificate, another directory, or a configuration file that may name either.
 check_ca=no
-if [ "$1" = chitchat-relay ] && [ -z "${CHITCHAT_TLS_CERT:-}" ] && [ -z "${CHITCHAT_CONFIG:-}" ]; then
+if [ "$1" = chitchat-relay ] && [ -z "${CHITCHAT_TLS_CERT:-}" ] && [ -z "${CHITCHAT_RELAY_CONFIG:-}" ]; then
   check_ca=yes
   for arg in "$@"; do
     case "$arg" in

@@ -27,7 +27,12 @@ use crate::web::PublicConfig;
 pub struct Config {
     /// A configuration file (TOML): keys named like the long flags (`max-sessions = 1000`).
     /// Flags and `CHITCHAT_*` variables override it.
-    #[arg(long, env = "CHITCHAT_CONFIG", value_name = "FILE", global = true)]
+    #[arg(
+        long,
+        env = "CHITCHAT_RELAY_CONFIG",
+        value_name = "FILE",
+        global = true
+    )]
     pub config: Option<PathBuf>,
 
     /// UDP address for QUIC and WebTransport sessions. `[::]` is dual-stack (IPv4 too).

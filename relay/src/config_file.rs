@@ -46,7 +46,7 @@ impl fmt::Display for Problem {
 /// Why the configuration could not be read.
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
-    /// The file named by `--config` or `CHITCHAT_CONFIG` cannot be read.
+    /// The file named by `--config` or `CHITCHAT_RELAY_CONFIG` cannot be read.
     #[error("cannot read the configuration file {}", path.display())]
     Read {
         path: PathBuf,
@@ -254,7 +254,7 @@ pub struct Loaded {
 }
 
 /// Parses `args` (the process's arguments, its name first) with the configuration file
-/// `--config` or `CHITCHAT_CONFIG` names, if any.
+/// `--config` or `CHITCHAT_RELAY_CONFIG` names, if any.
 pub fn parse(args: Vec<OsString>) -> Result<Loaded, LoadError> {
     // First without the file, errors ignored: which file, and which flags the command line
     // and the variables already give.

@@ -29,7 +29,18 @@ async function chooseNick(relay, nick) {
 
 /** Waits for the "nick is taken" dialog; returns its words. */
 async function takenDialog(page) {
-  await page.waitForFunction(() => document.getElementById('taken-dialog')?.open, null, { timeout: SHOW_MS });
+  try {
+    await page.waitForFunction(() => document.getElementById('taken-dialog')?.open, null, { timeout: SHOW_MS });
+  } catch (e) {
+    // Say where the page stood instead, so a failure here can be told apart from the rest.
+    const where = await page.evaluate(() => ({
+      state: document.getElementById('conn-status').dataset.state,
+      status: document.getElementById('conn-status').textContent,
+      banner: document.getElementById('banner').hidden ? null : document.getElementById('banner-text').textContent,
+      nickDialog: document.getElementById('nick-dialog').open,
+    }));
+    throw new Error(`no "nick is taken" dialog: ${e.message}; the page: ${JSON.stringify(where)}; errors: ${page.errors.join(' | ')}`);
+  }
   return page.evaluate(() => document.getElementById('taken-dialog').textContent);
 }
 

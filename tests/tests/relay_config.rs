@@ -168,12 +168,22 @@ fn a_relay_runs_from_its_configuration_file() {
             health.body
         );
     });
-    // CHITCHAT_CONFIG names the file too.
+    // CHITCHAT_RELAY_CONFIG names the file too (the CLI's own file is CHITCHAT_CONFIG).
+    let mut command = relay_in(dir.path(), &["config", "print"]);
+    command.env("CHITCHAT_RELAY_CONFIG", "relay.toml");
+    let out = finish(command);
+    assert!(out.status.success(), "{}", out.stderr);
+    assert_eq!(printed(&out.stdout, "node-id"), "\"from-the-file\"");
+    // The CLI's variable, set in the same shell, is not the relay's.
     let mut command = relay_in(dir.path(), &["config", "print"]);
     command.env("CHITCHAT_CONFIG", "relay.toml");
     let out = finish(command);
     assert!(out.status.success(), "{}", out.stderr);
-    assert_eq!(printed(&out.stdout, "node-id"), "\"from-the-file\"");
+    assert!(
+        out.stdout.contains("# node-id = (not set)"),
+        "{}",
+        out.stdout
+    );
 }
 
 #[test]
