@@ -12,7 +12,8 @@
 //! - [`guest`]: the guest secret each nick is claimed with (open mode), kept in a file.
 //! - [`config`]: the configuration file's named contexts, and which setting wins.
 //! - [`options`]: the flags every client binary takes, and the checked [`options::Context`].
-//! - [`process`]: logging, the runtime and the exit code around a binary's command.
+//! - [`process`]: logging, the runtime and the exit code around a binary's command; [`logs`]:
+//!   where log lines go (held while the full-screen chat owns the terminal).
 //! - [`token`]: where the sign-in token comes from (token mode), and fresh ones.
 //! - [`cli`]: the commands (`send`, `tail`, `history`, `chat`).
 //! - [`tui`]: the full-screen `chat` on a terminal.
@@ -23,6 +24,7 @@ pub mod client;
 pub mod config;
 pub mod error;
 pub mod guest;
+pub mod logs;
 pub mod options;
 pub mod output;
 pub mod process;

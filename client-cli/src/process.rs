@@ -2,6 +2,7 @@
 //! stderr, a multi-thread runtime, and the outcome as the exit code.
 
 use std::future::Future;
+use std::io::IsTerminal;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -9,6 +10,7 @@ use chitchat_protocol::ErrorCode;
 
 use crate::ClientError;
 use crate::config::ConfigError;
+use crate::logs::LogWriter;
 
 /// The exit code of a command that failed because of who it is: the token was refused,
 /// expired, could not be had, or grants no access to the room (`UNAUTHORIZED`,
@@ -25,14 +27,18 @@ pub const EXIT_USAGE: u8 = 2;
 /// block a worker thread (chat after /quit): do not wait for it.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(200);
 
-/// Logs go to stderr, filtered by `CHITCHAT_LOG` (tracing's env-filter syntax; default
-/// `warn`), so they never mix with what commands print on stdout.
+/// Logs go to stderr (held while the full-screen chat owns the terminal: [`crate::logs`]),
+/// filtered by `CHITCHAT_LOG` (tracing's env-filter syntax; default `warn`), so they never
+/// mix with what commands print on stdout.
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CHITCHAT_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+    let colour = std::io::stderr().is_terminal()
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_ansi(colour)
+        .with_writer(LogWriter)
         .try_init();
 }
 

@@ -19,7 +19,7 @@ impl Tmux {
         let socket = format!("chitchat-tui-{}-{nick}", std::process::id());
         // The pane stays after the chat exits (with its exit status), so a failure shows.
         let line = format!(
-            "XDG_CONFIG_HOME={} {} --relay {} --ca {} --nick {nick} chat '{room}'; \
+            "XDG_CONFIG_HOME={} CHITCHAT_LOG=info {} --relay {} --ca {} --nick {nick} chat '{room}'; \
              echo EXITED $?; sleep 600",
             target_dir().join("test-config").display(),
             cli_bin().display(),
@@ -166,12 +166,23 @@ fn full_screen_chat_in_a_real_terminal() {
         input_line(&screen).ends_with("#lobby> still here"),
         "{screen}"
     );
+    // The reconnect's log line (CHITCHAT_LOG=info) is shown in the status line only, never
+    // written over the screen.
+    let logged: Vec<&str> = screen.lines().filter(|l| l.contains("INFO")).collect();
+    assert!(
+        logged.iter().all(|l| l.contains("· INFO connected")),
+        "{screen}"
+    );
     tmux.keys(&["Enter"]);
     tmux.wait("12-after-restart", |s| {
         s.matches("still here").count() == 1 && !input_line(s).contains("still here")
     });
 
     tmux.keys(&["C-c"]);
+    // Once the terminal is back, the held log lines are printed: the reconnect's.
+    tmux.wait("13-exited", |s| {
+        s.contains("EXITED 0") && s.contains("INFO session{nick=ada}: chitchat_cli")
+    });
 }
 
 #[test]

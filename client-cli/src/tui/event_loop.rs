@@ -17,6 +17,7 @@ use super::model::{App, Link};
 use super::pace::patiently;
 use super::view::{self, Drawn, Theme};
 use super::{Screen, transport_name};
+use crate::logs;
 use crate::session::{SessionEvent, SessionEvents, SessionHandle};
 use crate::token::now_ms;
 use crate::{ClientError, Sent};
@@ -106,6 +107,10 @@ impl Chat {
         let mut tick = tokio::time::interval(TICK);
         self.join(first_room);
         loop {
+            // A log line while the screen is up: its words in the status line (logs.rs).
+            if let Some(line) = logs::take_unseen() {
+                self.app.note = Some(line);
+            }
             self.draw(screen)?;
             tokio::select! {
                 key = keys.next() => match key {

@@ -33,6 +33,7 @@ use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
 
 use crate::addr::Via;
+use crate::logs;
 use crate::session::{SessionEvents, SessionHandle};
 use crate::{RelayAddr, SessionConfig};
 
@@ -110,6 +111,9 @@ pub async fn run(
     let theme = view::Theme {
         colour: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     };
+    // Log lines would be drawn over the screen: held, the newest in the status line, and
+    // printed once the terminal is restored (the guard drops after the screen).
+    let holding = logs::hold();
     let result = match Screen::enter() {
         Ok(mut screen) => {
             let chat = event_loop::Chat::new(session.clone(), app, theme);
@@ -119,6 +123,7 @@ pub async fn run(
         }
         Err(e) => Err(anyhow::anyhow!("cannot use the terminal: {e}")),
     };
+    drop(holding);
     session.close().await;
     result
 }
