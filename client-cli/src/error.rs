@@ -102,6 +102,19 @@ pub enum ClientError {
         ca: PathBuf,
         reason: String,
     },
+    /// The relay answered, but its certificate does not verify against the CA file: the
+    /// wrong CA (or relay) was given. Waiting cannot fix it, so commands that wait for a
+    /// relay to come up stop at once; a session already running keeps trying (a relay may
+    /// come back with the right certificate).
+    #[error(
+        "the certificate of relay {relay} is not signed by the CA in {}: {reason}; give the relay's CA with --ca (or in the context)",
+        ca.display()
+    )]
+    Certificate {
+        relay: String,
+        ca: PathBuf,
+        reason: String,
+    },
     /// Several relays were tried and none could be reached; each attempt's error, in order.
     #[error("cannot reach any relay: {}", list(.0))]
     NoRelay(Vec<ClientError>),
@@ -313,6 +326,12 @@ mod tests {
             assert!(!refused.is_transport_failure(), "{code:?}");
             assert!(!ClientError::NoRelay(vec![down.clone(), refused]).is_transport_failure());
         }
+        let wrong_ca = ClientError::Certificate {
+            relay: "h:1".into(),
+            ca: "ca.pem".into(),
+            reason: "invalid peer certificate: UnknownIssuer".into(),
+        };
+        assert!(!wrong_ca.is_transport_failure() && !wrong_ca.is_permanent());
         assert!(!ClientError::NoRelay(Vec::new()).is_transport_failure());
         assert!(!ClientError::Config(ConfigError::NoConfigDir).is_transport_failure());
     }

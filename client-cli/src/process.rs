@@ -19,7 +19,8 @@ use crate::logs::LogWriter;
 pub const EXIT_AUTH: u8 = 77;
 
 /// The exit code of a command whose configuration is unusable: a malformed configuration
-/// file, an unknown context, a bad `CHITCHAT_*` variable, no CA file found. The code clap
+/// file, an unknown context, a bad `CHITCHAT_*` variable, no CA file found, a CA file that
+/// did not sign the relay's certificate. The code clap
 /// gives a usage error: fix what was given, then run again.
 pub const EXIT_USAGE: u8 = 2;
 
@@ -95,7 +96,7 @@ fn is_config_failure(e: &anyhow::Error) -> bool {
         cause.is::<ConfigError>()
             || matches!(
                 cause.downcast_ref::<ClientError>(),
-                Some(ClientError::Config(_))
+                Some(ClientError::Config(_) | ClientError::Certificate { .. })
             )
     })
 }

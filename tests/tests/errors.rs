@@ -180,11 +180,31 @@ fn a_certificate_from_another_ca_is_refused() {
         ])
         .args(["send", "lobby", "hi"])
         .output();
-    out.assert_exit_code(1);
+    // A configuration problem (exit 2), said as one, naming the CA file and what to do.
+    out.assert_exit_code(2);
+    let said = format!(
+        "the certificate of relay {} is not signed by the CA in {}",
+        relay.quic_addr(),
+        other.ca_file().display()
+    );
     assert!(
-        out.stderr
-            .contains(&format!("cannot reach relay {}", relay.quic_addr()))
-            && out.stderr.contains("not signed by this CA file"),
+        out.stderr.contains(&said) && out.stderr.contains("--ca"),
+        "{out}"
+    );
+    // `tail` waits for a relay that is down, but not for a CA that cannot match: it stops
+    // at once with the same words instead of retrying.
+    let out = Cli::new()
+        .args([
+            "--relay",
+            relay.quic_addr(),
+            "--ca",
+            &other.ca_file().to_string_lossy(),
+        ])
+        .args(["tail", "lobby"])
+        .output();
+    out.assert_exit_code(2);
+    assert!(
+        out.stderr.contains(&said) && !out.stderr.contains("retrying"),
         "{out}"
     );
 }

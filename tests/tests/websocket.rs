@@ -81,8 +81,8 @@ fn send_and_tail_over_wss_with_a_real_certificate() {
     let out = cli(&[&wss], &other.ca())
         .args(["send", "lobby", "hi"])
         .output();
-    out.assert_exit_code(1);
-    assert!(out.stderr.contains("not signed by this CA file"), "{out}");
+    out.assert_exit_code(2);
+    assert!(out.stderr.contains("is not signed by the CA in"), "{out}");
 }
 
 #[test]

@@ -17,7 +17,7 @@ use qmux::ws::tungstenite::protocol::WebSocketConfig;
 use tokio::io::{AsyncRead, AsyncWrite};
 use web_transport_trait::{RecvStream as _, SendStream as _, Session as _};
 
-use crate::{CloseReason, RelayAddr};
+use crate::{ClientError, CloseReason, RelayAddr};
 
 /// The largest WebSocket message this client reads: one QMux record (at most
 /// [`MAX_RECORD`]) with room to spare. A relay sending more is broken, and refused.
@@ -178,16 +178,19 @@ pub async fn dial(
     let stream = wss
         .connect(name, tcp)
         .await
-        .map_err(|e| WsConnectError(with_certificate_hint(e.to_string()), false))?;
+        .map_err(|e| WsConnectError(e.to_string(), false))?;
     websocket(&url, stream, idle).await
 }
 
-/// A TLS failure's words, with a hint when it is about the certificate (the usual one).
-pub(super) fn with_certificate_hint(text: String) -> String {
-    if text.contains("certificate") || text.contains("UnknownIssuer") {
-        format!("{text} (the relay's certificate is not signed by this CA file)")
+/// `relay` could not be reached, for `reason`: [`ClientError::Certificate`] when the
+/// reason is its certificate (TLS over TCP and QUIC's handshake word it alike), else
+/// [`ClientError::Unreachable`]; `ca` is the CA file trusted.
+pub(super) fn unreachable(relay: String, ca: &std::path::Path, reason: String) -> ClientError {
+    let ca = ca.to_path_buf();
+    if reason.contains("certificate") || reason.contains("UnknownIssuer") {
+        ClientError::Certificate { relay, ca, reason }
     } else {
-        text
+        ClientError::Unreachable { relay, ca, reason }
     }
 }
 

@@ -227,6 +227,7 @@ impl Connector {
             Ok(Ok(done)) => Ok(done),
             Ok(Err(
                 e @ (ClientError::Unreachable { .. }
+                | ClientError::Certificate { .. }
                 | ClientError::NotListening { .. }
                 | ClientError::Refused { .. }),
             )) => Err(e),
@@ -282,11 +283,8 @@ impl Connector {
         } else {
             format!("{relay} ({addr})")
         };
-        let unreachable = |reason: String| ClientError::Unreachable {
-            relay: name.clone(),
-            ca: self.cfg.ca_file.clone(),
-            reason,
-        };
+        let unreachable =
+            |reason: String| link::unreachable(name.clone(), &self.cfg.ca_file, reason);
         let endpoint = self.endpoint(addr.is_ipv6())?;
         let handshake = endpoint
             .connect_with(self.quic.clone(), addr, relay.host())
@@ -317,11 +315,7 @@ impl Connector {
 
     /// `relay` could not be reached, for `reason`.
     fn unreachable(&self, relay: &RelayAddr, reason: String) -> ClientError {
-        ClientError::Unreachable {
-            relay: relay.to_string(),
-            ca: self.cfg.ca_file.clone(),
-            reason,
-        }
+        link::unreachable(relay.to_string(), &self.cfg.ca_file, reason)
     }
 
     /// Opens the control stream on an established connection, says Hello, waits for
@@ -438,7 +432,7 @@ impl Connector {
 
 /// Words for a failed handshake; certificate trouble is the usual one and deserves a hint.
 fn describe_handshake_error(e: &quinn::ConnectionError) -> String {
-    link::with_certificate_hint(CloseReason::from_quinn(e).to_string())
+    CloseReason::from_quinn(e).to_string()
 }
 
 /// Requests to one relay over one connection. Cheap to clone; the connection closes when the
