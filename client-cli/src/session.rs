@@ -21,6 +21,7 @@ use chitchat_protocol::{
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
+use crate::client::rooms::RoomPage;
 use crate::client::{ClientConfig, Sent};
 use crate::token::TokenSource;
 use crate::{ClientError, CloseReason, RelayAddr};
@@ -147,6 +148,11 @@ enum Request {
         room: String,
         reply: oneshot::Sender<Result<Vec<String>, ClientError>>,
     },
+    ListRooms {
+        search: String,
+        limit: u16,
+        reply: oneshot::Sender<Result<RoomPage, ClientError>>,
+    },
     Nick {
         nick: String,
         reply: oneshot::Sender<Result<Welcome, ClientError>>,
@@ -175,6 +181,7 @@ impl std::fmt::Debug for Request {
             Request::Send { .. } => "Send",
             Request::History { .. } => "History",
             Request::Who { .. } => "Who",
+            Request::ListRooms { .. } => "ListRooms",
             Request::Nick { .. } => "Nick",
             Request::Typing { .. } => "Typing",
             Request::Close { .. } => "Close",
@@ -234,6 +241,17 @@ impl SessionHandle {
     pub async fn who(&self, room: &str) -> Result<Vec<String>, ClientError> {
         let room = room.to_owned();
         self.call(|reply| Request::Who { room, reply }).await
+    }
+
+    /// The first page (up to `limit`) of the room directory matching `search`.
+    pub async fn list_rooms(&self, search: &str, limit: u16) -> Result<RoomPage, ClientError> {
+        let search = search.to_owned();
+        self.call(|reply| Request::ListRooms {
+            search,
+            limit,
+            reply,
+        })
+        .await
     }
 
     /// Reconnects under a new nick, resuming every room.

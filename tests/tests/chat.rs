@@ -49,6 +49,18 @@ fn two_chats_talk_through_pipes() {
     bob.wait_for("* joined #side (1 here: bob)");
     bob.write_line("/rooms");
     bob.wait_for("* rooms: #lobby, #side (talking in #side)");
+    // Then the directory: both rooms, with who is in them.
+    bob.wait_for("* the directory's rooms:");
+    bob.wait_for(&format!("* #{:<20} {:>11}", "lobby", "2 members"));
+    bob.wait_for(&format!("* #{:<20} {:>11}", "side", "1 member"));
+    bob.write_line("/rooms SID");
+    bob.wait_for("* the directory's rooms matching \"SID\":");
+    bob.wait_for("* #side ");
+    bob.write_line("/rooms nothing-like-it");
+    bob.wait_for("* the directory lists no rooms matching \"nothing-like-it\"");
+    // A search the relay refuses (longer than a topic) is said, and the chat goes on.
+    bob.write_line(&format!("/rooms {}", "x".repeat(300)));
+    bob.wait_for("! cannot list the rooms: ");
     bob.write_line("only bob is here");
     bob.wait_for("] #side <bob> only bob is here");
 

@@ -119,6 +119,14 @@ fn full_screen_chat_in_a_real_terminal() {
     tmux.wait("02-two-rooms", |s| {
         s.contains("joined #side") && s.contains("#side>")
     });
+    // The directory, in the room shown.
+    tmux.typed("/rooms");
+    tmux.keys(&["Enter"]);
+    tmux.wait("02b-directory", |s| {
+        s.contains("the directory's rooms:")
+            && s.contains(&format!("#{:<20} {:>11}", "lobby", "1 member"))
+            && s.contains(&format!("#{:<20} {:>11}", "side", "1 member"))
+    });
     relay.cli().send("lobby", "news for ada");
     relay.cli().send("lobby", "and more");
     tmux.wait("03-unread", |s| s.contains("#lobby 2 @1"));

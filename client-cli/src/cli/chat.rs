@@ -15,12 +15,13 @@ use std::io::IsTerminal;
 use chitchat_protocol::{ResumeOutcome, validate_room};
 use tokio::sync::mpsc;
 
+use super::rooms::directory_lines;
 use super::{check_room, interrupted, print_line};
 use crate::ClientError;
 use crate::options::Context;
 use crate::output::{chat_line, clock};
 use crate::session::{SessionEvent, SessionEvents, SessionHandle};
-use crate::tui::command::{self, Line};
+use crate::tui::command::{self, Line, ROOMS_SHOWN};
 use crate::tui::pace::patiently;
 
 /// How many stored messages a join shows: enough to see what the room is about.
@@ -39,7 +40,7 @@ const HELP: &str = "\
 *   /leave [ROOM]  leave ROOM (default: the current room)
 *   /nick NAME     change your nick (reconnects: others see a leave and a join)
 *   /who [ROOM]    who is in ROOM (default: the current room)
-*   /rooms         the rooms you are in
+*   /rooms [TEXT]  the rooms you are in, and the directory's (those matching TEXT)
 *   /me ACTION     an action line, shown as '* nick ACTION'
 *   /quit          leave (so does end of input)
 *   //text         send a line starting with '/'";
@@ -207,7 +208,7 @@ impl Chat {
                     Err(e) => self.say(&format!("! cannot list #{room}: {e}"))?,
                 }
             }
-            Line::Rooms => {
+            Line::Rooms(search) => {
                 let line = match &self.current {
                     None => "* not in any room".to_owned(),
                     Some(current) => {
@@ -217,6 +218,18 @@ impl Chat {
                     }
                 };
                 self.say(&line)?;
+                let session = self.session.clone();
+                match self
+                    .during(session.list_rooms(&search, ROOMS_SHOWN))
+                    .await?
+                {
+                    Ok(page) => {
+                        for line in directory_lines(&search, &page) {
+                            self.say(&format!("* {line}"))?;
+                        }
+                    }
+                    Err(e) => self.say(&format!("! cannot list the rooms: {e}"))?,
+                }
             }
             Line::Help => self.say(HELP)?,
             Line::Missing(name) => self.say(&format!("! /{name} needs an argument; see /help"))?,

@@ -4,7 +4,7 @@
 mod chat;
 mod context;
 mod history;
-mod rooms;
+pub(crate) mod rooms;
 mod secret;
 mod send;
 mod tail;

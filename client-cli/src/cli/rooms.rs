@@ -6,6 +6,7 @@ use serde::Serialize;
 
 use super::{check_room, name_room, print_line};
 use crate::ClientError;
+use crate::client::rooms::RoomPage;
 use crate::options::Context;
 use crate::output::rfc3339_ms;
 
@@ -22,7 +23,7 @@ struct JsonRoom<'a> {
 }
 
 /// One room as a line: JSON, or `#name  N members  last activity  topic`.
-fn room_line(room: &RoomSummary, json: bool) -> String {
+pub(crate) fn room_line(room: &RoomSummary, json: bool) -> String {
     let last = (room.last_activity_ms != 0).then(|| rfc3339_ms(room.last_activity_ms));
     if json {
         let value = JsonRoom {
@@ -49,6 +50,25 @@ fn room_line(room: &RoomSummary, json: bool) -> String {
         format!("  {}", room.topic)
     };
     format!("#{:<20} {members:>11}  {last:<22}{topic}", room.name)
+}
+
+/// A directory page as a chat shows it (`/rooms [SEARCH]`): a heading, one line per room,
+/// and where to find the rest.
+pub(crate) fn directory_lines(search: &str, page: &RoomPage) -> Vec<String> {
+    let matching = if search.is_empty() {
+        String::new()
+    } else {
+        format!(" matching \"{search}\"")
+    };
+    if page.rooms.is_empty() {
+        return vec![format!("the directory lists no rooms{matching}")];
+    }
+    let mut lines = vec![format!("the directory's rooms{matching}:")];
+    lines.extend(page.rooms.iter().map(|room| room_line(room, false)));
+    if page.next.is_some() {
+        lines.push("more: chitchat rooms --search TEXT --limit N".to_owned());
+    }
+    lines
 }
 
 /// Prints up to `limit` rooms of the directory matching `search`.

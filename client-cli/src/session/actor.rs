@@ -517,6 +517,13 @@ impl Actor {
             Request::Who { room, reply } => {
                 let _ = reply.send(client.who(&room).await);
             }
+            Request::ListRooms {
+                search,
+                limit,
+                reply,
+            } => {
+                let _ = reply.send(client.list_rooms(&search, None, limit).await);
+            }
             Request::Typing { room } => {
                 let _ = client.typing(&room);
             }

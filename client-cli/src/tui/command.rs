@@ -19,8 +19,8 @@ pub enum Line {
     Nick(String),
     /// `/who [ROOM]` (also `/names`).
     Who(Option<String>),
-    /// `/rooms`.
-    Rooms,
+    /// `/rooms [SEARCH]`: the rooms joined, and the directory's rooms matching SEARCH.
+    Rooms(String),
     /// `/help`.
     Help,
     /// `/quit` (also `/exit`).
@@ -30,6 +30,10 @@ pub enum Line {
     /// An unknown command: its name.
     Unknown(String),
 }
+
+/// How many directory rooms `/rooms` shows: a screenful; `chitchat rooms` pages through
+/// the rest.
+pub const ROOMS_SHOWN: u16 = 20;
 
 /// The room a user wrote: without one leading `#` (`#random` is the room `random`).
 pub fn room_name(written: &str) -> &str {
@@ -62,7 +66,7 @@ pub fn parse(line: &str) -> Line {
         "leave" | "part" => Line::Leave(room),
         "nick" => arg.map_or(Line::Missing("nick"), |n| Line::Nick(n.to_owned())),
         "who" | "names" => Line::Who(room),
-        "rooms" => Line::Rooms,
+        "rooms" => Line::Rooms(rest["rooms".len()..].trim().to_owned()),
         "help" => Line::Help,
         "quit" | "exit" => Line::Quit,
         _ => Line::Unknown(name.to_owned()),
@@ -97,7 +101,11 @@ mod tests {
         assert_eq!(parse("/me waves  hi"), Line::Me("/me waves  hi".into()));
         assert_eq!(parse("/me"), Line::Missing("me"));
         assert_eq!(parse("/me   "), Line::Missing("me"));
-        assert_eq!(parse("/rooms"), Line::Rooms);
+        assert_eq!(parse("/rooms"), Line::Rooms(String::new()));
+        assert_eq!(
+            parse("/rooms  rust  talk "),
+            Line::Rooms("rust  talk".into())
+        );
         assert_eq!(parse("/help"), Line::Help);
         assert_eq!(parse("/exit"), Line::Quit);
         assert_eq!(parse("/frob x"), Line::Unknown("frob".into()));

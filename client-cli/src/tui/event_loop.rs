@@ -10,13 +10,15 @@ use futures::StreamExt;
 use futures::future::BoxFuture;
 use tokio::sync::mpsc;
 
-use super::command::{self, Line};
+use super::command::{self, Line, ROOMS_SHOWN};
 use super::input::{Candidates, Input};
 use super::keys::{self, Action, WHEEL_LINES};
 use super::model::{App, Link};
 use super::pace::patiently;
 use super::view::{self, Drawn, Theme};
 use super::{Screen, transport_name};
+use crate::cli::rooms::directory_lines;
+use crate::client::rooms::RoomPage;
 use crate::logs;
 use crate::session::{SessionEvent, SessionEvents, SessionHandle};
 use crate::token::now_ms;
@@ -33,7 +35,7 @@ const TYPING_EVERY_MS: u64 = 3_000;
 const TICK: std::time::Duration = std::time::Duration::from_millis(500);
 
 const HELP: &[&str] = &[
-    "commands: /join #ROOM, /leave [#ROOM], /who [#ROOM], /rooms (the rooms you are in), \
+    "commands: /join #ROOM, /leave [#ROOM], /who [#ROOM], /rooms [TEXT] (the directory), \
      /me ACTION, /nick NAME, /quit, /help; //text sends a line starting with '/'",
     "/nick reconnects under the new name: others see you leave and join again",
     "keys: Alt-1..9 or Ctrl-N/Ctrl-P switch rooms; PgUp/PgDn or the wheel scroll; Up/Down \
@@ -59,6 +61,10 @@ enum Done {
     Who {
         room: String,
         result: Result<Vec<String>, ClientError>,
+    },
+    Rooms {
+        search: String,
+        result: Result<RoomPage, ClientError>,
     },
     Nick(Result<Welcome, ClientError>),
 }
@@ -241,19 +247,12 @@ impl Chat {
                     });
                 }
             }
-            Line::Rooms => {
-                let rooms: Vec<String> = self
-                    .app
-                    .room_names()
-                    .iter()
-                    .map(|r| format!("#{r}"))
-                    .collect();
-                let text = if rooms.is_empty() {
-                    "not in any room".to_owned()
-                } else {
-                    format!("your rooms: {}", rooms.join(", "))
-                };
-                self.app.event(None, text, now);
+            Line::Rooms(search) => {
+                let session = self.session.clone();
+                self.spawn(async move {
+                    let result = session.list_rooms(&search, ROOMS_SHOWN).await;
+                    Done::Rooms { search, result }
+                });
             }
             Line::Help => HELP.iter().for_each(|h| self.app.event(None, *h, now)),
             Line::Quit => return false,
@@ -357,6 +356,16 @@ impl Chat {
                     self.app.event(Some(&room), text, now);
                 }
                 Err(e) => self.app.note = Some(format!("cannot list #{room}: {e}")),
+            },
+            Done::Rooms { search, result } => match result {
+                // In the room shown, where the person asked.
+                Ok(page) => {
+                    let room = self.app.current_name();
+                    for line in directory_lines(&search, &page) {
+                        self.app.event(room.as_deref(), line, now);
+                    }
+                }
+                Err(e) => self.app.note = Some(format!("cannot list the rooms: {e}")),
             },
             Done::Nick(result) => match result {
                 Ok(welcome) => {
