@@ -14,8 +14,15 @@ if ! command -v docker >/dev/null || ! docker info >/dev/null 2>&1; then
   echo "no Docker engine: skipped"
   exit 0
 fi
-if ! docker compose version >/dev/null 2>&1; then
-  echo "error: a Docker engine answers but 'docker compose' (the Compose v2 plugin) is missing" >&2
+# Compose v2 (the `docker compose` plugin), else the standalone v1 `docker-compose` (Debian's
+# package), which builds through the docker CLI with BuildKit for the Dockerfile's cache mounts.
+if docker compose version >/dev/null 2>&1; then
+  compose_cmd=(docker compose)
+elif command -v docker-compose >/dev/null; then
+  compose_cmd=(docker-compose)
+  export COMPOSE_DOCKER_CLI_BUILD=1 DOCKER_BUILDKIT=1
+else
+  echo "error: a Docker engine answers but neither 'docker compose' (the Compose v2 plugin) nor docker-compose is installed" >&2
   exit 1
 fi
 
@@ -26,14 +33,14 @@ CLI_TIMEOUT=30
 PROJECT="chitchat-smoke-$$"
 export CHITCHAT_UID="${CHITCHAT_UID:-$(id -u)}" CHITCHAT_GID="${CHITCHAT_GID:-$(id -g)}"
 
-compose() { docker compose -p "$PROJECT" "$@"; }
+compose() { "${compose_cmd[@]}" -p "$PROJECT" "$@"; }
 teardown() {
   echo "== tearing down"
   compose down --volumes --remove-orphans >/dev/null 2>&1 || true
 }
 trap teardown EXIT
 
-echo "== docker compose up -d --build (project $PROJECT, uid:gid $CHITCHAT_UID:$CHITCHAT_GID)"
+echo "== ${compose_cmd[*]} up -d --build (project $PROJECT, uid:gid $CHITCHAT_UID:$CHITCHAT_GID)"
 mkdir -p certs
 compose up -d --build
 

@@ -171,15 +171,18 @@ fn every_relay_is_tried_in_turn() {
 fn a_certificate_from_another_ca_is_refused() {
     let relay = RelayProcess::start(&[]);
     let other = RelayProcess::start(&[]);
-    let out = Cli::new()
-        .args([
-            "--relay",
-            relay.quic_addr(),
-            "--ca",
-            &other.ca_file().to_string_lossy(),
-        ])
-        .args(["send", "lobby", "hi"])
-        .output();
+    let with_other_ca = |command: &[&str]| {
+        Cli::new()
+            .args([
+                "--relay",
+                relay.quic_addr(),
+                "--ca",
+                &other.ca_file().to_string_lossy(),
+            ])
+            .args(command)
+            .output()
+    };
+    let out = with_other_ca(&["send", "lobby", "hi"]);
     // A configuration problem (exit 2), said as one, naming the CA file and what to do.
     out.assert_exit_code(2);
     let said = format!(
@@ -193,15 +196,7 @@ fn a_certificate_from_another_ca_is_refused() {
     );
     // `tail` waits for a relay that is down, but not for a CA that cannot match: it stops
     // at once with the same words instead of retrying.
-    let out = Cli::new()
-        .args([
-            "--relay",
-            relay.quic_addr(),
-            "--ca",
-            &other.ca_file().to_string_lossy(),
-        ])
-        .args(["tail", "lobby"])
-        .output();
+    let out = with_other_ca(&["tail", "lobby"]);
     out.assert_exit_code(2);
     assert!(
         out.stderr.contains(&said) && !out.stderr.contains("retrying"),
