@@ -28,12 +28,18 @@ pub const EXIT_USAGE: u8 = 2;
 /// block a worker thread (chat after /quit): do not wait for it.
 const SHUTDOWN_GRACE: Duration = Duration::from_millis(200);
 
+/// The log filter without `CHITCHAT_LOG`: warnings, except quinn-udp's for a datagram that
+/// cannot be sent. `localhost` resolves to `::1` too and every address is tried at once, so
+/// on a host without IPv6 (a container) each command would print one; the connection's own
+/// outcome is what this client reports.
+const DEFAULT_LOG: &str = "warn,quinn_udp=error";
+
 /// Logs go to stderr (held while the full-screen chat owns the terminal: [`crate::logs`]),
-/// filtered by `CHITCHAT_LOG` (tracing's env-filter syntax; default `warn`), so they never
+/// filtered by `CHITCHAT_LOG` (tracing's env-filter syntax; default [`DEFAULT_LOG`]), so they never
 /// mix with what commands print on stdout.
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_env("CHITCHAT_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(DEFAULT_LOG));
     let colour = std::io::stderr().is_terminal()
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     let _ = tracing_subscriber::fmt()
