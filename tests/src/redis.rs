@@ -36,6 +36,10 @@ pub enum Persistence {
     /// slots: commands touching keys of different slots fail with `CROSSSLOT`, as on a
     /// real cluster.
     Cluster,
+    /// Nothing on disk, in cluster mode with no slots of its own, its cluster bus on
+    /// `bus_port`: one node of a [`crate::redis_cluster::RedisCluster`], which assigns the
+    /// slots and the replicas.
+    ClusterNode { bus_port: u16 },
 }
 
 /// A `redis-server` owned by the test.
@@ -195,6 +199,28 @@ impl RedisServer {
                 "--cluster-config-file",
                 "nodes.conf",
             ]),
+            Persistence::ClusterNode { .. } => args.extend([
+                "--appendonly",
+                "no",
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-node-timeout",
+                crate::redis_cluster::NODE_TIMEOUT_MS,
+                // A replica may take over however long it was cut off: the tests kill
+                // masters on purpose and want the promotion, not a judgement of freshness.
+                "--cluster-replica-validity-factor",
+                "0",
+                // The other shards keep serving while one fails over.
+                "--cluster-require-full-coverage",
+                "no",
+            ]),
+        }
+        let bus_port;
+        if let Persistence::ClusterNode { bus_port: port } = self.persistence {
+            bus_port = port.to_string();
+            args.extend(["--cluster-port", &bus_port]);
         }
         let stderr = std::fs::File::create(self.dir.path().join("stderr.log"))
             .map_err(|e| format!("creating a log file: {e}"))?;
@@ -272,7 +298,7 @@ impl Drop for RedisServer {
 }
 
 /// A loopback port free right now (the OS picks it; the listener is closed at once).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

@@ -1,0 +1,70 @@
+//! The Redis Cluster harness itself: it forms three shards with a replica each, finds a
+//! room on every shard, moves a slot, fails a master over, and stops every process it
+//! started. One cluster start for the whole file.
+
+use std::net::TcpStream;
+
+use chitchat_tests::redis_cluster::{MASTERS, RedisCluster};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forms_moves_a_slot_fails_over_and_stops_everything() {
+    let mut cluster = RedisCluster::start().await;
+    let ports = cluster.ports();
+    assert_eq!(ports.len(), MASTERS * 2);
+
+    let shards = cluster.shards().await;
+    assert_eq!(shards.len(), MASTERS);
+    for shard in &shards {
+        assert_eq!(shard.replicas.len(), 1, "{shard:?}");
+    }
+
+    // One room per shard, each on a different master.
+    let rooms = cluster.room_on_each_shard("harness").await;
+    let mut masters = Vec::new();
+    for room in &rooms {
+        let slot = cluster.room_slot(room).await;
+        masters.push(cluster.shard_of(slot).await.master);
+    }
+    masters.sort_unstable();
+    masters.dedup();
+    assert_eq!(masters.len(), MASTERS, "rooms {rooms:?} on {masters:?}");
+
+    // A slot with a key moves, and the key with it.
+    let room = &rooms[0];
+    let key = format!("chitchat:{{{room}}}:seq");
+    let slot = cluster.room_slot(room).await;
+    let from = cluster.shard_of(slot).await.master;
+    let to = shards
+        .iter()
+        .map(|s| s.master)
+        .find(|&m| m != from)
+        .expect("another master");
+    let _: () = redis::cmd("SET")
+        .arg(&key)
+        .arg(7)
+        .query_async(&mut cluster.connection(from).await)
+        .await
+        .expect("SET on the owner");
+    cluster.migrate_slot(slot, to).await;
+    assert_eq!(cluster.shard_of(slot).await.master, to);
+    let moved: Option<u64> = redis::cmd("GET")
+        .arg(&key)
+        .query_async(&mut cluster.connection(to).await)
+        .await
+        .expect("GET on the new owner");
+    assert_eq!(moved, Some(7));
+
+    // The master of another room's slot dies; its replica takes its slots.
+    let slot = cluster.room_slot(&rooms[1]).await;
+    let before = cluster.shard_of(slot).await;
+    let promoted = cluster.fail_master_of(slot).await;
+    assert_eq!(before.replicas, vec![promoted]);
+
+    drop(cluster);
+    for port in ports {
+        assert!(
+            TcpStream::connect(("127.0.0.1", port)).is_err(),
+            "a node still listens on {port} after the cluster was dropped"
+        );
+    }
+}
