@@ -46,6 +46,7 @@ use super::api::{
 mod bus;
 pub mod bus_frame;
 mod claims;
+pub mod cluster;
 mod delivery;
 pub mod keys;
 mod link;

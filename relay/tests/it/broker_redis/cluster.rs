@@ -1,0 +1,224 @@
+//! The Redis broker on a real Redis Cluster (three masters, three replicas; one start for
+//! the whole file, its phases one after another): the broker conformance suite with rooms on
+//! every shard, checked against the cluster's own `CLUSTER KEYSLOT`; then a live room's slot
+//! moved to another master while two relays send to it.
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use chitchat_protocol::Message;
+use chitchat_relay::broker::redis::{RedisBroker, channel};
+use chitchat_relay::broker::{Broker, BrokerError, Deliver, NewMessage, SharedBroker};
+use chitchat_tests::redis_cluster::{MASTERS, RedisCluster};
+use redis::Value;
+
+use super::CONFORMANCE_HISTORY;
+use crate::conformance::{self, CASES, DEADLINE, RecordingSink, StoreFactory, seqs};
+
+/// Messages delivered before the room's slot starts moving, and sent by each relay once it
+/// has moved: sends are under way through the whole move.
+const AFTER_MOVE: usize = 20;
+
+/// Every `open` connects to the same cluster through its seed nodes.
+struct ClusterStore {
+    url: String,
+}
+
+#[async_trait::async_trait]
+impl StoreFactory for ClusterStore {
+    async fn open(&self, sink: Arc<dyn Deliver>) -> Result<SharedBroker, BrokerError> {
+        let broker =
+            RedisBroker::connect(&self.url, sink, "conformance".into(), CONFORMANCE_HISTORY)
+                .await?;
+        Ok(Arc::new(broker))
+    }
+}
+
+/// Empties every master, so each case starts from an empty store as it does on a single
+/// Redis.
+async fn flush(cluster: &RedisCluster) {
+    for shard in cluster.shards().await {
+        let _: () = redis::cmd("FLUSHALL")
+            .query_async(&mut cluster.connection(shard.master).await)
+            .await
+            .expect("FLUSHALL");
+    }
+}
+
+/// The masters holding some room's history now; each room's keys checked to sit on the
+/// master `CLUSTER KEYSLOT` says serves the room.
+async fn masters_with_rooms(cluster: &RedisCluster) -> BTreeSet<u16> {
+    let mut masters = BTreeSet::new();
+    for shard in cluster.shards().await {
+        let keys: Vec<String> = redis::cmd("KEYS")
+            .arg("chitchat:{*}:log")
+            .query_async(&mut cluster.connection(shard.master).await)
+            .await
+            .expect("KEYS");
+        for key in keys {
+            let slot = cluster.keyslot(&key).await;
+            assert!(shard.serves(slot), "{key} (slot {slot}) on {shard:?}");
+            masters.insert(shard.master);
+        }
+    }
+    masters
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conformance_on_a_redis_cluster_with_rooms_on_every_shard() {
+    let cluster = RedisCluster::start().await;
+    let store = ClusterStore { url: cluster.url() };
+    let mut used = BTreeSet::new();
+    let mut ran = Vec::new();
+    macro_rules! cases {
+        ($($case:ident),* $(,)?) => {$(
+            flush(&cluster).await;
+            conformance::$case(&store).await;
+            used.extend(masters_with_rooms(&cluster).await);
+            ran.push(stringify!($case));
+        )*};
+    }
+    cases!(
+        numbering_starts_at_one_per_room,
+        publish_agrees_with_reads,
+        call_order_is_seq_order,
+        concurrent_publishers_get_gapless_seqs,
+        many_rooms_at_once_stay_gapless,
+        delivers_subscribed_rooms_only,
+        signals_reach_subscribed_rooms_only,
+        presence_is_announced,
+        reopen_keeps_history_epoch_and_numbering,
+        fields_survive_the_round_trip,
+        repeated_send_id_is_stored_once,
+        nick_claims_are_held_by_one_secret,
+        room_records_are_created_once_and_listed,
+    );
+    assert_eq!(ran.as_slice(), CASES);
+    assert_eq!(used.len(), MASTERS, "rooms landed on masters {used:?} only");
+
+    flush(&cluster).await;
+    a_live_rooms_slot_moves(&cluster).await;
+}
+
+/// Two relays subscribed to a room send to it while its slot moves to another master: the
+/// sends follow `MOVED`/`ASK`, each relay is told by Redis that its subscription ended,
+/// subscribes again on the new master and catches up, and both deliver every acknowledged
+/// message exactly once, gapless, in one order. A third relay with no member there is not
+/// subscribed anywhere.
+async fn a_live_rooms_slot_moves(cluster: &RedisCluster) {
+    let room = cluster.room_on_each_shard("moving").await.remove(0);
+    let slot = cluster.room_slot(&room).await;
+    let from = cluster.shard_of(slot).await.master;
+    let to = cluster
+        .shards()
+        .await
+        .into_iter()
+        .map(|s| s.master)
+        .find(|&m| m != from)
+        .expect("another master");
+    let url = cluster.url();
+    let (sink_a, sink_b) = (RecordingSink::new(), RecordingSink::new());
+    let a = Arc::new(connect(&url, sink_a.clone(), "relay-a").await);
+    let b = Arc::new(connect(&url, sink_b.clone(), "relay-b").await);
+    let _c = connect(&url, RecordingSink::new(), "relay-c").await;
+    a.subscribe(&room).await.expect("subscribe");
+    b.subscribe(&room).await.expect("subscribe");
+    assert_eq!(subscribers(cluster, from, &room).await, 2);
+
+    let moved = Arc::new(AtomicBool::new(false));
+    let senders: Vec<_> = [(&a, "ann"), (&b, "bob")]
+        .into_iter()
+        .map(|(broker, nick)| {
+            let (broker, room, moved) = (Arc::clone(broker), room.clone(), Arc::clone(&moved));
+            tokio::spawn(async move { send_until(&*broker, &room, nick, &moved).await })
+        })
+        .collect();
+    // The move starts with sends under way and they go on after it.
+    sink_a.wait_messages(&room, AFTER_MOVE).await;
+    cluster.migrate_slot(slot, to).await;
+    moved.store(true, Ordering::Release);
+    let mut acked = Vec::new();
+    for sender in senders {
+        acked.extend(sender.await.expect("a sender task"));
+    }
+    acked.sort_by_key(|m| m.seq);
+    let total = acked.len();
+    assert_eq!(
+        seqs(&acked),
+        (1..=total as u64).collect::<Vec<_>>(),
+        "every send acknowledged once, no seq twice, no gap"
+    );
+    for sink in [&sink_a, &sink_b] {
+        let delivered = sink.wait_messages(&room, total).await;
+        assert_eq!(delivered, acked, "delivered once each, in seq order");
+    }
+    assert_eq!(
+        subscribers(cluster, to, &room).await,
+        2,
+        "both on the new master"
+    );
+    assert_eq!(subscribers(cluster, from, &room).await, 0);
+}
+
+/// Sends messages one after another until [`AFTER_MOVE`] were acknowledged after `moved`
+/// was set, each with a send id and sent again (same id) until acknowledged; returns what
+/// was acknowledged.
+async fn send_until(
+    broker: &dyn Broker,
+    room: &str,
+    nick: &str,
+    moved: &AtomicBool,
+) -> Vec<Message> {
+    let mut acked = Vec::new();
+    let mut after_move = 0;
+    let mut id = 0;
+    while after_move < AFTER_MOVE {
+        id += 1;
+        let was_moved = moved.load(Ordering::Acquire);
+        let deadline = Instant::now() + DEADLINE;
+        loop {
+            let msg = NewMessage {
+                room: room.into(),
+                from: nick.into(),
+                text: format!("{nick} {id}"),
+                send_id: Some(id),
+            };
+            match broker.publish(msg).await {
+                Ok(stored) => {
+                    acked.push(stored);
+                    break;
+                }
+                Err(e) => {
+                    assert!(Instant::now() < deadline, "send {id} of {nick}: {e}");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+        }
+        if was_moved {
+            after_move += 1;
+        }
+    }
+    acked
+}
+
+async fn connect(url: &str, sink: Arc<RecordingSink>, node: &str) -> RedisBroker {
+    RedisBroker::connect(url, sink, node.into(), CONFORMANCE_HISTORY)
+        .await
+        .unwrap_or_else(|e| panic!("connecting {node}: {e}"))
+}
+
+/// How many subscribers the master on `port` counts on `room`'s channel.
+async fn subscribers(cluster: &RedisCluster, port: u16, room: &str) -> i64 {
+    let reply: Vec<Value> = redis::cmd("PUBSUB")
+        .arg("SHARDNUMSUB")
+        .arg(channel(room))
+        .query_async(&mut cluster.connection(port).await)
+        .await
+        .expect("PUBSUB SHARDNUMSUB");
+    match reply.as_slice() {
+        [_, Value::Int(n)] => *n,
+        other => panic!("unexpected SHARDNUMSUB reply {other:?}"),
+    }
+}
