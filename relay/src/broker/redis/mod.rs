@@ -11,7 +11,8 @@
 //!   to `delivery` (per-room seq order, gap filling);
 //! - `stream`: history reads and reply parsing;
 //! - `registry` and `presence`: the relays of the cluster and who is in each room;
-//! - `claims`: guest nick claims, one expiring key per nick.
+//! - `claims`: guest nick claims, one expiring key per nick;
+//! - [`cluster`]: one Redis or a Redis Cluster behind one connection type.
 //!
 //! Guarantees beyond [`Broker`]'s: messages published one after another are numbered in
 //! call order; every relay sees one order per room, stamped with Redis's clock. While Redis
@@ -23,8 +24,9 @@
 //!
 //! Redis must be 7 or newer (sharded pub/sub) and must not evict keys
 //! (`maxmemory-policy noeviction`, the default): an evicted counter or epoch would
-//! renumber rooms. The broker talks to one Redis endpoint, a single node or one node in
-//! cluster mode.
+//! renumber rooms. The broker talks to one Redis endpoint (a single node, or one node in
+//! cluster mode serving every slot), or to a Redis Cluster through its seed nodes
+//! (`redis+cluster://`, see [`cluster`]), one connection per master.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};

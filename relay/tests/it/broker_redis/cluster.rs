@@ -203,6 +203,32 @@ async fn send_until(
     acked
 }
 
+#[tokio::test]
+async fn bad_cluster_urls_are_refused_and_dead_seeds_unavailable() {
+    for url in [
+        "redis+cluster:///",
+        "redis+cluster://127.0.0.1:notaport/",
+        "redis+cluster://127.0.0.1:7001/3",
+    ] {
+        match RedisBroker::connect(url, RecordingSink::new(), "bad".into(), 10).await {
+            Err(BrokerError::Internal(why)) => assert!(why.contains("bad Redis URL"), "{why}"),
+            Err(e) => panic!("{url}: {e}"),
+            Ok(_) => panic!("{url} was accepted"),
+        }
+    }
+    // A port nobody listens on: the relay says Redis is unreachable.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let url = format!("redis+cluster://127.0.0.1:{port}/");
+    match RedisBroker::connect(&url, RecordingSink::new(), "dead".into(), 10).await {
+        Err(BrokerError::Unavailable(_)) => {}
+        Err(e) => panic!("{url}: {e}"),
+        Ok(_) => panic!("{url} connected"),
+    }
+}
+
 async fn connect(url: &str, sink: Arc<RecordingSink>, node: &str) -> RedisBroker {
     RedisBroker::connect(url, sink, node.into(), CONFORMANCE_HISTORY)
         .await

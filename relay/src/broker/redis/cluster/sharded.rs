@@ -113,11 +113,20 @@ impl ShardedConn {
         if let Some(conn) = self.state().conns.get(node) {
             return Ok(conn.clone());
         }
-        let info = self
-            .inner
-            .template
-            .clone()
-            .set_addr(ConnectionAddr::Tcp(node.0.clone(), node.1));
+        let addr = match self.inner.template.addr() {
+            ConnectionAddr::TcpTls {
+                insecure,
+                tls_params,
+                ..
+            } => ConnectionAddr::TcpTls {
+                host: node.0.clone(),
+                port: node.1,
+                insecure: *insecure,
+                tls_params: tls_params.clone(),
+            },
+            _ => ConnectionAddr::Tcp(node.0.clone(), node.1),
+        };
+        let info = self.inner.template.clone().set_addr(addr);
         let conn = Client::open(info)?
             .get_multiplexed_async_connection_with_config(&self.inner.config)
             .await?;
@@ -258,7 +267,8 @@ impl ShardedConn {
 
 /// The layout as the node of `seed` sees it.
 async fn discover(seed: &ConnectionInfo, config: &AsyncConnectionConfig) -> RedisResult<SlotMap> {
-    let ConnectionAddr::Tcp(host, port) = seed.addr() else {
+    let (ConnectionAddr::Tcp(host, port) | ConnectionAddr::TcpTls { host, port, .. }) = seed.addr()
+    else {
         return Err(lost("a cluster seed must be host:port"));
     };
     let node = (host.clone(), *port);
