@@ -123,6 +123,11 @@ impl RedisServer {
         }
     }
 
+    /// Whether the server runs (it was not killed, or was started again since).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
     /// Stops the server with SIGSTOP: its sockets stay open and its clients' commands queue
     /// up unanswered until [`RedisServer::resume`], as when Redis stalls (a long fork, a
     /// swapped-out process). Dropping a paused server still kills it.

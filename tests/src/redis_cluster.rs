@@ -91,6 +91,15 @@ impl RedisCluster {
         self.nodes.iter().map(RedisServer::port).collect()
     }
 
+    /// The ports of the nodes not killed.
+    pub fn running(&self) -> Vec<u16> {
+        self.nodes
+            .iter()
+            .filter(|n| n.is_running())
+            .map(RedisServer::port)
+            .collect()
+    }
+
     /// `redis+cluster://` with every node as a seed.
     pub fn url(&self) -> String {
         let seeds: Vec<String> = self
@@ -126,7 +135,7 @@ impl RedisCluster {
     /// The shards as a live node sees them.
     pub async fn shards(&self) -> Vec<Shard> {
         let mut last = String::new();
-        for port in self.ports() {
+        for port in self.running() {
             match self.shards_seen_by(port).await {
                 Ok(shards) => return shards,
                 Err(e) => last = e,
@@ -137,7 +146,7 @@ impl RedisCluster {
 
     /// The slot of `key` (`CLUSTER KEYSLOT`, asked of a live node).
     pub async fn keyslot(&self, key: &str) -> u16 {
-        for port in self.ports() {
+        for port in self.running() {
             let ask = async {
                 let mut conn = self.connection_to(port).await?;
                 redis::cmd("CLUSTER")
@@ -192,20 +201,32 @@ impl RedisCluster {
     pub async fn fail_master_of(&mut self, slot: u16) -> u16 {
         let shard = self.shard_of(slot).await;
         self.kill(shard.master);
+        self.wait_taken_over(slot, shard.master).await
+    }
+
+    /// Waits until a node other than `dead` serves `slot` and every node but `dead` says
+    /// the cluster is ok; returns the new master's port.
+    pub async fn wait_taken_over(&self, slot: u16, dead: u16) -> u16 {
         let deadline = Instant::now() + FORM_DEADLINE;
         loop {
             if let Ok(shards) = self.shards_seen_by_live().await
                 && let Some(now) = shards.iter().find(|s| s.serves(slot))
-                && now.master != shard.master
-                && self.all_ok(&[shard.master]).await
+                && now.master != dead
+                && self.all_ok(&[dead]).await
             {
                 return now.master;
             }
-            assert!(
-                Instant::now() < deadline,
-                "no replica took over slot {slot} from {} within {FORM_DEADLINE:?}",
-                shard.master
-            );
+            if Instant::now() > deadline {
+                let logs: Vec<String> = self
+                    .nodes
+                    .iter()
+                    .map(|n| format!("node {}:\n{}", n.port(), n.log()))
+                    .collect();
+                panic!(
+                    "no replica took over slot {slot} from {dead} within {FORM_DEADLINE:?}\n{}",
+                    logs.join("\n")
+                );
+            }
             tokio::time::sleep(POLL).await;
         }
     }
@@ -339,9 +360,9 @@ impl RedisCluster {
         Ok(())
     }
 
-    /// Whether every live node but `dead` says `cluster_state:ok`.
+    /// Whether every running node but `dead` says `cluster_state:ok`.
     async fn all_ok(&self, dead: &[u16]) -> bool {
-        for port in self.ports() {
+        for port in self.running() {
             if dead.contains(&port) {
                 continue;
             }
@@ -362,7 +383,7 @@ impl RedisCluster {
 
     async fn shards_seen_by_live(&self) -> Result<Vec<Shard>, String> {
         let mut last = String::new();
-        for port in self.ports() {
+        for port in self.running() {
             match self.shards_seen_by(port).await {
                 Ok(shards) => return Ok(shards),
                 Err(e) => last = e,

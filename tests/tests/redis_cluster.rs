@@ -1,10 +1,42 @@
 //! The Redis Cluster harness itself: it forms three shards with a replica each, finds a
 //! room on every shard, moves a slot, fails a master over, and stops every process it
-//! started. One cluster start for the whole file.
+//! started. One cluster start for the whole file. Also the relay's cluster flag refused
+//! when out of range.
 
 use std::net::TcpStream;
+use std::process::Command;
 
 use chitchat_tests::redis_cluster::{MASTERS, RedisCluster};
+use chitchat_tests::relay_bin;
+
+#[test]
+fn a_bad_redis_min_replicas_is_refused() {
+    let dir = tempfile::tempdir().expect("a temp dir");
+    for (value, ok) in [
+        ("1", true),
+        ("0", true),
+        ("17", false),
+        ("-1", false),
+        ("\"many\"", false),
+    ] {
+        let file = dir.path().join("relay.toml");
+        std::fs::write(&file, format!("redis-min-replicas = {value}\n")).expect("writing");
+        let out = Command::new(relay_bin())
+            .args(["config", "check"])
+            .arg(&file)
+            .env_clear()
+            .current_dir(dir.path())
+            .output()
+            .expect("running chitchat-relay config check");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if ok {
+            assert!(out.status.success(), "{value}: {stderr}");
+        } else {
+            assert_eq!(out.status.code(), Some(2), "{value}: {stderr}");
+            assert!(stderr.contains("redis-min-replicas"), "{value}: {stderr}");
+        }
+    }
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn forms_moves_a_slot_fails_over_and_stops_everything() {

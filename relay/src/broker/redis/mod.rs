@@ -111,6 +111,9 @@ pub struct RedisOptions {
     pub history_limit: usize,
     /// How often the relay beats in the registry (at least 1 ms; see [`ttl`]).
     pub heartbeat: Duration,
+    /// On a Redis Cluster, the replicas of a room's master that must have a message before
+    /// it is acknowledged (`WAIT`); `None`: one on a shard with replicas, else none.
+    pub min_replicas: Option<u32>,
 }
 
 /// What the broker handle, the sender, the bus task and the registry task share: the
@@ -121,6 +124,8 @@ struct BrokerState {
     instance: String,
     history_limit: usize,
     heartbeat: Duration,
+    /// See [`RedisOptions::min_replicas`].
+    min_replicas: Option<u32>,
     sink: Arc<dyn Deliver>,
     scripts: Scripts,
     /// The command connection in use.
@@ -160,6 +165,7 @@ impl RedisBroker {
             node_id,
             history_limit,
             heartbeat: DEFAULT_HEARTBEAT,
+            min_replicas: None,
         };
         Self::connect_with(url, sink, options).await
     }
@@ -175,6 +181,7 @@ impl RedisBroker {
             node_id,
             history_limit,
             heartbeat,
+            min_replicas,
         } = options;
         if history_limit == 0 {
             return Err(BrokerError::Internal(
@@ -196,6 +203,7 @@ impl RedisBroker {
             node_id,
             history_limit,
             heartbeat,
+            min_replicas,
             sink,
             scripts,
             active: ActiveConn::new(first.command.epoch, trouble),

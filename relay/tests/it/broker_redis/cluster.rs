@@ -1,7 +1,8 @@
 //! The Redis broker on a real Redis Cluster (three masters, three replicas; one start for
 //! the whole file, its phases one after another): the broker conformance suite with rooms on
 //! every shard, checked against the cluster's own `CLUSTER KEYSLOT`; then a live room's slot
-//! moved to another master while two relays send to it.
+//! moved to another master while two relays send to it; then a master killed while they
+//! send to its rooms.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
@@ -9,7 +10,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chitchat_protocol::Message;
-use chitchat_relay::broker::redis::{RedisBroker, channel};
+use chitchat_relay::broker::redis::{DEFAULT_HEARTBEAT, RedisBroker, RedisOptions, channel};
 use chitchat_relay::broker::{Broker, BrokerError, Deliver, NewMessage, SharedBroker};
 use chitchat_tests::redis_cluster::{MASTERS, RedisCluster};
 use redis::Value;
@@ -68,7 +69,7 @@ async fn masters_with_rooms(cluster: &RedisCluster) -> BTreeSet<u16> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn conformance_on_a_redis_cluster_with_rooms_on_every_shard() {
-    let cluster = RedisCluster::start().await;
+    let mut cluster = RedisCluster::start().await;
     let store = ClusterStore { url: cluster.url() };
     let mut used = BTreeSet::new();
     let mut ran = Vec::new();
@@ -100,6 +101,146 @@ async fn conformance_on_a_redis_cluster_with_rooms_on_every_shard() {
 
     flush(&cluster).await;
     a_live_rooms_slot_moves(&cluster).await;
+    flush(&cluster).await;
+    a_master_dies_under_sends(&mut cluster).await;
+    unreplicated_messages_are_not_acknowledged(&mut cluster).await;
+}
+
+/// Why sends wait for a replica: with the replica of a room's master stopped (SIGSTOP and
+/// its link cut), a
+/// relay that does not wait (`min_replicas` 0) has messages acknowledged that only the
+/// master holds, while a relay that waits refuses to acknowledge; the master dies, the
+/// stale replica takes over, and the acknowledged messages are gone: the next send is
+/// given a seq an acknowledged message already had.
+async fn unreplicated_messages_are_not_acknowledged(cluster: &mut RedisCluster) {
+    let room = cluster.room_on_each_shard("stale").await.remove(2);
+    let slot = cluster.room_slot(&room).await;
+    let shard = cluster.shard_of(slot).await;
+    let [replica] = shard.replicas[..] else {
+        panic!("{shard:?} has no single replica");
+    };
+    let url = cluster.url();
+    let waiting = connect(&url, RecordingSink::new(), "waiting").await;
+    let options = RedisOptions {
+        node_id: "hasty".into(),
+        history_limit: CONFORMANCE_HISTORY,
+        heartbeat: DEFAULT_HEARTBEAT,
+        min_replicas: Some(0),
+    };
+    let hasty = RedisBroker::connect_with(&url, RecordingSink::new(), options)
+        .await
+        .expect("connecting without the replica wait");
+    let before = conformance::publish(&hasty, &room, "ann", "replicated").await;
+    assert_eq!(before.seq, 1);
+    // The waiting relay's sends now reach the replica only once it has them.
+    let _ = conformance::publish(&waiting, &room, "ann", "also replicated").await;
+
+    // The replica stops, and its link is cut on the master's side, so that nothing sent
+    // from now on waits in its socket for it to read later.
+    cluster.node(replica).pause();
+    let _: Value = redis::cmd("CLIENT")
+        .arg("KILL")
+        .arg("TYPE")
+        .arg("replica")
+        .query_async(&mut cluster.connection(shard.master).await)
+        .await
+        .expect("CLIENT KILL TYPE replica");
+    let lost = conformance::publish(&hasty, &room, "ann", "only on the master").await;
+    assert_eq!(lost.seq, 3, "acknowledged without the replica");
+    match waiting
+        .publish(conformance::new_message(&room, "bob", "refused"))
+        .await
+    {
+        Err(BrokerError::Unavailable(_)) => {}
+        other => panic!("a send the replica does not have was answered {other:?}"),
+    }
+
+    cluster.kill(shard.master);
+    cluster.node(replica).resume();
+    assert_eq!(cluster.wait_taken_over(slot, shard.master).await, replica);
+    let deadline = Instant::now() + DEADLINE;
+    let reused = loop {
+        match hasty
+            .publish(conformance::new_message(&room, "cat", "after the failover"))
+            .await
+        {
+            Ok(stored) => break stored,
+            Err(e) => assert!(Instant::now() < deadline, "sending after the failover: {e}"),
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        reused.seq, lost.seq,
+        "the acknowledged message's seq went to another message"
+    );
+}
+
+/// Two relays send to two rooms of one shard, a third only reads them, and the shard's
+/// master is killed (SIGKILL) mid-traffic: its replica takes over, the relays connect
+/// again, and every acknowledged message (acknowledged only once the replica had it) is
+/// delivered to every relay exactly once, gapless, with no seq given to two messages.
+async fn a_master_dies_under_sends(cluster: &mut RedisCluster) {
+    let first = cluster.room_on_each_shard("failing").await.remove(0);
+    let slot = cluster.room_slot(&first).await;
+    let shard = cluster.shard_of(slot).await;
+    let mut rooms = vec![first];
+    for n in 0.. {
+        let room = format!("failing-also-{n}");
+        if shard.serves(cluster.room_slot(&room).await) {
+            rooms.push(room);
+            break;
+        }
+    }
+    let url = cluster.url();
+    let sinks = [
+        RecordingSink::new(),
+        RecordingSink::new(),
+        RecordingSink::new(),
+    ];
+    let mut brokers = Vec::new();
+    for (sink, node) in sinks.iter().zip(["relay-a", "relay-b", "relay-c"]) {
+        let broker = Arc::new(connect(&url, sink.clone(), node).await);
+        for room in &rooms {
+            broker.subscribe(room).await.expect("subscribe");
+        }
+        brokers.push(broker);
+    }
+    let failed = Arc::new(AtomicBool::new(false));
+    let mut senders = Vec::new();
+    for (broker, nick) in brokers.iter().take(2).zip(["ann", "bob"]) {
+        for room in &rooms {
+            let (broker, room, failed) = (Arc::clone(broker), room.clone(), Arc::clone(&failed));
+            senders.push((
+                room.clone(),
+                tokio::spawn(async move { send_until(&*broker, &room, nick, &failed).await }),
+            ));
+        }
+    }
+    sinks[2].wait_messages(&rooms[0], AFTER_MOVE).await;
+    let promoted = cluster.fail_master_of(slot).await;
+    assert_eq!(shard.replicas, vec![promoted]);
+    failed.store(true, Ordering::Release);
+    let mut acked: Vec<Message> = Vec::new();
+    for (_, sender) in senders {
+        acked.extend(sender.await.expect("a sender task"));
+    }
+    for room in &rooms {
+        let mut in_room: Vec<Message> = acked.iter().filter(|m| m.room == *room).cloned().collect();
+        in_room.sort_by_key(|m| m.seq);
+        let total = in_room.len();
+        assert_eq!(
+            seqs(&in_room),
+            (1..=total as u64).collect::<Vec<_>>(),
+            "room {room}: every send acknowledged once, no seq twice, no gap"
+        );
+        for sink in &sinks {
+            assert_eq!(
+                sink.wait_messages(room, total).await,
+                in_room,
+                "room {room}"
+            );
+        }
+    }
 }
 
 /// Two relays subscribed to a room send to it while its slot moves to another master: the

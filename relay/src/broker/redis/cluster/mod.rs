@@ -21,6 +21,8 @@ use ::redis::{
     AsyncConnectionConfig, Client, Cmd, ConnectionInfo, IntoConnectionInfo, Pipeline,
     ProtocolVersion, PushInfo, RedisFuture, RedisResult, Value,
 };
+use std::time::Duration;
+
 use tokio::sync::mpsc;
 
 pub use sharded::ShardedConn;
@@ -104,6 +106,24 @@ pub enum RedisConn {
 }
 
 impl RedisConn {
+    /// Runs a pipeline of `count` writes; on a cluster each master's part is acknowledged
+    /// only once `min_replicas` of its replicas have it (see
+    /// [`ShardedConn::send_replicated`]). A single Redis answers as soon as it has run them.
+    pub async fn replicated(
+        &mut self,
+        pipeline: &Pipeline,
+        count: usize,
+        min_replicas: Option<u32>,
+        wait: Duration,
+    ) -> RedisResult<Vec<Value>> {
+        match self {
+            RedisConn::Single(conn) => conn.req_packed_commands(pipeline, 0, count).await,
+            RedisConn::Sharded(sharded) => {
+                sharded.send_replicated(pipeline, min_replicas, wait).await
+            }
+        }
+    }
+
     /// How many masters serve the store's slots (1 for a single Redis).
     pub fn masters(&self) -> usize {
         match self {

@@ -230,6 +230,31 @@ impl ShardedConn {
             }
             return Ok(replies);
         }
+        let replies = self.send_parts(pipeline, None).await?;
+        Ok(replies.into_iter().skip(offset).take(count).collect())
+    }
+
+    /// [`ShardedConn::send_pipeline`] for a pipeline of writes that must reach replicas
+    /// before they count: each master's part ends with `WAIT` on the same connection for
+    /// `min_replicas` of its replicas (`None`: one if the cluster lists any for it, else
+    /// none), at most `wait`. A part not acknowledged by enough replicas in time fails the
+    /// whole pipeline as a timeout: its writes may be lost in a failover, and the caller
+    /// connects again, learning which replicas are left.
+    pub async fn send_replicated(
+        &self,
+        pipeline: &Pipeline,
+        min_replicas: Option<u32>,
+        wait: Duration,
+    ) -> RedisResult<Vec<Value>> {
+        self.send_parts(pipeline, Some((min_replicas, wait))).await
+    }
+
+    async fn send_parts(
+        &self,
+        pipeline: &Pipeline,
+        replicate: Option<(Option<u32>, Duration)>,
+    ) -> RedisResult<Vec<Value>> {
+        let first_slot = pipeline.cmd_iter().find_map(key_of).map(slot);
         let cmds: Vec<&Cmd> = pipeline.cmd_iter().collect();
         let mut parts: BTreeMap<NodeAddr, (MultiplexedConnection, Vec<usize>)> = BTreeMap::new();
         for (i, cmd) in cmds.iter().enumerate() {
@@ -237,13 +262,33 @@ impl ShardedConn {
             let (node, conn) = self.conn_for_slot(slot)?;
             parts.entry(node).or_insert((conn, Vec::new())).1.push(i);
         }
-        let sent = join_all(parts.into_values().map(|(mut conn, indices)| {
+        let sent = join_all(parts.into_iter().map(|(node, (mut conn, indices))| {
             let mut part = ::redis::pipe();
             for &i in &indices {
                 part.add_command(cmds[i].clone());
             }
+            let target = replicate.map_or(0, |(min, _)| {
+                let listed = u32::try_from(self.state().map.replicas(&node)).unwrap_or(u32::MAX);
+                min.unwrap_or(listed.min(1))
+            });
+            let wait_ms = replicate.map_or(0, |(_, wait)| wait.as_millis());
+            if target > 0 {
+                part.cmd("WAIT")
+                    .arg(target)
+                    .arg(u64::try_from(wait_ms).unwrap_or(u64::MAX));
+            }
             async move {
-                let replies = conn.req_packed_commands(&part, 0, indices.len()).await?;
+                let sent = indices.len() + usize::from(target > 0);
+                let mut replies = conn.req_packed_commands(&part, 0, sent).await?;
+                if target > 0 {
+                    let acked = match replies.pop() {
+                        Some(Value::Int(n)) => n,
+                        _ => 0,
+                    };
+                    if acked < i64::from(target) {
+                        return Err(unreplicated(&node, acked, target));
+                    }
+                }
                 Ok::<_, RedisError>((indices, replies))
             }
         }))
@@ -261,8 +306,19 @@ impl ShardedConn {
                 replies[i] = self.send_one(cmd).await?;
             }
         }
-        Ok(replies.into_iter().skip(offset).take(count).collect())
+        Ok(replies)
     }
+}
+
+/// Writes on `node` that fewer than `target` replicas acknowledged in time.
+fn unreplicated(node: &NodeAddr, acked: i64, target: u32) -> RedisError {
+    RedisError::from(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!(
+            "{}:{}: {acked} of {target} replicas acknowledged the writes in time",
+            node.0, node.1
+        ),
+    ))
 }
 
 /// The layout as the node of `seed` sees it.

@@ -10,6 +10,8 @@ use super::slots::{NodeAddr, SLOTS};
 pub struct SlotMap {
     /// Inclusive ranges, sorted by their first slot, not overlapping.
     ranges: Vec<(u16, u16, NodeAddr)>,
+    /// Per master, the replicas the cluster lists for it (failed ones are left out).
+    replicas: Vec<(NodeAddr, usize)>,
 }
 
 impl SlotMap {
@@ -20,6 +22,7 @@ impl SlotMap {
             return Err(format!("CLUSTER SLOTS answered {reply:?}"));
         };
         let mut ranges = Vec::with_capacity(entries.len());
+        let mut replicas: Vec<(NodeAddr, usize)> = Vec::new();
         for entry in entries {
             let Value::Array(parts) = entry else {
                 return Err(format!("a CLUSTER SLOTS entry is {entry:?}"));
@@ -48,13 +51,17 @@ impl SlotMap {
                 return Err(format!("a CLUSTER SLOTS master is {master:?}"));
             };
             let port = u16::try_from(*port).map_err(|_| format!("port {port}"))?;
-            ranges.push((lo, hi, (host, port)));
+            let node = (host, port);
+            if !replicas.iter().any(|(n, _)| *n == node) {
+                replicas.push((node.clone(), parts.len() - 3));
+            }
+            ranges.push((lo, hi, node));
         }
         ranges.sort_by_key(|r| r.0);
         if ranges.windows(2).any(|w| w[0].1 >= w[1].0) {
             return Err("CLUSTER SLOTS lists overlapping ranges".into());
         }
-        Ok(SlotMap { ranges })
+        Ok(SlotMap { ranges, replicas })
     }
 
     /// The master serving `slot`, if one does.
@@ -62,6 +69,14 @@ impl SlotMap {
         let i = self.ranges.partition_point(|r| r.0 <= slot);
         let (lo, hi, node) = self.ranges.get(i.checked_sub(1)?)?;
         (*lo..=*hi).contains(&slot).then_some(node)
+    }
+
+    /// How many replicas the cluster lists for `master`.
+    pub fn replicas(&self, master: &NodeAddr) -> usize {
+        self.replicas
+            .iter()
+            .find(|(n, _)| n == master)
+            .map_or(0, |(_, count)| *count)
     }
 
     /// Every master serving some slot, each once.
@@ -103,6 +118,8 @@ mod tests {
         assert_eq!(map.owner(5461), Some(&("127.0.0.1".to_owned(), 7002)));
         assert_eq!(map.owner(16383), Some(&("127.0.0.1".to_owned(), 7002)));
         assert_eq!(map.masters().len(), 2);
+        assert_eq!(map.replicas(&("10.0.0.1".to_owned(), 7001)), 1);
+        assert_eq!(map.replicas(&("127.0.0.1".to_owned(), 7002)), 0);
         let partial = SlotMap::parse(
             &Value::Array(vec![Value::Array(vec![
                 Value::Int(10),
