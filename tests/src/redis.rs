@@ -14,6 +14,11 @@ use redis::aio::MultiplexedConnection;
 /// The server binary; `REDIS_SERVER` overrides it.
 pub const DEFAULT_REDIS_SERVER: &str = "/usr/bin/redis-server";
 
+/// `cluster-node-timeout` of a [`Persistence::ClusterNode`], in ms: how long a master may be
+/// unreachable before its replica takes over. Short, so a failover test takes a few
+/// seconds; long enough that a loaded CI machine does not fail masters over by itself.
+pub const CLUSTER_NODE_TIMEOUT_MS: &str = "2000";
+
 /// How long a starting server may take to answer `PING`. It answers in milliseconds; a
 /// loaded CI machine replaying an AOF may take longer, but not this long.
 const START_DEADLINE: Duration = Duration::from_secs(20);
@@ -196,7 +201,7 @@ impl RedisServer {
         match self.persistence {
             Persistence::None => args.extend(["--appendonly", "no"]),
             Persistence::Aof => args.extend(["--appendonly", "yes", "--appendfsync", "always"]),
-            Persistence::Cluster => args.extend([
+            Persistence::Cluster | Persistence::ClusterNode { .. } => args.extend([
                 "--appendonly",
                 "no",
                 "--cluster-enabled",
@@ -204,15 +209,11 @@ impl RedisServer {
                 "--cluster-config-file",
                 "nodes.conf",
             ]),
-            Persistence::ClusterNode { .. } => args.extend([
-                "--appendonly",
-                "no",
-                "--cluster-enabled",
-                "yes",
-                "--cluster-config-file",
-                "nodes.conf",
+        }
+        if let Persistence::ClusterNode { .. } = self.persistence {
+            args.extend([
                 "--cluster-node-timeout",
-                crate::redis_cluster::NODE_TIMEOUT_MS,
+                CLUSTER_NODE_TIMEOUT_MS,
                 // A replica may take over however long it was cut off: the tests kill
                 // masters on purpose and want the promotion, not a judgement of freshness.
                 "--cluster-replica-validity-factor",
@@ -220,7 +221,7 @@ impl RedisServer {
                 // The other shards keep serving while one fails over.
                 "--cluster-require-full-coverage",
                 "no",
-            ]),
+            ]);
         }
         let bus_port;
         if let Persistence::ClusterNode { bus_port: port } = self.persistence {

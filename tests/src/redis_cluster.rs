@@ -16,11 +16,6 @@ use redis::aio::MultiplexedConnection;
 
 use crate::redis::{Persistence, RedisServer, free_port};
 
-/// `cluster-node-timeout` of every node, in ms: how long a master may be unreachable before
-/// its replica takes over. Short, so a failover test takes a few seconds; long enough that
-/// a loaded CI machine does not fail masters over by itself.
-pub const NODE_TIMEOUT_MS: &str = "2000";
-
 /// Masters in the cluster, each with one replica.
 pub const MASTERS: usize = 3;
 

@@ -16,7 +16,7 @@ use chitchat_tests::redis_cluster::{MASTERS, RedisCluster};
 use redis::Value;
 
 use super::CONFORMANCE_HISTORY;
-use crate::conformance::{self, CASES, DEADLINE, RecordingSink, StoreFactory, seqs};
+use crate::conformance::{self, DEADLINE, RecordingSink, StoreFactory, seqs};
 
 /// Messages delivered before the room's slot starts moving, and sent by each relay once it
 /// has moved: sends are under way through the whole move.
@@ -72,31 +72,11 @@ async fn conformance_on_a_redis_cluster_with_rooms_on_every_shard() {
     let mut cluster = RedisCluster::start().await;
     let store = ClusterStore { url: cluster.url() };
     let mut used = BTreeSet::new();
-    let mut ran = Vec::new();
-    macro_rules! cases {
-        ($($case:ident),* $(,)?) => {$(
-            flush(&cluster).await;
-            conformance::$case(&store).await;
-            used.extend(masters_with_rooms(&cluster).await);
-            ran.push(stringify!($case));
-        )*};
-    }
-    cases!(
-        numbering_starts_at_one_per_room,
-        publish_agrees_with_reads,
-        call_order_is_seq_order,
-        concurrent_publishers_get_gapless_seqs,
-        many_rooms_at_once_stay_gapless,
-        delivers_subscribed_rooms_only,
-        signals_reach_subscribed_rooms_only,
-        presence_is_announced,
-        reopen_keeps_history_epoch_and_numbering,
-        fields_survive_the_round_trip,
-        repeated_send_id_is_stored_once,
-        nick_claims_are_held_by_one_secret,
-        room_records_are_created_once_and_listed,
+    crate::conformance::broker_conformance_tests!(
+        sequential & store,
+        flush(&cluster).await,
+        used.extend(masters_with_rooms(&cluster).await)
     );
-    assert_eq!(ran.as_slice(), CASES);
     assert_eq!(used.len(), MASTERS, "rooms landed on masters {used:?} only");
 
     flush(&cluster).await;
@@ -225,21 +205,8 @@ async fn a_master_dies_under_sends(cluster: &mut RedisCluster) {
         acked.extend(sender.await.expect("a sender task"));
     }
     for room in &rooms {
-        let mut in_room: Vec<Message> = acked.iter().filter(|m| m.room == *room).cloned().collect();
-        in_room.sort_by_key(|m| m.seq);
-        let total = in_room.len();
-        assert_eq!(
-            seqs(&in_room),
-            (1..=total as u64).collect::<Vec<_>>(),
-            "room {room}: every send acknowledged once, no seq twice, no gap"
-        );
-        for sink in &sinks {
-            assert_eq!(
-                sink.wait_messages(room, total).await,
-                in_room,
-                "room {room}"
-            );
-        }
+        let in_room = acked.iter().filter(|m| m.room == *room).cloned().collect();
+        assert_delivered_once(room, in_room, &sinks).await;
     }
 }
 
@@ -284,23 +251,28 @@ async fn a_live_rooms_slot_moves(cluster: &RedisCluster) {
     for sender in senders {
         acked.extend(sender.await.expect("a sender task"));
     }
-    acked.sort_by_key(|m| m.seq);
-    let total = acked.len();
-    assert_eq!(
-        seqs(&acked),
-        (1..=total as u64).collect::<Vec<_>>(),
-        "every send acknowledged once, no seq twice, no gap"
-    );
-    for sink in [&sink_a, &sink_b] {
-        let delivered = sink.wait_messages(&room, total).await;
-        assert_eq!(delivered, acked, "delivered once each, in seq order");
-    }
+    assert_delivered_once(&room, acked, &[sink_a, sink_b]).await;
     assert_eq!(
         subscribers(cluster, to, &room).await,
         2,
         "both on the new master"
     );
     assert_eq!(subscribers(cluster, from, &room).await, 0);
+}
+
+/// Checks that `acked` (one room's acknowledged messages) hold every seq from 1 once, and
+/// that every sink delivered exactly them, in seq order.
+async fn assert_delivered_once(room: &str, mut acked: Vec<Message>, sinks: &[Arc<RecordingSink>]) {
+    acked.sort_by_key(|m| m.seq);
+    let total = acked.len();
+    assert_eq!(
+        seqs(&acked),
+        (1..=total as u64).collect::<Vec<_>>(),
+        "room {room}: every send acknowledged once, no seq twice, no gap"
+    );
+    for sink in sinks {
+        assert_eq!(sink.wait_messages(room, total).await, acked, "room {room}");
+    }
 }
 
 /// Sends messages one after another until [`AFTER_MOVE`] were acknowledged after `moved`
