@@ -1,13 +1,56 @@
 //! The Redis Cluster harness itself: it forms three shards with a replica each, finds a
 //! room on every shard, moves a slot, fails a master over, and stops every process it
-//! started. One cluster start for the whole file. Also the relay's cluster flag refused
-//! when out of range.
+//! started. One cluster start for the whole file, on which two relay processes first show
+//! that a relay receives only the rooms it has members in, on every shard. Also the
+//! relay's cluster flag refused when out of range.
 
 use std::net::TcpStream;
 use std::process::Command;
 
 use chitchat_tests::redis_cluster::{MASTERS, RedisCluster};
-use chitchat_tests::relay_bin;
+use chitchat_tests::{Cli, DEFAULT_TIMEOUT, RelayProcess, json_lines, relay_bin, texts};
+
+/// The metric of messages a relay received from Redis.
+const BROKER_MESSAGES: &str = "chitchat_broker_messages_total";
+
+/// Messages sent to each room.
+const PER_ROOM: usize = 5;
+
+/// Two relays on the cluster; members (tails) of one room per shard on the first only,
+/// every message sent through the second: the first receives each room's traffic from its
+/// shard, the second none at all (`chitchat_broker_messages_total` stays 0).
+fn relays_receive_only_their_members_rooms(cluster: &RedisCluster, rooms: &[String]) {
+    let url = cluster.url();
+    let busy = RelayProcess::start(&["--redis", &url, "--node-id", "busy"]);
+    let quiet = RelayProcess::start_sharing_ca(&busy, &["--redis", &url, "--node-id", "quiet"]);
+    let cli = |relay: &RelayProcess| {
+        Cli::new()
+            .arg("--relay")
+            .arg(relay.quic_addr())
+            .arg("--ca")
+            .arg(busy.ca_file().to_string_lossy())
+    };
+    let mut tails: Vec<_> = rooms.iter().map(|room| cli(&busy).tail(room)).collect();
+    for (room, tail) in rooms.iter().zip(&mut tails) {
+        let sent: Vec<String> = (1..=PER_ROOM).map(|i| format!("{room} {i}")).collect();
+        for text in &sent {
+            cli(&quiet).send(room, text);
+        }
+        let printed = json_lines(&tail.take_lines(PER_ROOM, DEFAULT_TIMEOUT));
+        assert_eq!(texts(&printed), sent, "room {room}");
+    }
+    let all = (PER_ROOM * rooms.len()) as f64;
+    busy.wait_metric(BROKER_MESSAGES, DEFAULT_TIMEOUT, |v| v >= all);
+    assert_eq!(
+        quiet.metric(BROKER_MESSAGES).expect("/metrics"),
+        Some(0.0),
+        "a relay without members received rooms' messages"
+    );
+    for tail in &mut tails {
+        tail.interrupt();
+        tail.wait_success();
+    }
+}
 
 #[test]
 fn a_bad_redis_min_replicas_is_refused() {
@@ -60,6 +103,7 @@ async fn forms_moves_a_slot_fails_over_and_stops_everything() {
     masters.sort_unstable();
     masters.dedup();
     assert_eq!(masters.len(), MASTERS, "rooms {rooms:?} on {masters:?}");
+    relays_receive_only_their_members_rooms(&cluster, &rooms);
 
     // A slot with a key moves, and the key with it.
     let room = &rooms[0];
