@@ -9,16 +9,35 @@
 #   CA      ./certs (shared: one CA signs every relay's certificate)
 #   data    ./cluster-data (Redis's append-only file, logs); kept between runs
 #
-# Usage: scripts/cluster.sh
+# With --redis-cluster, Redis is a Redis Cluster instead: three masters and three replicas
+# (ports 7001 to 7006, cluster bus on 17001 to 17006, data in ./cluster-data/redis-cluster),
+# formed with redis-cli --cluster create on the first run, and the relays join it with
+# --redis redis+cluster://127.0.0.1:7001,127.0.0.1:7002,127.0.0.1:7003/.
+#
+# Usage: scripts/cluster.sh [--redis-cluster]
 # Environment: CLUSTER_DIR (default ./cluster-data), REDIS_PORT (default 6380: not Redis's
-# usual 6379, which a system redis-server may hold), QUIC_HOST (default [::1]: browsers
-# open WebTransport to "localhost" over IPv6 first).
+# usual 6379, which a system redis-server may hold), REDIS_CLUSTER_PORT (the first of the
+# six cluster ports, default 7001), QUIC_HOST (default [::1]: browsers open WebTransport to
+# "localhost" over IPv6 first).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/common.sh
 
+REDIS_CLUSTER=no
+case "${1:-}" in
+  --redis-cluster) REDIS_CLUSTER=yes ;;
+  "") ;;
+  *)
+    echo "usage: scripts/cluster.sh [--redis-cluster]" >&2
+    exit 2
+    ;;
+esac
+
 CLUSTER_DIR=${CLUSTER_DIR:-cluster-data}
 REDIS_PORT=${REDIS_PORT:-6380}
+REDIS_CLUSTER_PORT=${REDIS_CLUSTER_PORT:-7001}
+# Milliseconds a Redis Cluster master may be unreachable before its replica takes over.
+NODE_TIMEOUT=2000
 QUIC_HOST=${QUIC_HOST:-[::1]}
 RELAYS=(relay1 relay2 relay3)
 QUIC_PORTS=(4433 4434 4435)
@@ -37,7 +56,7 @@ need redis-cli redis-tools
 say "building chitchat-relay and chitchat (release)"
 cargo build --release --bin chitchat-relay --bin chitchat
 
-mkdir -p "$CLUSTER_DIR/redis" "$CLUSTER_DIR/logs" certs
+mkdir -p "$CLUSTER_DIR/logs" certs
 # Keep the cluster's data out of git without touching the repository's own ignore list.
 [ -f "$CLUSTER_DIR/.gitignore" ] || printf '*\n' >"$CLUSTER_DIR/.gitignore"
 
@@ -88,21 +107,59 @@ fail() {
 }
 
 # --- Redis ---------------------------------------------------------------------------------
-if redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping >/dev/null 2>&1; then
-  fail "something already answers on 127.0.0.1:$REDIS_PORT; set REDIS_PORT to a free port" /dev/null
+# start_redis NAME PORT DIR [ARGS...]: starts a redis-server on 127.0.0.1:PORT with its data
+# in DIR (append-only) and waits until it answers PING.
+start_redis() {
+  local name=$1 port=$2 dir=$3
+  shift 3
+  if redis-cli -h 127.0.0.1 -p "$port" ping >/dev/null 2>&1; then
+    fail "something already answers on 127.0.0.1:$port; choose other ports" /dev/null
+  fi
+  mkdir -p "$dir"
+  local log="$CLUSTER_DIR/logs/$name.log"
+  : >"$log"
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$(pwd)/$dir" \
+    --appendonly yes --save "" --daemonize no --logfile "$(pwd)/$log" "$@" </dev/null &
+  started "$name" $!
+  local pid=$! deadline=$((SECONDS + START_TIMEOUT))
+  until redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -q PONG; do
+    kill -0 "$pid" 2>/dev/null || fail "$name exited" "$log"
+    [ "$SECONDS" -lt "$deadline" ] || fail "$name did not answer PING within ${START_TIMEOUT}s" "$log"
+    sleep 0.1
+  done
+}
+
+if [ "$REDIS_CLUSTER" = yes ]; then
+  REDIS_PORTS=()
+  for i in 0 1 2 3 4 5; do REDIS_PORTS+=($((REDIS_CLUSTER_PORT + i))); done
+  say "starting a Redis Cluster on 127.0.0.1:${REDIS_PORTS[0]}-${REDIS_PORTS[5]} (data in $CLUSTER_DIR/redis-cluster)"
+  for port in "${REDIS_PORTS[@]}"; do
+    start_redis "redis-$port" "$port" "$CLUSTER_DIR/redis-cluster/$port" \
+      --cluster-enabled yes --cluster-config-file nodes.conf \
+      --cluster-port $((port + 10000)) --cluster-node-timeout "$NODE_TIMEOUT"
+  done
+  # A first run forms the cluster; later runs find it in each node's nodes.conf.
+  if redis-cli -h 127.0.0.1 -p "${REDIS_PORTS[0]}" cluster info | grep -q '^cluster_known_nodes:1'; then
+    say "forming the cluster: 3 masters, 3 replicas"
+    nodes=()
+    for port in "${REDIS_PORTS[@]}"; do nodes+=("127.0.0.1:$port"); done
+    redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >"$CLUSTER_DIR/logs/cluster-create.log" 2>&1 ||
+      fail "redis-cli --cluster create failed" "$CLUSTER_DIR/logs/cluster-create.log"
+  fi
+  deadline=$((SECONDS + START_TIMEOUT))
+  for port in "${REDIS_PORTS[@]}"; do
+    until redis-cli -h 127.0.0.1 -p "$port" cluster info 2>/dev/null | grep -q '^cluster_state:ok'; do
+      [ "$SECONDS" -lt "$deadline" ] || fail "the node on $port did not say cluster_state:ok within ${START_TIMEOUT}s" "$CLUSTER_DIR/logs/redis-$port.log"
+      sleep 0.1
+    done
+  done
+  REDIS_URL="redis+cluster://127.0.0.1:${REDIS_PORTS[0]},127.0.0.1:${REDIS_PORTS[1]},127.0.0.1:${REDIS_PORTS[2]}/"
+else
+  say "starting redis-server on 127.0.0.1:$REDIS_PORT (data in $CLUSTER_DIR/redis)"
+  start_redis redis "$REDIS_PORT" "$CLUSTER_DIR/redis"
+  REDIS_URL="redis://127.0.0.1:$REDIS_PORT/"
 fi
-say "starting redis-server on 127.0.0.1:$REDIS_PORT (data in $CLUSTER_DIR/redis)"
-redis_log="$CLUSTER_DIR/logs/redis.log"
-: >"$redis_log"
-redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --dir "$(pwd)/$CLUSTER_DIR/redis" \
-  --appendonly yes --save "" --daemonize no --logfile "$(pwd)/$redis_log" </dev/null &
-started redis $!
-deadline=$((SECONDS + START_TIMEOUT))
-until redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null | grep -q PONG; do
-  kill -0 "${PIDS[0]}" 2>/dev/null || fail "redis-server exited" "$redis_log"
-  [ "$SECONDS" -lt "$deadline" ] || fail "redis-server did not answer PING within ${START_TIMEOUT}s" "$redis_log"
-  sleep 0.1
-done
+REDIS_COUNT=${#PIDS[@]}
 
 # --- Relays --------------------------------------------------------------------------------
 say "starting ${RELAYS[*]}"
@@ -113,7 +170,7 @@ for i in "${!RELAYS[@]}"; do
     --node-id "$name" \
     --listen "$QUIC_HOST:${QUIC_PORTS[$i]}" \
     --http "127.0.0.1:${HTTP_PORTS[$i]}" \
-    --redis "redis://127.0.0.1:$REDIS_PORT/" \
+    --redis "$REDIS_URL" \
     --certs-dir certs \
     --data-dir "$CLUSTER_DIR/$name" \
     </dev/null >"$CLUSTER_DIR/logs/$name.out" 2>"$CLUSTER_DIR/logs/$name.log" &
@@ -121,7 +178,7 @@ for i in "${!RELAYS[@]}"; do
 done
 for i in "${!RELAYS[@]}"; do
   name=${RELAYS[$i]}
-  pid=${PIDS[$((i + 1))]}
+  pid=${PIDS[$((i + REDIS_COUNT))]}
   deadline=$((SECONDS + START_TIMEOUT))
   until grep -q '^READY ' "$CLUSTER_DIR/logs/$name.out"; do
     kill -0 "$pid" 2>/dev/null || fail "$name exited" "$CLUSTER_DIR/logs/$name.log"

@@ -14,6 +14,8 @@
 //! - [`http::get`] reads a relay's HTTP endpoints (the relay crate's tests use it too).
 //! - [`redis::RedisServer`] runs a real `redis-server` for the relays of a cluster (and for
 //!   the relay crate's own broker tests).
+//! - [`redis_cluster::RedisCluster`] runs a real Redis Cluster (three masters, three
+//!   replicas), kills masters and moves slots.
 //!
 //! - [`tokens::TokenRelay`] is a relay in token mode and tokens minted for it.
 //!
@@ -26,6 +28,7 @@ mod cli;
 pub mod cluster;
 pub mod http;
 pub mod redis;
+pub mod redis_cluster;
 mod relay;
 pub mod tokens;
 

@@ -14,6 +14,11 @@ use redis::aio::MultiplexedConnection;
 /// The server binary; `REDIS_SERVER` overrides it.
 pub const DEFAULT_REDIS_SERVER: &str = "/usr/bin/redis-server";
 
+/// `cluster-node-timeout` of a [`Persistence::ClusterNode`], in ms: how long a master may be
+/// unreachable before its replica takes over. Short, so a failover test takes a few
+/// seconds; long enough that a loaded CI machine does not fail masters over by itself.
+pub const CLUSTER_NODE_TIMEOUT_MS: &str = "2000";
+
 /// How long a starting server may take to answer `PING`. It answers in milliseconds; a
 /// loaded CI machine replaying an AOF may take longer, but not this long.
 const START_DEADLINE: Duration = Duration::from_secs(20);
@@ -36,6 +41,10 @@ pub enum Persistence {
     /// slots: commands touching keys of different slots fail with `CROSSSLOT`, as on a
     /// real cluster.
     Cluster,
+    /// Nothing on disk, in cluster mode with no slots of its own, its cluster bus on
+    /// `bus_port`: one node of a [`crate::redis_cluster::RedisCluster`], which assigns the
+    /// slots and the replicas.
+    ClusterNode { bus_port: u16 },
 }
 
 /// A `redis-server` owned by the test.
@@ -119,6 +128,11 @@ impl RedisServer {
         }
     }
 
+    /// Whether the server runs (it was not killed, or was started again since).
+    pub fn is_running(&self) -> bool {
+        self.child.is_some()
+    }
+
     /// Stops the server with SIGSTOP: its sockets stay open and its clients' commands queue
     /// up unanswered until [`RedisServer::resume`], as when Redis stalls (a long fork, a
     /// swapped-out process). Dropping a paused server still kills it.
@@ -187,7 +201,7 @@ impl RedisServer {
         match self.persistence {
             Persistence::None => args.extend(["--appendonly", "no"]),
             Persistence::Aof => args.extend(["--appendonly", "yes", "--appendfsync", "always"]),
-            Persistence::Cluster => args.extend([
+            Persistence::Cluster | Persistence::ClusterNode { .. } => args.extend([
                 "--appendonly",
                 "no",
                 "--cluster-enabled",
@@ -195,6 +209,24 @@ impl RedisServer {
                 "--cluster-config-file",
                 "nodes.conf",
             ]),
+        }
+        if let Persistence::ClusterNode { .. } = self.persistence {
+            args.extend([
+                "--cluster-node-timeout",
+                CLUSTER_NODE_TIMEOUT_MS,
+                // A replica may take over however long it was cut off: the tests kill
+                // masters on purpose and want the promotion, not a judgement of freshness.
+                "--cluster-replica-validity-factor",
+                "0",
+                // The other shards keep serving while one fails over.
+                "--cluster-require-full-coverage",
+                "no",
+            ]);
+        }
+        let bus_port;
+        if let Persistence::ClusterNode { bus_port: port } = self.persistence {
+            bus_port = port.to_string();
+            args.extend(["--cluster-port", &bus_port]);
         }
         let stderr = std::fs::File::create(self.dir.path().join("stderr.log"))
             .map_err(|e| format!("creating a log file: {e}"))?;
@@ -272,7 +304,7 @@ impl Drop for RedisServer {
 }
 
 /// A loopback port free right now (the OS picks it; the listener is closed at once).
-fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

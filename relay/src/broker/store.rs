@@ -46,6 +46,14 @@ pub struct StoreConfig {
     #[arg(long, env = "CHITCHAT_HEARTBEAT_SECS", default_value_t = 5,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub heartbeat_secs: u64,
+
+    /// On a Redis Cluster (--redis redis+cluster://...): how many replicas of a room's
+    /// master must have a message before it is acknowledged (WAIT, at most a second; else
+    /// the send fails as unavailable and is sent again). Default: 1 on a shard with
+    /// replicas, 0 on one without.
+    #[arg(long, env = "CHITCHAT_REDIS_MIN_REPLICAS",
+          value_parser = clap::value_parser!(u32).range(0..=16))]
+    pub redis_min_replicas: Option<u32>,
 }
 
 impl StoreConfig {
@@ -107,6 +115,7 @@ pub async fn open(
                 node_id,
                 history_limit: usize::try_from(config.history_limit).unwrap_or(usize::MAX),
                 heartbeat: config.heartbeat(),
+                min_replicas: config.redis_min_replicas,
             };
             let broker = RedisBroker::connect_with(url, sink, options)
                 .await

@@ -9,11 +9,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ::redis::{Client, PushInfo, PushKind, RedisError, Value};
+use ::redis::{PushInfo, PushKind, RedisError, Value};
 use rand::Rng;
 use tokio::sync::{mpsc, oneshot};
 
 use super::bus_frame::BusFrame;
+use super::cluster::Endpoint;
 use super::delivery::Delivery;
 use super::keys::{channel, channel_room};
 use super::link::{COMMAND_TIMEOUT, Connections, is_connection_error, read_epoch};
@@ -107,7 +108,7 @@ enum Exit {
 /// The bus task's state.
 pub(super) struct BusTask {
     state: Arc<BrokerState>,
-    client: Client,
+    client: Endpoint,
     commands: mpsc::UnboundedReceiver<BusCommand>,
     trouble: mpsc::UnboundedReceiver<u64>,
     /// Fires when the sender task has sent everything (the broker was dropped).
@@ -128,7 +129,7 @@ impl BusTask {
     /// the generations whose command connection failed.
     pub fn new(
         state: Arc<BrokerState>,
-        client: Client,
+        client: Endpoint,
         commands: mpsc::UnboundedReceiver<BusCommand>,
         trouble: mpsc::UnboundedReceiver<u64>,
         sender_done: oneshot::Receiver<()>,

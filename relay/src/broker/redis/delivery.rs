@@ -5,10 +5,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use ::redis::aio::MultiplexedConnection;
 use chitchat_protocol::Message;
 
 use super::BrokerState;
+use super::cluster::RedisConn;
 use super::stream::{CATCH_UP_PAGE, HistoryError, read_page};
 
 /// What the bus task has delivered, per subscribed room.
@@ -57,7 +57,7 @@ impl Delivery {
     /// duplicates.
     pub async fn deliver_in_order(
         &mut self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut RedisConn,
         room: &str,
         msg: Message,
     ) -> Result<(), HistoryError> {
@@ -75,11 +75,7 @@ impl Delivery {
     }
 
     /// Delivers everything stored after the room's last delivered seq.
-    pub async fn catch_up(
-        &mut self,
-        conn: &mut MultiplexedConnection,
-        room: &str,
-    ) -> Result<(), HistoryError> {
+    pub async fn catch_up(&mut self, conn: &mut RedisConn, room: &str) -> Result<(), HistoryError> {
         self.fill(conn, room, u64::MAX).await
     }
 
@@ -101,7 +97,7 @@ impl Delivery {
     /// Delivers stored messages after the room's last delivered seq, up to `until`.
     async fn fill(
         &mut self,
-        conn: &mut MultiplexedConnection,
+        conn: &mut RedisConn,
         room: &str,
         until: u64,
     ) -> Result<(), HistoryError> {

@@ -6,7 +6,6 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
-use ::redis::aio::MultiplexedConnection;
 use ::redis::{
     AsyncConnectionConfig, Client, ErrorKind, IntoConnectionInfo, ProtocolVersion, PushInfo,
     RedisError, Script, ServerErrorKind, Value,
@@ -14,6 +13,7 @@ use ::redis::{
 use chitchat_protocol::MAX_EPOCH;
 use tokio::sync::mpsc;
 
+use super::cluster::{Endpoint, RedisConn, cluster_seeds};
 use super::keys::EPOCH_KEY;
 use crate::broker::api::BrokerError;
 use crate::clock::now_ms;
@@ -30,7 +30,7 @@ pub(super) const COMMAND_TIMEOUT: Duration = Duration::from_secs(3);
 /// A connection to Redis for commands, with the facts of its generation.
 #[derive(Clone)]
 pub(super) struct CommandConn {
-    pub conn: MultiplexedConnection,
+    pub conn: RedisConn,
     pub epoch: u64,
     /// Counts connections, so a failure report about an old one is ignored.
     pub generation: u64,
@@ -116,14 +116,14 @@ impl ActiveConn {
 pub(super) struct Connections {
     pub command: CommandConn,
     /// The subscriber connection (RESP3, so pushes and replies share it in order).
-    pub pubsub: MultiplexedConnection,
+    pub pubsub: RedisConn,
     pub pushes: mpsc::UnboundedReceiver<PushInfo>,
 }
 
 impl Connections {
     /// Opens the command and subscriber connections, loads `script` and learns the epoch.
     pub async fn open(
-        client: &Client,
+        endpoint: &Endpoint,
         script: &Script,
         generation: u64,
     ) -> Result<Self, BrokerError> {
@@ -132,14 +132,8 @@ impl Connections {
             .set_response_timeout(Some(COMMAND_TIMEOUT));
         let (push_tx, pushes) = mpsc::unbounded_channel();
         let attempt = async {
-            let mut conn = client
-                .get_multiplexed_async_connection_with_config(&config)
-                .await?;
-            let pubsub = client
-                .get_multiplexed_async_connection_with_config(
-                    &config.clone().set_push_sender(push_tx),
-                )
-                .await?;
+            let mut conn = endpoint.connect(&config, None).await?;
+            let pubsub = endpoint.connect(&config, Some(push_tx)).await?;
             script.load_async(&mut conn).await?;
             let epoch = read_epoch(&mut conn).await?;
             Ok::<_, RedisError>((conn, pubsub, epoch))
@@ -177,9 +171,7 @@ impl Connections {
 /// Reads the epoch, setting it first if the store has none (the epoch is the Unix time in
 /// ms at which it was set, so a store that lost its data gets a new, larger one). The
 /// inner error says the key holds something else.
-pub(super) async fn read_epoch(
-    conn: &mut MultiplexedConnection,
-) -> Result<Result<u64, String>, RedisError> {
+pub(super) async fn read_epoch(conn: &mut RedisConn) -> Result<Result<u64, String>, RedisError> {
     let candidate = now_ms().clamp(1, MAX_EPOCH);
     // NX with GET: the existing value if there is one, nil if ours was set.
     let existing: Option<String> = ::redis::cmd("SET")
@@ -201,7 +193,7 @@ pub(super) async fn read_epoch(
 }
 
 /// Refuses servers that cannot run the broker, and warns about settings that break it.
-pub(super) async fn check_server(conn: &MultiplexedConnection) -> Result<(), BrokerError> {
+pub(super) async fn check_server(conn: &RedisConn) -> Result<(), BrokerError> {
     let mut conn = conn.clone();
     let check = async {
         let info: Value = ::redis::cmd("COMMAND")
@@ -244,8 +236,14 @@ pub(super) async fn check_server(conn: &MultiplexedConnection) -> Result<(), Bro
     Ok(())
 }
 
-/// Opens a client for `url`, speaking RESP3 (pushes and replies on one connection).
-pub(super) fn open_client(url: &str) -> Result<Client, BrokerError> {
+/// Opens a client for `url`, speaking RESP3 (pushes and replies on one connection): one
+/// Redis, or a Redis Cluster for a `redis+cluster://` URL listing seed nodes.
+pub(super) fn open_client(url: &str) -> Result<Endpoint, BrokerError> {
+    if let Some(seeds) = cluster_seeds(url) {
+        return seeds
+            .map(Endpoint::Cluster)
+            .map_err(|e| BrokerError::Internal(format!("bad Redis URL {}: {e}", redacted(url))));
+    }
     let info = url
         .into_connection_info()
         .map_err(|e| BrokerError::Internal(format!("bad Redis URL {}: {e}", redacted(url))))?;
@@ -255,6 +253,7 @@ pub(super) fn open_client(url: &str) -> Result<Client, BrokerError> {
         .set_protocol(ProtocolVersion::RESP3);
     let info = info.set_redis_settings(settings);
     Client::open(info)
+        .map(Endpoint::Single)
         .map_err(|e| BrokerError::Internal(format!("bad Redis URL {}: {e}", redacted(url))))
 }
 

@@ -11,7 +11,8 @@
 //!   to `delivery` (per-room seq order, gap filling);
 //! - `stream`: history reads and reply parsing;
 //! - `registry` and `presence`: the relays of the cluster and who is in each room;
-//! - `claims`: guest nick claims, one expiring key per nick.
+//! - `claims`: guest nick claims, one expiring key per nick;
+//! - [`cluster`]: one Redis or a Redis Cluster behind one connection type.
 //!
 //! Guarantees beyond [`Broker`]'s: messages published one after another are numbered in
 //! call order; every relay sees one order per room, stamped with Redis's clock. While Redis
@@ -23,8 +24,9 @@
 //!
 //! Redis must be 7 or newer (sharded pub/sub) and must not evict keys
 //! (`maxmemory-policy noeviction`, the default): an evicted counter or epoch would
-//! renumber rooms. The broker talks to one Redis endpoint, a single node or one node in
-//! cluster mode.
+//! renumber rooms. The broker talks to one Redis endpoint (a single node, or one node in
+//! cluster mode serving every slot), or to a Redis Cluster through its seed nodes
+//! (`redis+cluster://`, see [`cluster`]), one connection per master.
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -46,6 +48,7 @@ use super::api::{
 mod bus;
 pub mod bus_frame;
 mod claims;
+pub mod cluster;
 mod delivery;
 pub mod keys;
 mod link;
@@ -108,6 +111,9 @@ pub struct RedisOptions {
     pub history_limit: usize,
     /// How often the relay beats in the registry (at least 1 ms; see [`ttl`]).
     pub heartbeat: Duration,
+    /// On a Redis Cluster, the replicas of a room's master that must have a message before
+    /// it is acknowledged (`WAIT`); `None`: one on a shard with replicas, else none.
+    pub min_replicas: Option<u32>,
 }
 
 /// What the broker handle, the sender, the bus task and the registry task share: the
@@ -118,6 +124,8 @@ struct BrokerState {
     instance: String,
     history_limit: usize,
     heartbeat: Duration,
+    /// See [`RedisOptions::min_replicas`].
+    min_replicas: Option<u32>,
     sink: Arc<dyn Deliver>,
     scripts: Scripts,
     /// The command connection in use.
@@ -157,6 +165,7 @@ impl RedisBroker {
             node_id,
             history_limit,
             heartbeat: DEFAULT_HEARTBEAT,
+            min_replicas: None,
         };
         Self::connect_with(url, sink, options).await
     }
@@ -172,6 +181,7 @@ impl RedisBroker {
             node_id,
             history_limit,
             heartbeat,
+            min_replicas,
         } = options;
         if history_limit == 0 {
             return Err(BrokerError::Internal(
@@ -193,6 +203,7 @@ impl RedisBroker {
             node_id,
             history_limit,
             heartbeat,
+            min_replicas,
             sink,
             scripts,
             active: ActiveConn::new(first.command.epoch, trouble),

@@ -10,10 +10,10 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use ::redis::RedisError;
-use ::redis::aio::MultiplexedConnection;
 
 use super::BrokerState;
 use super::bus_frame::presence_prefix;
+use super::cluster::RedisConn;
 use super::keys::{channel, members_key, nicks_key};
 use super::link::{COMMAND_TIMEOUT, timed_out};
 use super::scripts::PRESENCE_SCRIPT;
@@ -112,7 +112,7 @@ pub(super) fn add_presence(
 /// alive). Does nothing before the first listing.
 pub(super) async fn purge_room(
     state: &BrokerState,
-    conn: &mut MultiplexedConnection,
+    conn: &mut RedisConn,
     room: &str,
     listing: Option<(HashSet<String>, u64)>,
 ) -> Result<(), RedisError> {
@@ -144,7 +144,7 @@ pub(super) async fn purge_room(
 
 /// The nicks in `room` across the cluster (the keys of its nicks hash).
 pub(super) async fn room_nicks(
-    conn: &mut MultiplexedConnection,
+    conn: &mut RedisConn,
     room: &str,
 ) -> Result<Vec<String>, RedisError> {
     let mut cmd = ::redis::cmd("HKEYS");

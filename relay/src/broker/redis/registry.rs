@@ -17,11 +17,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use ::redis::RedisError;
-use ::redis::aio::MultiplexedConnection;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::BrokerState;
+use super::cluster::RedisConn;
 use super::keys::{REGISTRATIONS_KEY, REGISTRY_INDEX, node_key};
 use super::link::{COMMAND_TIMEOUT, CommandConn, is_connection_error, timed_out};
 use super::presence::{PresenceChange, purge_room};
@@ -151,7 +151,7 @@ pub(super) fn new_instance(node: &str) -> String {
 /// Beats once. Returns the instance the registry held for this node before.
 pub(super) async fn beat(
     state: &BrokerState,
-    conn: &mut MultiplexedConnection,
+    conn: &mut RedisConn,
 ) -> Result<Option<String>, RedisError> {
     let registration = state.registry.registration();
     let ttl_ms = u64::try_from(ttl(state.heartbeat).as_millis()).unwrap_or(u64::MAX);
@@ -187,7 +187,7 @@ pub(super) async fn beat(
 }
 
 /// Leaves the registry (if this instance is still the registered one).
-pub(super) async fn unregister(state: &BrokerState, conn: &mut MultiplexedConnection) {
+pub(super) async fn unregister(state: &BrokerState, conn: &mut RedisConn) {
     let mut invocation = state.scripts.unregister.prepare_invoke();
     invocation
         .key(REGISTRY_INDEX)
@@ -202,7 +202,7 @@ pub(super) async fn unregister(state: &BrokerState, conn: &mut MultiplexedConnec
 }
 
 /// Lists the live relays.
-pub(super) async fn list(conn: &mut MultiplexedConnection) -> Result<Listing, RedisError> {
+pub(super) async fn list(conn: &mut RedisConn) -> Result<Listing, RedisError> {
     let listing = async {
         let ((secs, micros), registrations, ids): ((u64, u64), Option<u64>, Vec<String>) =
             ::redis::pipe()

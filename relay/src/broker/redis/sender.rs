@@ -6,7 +6,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ::redis::aio::ConnectionLike;
 use ::redis::{ServerErrorKind, Value};
 use chitchat_protocol::Message;
 use tokio::sync::{mpsc, oneshot};
@@ -26,6 +25,11 @@ const QUEUE_TIMEOUT: Duration = Duration::from_secs(5);
 /// The most queued items the sender puts in one pipeline. Batching is what makes many
 /// publishes cheap; a bound keeps one pipeline's reply (and its deadline) reasonable.
 const MAX_BATCH: usize = 256;
+
+/// How long a master waits for its replicas to acknowledge a batch (`WAIT`, cluster mode).
+/// Replication on one network takes milliseconds; a replica a second behind is failing or
+/// gone, and the senders are better told to send again (by send id) than kept waiting.
+const REPLICA_WAIT: Duration = Duration::from_secs(1);
 
 /// An item on the sender task's queue.
 pub(super) enum Queued {
@@ -139,8 +143,8 @@ async fn send_batch(
 
     let mut conn = link.conn.clone();
     let count = sent.len();
-    let replies =
-        tokio::time::timeout(COMMAND_TIMEOUT, conn.req_packed_commands(&pipe, 0, count)).await;
+    let stored = conn.replicated(&pipe, count, state.min_replicas, REPLICA_WAIT);
+    let replies = tokio::time::timeout(COMMAND_TIMEOUT, stored).await;
     let replies = match replies {
         Ok(Ok(replies)) if replies.len() == count => replies,
         Ok(Ok(replies)) => {

@@ -2,10 +2,10 @@
 //! [`read_before`]), the catch-up pages that fill gaps ([`read_page`]) and the parsing of
 //! stream replies into messages.
 
-use ::redis::aio::MultiplexedConnection;
 use ::redis::{Cmd, RedisError, Value};
 use chitchat_protocol::Message;
 
+use super::cluster::RedisConn;
 use super::keys::{log_key, seq_key};
 use super::link::{ActiveConn, COMMAND_TIMEOUT, is_connection_error};
 use crate::broker::api::{BrokerError, RoomHead};
@@ -132,10 +132,7 @@ impl From<RedisError> for ReadError {
 }
 
 /// `(last_seq, first_seq)` of `room`, read in one transaction.
-pub(super) async fn read_head(
-    conn: &mut MultiplexedConnection,
-    room: &str,
-) -> Result<(u64, u64), ReadError> {
+pub(super) async fn read_head(conn: &mut RedisConn, room: &str) -> Result<(u64, u64), ReadError> {
     let log = log_key(room);
     let (counter, first, last): (Option<String>, Value, Value) = ::redis::pipe()
         .atomic()
@@ -193,7 +190,7 @@ pub(super) struct Page {
 /// entries that do not parse are logged and skipped, so nothing but a lost connection can
 /// stall a room's delivery.
 pub(super) async fn read_page(
-    conn: &mut MultiplexedConnection,
+    conn: &mut RedisConn,
     room: &str,
     after: u64,
 ) -> Result<Page, HistoryError> {

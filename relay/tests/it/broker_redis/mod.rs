@@ -4,6 +4,7 @@
 //! assembles, retention, a Redis node in cluster mode, and closing. Losing Redis is
 //! [`recovery`]'s.
 
+mod cluster;
 mod recovery;
 
 use std::sync::Arc;

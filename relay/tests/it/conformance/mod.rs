@@ -91,9 +91,19 @@ pub const CASES: &[&str] = &[
 /// ```ignore
 /// crate::conformance::broker_conformance_tests!(MyFactory::new());
 /// ```
+///
+/// `broker_conformance_tests!(sequential &factory, before, after)` instead runs every case
+/// one after another inside the calling async test, evaluating `before` and `after` (which
+/// may `.await`) around each: for a store whose start is shared by all cases.
 macro_rules! broker_conformance_tests {
     ($factory:expr) => {
-        $crate::conformance::broker_conformance_tests!(@cases $factory;
+        $crate::conformance::broker_conformance_tests!(@list @cases $factory);
+    };
+    (sequential $factory:expr, $before:expr, $after:expr) => {
+        $crate::conformance::broker_conformance_tests!(@list @sequential $factory, $before, $after)
+    };
+    (@list @$kind:ident $($args:tt)*) => {
+        $crate::conformance::broker_conformance_tests! { @$kind $($args)*;
             numbering_starts_at_one_per_room,
             publish_agrees_with_reads,
             call_order_is_seq_order,
@@ -107,8 +117,18 @@ macro_rules! broker_conformance_tests {
             repeated_send_id_is_stored_once,
             nick_claims_are_held_by_one_secret,
             room_records_are_created_once_and_listed,
-        );
+        }
     };
+    (@sequential $factory:expr, $before:expr, $after:expr; $($case:ident),* $(,)?) => {{
+        let mut ran = Vec::new();
+        $(
+            $before;
+            $crate::conformance::$case($factory).await;
+            $after;
+            ran.push(stringify!($case));
+        )*
+        assert_eq!(ran.as_slice(), $crate::conformance::CASES);
+    }};
     (@cases $factory:expr; $($case:ident),* $(,)?) => {
         $(
             #[::tokio::test(flavor = "multi_thread", worker_threads = 2)]
