@@ -77,6 +77,12 @@ pub trait Frame: Serialize + DeserializeOwned {
     /// Number of variants; a body whose first varint is at or above it is
     /// [`FrameError::UnknownType`].
     const TYPES: u64;
+
+    /// Whether [`FrameBuffer::next_frame`] passes over `body` as a frame from a later
+    /// protocol version instead of failing: only room streams are forward compatible.
+    fn skippable(_body: &[u8]) -> bool {
+        false
+    }
 }
 
 macro_rules! frame_types {
@@ -85,12 +91,21 @@ macro_rules! frame_types {
     )*};
 }
 frame_types!(
-    crate::ClientFrame = 12,
-    crate::ServerFrame = 13,
-    crate::RoomFrame = 3,
+    crate::ClientFrame = 16,
+    crate::ServerFrame = 14,
     crate::ClientDatagram = 1,
     crate::ServerDatagram = 1,
 );
+
+impl Frame for crate::RoomFrame {
+    const TYPES: u64 = 4;
+
+    /// A room frame type, or an entry kind, that this version does not know: the length
+    /// prefix says where the next frame starts, so a reader skips it and keeps its session.
+    fn skippable(body: &[u8]) -> bool {
+        crate::entries::unknown_room_frame(body)
+    }
+}
 
 /// Encodes `frame` as a stream frame: length prefix and body.
 ///
@@ -177,7 +192,7 @@ pub fn decode_body<T: Frame>(body: &[u8]) -> Result<T, FrameError> {
 
 /// Reads a bincode varint (u64) at the start of `bytes`; `None` if it is cut short or not
 /// a valid varint.
-fn read_varint(bytes: &[u8]) -> Option<u64> {
+pub(crate) fn read_varint(bytes: &[u8]) -> Option<u64> {
     let (&first, rest) = bytes.split_first()?;
     let width = match first {
         0..=250 => return Some(u64::from(first)),
@@ -242,28 +257,38 @@ impl FrameBuffer {
         self.buf.len() - self.start
     }
 
-    /// The next whole frame, `Ok(None)` if more bytes are needed.
+    /// The next whole frame, `Ok(None)` if more bytes are needed. Frames that
+    /// [`Frame::skippable`] names are consumed and passed over.
     pub fn next_frame<T: Frame>(&mut self) -> Result<Option<T>, FrameError> {
-        let Some(len) = self.peek_len()? else {
-            return Ok(None);
-        };
-        let body_start = self.start + LEN_PREFIX;
-        if self.buf.len() < body_start + len {
-            return Ok(None);
-        }
-        let body = &self.buf[body_start..body_start + len];
-        let frame = decode_body(body);
-        self.start = body_start + len;
-        if self.start == self.buf.len() {
-            // Drained: keep a small allocation for the next frames, let a large one go.
-            if self.buf.capacity() > KEEP_CAPACITY {
-                self.buf = Vec::new();
-            } else {
-                self.buf.clear();
+        loop {
+            let Some(len) = self.peek_len()? else {
+                return Ok(None);
+            };
+            let body_start = self.start + LEN_PREFIX;
+            if self.buf.len() < body_start + len {
+                return Ok(None);
             }
-            self.start = 0;
+            let body = &self.buf[body_start..body_start + len];
+            let frame = if T::skippable(body) {
+                None
+            } else {
+                Some(decode_body(body))
+            };
+            self.start = body_start + len;
+            if self.start == self.buf.len() {
+                // Drained: keep a small allocation for the next frames, let a large one go.
+                if self.buf.capacity() > KEEP_CAPACITY {
+                    self.buf = Vec::new();
+                } else {
+                    self.buf.clear();
+                }
+                self.start = 0;
+            }
+            // A passed-over frame: on to the next one, if it is here.
+            if let Some(frame) = frame {
+                return frame.map(Some);
+            }
         }
-        frame.map(Some)
     }
 
     /// The announced body length of the next frame, once its prefix is complete.
