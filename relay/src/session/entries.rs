@@ -9,8 +9,7 @@ use chitchat_protocol::{
 };
 
 use super::limits::HISTORY_PAGE_BYTES;
-use super::requests::broker_error;
-use super::{Answer, Pending, Session, SessionError, fatal};
+use super::{Answer, Pending, Session, SessionError, broker_error, fatal};
 use crate::auth::grants::Access;
 use crate::broker::{BrokerError, NewEntry, SharedBroker};
 

@@ -486,3 +486,13 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+/// The Error frame answering request `id` that the broker failed.
+fn broker_error(id: u32, metrics: &Metrics, e: crate::broker::BrokerError) -> ServerFrame {
+    metrics.error(e.code());
+    ServerFrame::Error(ErrorFrame {
+        id,
+        code: e.code(),
+        message: e.to_string(),
+    })
+}

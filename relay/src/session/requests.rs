@@ -14,11 +14,10 @@ use tokio_util::task::AbortOnDropHandle;
 use super::limits::{HISTORY_PAGE, HISTORY_PAGE_BYTES, MAX_HISTORY_IN_FLIGHT};
 use super::quota::QuotaExceeded;
 use super::room_writer::RoomWriter;
-use super::{Answer, Pending, Session, SessionError, fatal};
+use super::{Answer, Pending, Session, SessionError, broker_error, fatal};
 use crate::auth::grants::Access;
 use crate::broker::{BrokerError, NewEntry, SharedBroker, Signal};
 use crate::clock::now_ms;
-use crate::metrics::Metrics;
 
 impl Session {
     /// Carries out one request from the control stream.
@@ -449,16 +448,6 @@ fn counted_request(frame: &ClientFrame) -> Option<u32> {
         | ClientFrame::React { .. }
         | ClientFrame::Ping { .. } => None,
     }
-}
-
-/// The Error frame answering request `id` that the broker failed.
-pub(super) fn broker_error(id: u32, metrics: &Metrics, e: BrokerError) -> ServerFrame {
-    metrics.error(e.code());
-    ServerFrame::Error(ErrorFrame {
-        id,
-        code: e.code(),
-        message: e.to_string(),
-    })
 }
 
 /// Newest messages before `before`, at most `limit` and at most HISTORY_PAGE_BYTES.

@@ -94,7 +94,7 @@ pub(super) fn check(conn: &Connection, entry: &NewEntry) -> Result<Checked, Brok
         | EntryBody::Delete { target }
         | EntryBody::React { target, .. } => (*target, false),
     };
-    let failed = |e| super::sqlite::sqlite_error("checking a change", e);
+    let failed = |e: rusqlite::Error| BrokerError::Internal(format!("checking a change: {e}"));
     let state: Option<(String, u64, u8, u32, u32)> = conn
         .prepare_cached(SELECT_TARGET)
         .map_err(failed)?
