@@ -91,6 +91,7 @@ impl Session {
             from: self.nick.clone(),
             body,
             send_id: None,
+            by_operator: false,
         });
         let metrics = self.state.metrics.clone();
         pending.push(Box::pin(async move {

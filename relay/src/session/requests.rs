@@ -244,6 +244,7 @@ impl Session {
             from: self.nick.clone(),
             body: EntryBody::Text { text, reply_to },
             send_id,
+            by_operator: false,
         });
         let state = self.state.clone();
         let addr = self.addr;
