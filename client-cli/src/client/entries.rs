@@ -68,14 +68,7 @@ impl Client {
         before: Option<u64>,
         limit: u16,
     ) -> Result<EntryPage, ClientError> {
-        let room = room.to_owned();
-        let frame = |id| ClientFrame::History {
-            id,
-            room,
-            before,
-            limit,
-        };
-        match self.request(frame).await? {
+        match self.request(history_request(room, before, limit)).await? {
             ServerFrame::Entries(page) => Ok(page),
             other => Err(unexpected(&other)),
         }
@@ -110,5 +103,20 @@ pub(super) fn as_history(page: EntryPage) -> HistoryPage {
         epoch: page.epoch,
         messages,
         more: page.more,
+    }
+}
+
+/// A History request for `room` (answered `History` or, version 2, `Entries`).
+pub(super) fn history_request(
+    room: &str,
+    before: Option<u64>,
+    limit: u16,
+) -> impl FnOnce(u32) -> ClientFrame {
+    let room = room.to_owned();
+    move |id| ClientFrame::History {
+        id,
+        room,
+        before,
+        limit,
     }
 }

@@ -533,14 +533,10 @@ impl Client {
         before: Option<u64>,
         limit: u16,
     ) -> Result<HistoryPage, ClientError> {
-        let room = room.to_owned();
-        let frame = |id| ClientFrame::History {
-            id,
-            room,
-            before,
-            limit,
-        };
-        match self.request(frame).await? {
+        match self
+            .request(entries::history_request(room, before, limit))
+            .await?
+        {
             ServerFrame::History(page) => Ok(page),
             ServerFrame::Entries(page) => Ok(entries::as_history(page)),
             other => Err(unexpected(&other)),
