@@ -5,7 +5,7 @@
 //! encoding of one value under [`CONFIG`]. A datagram is one body with no length prefix.
 
 use bincode::config::{Configuration, LittleEndian, Varint};
-use serde::{Serialize, de::DeserializeOwned};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::ErrorCode;
 
@@ -77,6 +77,12 @@ pub trait Frame: Serialize + DeserializeOwned {
     /// Number of variants; a body whose first varint is at or above it is
     /// [`FrameError::UnknownType`].
     const TYPES: u64;
+
+    /// Whether [`FrameBuffer::next_frame`] passes over `body` as a frame from a later
+    /// protocol version instead of failing: only room streams are forward compatible.
+    fn skippable(_body: &[u8]) -> bool {
+        false
+    }
 }
 
 macro_rules! frame_types {
@@ -85,12 +91,21 @@ macro_rules! frame_types {
     )*};
 }
 frame_types!(
-    crate::ClientFrame = 12,
-    crate::ServerFrame = 13,
-    crate::RoomFrame = 3,
+    crate::ClientFrame = 16,
+    crate::ServerFrame = 14,
     crate::ClientDatagram = 1,
     crate::ServerDatagram = 1,
 );
+
+impl Frame for crate::RoomFrame {
+    const TYPES: u64 = 4;
+
+    /// A room frame type, or an entry kind, that this version does not know: the length
+    /// prefix says where the next frame starts, so a reader skips it and keeps its session.
+    fn skippable(body: &[u8]) -> bool {
+        unknown_room_frame(body)
+    }
+}
 
 /// Encodes `frame` as a stream frame: length prefix and body.
 ///
@@ -242,28 +257,38 @@ impl FrameBuffer {
         self.buf.len() - self.start
     }
 
-    /// The next whole frame, `Ok(None)` if more bytes are needed.
+    /// The next whole frame, `Ok(None)` if more bytes are needed. Frames that
+    /// [`Frame::skippable`] names are consumed and passed over.
     pub fn next_frame<T: Frame>(&mut self) -> Result<Option<T>, FrameError> {
-        let Some(len) = self.peek_len()? else {
-            return Ok(None);
-        };
-        let body_start = self.start + LEN_PREFIX;
-        if self.buf.len() < body_start + len {
-            return Ok(None);
-        }
-        let body = &self.buf[body_start..body_start + len];
-        let frame = decode_body(body);
-        self.start = body_start + len;
-        if self.start == self.buf.len() {
-            // Drained: keep a small allocation for the next frames, let a large one go.
-            if self.buf.capacity() > KEEP_CAPACITY {
-                self.buf = Vec::new();
-            } else {
-                self.buf.clear();
+        loop {
+            let Some(len) = self.peek_len()? else {
+                return Ok(None);
+            };
+            let body_start = self.start + LEN_PREFIX;
+            if self.buf.len() < body_start + len {
+                return Ok(None);
             }
-            self.start = 0;
+            let body = &self.buf[body_start..body_start + len];
+            let frame = if T::skippable(body) {
+                None
+            } else {
+                Some(decode_body(body))
+            };
+            self.start = body_start + len;
+            if self.start == self.buf.len() {
+                // Drained: keep a small allocation for the next frames, let a large one go.
+                if self.buf.capacity() > KEEP_CAPACITY {
+                    self.buf = Vec::new();
+                } else {
+                    self.buf.clear();
+                }
+                self.start = 0;
+            }
+            // A passed-over frame: on to the next one, if it is here.
+            if let Some(frame) = frame {
+                return frame.map(Some);
+            }
         }
-        frame.map(Some)
     }
 
     /// The announced body length of the next frame, once its prefix is complete.
@@ -291,4 +316,44 @@ impl FrameBuffer {
             Err(FrameError::Truncated)
         }
     }
+}
+
+/// The room frame type that carries an [`crate::Entry`].
+const ENTRY_FRAME: u64 = 3;
+
+/// How many kinds of [`crate::EntryBody`] this version knows.
+const ENTRY_KINDS: u64 = 4;
+
+/// The fields of an [`crate::Entry`] before its body, to read the body's kind alone.
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct EntryHead {
+    room: String,
+    seq: u64,
+    epoch: u64,
+    from: String,
+    ts: u64,
+}
+
+/// Whether a room frame body is of a type, or an entry of a kind, that this version does not
+/// know (see [`Frame::skippable`]). A body too short to tell is not: decoding it then
+/// reports what is wrong.
+fn unknown_room_frame(body: &[u8]) -> bool {
+    let Some(tag) = read_varint(body) else {
+        return false;
+    };
+    if tag > ENTRY_FRAME {
+        return true;
+    }
+    if tag != ENTRY_FRAME {
+        return false;
+    }
+    // The tag 3 is one byte; the entry's head follows.
+    let rest = &body[1..];
+    let Ok((_, used)) = bincode::serde::decode_from_slice::<EntryHead, _>(rest, CONFIG) else {
+        return false;
+    };
+    rest.get(used..)
+        .and_then(read_varint)
+        .is_some_and(|kind| kind >= ENTRY_KINDS)
 }

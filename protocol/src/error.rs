@@ -109,6 +109,13 @@ codes! {
     ROOM_EXISTS = 33, "room exists";
     /// `SetTopic` for a room without a record. Not fatal.
     NO_SUCH_ROOM = 34, "no such room";
+    /// Edit, Delete, React or a reply naming a seq that is not a text message of the room,
+    /// or one that is deleted. Not fatal.
+    NO_SUCH_MESSAGE = 35, "no such message";
+    /// Edit or Delete of another user's message. Not fatal.
+    NOT_AUTHOR = 36, "not your message";
+    /// Edit of a message that has had [`crate::MAX_EDITS`] edits. Not fatal.
+    EDIT_LIMIT = 37, "edited too often";
 }
 
 impl ErrorCode {

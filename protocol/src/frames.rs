@@ -79,12 +79,47 @@ pub enum ClientFrame {
         room: String,
         topic: String,
     },
+    /// Version 2: [`ClientFrame::SendOnce`] with an optional reply target, the seq of a text
+    /// entry of the same room (`NO_SUCH_MESSAGE` if it is not one). Answered by
+    /// [`ServerFrame::Sent`].
+    Post {
+        id: u32,
+        room: String,
+        text: String,
+        send_id: u64,
+        reply_to: Option<u64>,
+    },
+    /// Version 2: a new log entry that replaces the text of text entry `seq`. Author only
+    /// (`NOT_AUTHOR`), not deleted (`NO_SUCH_MESSAGE`), at most [`crate::MAX_EDITS`] edits per
+    /// message (`EDIT_LIMIT`); text rules as for `Send`. Answered by [`ServerFrame::Sent`]
+    /// with the edit entry's seq.
+    Edit {
+        id: u32,
+        room: String,
+        seq: u64,
+        text: String,
+    },
+    /// Version 2: a new log entry that deletes text entry `seq`, leaving a tombstone. Author
+    /// only; a deleted message is `NO_SUCH_MESSAGE`. Answered by [`ServerFrame::Sent`].
+    Delete { id: u32, room: String, seq: u64 },
+    /// Version 2: add (`on`) or remove this user's reaction `emoji` (one of
+    /// [`crate::REACTIONS`], else `INVALID_REQUEST`) on text entry `seq`. A reaction that
+    /// changes nothing stores no entry and is answered with the `Sent` of the entry that made
+    /// the current state (the message's own entry when removing one never added).
+    React {
+        id: u32,
+        room: String,
+        seq: u64,
+        emoji: String,
+        on: bool,
+    },
 }
 
 /// Opens a session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Hello {
-    /// Must equal [`crate::PROTOCOL_VERSION`].
+    /// The newest version the client speaks: from [`crate::MIN_PROTOCOL_VERSION`] to
+    /// [`crate::PROTOCOL_VERSION`]; the session speaks the lower of this and the relay's.
     pub version: u16,
     /// The name others see; see [`crate::validate_nick`].
     pub nick: String,
@@ -152,6 +187,8 @@ pub enum ServerFrame {
     },
     /// Answers [`ClientFrame::CreateRoom`] and [`ClientFrame::SetTopic`]: the room now.
     RoomInfo { id: u32, room: RoomSummary },
+    /// Version 2: answers [`ClientFrame::History`] (instead of [`ServerFrame::History`]).
+    Entries(EntryPage),
 }
 
 /// A room as the directory shows it.
@@ -173,6 +210,7 @@ pub struct RoomSummary {
 /// Answers [`Hello`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Welcome {
+    /// The version the session speaks: the lower of the Hello's and the relay's.
     pub version: u16,
     /// The relay's node id, for logs and for telling relays apart in a cluster.
     pub node_id: String,
@@ -271,6 +309,78 @@ pub enum RoomFrame {
     Message(Message),
     /// A member joined (`joined`) or left the room.
     Presence { nick: String, joined: bool },
+    /// Version 2: one log entry, in seq order, each once (a version-2 session receives every
+    /// entry this way, never as [`RoomFrame::Message`]).
+    Entry(Entry),
+}
+
+/// One entry of a room's numbered log (version 2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub room: String,
+    /// Per room, from 1, gapless within an epoch (every kind of entry takes a seq).
+    pub seq: u64,
+    pub epoch: u64,
+    /// Who made this entry: the author, the editor, the deleter, the reactor.
+    pub from: String,
+    /// Server time the entry was stored, milliseconds since the Unix epoch.
+    pub ts: u64,
+    pub body: EntryBody,
+}
+
+/// What a log entry says. Append only: a client skips an entry whose kind it does not know.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EntryBody {
+    /// A message; `reply_to` is the seq of the text entry it answers.
+    Text { text: String, reply_to: Option<u64> },
+    /// The text of message `target` is now `text`.
+    Edit { target: u64, text: String },
+    /// Message `target` is deleted (a tombstone).
+    Delete { target: u64 },
+    /// `from` added (`on`) or removed their reaction `emoji` on message `target`.
+    React {
+        target: u64,
+        emoji: String,
+        on: bool,
+    },
+}
+
+/// A text message in its latest state: its edits, delete and reactions folded in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MessageState {
+    pub seq: u64,
+    /// The author.
+    pub from: String,
+    /// When the message was first stored, ms since the Unix epoch.
+    pub ts: u64,
+    /// The latest text; empty once deleted.
+    pub text: String,
+    pub reply_to: Option<u64>,
+    /// When last edited, ms since the Unix epoch; 0: never.
+    pub edited_ts: u64,
+    /// A tombstone: text and reactions empty.
+    pub deleted: bool,
+    /// In [`crate::REACTIONS`] order, only emoji with at least one nick.
+    pub reactions: Vec<ReactionCount>,
+}
+
+/// Who reacted to a message with one emoji.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReactionCount {
+    pub emoji: String,
+    /// Sorted, each once.
+    pub nicks: Vec<String>,
+}
+
+/// Answers [`ClientFrame::History`] for a version-2 session: text messages only, oldest
+/// first, each in its latest state; `more` as in [`HistoryPage`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EntryPage {
+    pub id: u32,
+    pub room: String,
+    pub epoch: u64,
+    pub messages: Vec<MessageState>,
+    pub more: bool,
 }
 
 /// A datagram a client sends. Lost datagrams are fine: they carry nothing that matters later.

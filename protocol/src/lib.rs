@@ -6,6 +6,7 @@
 //! bytes for other implementations (the web client's JavaScript codec among them).
 
 mod codec;
+mod entries;
 mod error;
 mod frames;
 mod unicode;
@@ -15,6 +16,7 @@ pub use codec::{
     CONFIG, Frame, FrameBuffer, FrameError, LEN_PREFIX, MAX_DATAGRAM_LEN, MAX_FRAME_LEN,
     decode_body, decode_datagram, encode_datagram, encode_frame, encode_frame_into,
 };
+pub use entries::{MAX_EDITS, REACTIONS, is_reaction};
 pub use error::ErrorCode;
 pub use frames::*;
 pub use unicode::nick_skeleton;
@@ -25,8 +27,14 @@ pub use validate::{
     validate_topic,
 };
 
-/// The protocol version a client announces in [`Hello`]; a relay refuses any other.
-pub const PROTOCOL_VERSION: u16 = 1;
+/// The newest protocol version: a client announces the newest it speaks in [`Hello`], and
+/// the session speaks the lower of that and the relay's. Version 2 adds log entries (edit,
+/// delete, replies, reactions).
+pub const PROTOCOL_VERSION: u16 = 2;
+
+/// The oldest protocol version a relay still serves: version-1 sessions get exactly the
+/// frames version 1 defines.
+pub const MIN_PROTOCOL_VERSION: u16 = 1;
 
 /// ALPN of native QUIC sessions.
 pub const ALPN_CHITCHAT: &[u8] = b"chitchat/1";

@@ -29,7 +29,10 @@ export {
   MAX_ROOMS_PAGE,
   MAX_TOKEN_LEN,
   MAX_TOPIC_BYTES,
+  MAX_EDITS,
+  MIN_PROTOCOL_VERSION,
   PROTOCOL_VERSION,
+  REACTIONS,
 } from './codec/constants.js';
 export { CodecError, ERROR_CODES, ErrorCode, errorInfo, isFatal } from './codec/errors.js';
 export {

@@ -13,6 +13,7 @@
 
 mod directory;
 mod keys;
+mod removal;
 mod rooms;
 
 use std::path::PathBuf;
@@ -59,6 +60,7 @@ pub const PREFIX: &str = "/api/v1";
 pub fn router(state: Arc<ApiState>) -> Router {
     let api = rooms::routes()
         .merge(directory::routes())
+        .merge(removal::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -107,11 +109,18 @@ impl ApiError {
 
 impl From<BrokerError> for ApiError {
     fn from(e: BrokerError) -> ApiError {
-        let status = match e {
+        let status = match &e {
             BrokerError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             BrokerError::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             BrokerError::LookAlikeNick(_) => StatusCode::CONFLICT,
             BrokerError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            BrokerError::Refused { code, .. } if *code == ErrorCode::NO_SUCH_MESSAGE => {
+                StatusCode::NOT_FOUND
+            }
+            BrokerError::Refused { code, .. } if *code == ErrorCode::NOT_AUTHOR => {
+                StatusCode::FORBIDDEN
+            }
+            BrokerError::Refused { .. } => StatusCode::CONFLICT,
         };
         ApiError::new(status, e.code().name(), e.to_string())
     }

@@ -1,7 +1,13 @@
 // The protocol's numbers that every part of the codec and the page share.
 
-/** The protocol version a client announces in Hello. */
-export const PROTOCOL_VERSION = 1;
+/** The newest protocol version: a client announces it in Hello; Welcome says what the session speaks. */
+export const PROTOCOL_VERSION = 2;
+/** The oldest protocol version a relay serves (Rust MIN_PROTOCOL_VERSION). */
+export const MIN_PROTOCOL_VERSION = 1;
+/** The most edits one message may have (Rust MAX_EDITS). */
+export const MAX_EDITS = 20;
+/** The emoji a reaction may be, in the order MessageState lists them (Rust REACTIONS). */
+export const REACTIONS = Object.freeze(['\u{1f44d}', '\u{2764}\u{fe0f}', '\u{1f602}', '\u{1f389}', '\u{1f62e}', '\u{1f622}', '\u{1f64f}', '\u{1f440}']);
 /** ALPN of native QUIC sessions. */
 export const ALPN_CHITCHAT = 'chitchat/1';
 /** ALPN of WebTransport sessions (HTTP/3). */

@@ -35,6 +35,9 @@ const CODES = [
   [32, 'TOKEN_EXPIRED', 'sign-in expired'],
   [33, 'ROOM_EXISTS', 'room exists'],
   [34, 'NO_SUCH_ROOM', 'no such room'],
+  [35, 'NO_SUCH_MESSAGE', 'no such message'],
+  [36, 'NOT_AUTHOR', 'not your message'],
+  [37, 'EDIT_LIMIT', 'edited too often'],
 ];
 
 /** Whether a relay closes the connection after sending this code (INVALID_NICK and NICK_TAKEN refuse a Hello). */

@@ -60,6 +60,39 @@ const RoomSummary = struct([
   ['last_activity_ms', u64],
   ['created_by', string],
 ]);
+// Version 2: log entries and messages in their latest state.
+const EntryBody = enumeration('EntryBody', [
+  ['Text', struct([['text', string], ['reply_to', option(u64)]])],
+  ['Edit', struct([['target', u64], ['text', string]])],
+  ['Delete', struct([['target', u64]])],
+  ['React', struct([['target', u64], ['emoji', string], ['on', bool]])],
+]);
+const EntryHead = [
+  ['room', string],
+  ['seq', u64],
+  ['epoch', u64],
+  ['from', string],
+  ['ts', u64],
+];
+const Entry = struct([...EntryHead, ['body', EntryBody]]);
+const ReactionCount = struct([['emoji', string], ['nicks', list(string)]]);
+const MessageState = struct([
+  ['seq', u64],
+  ['from', string],
+  ['ts', u64],
+  ['text', string],
+  ['reply_to', option(u64)],
+  ['edited_ts', u64],
+  ['deleted', bool],
+  ['reactions', list(ReactionCount)],
+]);
+const EntryPage = struct([
+  ['id', u32],
+  ['room', string],
+  ['epoch', u64],
+  ['messages', list(MessageState)],
+  ['more', bool],
+]);
 // ErrorCode is a newtype struct: on the wire and in JSON, just its u16.
 const ErrorFrame = struct([['id', u32], ['code', u16], ['message', string]]);
 
@@ -77,6 +110,10 @@ export const ClientFrame = enumeration('ClientFrame', [
   ['ListRooms', struct([['id', u32], ['search', string], ['after', option(string)], ['limit', u16]])],
   ['CreateRoom', struct([['id', u32], ['room', string], ['topic', string]])],
   ['SetTopic', struct([['id', u32], ['room', string], ['topic', string]])],
+  ['Post', struct([['id', u32], ['room', string], ['text', string], ['send_id', u64], ['reply_to', option(u64)]])],
+  ['Edit', struct([['id', u32], ['room', string], ['seq', u64], ['text', string]])],
+  ['Delete', struct([['id', u32], ['room', string], ['seq', u64]])],
+  ['React', struct([['id', u32], ['room', string], ['seq', u64], ['emoji', string], ['on', bool]])],
 ]);
 
 /** Frames the relay sends on a session's control stream. */
@@ -94,14 +131,46 @@ export const ServerFrame = enumeration('ServerFrame', [
   ['TokenExpiring', struct([['expires_ms', u64]])],
   ['Rooms', struct([['id', u32], ['rooms', list(RoomSummary)], ['next', option(string)]])],
   ['RoomInfo', struct([['id', u32], ['room', RoomSummary]])],
+  ['Entries', EntryPage],
 ]);
 
-/** Frames on a room stream (server to client, one stream per joined room). */
-export const RoomFrame = enumeration('RoomFrame', [
-  ['Open', struct([['room', string], ['epoch', u64]])],
-  ['Message', Message],
-  ['Presence', struct([['nick', string], ['joined', bool]])],
-]);
+/**
+ * Frames on a room stream (server to client, one stream per joined room). Forward
+ * compatible: FrameReader passes over a frame type or an entry kind it does not know.
+ */
+export const RoomFrame = {
+  ...enumeration('RoomFrame', [
+    ['Open', struct([['room', string], ['epoch', u64]])],
+    ['Message', Message],
+    ['Presence', struct([['nick', string], ['joined', bool]])],
+    ['Entry', Entry],
+  ]),
+  skippable: unknownRoomFrame,
+};
+
+/** The room frame type that carries an Entry. */
+const ENTRY_FRAME = 3;
+/** How many entry kinds this version knows. */
+const ENTRY_KINDS = 4;
+const entryHead = struct(EntryHead);
+
+/**
+ * Whether a room frame body is of a type, or an entry of a kind, from a later version. A
+ * body too short to tell is not: decoding it then reports what is wrong.
+ */
+function unknownRoomFrame(body) {
+  const tag = peekVarint(body);
+  if (tag === undefined || tag < ENTRY_FRAME) return false;
+  if (tag > ENTRY_FRAME) return true;
+  const r = new Reader(body);
+  r.pos = 1;
+  try {
+    entryHead.dec(r);
+    return r.varint(U64_BYTE) >= ENTRY_KINDS;
+  } catch {
+    return false;
+  }
+}
 
 /** Datagrams a client sends. */
 export const ClientDatagram = enumeration('ClientDatagram', [['Typing', struct([['room', string]])]]);
@@ -241,20 +310,27 @@ export class FrameReader {
     this.#bodyLength();
   }
 
-  /** The next whole frame, or undefined if more bytes are needed. */
+  /**
+   * The next whole frame, or undefined if more bytes are needed. Frames the type's
+   * `skippable` names (room frames of a later version) are consumed and passed over.
+   */
   nextFrame() {
-    const len = this.#bodyLength();
-    if (len === undefined || this.end - this.start - LEN_PREFIX < len) return undefined;
-    const bodyStart = this.start + LEN_PREFIX;
-    const bodyEnd = bodyStart + len;
-    if (bodyEnd === this.end) {
-      this.start = 0;
-      this.end = 0;
-    } else {
-      this.start = bodyEnd;
+    for (;;) {
+      const len = this.#bodyLength();
+      if (len === undefined || this.end - this.start - LEN_PREFIX < len) return undefined;
+      const bodyStart = this.start + LEN_PREFIX;
+      const bodyEnd = bodyStart + len;
+      if (bodyEnd === this.end) {
+        this.start = 0;
+        this.end = 0;
+      } else {
+        this.start = bodyEnd;
+      }
+      const body = this.buf.subarray(bodyStart, bodyEnd);
+      if (this.type.skippable?.(body)) continue;
+      // Decoding copies everything out (strings, numbers), so the buffer may be reused after.
+      return decodeBody(this.type, body);
     }
-    // Decoding copies everything out (strings, numbers), so the buffer may be reused after.
-    return decodeBody(this.type, this.buf.subarray(bodyStart, bodyEnd));
   }
 
   /** Yields every whole frame received so far. */

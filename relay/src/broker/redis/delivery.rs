@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chitchat_protocol::Message;
+use chitchat_protocol::Entry;
 
 use super::BrokerState;
 use super::cluster::RedisConn;
@@ -59,7 +59,7 @@ impl Delivery {
         &mut self,
         conn: &mut RedisConn,
         room: &str,
-        msg: Message,
+        msg: Entry,
     ) -> Result<(), HistoryError> {
         let Some(&last) = self.last.get(room) else {
             return Ok(());
@@ -80,7 +80,7 @@ impl Delivery {
     }
 
     /// Delivers one message and records its seq, if the room still wants it.
-    fn deliver(&mut self, room: &str, msg: &Message) {
+    fn deliver(&mut self, room: &str, msg: &Entry) {
         let Some(last) = self.last.get_mut(room) else {
             return;
         };
@@ -90,7 +90,7 @@ impl Delivery {
         *last = msg.seq;
         let delivering = self.state.delivering();
         if delivering.contains(room) {
-            self.state.sink.message(msg);
+            self.state.sink.entry(msg);
         }
     }
 
