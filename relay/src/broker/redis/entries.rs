@@ -3,7 +3,7 @@
 //! history pages in their latest state, from each message's state hash
 //! ([`state_key`]).
 
-use ::redis::{Script, Value};
+use ::redis::Value;
 use chitchat_protocol::{Entry, EntryBody, ErrorCode, MAX_EDITS, MessageState, ReactionCount};
 
 use super::BrokerState;
@@ -11,20 +11,15 @@ use super::bus_frame::{entry_prefix, entry_suffix};
 use super::keys::{channel, log_key, send_key, seq_key, state_key};
 use super::link::COMMAND_TIMEOUT;
 use super::scripts::ENTRY_SCRIPT;
+use super::sender::REPLICA_WAIT;
 use super::stream::read_texts_before;
 use crate::broker::api::{BrokerError, NewEntry, SEND_ID_TTL};
 
-/// The entry script, run by hash.
-pub(super) fn script() -> Script {
-    Script::new(ENTRY_SCRIPT)
-}
-
-/// Checks and stores `entry` (not a plain text: those take the publish queue).
-pub(super) async fn append(
-    state: &BrokerState,
-    script: &Script,
-    entry: NewEntry,
-) -> Result<Entry, BrokerError> {
+/// Checks and stores `entry` (not a plain text: those take the publish queue). Sent as
+/// `EVAL` through [`super::cluster::RedisConn::replicated`], so on a Redis Cluster the entry
+/// is acknowledged only once the shard's replicas have it, like a message (changes are rare,
+/// so the script's text on each run costs little and no NOSCRIPT can come back).
+pub(super) async fn append(state: &BrokerState, entry: NewEntry) -> Result<Entry, BrokerError> {
     let (kind, target, text, emoji, on) = match &entry.body {
         EntryBody::Text { text, reply_to } => (0, reply_to.unwrap_or(0), text.as_str(), "", false),
         EntryBody::Edit { target, text } => (1, *target, text.as_str(), "", false),
@@ -33,13 +28,21 @@ pub(super) async fn append(
     };
     let room = &entry.room;
     let link = state.active.get()?;
-    let mut invocation = script.prepare_invoke();
-    invocation
-        .key(seq_key(room))
-        .key(log_key(room))
-        .key(channel(room))
-        .key(state_key(room, target))
-        .arg(state.history_limit)
+    let send_id = match (kind, entry.send_id) {
+        (0, Some(id)) => Some(id),
+        _ => None,
+    };
+    let mut eval = ::redis::cmd("EVAL");
+    eval.arg(ENTRY_SCRIPT)
+        .arg(if send_id.is_some() { 5 } else { 4 })
+        .arg(seq_key(room))
+        .arg(log_key(room))
+        .arg(channel(room))
+        .arg(state_key(room, target));
+    if let Some(id) = send_id {
+        eval.arg(send_key(room, &entry.from, id));
+    }
+    eval.arg(state.history_limit)
         .arg(link.epoch)
         .arg(entry_prefix(&state.node_id, room))
         .arg(entry_suffix(&entry.from, &entry.body))
@@ -51,26 +54,31 @@ pub(super) async fn append(
         .arg(u8::from(on))
         .arg(MAX_EDITS)
         .arg(u8::from(entry.by_operator));
-    if let (0, Some(id)) = (kind, entry.send_id) {
-        invocation
-            .key(send_key(room, &entry.from, id))
-            .arg(SEND_ID_TTL.as_millis() as u64);
+    if send_id.is_some() {
+        eval.arg(SEND_ID_TTL.as_millis() as u64);
     }
+    let mut pipe = ::redis::pipe();
+    pipe.add_command(eval);
     let what = format!("storing an entry in room {room}");
     let mut conn = link.conn.clone();
-    let reply =
-        match tokio::time::timeout(COMMAND_TIMEOUT, invocation.invoke_async::<Value>(&mut conn))
-            .await
-        {
-            Ok(Ok(value)) => value,
-            Ok(Err(e)) => return Err(state.active.failed(&link, &what, &e)),
-            Err(_) => {
-                state.active.report_trouble(link.generation);
-                return Err(BrokerError::Unavailable(format!(
-                    "{what}: Redis did not answer within {COMMAND_TIMEOUT:?}"
-                )));
-            }
-        };
+    let stored = conn.replicated(&pipe, 1, state.min_replicas, REPLICA_WAIT);
+    let reply = match tokio::time::timeout(COMMAND_TIMEOUT, stored).await {
+        Ok(Ok(mut replies)) if replies.len() == 1 => replies.remove(0),
+        Ok(Ok(replies)) => {
+            state.active.report_trouble(link.generation);
+            return Err(BrokerError::Unavailable(format!(
+                "{what}: Redis answered {} replies to one command",
+                replies.len()
+            )));
+        }
+        Ok(Err(e)) => return Err(state.active.failed(&link, &what, &e)),
+        Err(_) => {
+            state.active.report_trouble(link.generation);
+            return Err(BrokerError::Unavailable(format!(
+                "{what}: Redis did not answer within {COMMAND_TIMEOUT:?}"
+            )));
+        }
+    };
     let (seq, ts, original) = parse_reply(&entry, reply)?;
     let body = match (original, entry.body) {
         (Some(text), EntryBody::Text { reply_to, .. }) => EntryBody::Text { text, reply_to },

@@ -370,8 +370,7 @@ impl Broker for RedisBroker {
             body => {
                 let state = Arc::clone(&self.state);
                 let entry = NewEntry { body, ..entry };
-                return async move { entries::append(&state, &entries::script(), entry).await }
-                    .boxed();
+                return async move { entries::append(&state, entry).await }.boxed();
             }
         };
         let (reply, stored) = oneshot::channel();

@@ -29,7 +29,7 @@ const MAX_BATCH: usize = 256;
 /// How long a master waits for its replicas to acknowledge a batch (`WAIT`, cluster mode).
 /// Replication on one network takes milliseconds; a replica a second behind is failing or
 /// gone, and the senders are better told to send again (by send id) than kept waiting.
-const REPLICA_WAIT: Duration = Duration::from_secs(1);
+pub(super) const REPLICA_WAIT: Duration = Duration::from_secs(1);
 
 /// An item on the sender task's queue.
 pub(super) enum Queued {

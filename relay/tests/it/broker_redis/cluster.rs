@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use chitchat_protocol::Message;
+use chitchat_protocol::{EntryBody, Message};
 use chitchat_relay::broker::redis::{DEFAULT_HEARTBEAT, RedisBroker, RedisOptions, channel};
-use chitchat_relay::broker::{Broker, BrokerError, Deliver, NewMessage, SharedBroker};
+use chitchat_relay::broker::{Broker, BrokerError, Deliver, NewEntry, NewMessage, SharedBroker};
 use chitchat_tests::redis_cluster::{MASTERS, RedisCluster};
 use redis::Value;
 
@@ -133,6 +133,21 @@ async fn unreplicated_messages_are_not_acknowledged(cluster: &mut RedisCluster) 
     {
         Err(BrokerError::Unavailable(_)) => {}
         other => panic!("a send the replica does not have was answered {other:?}"),
+    }
+    // Changes to a message wait for the replica the same way.
+    let edit = NewEntry {
+        room: room.clone(),
+        from: "ann".into(),
+        body: EntryBody::Edit {
+            target: before.seq,
+            text: "corrected".into(),
+        },
+        send_id: None,
+        by_operator: false,
+    };
+    match waiting.append(edit).await {
+        Err(BrokerError::Unavailable(_)) => {}
+        other => panic!("an edit the replica does not have was answered {other:?}"),
     }
 
     cluster.kill(shard.master);
