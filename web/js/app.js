@@ -380,10 +380,7 @@ class App {
 
   // --- Messages ------------------------------------------------------------------------
 
-  /**
-   * A room log entry, each seq once: a message is shown; an edit, delete or reaction
-   * changes the message it names where it is shown (the resume point covers every kind).
-   */
+  /** A room log entry, each seq once: a message, or a change to a message shown. */
   #onEntry(e) {
     const room = this.rooms.get(e.room);
     if (!room) return;
@@ -391,10 +388,7 @@ class App {
     if (!room.receive(e)) return;
     this.store.setPosition(room.name, room.epoch, room.lastSeq);
     if (isText(e)) this.#onText(room, e);
-    else {
-      const changed = room.change(e);
-      if (changed) this.messages.update(room, changed);
-    }
+    else this.messages.update(room, room.change(e));
     this.#checkCaughtUp(room);
   }
 
@@ -464,10 +458,7 @@ class App {
 
   // --- Sending -------------------------------------------------------------------------
 
-  /**
-   * A message from the composer (`replyTo`: the seq it answers): shown as pending at once,
-   * sent when the room is joined.
-   */
+  /** A message from the composer (answering `replyTo`): pending at once, sent once joined. */
   send(room, text, replyTo = null) {
     const p = room.queue(text, replyTo);
     this.messages.addPending(room, p);

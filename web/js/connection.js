@@ -9,9 +9,8 @@
 //             transport (when open)}
 //   welcome  {welcome, transport}         a session is open: (re)join rooms now
 //   open     {room, epoch}                a room stream began
-//   entry    {entry}                      a room log entry (room streams): a message, or an
-//                                         edit, delete or reaction (version 2); a version-1
-//                                         session's messages come as text entries
+//   entry    {entry}                      a room log entry: a message, edit, delete or reaction
+//                                         (a version-1 session's Message is a text entry)
 //   presence {room, nick, joined}
 //   typing   {room, nick}
 //   rtt      {ms}                         a liveness ping's round trip
@@ -162,10 +161,7 @@ export class Connection extends EventTarget {
     return this.state === 'open' && this.session !== null;
   }
 
-  /**
-   * Whether the session in service speaks version 2 (log entries: replies, edits, deletes,
-   * reactions); a relay of version 1 does not.
-   */
+  /** Whether the session speaks version 2 (log entries: replies, edits, deletes, reactions). */
   get entries() {
     return (this.session?.welcome?.version ?? 0) >= 2;
   }
@@ -534,12 +530,8 @@ class Session {
             this.owner._emit('open', { room, epoch: frame.Open.epoch });
           } else if (room === null) {
             throw new CodecError('BAD_FRAME', 'a room stream must start with Open');
-          } else if (frame.Entry) {
-            this.owner._emit('entry', { entry: frame.Entry });
-          } else if (frame.Message) {
-            // A version-1 session: every message is a text entry answering nothing.
-            const { text, ...head } = frame.Message;
-            this.owner._emit('entry', { entry: { ...head, body: { Text: { text, reply_to: null } } } });
+          } else if (frame.Entry || frame.Message) {
+            this.owner._emit('entry', { entry: frame.Entry ?? frame.Message });
           } else if (frame.Presence) {
             this.owner._emit('presence', { room, ...frame.Presence });
           }

@@ -74,6 +74,7 @@ const PREVIEW_CHARS = 200;
  */
 export class DeleteDialog {
   constructor(app) {
+    this.app = app;
     this.dialog = app.$['delete-dialog'];
     this.form = app.$['delete-form'];
     this.preview = app.$['delete-preview'];
@@ -93,7 +94,9 @@ export class DeleteDialog {
     this.cancel.addEventListener('click', () => this.dialog.close());
     this.dialog.addEventListener('close', () => {
       this.confirmed = null;
+      // The button that opened it is gone with a deleted message's actions: the composer then.
       if (this.returnTo?.isConnected) this.returnTo.focus();
+      else this.app.composer.focus();
       this.returnTo = null;
     });
   }

@@ -62,14 +62,31 @@ export class EntryParts {
     }
     if (m.deleted) bubble.append(h('div', { class: 'text tombstone', text: 'message deleted' }));
     else bubble.append(messageText(m.text, me));
-    li.querySelector(':scope > .reactions')?.remove();
-    li.querySelector(':scope > .msg-actions')?.remove();
-    if (m.deleted) return;
-    if (m.reactions.length) li.append(this.#reactions(room, m));
-    li.append(this.#actions(li, room, m));
-    if (!li.dataset.tappable) {
-      li.dataset.tappable = 'true';
+    // The reactions are drawn anew; a reaction button that had focus keeps it (or the React
+    // button takes it, when that reaction is gone).
+    const old = li.querySelector(':scope > .reactions');
+    const focused = old?.contains(document.activeElement) ? document.activeElement.dataset.emoji : null;
+    old?.remove();
+    if (m.deleted) {
+      const gone = li.querySelector(':scope > .msg-actions');
+      if (gone?.contains(document.activeElement)) {
+        // Focus stays on the message, not lost with its actions.
+        li.tabIndex = -1;
+        li.focus({ preventScroll: true });
+      }
+      gone?.remove();
+      return;
+    }
+    let actions = li.querySelector(':scope > .msg-actions');
+    if (!actions) {
+      actions = this.#actions(li, room, m);
+      li.append(actions);
       bubble.addEventListener('click', (e) => this.#tapped(li, e));
+    }
+    if (m.reactions.length) actions.before(this.#reactions(room, m));
+    if (focused) {
+      const again = [...li.querySelectorAll('.reaction')].find((b) => b.dataset.emoji === focused);
+      (again ?? actions.querySelector('.action-react')).focus({ preventScroll: true });
     }
   }
 

@@ -128,10 +128,12 @@ export class MessagesView {
   }
 
   /**
-   * Message `m` changed (edited, deleted, reacted to): redrawn where it is, with the quotes
-   * of the replies to it, and the composer told (an edit or a reply of it in progress).
+   * Message `m` changed (edited, deleted, reacted to; null: nothing shown changed): redrawn
+   * where it is, with the quotes of the replies to it, and the composer told (an edit or a
+   * reply of it in progress).
    */
   update(room, m) {
+    if (!m) return;
     const { items } = this.#timeline(room);
     const li = items.get(m.seq);
     if (li) {
