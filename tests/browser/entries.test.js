@@ -7,6 +7,8 @@
 // down) while a message was edited and another deleted, which shows both once it is back.
 
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { after, before, test } from 'node:test';
 
 import { PHONE, Relay, cleanup, cli, describeBrowsers, launchBrowser, waitFor, watchErrors } from './helpers.js';
@@ -84,6 +86,30 @@ async function act(page, seq, name) {
 async function pickReaction(page, seq, name) {
   await act(page, seq, 'Add a reaction');
   await item(page, seq).locator('.reaction-picker').getByRole('button', { name }).click();
+}
+
+/** axe-core's browser build, run in the page as a script of the test's (the page's policy loads none). */
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/**
+ * axe-core's serious and critical findings on the room view, in light and then dark: what
+ * the new parts (quotes, marks, tombstones, reactions, actions, the picker) must not add.
+ */
+async function roomViewFindings(page) {
+  if (!(await page.evaluate(() => typeof window.axe === 'object'))) await page.raw.evaluate(AXE);
+  const findings = [];
+  for (const colorScheme of ['light', 'dark']) {
+    await page.emulateMedia({ colorScheme });
+    const found = await page.evaluate(async () => {
+      const { violations } = await window.axe.run('#room-view', { resultTypes: ['violations'] });
+      return violations
+        .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+        .flatMap((v) => v.nodes.map((n) => `${v.id}: ${n.target.join(' ')}`));
+    });
+    findings.push(...found.map((f) => `${colorScheme}: ${f}`));
+  }
+  await page.emulateMedia({ colorScheme: 'light' });
+  return findings;
 }
 
 const THUMBS = '\u{1f44d}';
@@ -311,6 +337,37 @@ describeBrowsers('edits, deletes, replies and reactions', () => {
     await item(ada, k).locator('.reaction-picker').waitFor();
     await ada.keyboard.press('Escape');
     await item(ada, k).locator('.reaction-picker').waitFor({ state: 'detached' });
+    assertNoPageErrors(ada);
+    assertNoPageErrors(bob);
+  });
+
+  test('quotes, marks, tombstones, reactions, actions and the picker pass axe-core in light and dark', async () => {
+    const ada = await openChat(await launchBrowser(), relay, 'kim');
+    const bob = await openChat(await launchBrowser(), relay, 'lou');
+    await joinRoom(ada, 'axe');
+    await joinRoom(bob, 'axe');
+    await send(bob, 'first, to edit');
+    await send(bob, 'second, to delete');
+    const first = await seqOf(bob, 'first, to edit');
+    const second = await seqOf(bob, 'second, to delete');
+    await act(bob, first, 'Edit your message');
+    await bob.locator('#composer-input').fill('first, edited');
+    await bob.locator('#composer-input').press('Enter');
+    await act(bob, second, 'Delete your message');
+    await bob.locator('#delete-dialog').getByRole('button', { name: 'Delete' }).click();
+    await waitShown(ada, second, { deleted: true });
+    await waitShown(ada, first, { text: 'first, edited' });
+    await act(ada, first, 'Reply to lou');
+    await send(ada, 'a reply');
+    const reply = await seqOf(bob, 'a reply');
+    await pickReaction(ada, reply, 'party');
+    await pickReaction(bob, reply, 'eyes');
+    await waitShown(ada, reply, { reactions: { '\u{1f389}': [1, true], '\u{1f440}': [1, false] } });
+    await act(ada, reply, 'Reply to your message');
+    await act(ada, first, 'Add a reaction');
+    await item(ada, first).locator('.reaction-picker').waitFor();
+    assert.deepEqual(await roomViewFindings(ada), []);
+    assert.deepEqual(await roomViewFindings(bob), []);
     assertNoPageErrors(ada);
     assertNoPageErrors(bob);
   });

@@ -125,6 +125,16 @@ export class MessagesView {
     this.parts.fill(li, room, m);
     this.#timeline(room).items.set(m.seq, li);
     this.#insert(room, li, { prepend });
+    // Replies shown before it (it came with an older page) quote it now.
+    this.#refreshQuotes(room, m);
+  }
+
+  #refreshQuotes(room, m) {
+    const { items } = this.#timeline(room);
+    for (const seq of room.repliesTo(m.seq)) {
+      const reply = items.get(seq);
+      if (reply) this.parts.refreshQuote(reply, room, room.shown.get(seq));
+    }
   }
 
   /**
@@ -134,16 +144,12 @@ export class MessagesView {
    */
   update(room, m) {
     if (!m) return;
-    const { items } = this.#timeline(room);
-    const li = items.get(m.seq);
+    const li = this.#timeline(room).items.get(m.seq);
     if (li) {
       if (this.#active(room)) this.#keepBottom();
       this.parts.fill(li, room, m);
     }
-    for (const seq of room.repliesTo(m.seq)) {
-      const reply = items.get(seq);
-      if (reply) this.parts.refreshQuote(reply, room, room.shown.get(seq));
-    }
+    this.#refreshQuotes(room, m);
     this.app.composer.changed(room, m);
   }
 
