@@ -16,8 +16,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chitchat_protocol::{
-    ALPN_CHITCHAT, ALPN_H3, ClientFrame, FrameBuffer, FrameError, Hello, Joined, PROTOCOL_VERSION,
-    ServerFrame, Welcome,
+    ALPN_CHITCHAT, ALPN_H3, ClientFrame, FrameBuffer, FrameError, Hello, Joined,
+    MIN_PROTOCOL_VERSION, ServerFrame, Welcome,
 };
 use quinn::crypto::rustls::QuicClientConfig;
 use tokio::io::{AsyncWrite, AsyncWriteExt as _};
@@ -255,7 +255,9 @@ impl Dialer {
             welcome: None,
         };
         let hello = ClientFrame::Hello(Hello {
-            version: PROTOCOL_VERSION,
+            // Version 1: the load generator reads room streams raw, and measures message
+            // fan-out, which version 1's Message frames carry.
+            version: MIN_PROTOCOL_VERSION,
             nick: nick.to_owned(),
             token,
         });

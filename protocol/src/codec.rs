@@ -5,7 +5,7 @@
 //! encoding of one value under [`CONFIG`]. A datagram is one body with no length prefix.
 
 use bincode::config::{Configuration, LittleEndian, Varint};
-use serde::{Serialize, de::DeserializeOwned};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
 
 use crate::ErrorCode;
 
@@ -103,7 +103,7 @@ impl Frame for crate::RoomFrame {
     /// A room frame type, or an entry kind, that this version does not know: the length
     /// prefix says where the next frame starts, so a reader skips it and keeps its session.
     fn skippable(body: &[u8]) -> bool {
-        crate::entries::unknown_room_frame(body)
+        unknown_room_frame(body)
     }
 }
 
@@ -192,7 +192,7 @@ pub fn decode_body<T: Frame>(body: &[u8]) -> Result<T, FrameError> {
 
 /// Reads a bincode varint (u64) at the start of `bytes`; `None` if it is cut short or not
 /// a valid varint.
-pub(crate) fn read_varint(bytes: &[u8]) -> Option<u64> {
+fn read_varint(bytes: &[u8]) -> Option<u64> {
     let (&first, rest) = bytes.split_first()?;
     let width = match first {
         0..=250 => return Some(u64::from(first)),
@@ -316,4 +316,44 @@ impl FrameBuffer {
             Err(FrameError::Truncated)
         }
     }
+}
+
+/// The room frame type that carries an [`crate::Entry`].
+const ENTRY_FRAME: u64 = 3;
+
+/// How many kinds of [`crate::EntryBody`] this version knows.
+const ENTRY_KINDS: u64 = 4;
+
+/// The fields of an [`crate::Entry`] before its body, to read the body's kind alone.
+#[derive(Deserialize)]
+#[allow(dead_code)]
+struct EntryHead {
+    room: String,
+    seq: u64,
+    epoch: u64,
+    from: String,
+    ts: u64,
+}
+
+/// Whether a room frame body is of a type, or an entry of a kind, that this version does not
+/// know (see [`Frame::skippable`]). A body too short to tell is not: decoding it then
+/// reports what is wrong.
+fn unknown_room_frame(body: &[u8]) -> bool {
+    let Some(tag) = read_varint(body) else {
+        return false;
+    };
+    if tag > ENTRY_FRAME {
+        return true;
+    }
+    if tag != ENTRY_FRAME {
+        return false;
+    }
+    // The tag 3 is one byte; the entry's head follows.
+    let rest = &body[1..];
+    let Ok((_, used)) = bincode::serde::decode_from_slice::<EntryHead, _>(rest, CONFIG) else {
+        return false;
+    };
+    rest.get(used..)
+        .and_then(read_varint)
+        .is_some_and(|kind| kind >= ENTRY_KINDS)
 }

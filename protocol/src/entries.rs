@@ -1,9 +1,6 @@
 //! Log entries (protocol version 2): the reaction set, the edit bound, folding change entries
 //! into a message's latest state, and recognising room frames of a later version.
 
-use serde::Deserialize;
-
-use crate::codec::{CONFIG, read_varint};
 use crate::{Entry, EntryBody, Message, MessageState, ReactionCount};
 
 /// The most edits one message may have: enough to fix a typo many times over, few enough
@@ -22,12 +19,6 @@ pub const REACTIONS: [&str; 8] = [
     "\u{1f64f}",
     "\u{1f440}",
 ];
-
-/// The room frame type that carries an [`Entry`].
-const ENTRY_FRAME: u64 = 3;
-
-/// How many kinds of [`EntryBody`] this version knows.
-const ENTRY_KINDS: u64 = 4;
 
 impl Entry {
     /// The entry as a version-1 [`Message`]: text entries only (a version-1 session never
@@ -146,38 +137,4 @@ fn rank(emoji: &str) -> usize {
 /// Whether `emoji` is one of [`REACTIONS`].
 pub fn is_reaction(emoji: &str) -> bool {
     REACTIONS.contains(&emoji)
-}
-
-/// The fields of an [`Entry`] before its body, to read the body's kind alone.
-#[derive(Deserialize)]
-#[allow(dead_code)]
-struct EntryHead {
-    room: String,
-    seq: u64,
-    epoch: u64,
-    from: String,
-    ts: u64,
-}
-
-/// Whether a room frame body is of a type, or an entry of a kind, that this version does not
-/// know (see [`crate::Frame::skippable`]). A body too short to tell is not: decoding it then
-/// reports what is wrong.
-pub(crate) fn unknown_room_frame(body: &[u8]) -> bool {
-    let Some(tag) = read_varint(body) else {
-        return false;
-    };
-    if tag > ENTRY_FRAME {
-        return true;
-    }
-    if tag != ENTRY_FRAME {
-        return false;
-    }
-    // The tag 3 is one byte; the entry's head follows.
-    let rest = &body[1..];
-    let Ok((_, used)) = bincode::serde::decode_from_slice::<EntryHead, _>(rest, CONFIG) else {
-        return false;
-    };
-    rest.get(used..)
-        .and_then(read_varint)
-        .is_some_and(|kind| kind >= ENTRY_KINDS)
 }

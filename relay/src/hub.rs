@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use bytes::Bytes;
-use chitchat_protocol::{Message, RoomFrame, ServerDatagram};
+use chitchat_protocol::{Entry, EntryBody, Message, RoomFrame, ServerDatagram};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -29,8 +29,14 @@ pub const MAX_MEMBERS_LISTED: usize = 1000;
 /// What a member's room stream writer receives.
 #[derive(Debug, Clone)]
 pub enum Outbound {
-    /// An encoded [`RoomFrame::Message`] and its seq (for dropping duplicates on resume).
-    Message { seq: u64, frame: Bytes },
+    /// A log entry and its seq (for dropping duplicates on resume), encoded once for each
+    /// protocol version: [`RoomFrame::Entry`] for version 2, and for version 1
+    /// [`RoomFrame::Message`] if it is a text entry (`None`: version 1 skips it).
+    Entry {
+        seq: u64,
+        v1: Option<Bytes>,
+        v2: Bytes,
+    },
     /// Any other encoded room frame (presence).
     Frame(Bytes),
 }
@@ -308,22 +314,45 @@ impl Hub {
 
 impl Deliver for Hub {
     fn message(&self, msg: &Message) {
-        let frame = match chitchat_protocol::encode_frame(&RoomFrame::Message(msg.clone())) {
-            Ok(f) => Bytes::from(f),
+        self.entry(&Entry {
+            room: msg.room.clone(),
+            seq: msg.seq,
+            epoch: msg.epoch,
+            from: msg.from.clone(),
+            ts: msg.ts,
+            body: EntryBody::Text {
+                text: msg.text.clone(),
+                reply_to: None,
+            },
+        });
+    }
+
+    fn entry(&self, entry: &Entry) {
+        let encoded =
+            chitchat_protocol::encode_frame(&RoomFrame::Entry(entry.clone())).and_then(|v2| {
+                let v1 = entry
+                    .to_message()
+                    .map(|m| chitchat_protocol::encode_frame(&RoomFrame::Message(m)))
+                    .transpose()?;
+                Ok((v1.map(Bytes::from), Bytes::from(v2)))
+            });
+        let (v1, v2) = match encoded {
+            Ok(frames) => frames,
             Err(e) => {
-                tracing::error!(room = %msg.room, seq = msg.seq, "cannot encode a stored message: {e}");
+                tracing::error!(room = %entry.room, seq = entry.seq, "cannot encode a stored entry: {e}");
                 return;
             }
         };
         let sent = self.fan_out(
-            &msg.room,
-            Outbound::Message {
-                seq: msg.seq,
-                frame,
+            &entry.room,
+            Outbound::Entry {
+                seq: entry.seq,
+                v1,
+                v2,
             },
         );
         self.delivered.fetch_add(sent, Ordering::Relaxed);
-        self.metrics.delivered(sent, msg.ts);
+        self.metrics.delivered(sent, entry.ts);
     }
 
     fn signal(&self, room: &str, signal: &Signal) {

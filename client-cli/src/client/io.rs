@@ -147,6 +147,7 @@ pub(super) fn frame_name(frame: &ServerFrame) -> &'static str {
         ServerFrame::TokenExpiring { .. } => "TokenExpiring",
         ServerFrame::Rooms { .. } => "Rooms",
         ServerFrame::RoomInfo { .. } => "RoomInfo",
+        ServerFrame::Entries(_) => "Entries",
     }
 }
 
@@ -162,6 +163,7 @@ fn answer_id(frame: &ServerFrame) -> Option<u32> {
         | ServerFrame::Rooms { id, .. }
         | ServerFrame::RoomInfo { id, .. } => Some(*id),
         ServerFrame::History(page) => Some(page.id),
+        ServerFrame::Entries(page) => Some(page.id),
         ServerFrame::Error(e) => Some(e.id),
         ServerFrame::Welcome(_)
         | ServerFrame::GoAway { .. }

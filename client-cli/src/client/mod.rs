@@ -25,8 +25,9 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chitchat_protocol::{
-    ClientDatagram, ClientFrame, ErrorCode, FrameBuffer, Hello, HistoryPage, Joined, Message,
-    PROTOCOL_VERSION, ResumePoint, ServerFrame, Welcome, encode_datagram, encode_frame,
+    ClientDatagram, ClientFrame, ErrorCode, FrameBuffer, Hello, HistoryPage, Joined,
+    MIN_PROTOCOL_VERSION, Message, ResumePoint, ServerFrame, Welcome, encode_datagram,
+    encode_frame,
 };
 use futures::future::{FutureExt, select_ok};
 use tokio::sync::{mpsc, oneshot};
@@ -339,7 +340,7 @@ impl Connector {
             .await
             .map_err(|e| unreachable(e.to_string()))?;
         let hello = ClientFrame::Hello(Hello {
-            version: PROTOCOL_VERSION,
+            version: MIN_PROTOCOL_VERSION,
             nick: nick.to_owned(),
             // A sign-in token (token mode) wins over the nick's guest secret (open mode).
             token: match &self.token {

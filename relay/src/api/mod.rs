@@ -107,11 +107,18 @@ impl ApiError {
 
 impl From<BrokerError> for ApiError {
     fn from(e: BrokerError) -> ApiError {
-        let status = match e {
+        let status = match &e {
             BrokerError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             BrokerError::StorageFull(_) => StatusCode::INSUFFICIENT_STORAGE,
             BrokerError::LookAlikeNick(_) => StatusCode::CONFLICT,
             BrokerError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            BrokerError::Refused { code, .. } if *code == ErrorCode::NO_SUCH_MESSAGE => {
+                StatusCode::NOT_FOUND
+            }
+            BrokerError::Refused { code, .. } if *code == ErrorCode::NOT_AUTHOR => {
+                StatusCode::FORBIDDEN
+            }
+            BrokerError::Refused { .. } => StatusCode::CONFLICT,
         };
         ApiError::new(status, e.code().name(), e.to_string())
     }

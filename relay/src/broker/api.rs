@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use chitchat_protocol::{ErrorCode, Message};
+use chitchat_protocol::{Entry, EntryBody, ErrorCode, Message, MessageState};
 use futures::future::BoxFuture;
 
 /// A message to be numbered and stored.
@@ -32,6 +32,37 @@ impl NewMessage {
             from: self.from.clone(),
             ts,
             text,
+        }
+    }
+}
+
+/// An entry to be numbered and stored in a room's log: a text (with an optional reply
+/// target) or a change to a text entry. A broker checks a change against the log in the
+/// same atomic step that stores it: the target is a text entry of the room and not deleted
+/// (else `NO_SUCH_MESSAGE`; a reply target too), only its author edits or deletes it
+/// (`NOT_AUTHOR`), at most [`chitchat_protocol::MAX_EDITS`] edits (`EDIT_LIMIT`), and a
+/// reaction that changes nothing stores nothing: the entry that made the current state is
+/// returned instead (the `React` entry, or the message's own).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewEntry {
+    pub room: String,
+    /// Who makes the entry.
+    pub from: String,
+    pub body: EntryBody,
+    /// As [`NewMessage::send_id`]; text entries only.
+    pub send_id: Option<u64>,
+}
+
+impl From<NewMessage> for NewEntry {
+    fn from(msg: NewMessage) -> NewEntry {
+        NewEntry {
+            room: msg.room,
+            from: msg.from,
+            body: EntryBody::Text {
+                text: msg.text,
+                reply_to: None,
+            },
+            send_id: msg.send_id,
         }
     }
 }
@@ -156,6 +187,20 @@ pub enum BrokerError {
     /// same (the hub's check, before the store is asked).
     #[error("nick refused: {0}")]
     LookAlikeNick(String),
+    /// The log's checks refused an entry (`NO_SUCH_MESSAGE`, `NOT_AUTHOR`, `EDIT_LIMIT`);
+    /// nothing was stored.
+    #[error("{message}")]
+    Refused { code: ErrorCode, message: String },
+}
+
+impl BrokerError {
+    /// The log refused an entry with `code`.
+    pub fn refused(code: ErrorCode, message: impl Into<String>) -> BrokerError {
+        BrokerError::Refused {
+            code,
+            message: message.into(),
+        }
+    }
 }
 
 impl BrokerError {
@@ -166,6 +211,7 @@ impl BrokerError {
             BrokerError::Internal(_) => ErrorCode::INTERNAL,
             BrokerError::StorageFull(_) => ErrorCode::STORAGE_FULL,
             BrokerError::LookAlikeNick(_) => ErrorCode::NICK_LOOKALIKE,
+            BrokerError::Refused { code, .. } => *code,
         }
     }
 }
@@ -177,6 +223,13 @@ impl BrokerError {
 pub trait Deliver: Send + Sync + 'static {
     /// A stored message of a subscribed room.
     fn message(&self, msg: &Message);
+    /// A stored entry of a subscribed room, in seq order with every other entry. The
+    /// default passes text entries to [`Deliver::message`] and drops the others.
+    fn entry(&self, entry: &Entry) {
+        if let Some(msg) = entry.to_message() {
+            self.message(&msg);
+        }
+    }
     /// A signal for a subscribed room (including signals this relay sent itself).
     fn signal(&self, room: &str, signal: &Signal);
 
@@ -205,21 +258,56 @@ pub trait Broker: Send + Sync + 'static {
     /// Ordering: the message takes its place in line when `publish` is called, not when the
     /// future is first polled, so messages published one after another by one caller are
     /// numbered in that order even if their futures are awaited later or together.
-    fn publish(&self, msg: NewMessage) -> BoxFuture<'static, Result<Message, BrokerError>>;
+    fn publish(&self, msg: NewMessage) -> BoxFuture<'static, Result<Message, BrokerError>> {
+        let stored = self.append(msg.into());
+        Box::pin(async move {
+            let entry = stored.await?;
+            entry
+                .to_message()
+                .ok_or_else(|| BrokerError::Internal("a send was stored as a change".into()))
+        })
+    }
+
+    /// Checks `entry` against the room's log (see [`NewEntry`]), numbers it with the room's
+    /// next seq, stores it, then delivers it to every relay subscribed to the room, all as
+    /// [`Broker::publish`] does. Resolves to the stored entry (for a reaction that changed
+    /// nothing, the entry that made the current state).
+    fn append(&self, entry: NewEntry) -> BoxFuture<'static, Result<Entry, BrokerError>>;
 
     /// Where the room's history stands.
     async fn head(&self, room: &str) -> Result<RoomHead, BrokerError>;
 
-    /// Up to `limit` stored messages with seq > `after`, oldest first.
+    /// Up to `limit` stored entries with seq > `after`, oldest first, every kind.
+    async fn read_entries_after(
+        &self,
+        room: &str,
+        after: u64,
+        limit: usize,
+    ) -> Result<Vec<Entry>, BrokerError>;
+
+    /// The text messages among the stored entries with seq > `after` (up to `limit`
+    /// entries read), oldest first, as first stored.
     async fn read_after(
         &self,
         room: &str,
         after: u64,
         limit: usize,
-    ) -> Result<Vec<Message>, BrokerError>;
+    ) -> Result<Vec<Message>, BrokerError> {
+        let entries = self.read_entries_after(room, after, limit).await?;
+        Ok(entries.iter().filter_map(Entry::to_message).collect())
+    }
 
-    /// The newest `limit` stored messages with seq < `before` (all seqs if `None`), oldest
-    /// first.
+    /// The newest `limit` text messages with seq < `before` (all if `None`), oldest
+    /// first, each in its latest state (edits, delete and reactions folded in).
+    async fn read_states_before(
+        &self,
+        room: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<MessageState>, BrokerError>;
+
+    /// The newest `limit` stored text messages with seq < `before` (all seqs if `None`),
+    /// oldest first, as first stored.
     async fn read_before(
         &self,
         room: &str,

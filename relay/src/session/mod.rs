@@ -6,6 +6,7 @@
 //! queues at its own pace; one that falls too far behind is disconnected (SLOW_CONSUMER) and
 //! resumes from history.
 
+mod entries;
 mod identity;
 mod limits;
 mod quota;
@@ -20,8 +21,8 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::Duration;
 
 use chitchat_protocol::{
-    ClientFrame, ErrorCode, ErrorFrame, Frame, FrameBuffer, FrameError, PROTOCOL_VERSION,
-    ServerFrame, Welcome, encode_frame, validate_nick,
+    ClientFrame, ErrorCode, ErrorFrame, Frame, FrameBuffer, FrameError, MIN_PROTOCOL_VERSION,
+    PROTOCOL_VERSION, ServerFrame, Welcome, encode_frame, validate_nick,
 };
 use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -240,12 +241,14 @@ async fn handshake(
         clock: TokenClock::default(),
         counted: None,
         claim_lost: CancellationToken::new(),
+        version: hello.version,
     };
-    let refused = if hello.version != PROTOCOL_VERSION {
+    let refused = if !(MIN_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&hello.version) {
         Some(fatal(
             ErrorCode::UNSUPPORTED_VERSION,
             format!(
-                "this relay speaks protocol version {PROTOCOL_VERSION}, the client {}",
+                "this relay speaks protocol versions {MIN_PROTOCOL_VERSION} to \
+                 {PROTOCOL_VERSION}, the client {}",
                 hello.version
             ),
         ))
@@ -274,7 +277,7 @@ async fn handshake(
     }
     session
         .send(&ServerFrame::Welcome(Welcome {
-            version: PROTOCOL_VERSION,
+            version: session.version,
             node_id: state.node_id.clone(),
             session_id: id,
             nick: session.nick.clone(),
@@ -311,6 +314,9 @@ struct Session {
     counted: Option<ModeCount>,
     /// Cancelled when another secret holds the nick's guest claim now (`claims.rs`).
     claim_lost: CancellationToken,
+    /// The protocol version the session speaks: the Hello's, once checked to be one this
+    /// relay speaks (see `Welcome.version`).
+    version: u16,
 }
 
 /// An answer being prepared, and whether it is a History page (those are bounded apart).
@@ -479,4 +485,14 @@ async fn sleep_until_opt(deadline: Option<Instant>) {
         Some(d) => tokio::time::sleep_until(d).await,
         None => std::future::pending().await,
     }
+}
+
+/// The Error frame answering request `id` that the broker failed.
+fn broker_error(id: u32, metrics: &Metrics, e: crate::broker::BrokerError) -> ServerFrame {
+    metrics.error(e.code());
+    ServerFrame::Error(ErrorFrame {
+        id,
+        code: e.code(),
+        message: e.to_string(),
+    })
 }

@@ -3,8 +3,8 @@
 //! history reads, which wait for the broker) through the session's pending answers.
 
 use chitchat_protocol::{
-    ClientDatagram, ClientFrame, ErrorCode, ErrorFrame, HistoryPage, Joined, ResumeOutcome,
-    ResumePoint, ServerFrame, decode_datagram, validate_room, validate_text,
+    ClientDatagram, ClientFrame, EntryBody, ErrorCode, ErrorFrame, HistoryPage, Joined,
+    ResumeOutcome, ResumePoint, ServerFrame, decode_datagram, validate_room, validate_text,
 };
 use tracing::Instrument;
 
@@ -14,11 +14,10 @@ use tokio_util::task::AbortOnDropHandle;
 use super::limits::{HISTORY_PAGE, HISTORY_PAGE_BYTES, MAX_HISTORY_IN_FLIGHT};
 use super::quota::QuotaExceeded;
 use super::room_writer::RoomWriter;
-use super::{Answer, Pending, Session, SessionError, fatal};
+use super::{Answer, Pending, Session, SessionError, broker_error, fatal};
 use crate::auth::grants::Access;
-use crate::broker::{BrokerError, NewMessage, SharedBroker, Signal};
+use crate::broker::{BrokerError, NewEntry, SharedBroker, Signal};
 use crate::clock::now_ms;
-use crate::metrics::Metrics;
 
 impl Session {
     /// Carries out one request from the control stream.
@@ -44,7 +43,7 @@ impl Session {
             ClientFrame::Join { id, room, resume } => self.join(id, room, resume).await,
             ClientFrame::Leave { id, room } => self.leave(id, room).await,
             ClientFrame::Send { id, room, text } => {
-                self.send_message(id, room, text, None, pending).await
+                self.send_message(id, room, text, None, None, pending).await
             }
             ClientFrame::SendOnce {
                 id,
@@ -53,7 +52,8 @@ impl Session {
                 send_id,
             } => {
                 let send_id = (send_id != 0).then_some(send_id);
-                self.send_message(id, room, text, send_id, pending).await
+                self.send_message(id, room, text, send_id, None, pending)
+                    .await
             }
             ClientFrame::History {
                 id,
@@ -72,6 +72,21 @@ impl Session {
             } => self.list_rooms(id, search, after, limit).await,
             ClientFrame::CreateRoom { id, room, topic } => self.create_room(id, room, topic).await,
             ClientFrame::SetTopic { id, room, topic } => self.set_topic(id, room, topic).await,
+            ClientFrame::Post {
+                id,
+                room,
+                text,
+                send_id,
+                reply_to,
+            } if self.version >= 2 => {
+                let send_id = (send_id != 0).then_some(send_id);
+                self.send_message(id, room, text, send_id, reply_to, pending)
+                    .await
+            }
+            ClientFrame::Post { .. }
+            | ClientFrame::Edit { .. }
+            | ClientFrame::Delete { .. }
+            | ClientFrame::React { .. } => self.change(frame, pending).await,
         }
     }
 
@@ -151,6 +166,7 @@ impl Session {
             epoch: head.epoch,
             last_sent: after,
             backfill,
+            version: self.version,
         };
         // Debug level: the writer logs only at debug, and an enabled span is entered on
         // every poll, i.e. for every delivery.
@@ -187,14 +203,15 @@ impl Session {
         self.send(&ServerFrame::Left { id, room }).await
     }
 
-    /// Send: validated and rate limited here, numbered and stored by the broker; Sent
-    /// answers once it is stored.
+    /// Send (and Post, with `reply_to`): validated and rate limited here, numbered and
+    /// stored by the broker (which checks the reply target); Sent answers once it is stored.
     async fn send_message(
         &mut self,
         id: u32,
         room: String,
         text: String,
         send_id: Option<u64>,
+        reply_to: Option<u64>,
         pending: &mut Pending,
     ) -> Result<(), SessionError> {
         if let Err(e) = validate_room(&room)
@@ -222,10 +239,10 @@ impl Session {
             };
         }
         self.state.rooms.ensure_later(&room, &self.nick);
-        let stored = self.state.broker.publish(NewMessage {
+        let stored = self.state.broker.append(NewEntry {
             room,
             from: self.nick.clone(),
-            text,
+            body: EntryBody::Text { text, reply_to },
             send_id,
         });
         let state = self.state.clone();
@@ -316,8 +333,13 @@ impl Session {
         // the store's shared readers, and a waiter that is handed one must take it at once,
         // not when its session next polls (a session blocked on a client that does not read
         // would hold the reader and starve every other session). Aborted if the session ends.
+        let version = self.version;
         let read = AbortOnDropHandle::new(tokio::spawn(async move {
-            history_page(&broker, id, room, before, limit).await
+            if version >= 2 {
+                super::entries::entry_page(&broker, id, room, before, limit).await
+            } else {
+                history_page(&broker, id, room, before, limit).await
+            }
         }));
         pending.push(Box::pin(async move {
             let frame = match read.await {
@@ -420,22 +442,16 @@ fn counted_request(frame: &ClientFrame) -> Option<u32> {
         ClientFrame::Hello(_)
         | ClientFrame::Send { .. }
         | ClientFrame::SendOnce { .. }
+        | ClientFrame::Post { .. }
+        | ClientFrame::Edit { .. }
+        | ClientFrame::Delete { .. }
+        | ClientFrame::React { .. }
         | ClientFrame::Ping { .. } => None,
     }
 }
 
-/// The Error frame answering request `id` that the broker failed.
-fn broker_error(id: u32, metrics: &Metrics, e: BrokerError) -> ServerFrame {
-    metrics.error(e.code());
-    ServerFrame::Error(ErrorFrame {
-        id,
-        code: e.code(),
-        message: e.to_string(),
-    })
-}
-
 /// Newest messages before `before`, at most `limit` and at most HISTORY_PAGE_BYTES.
-async fn history_page(
+pub(super) async fn history_page(
     broker: &SharedBroker,
     id: u32,
     room: String,

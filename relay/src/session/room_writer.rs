@@ -2,7 +2,7 @@
 //! resume point, then live messages, each seq once.
 
 use bytes::Bytes;
-use chitchat_protocol::{FrameError, Message, RoomFrame, encode_frame};
+use chitchat_protocol::{Entry, FrameError, RoomFrame, encode_frame};
 use tokio::sync::mpsc;
 
 use crate::broker::SharedBroker;
@@ -28,6 +28,8 @@ pub(super) struct RoomWriter {
     pub last_sent: u64,
     /// Whether to send stored messages after `last_sent` before live ones.
     pub backfill: bool,
+    /// The session's protocol version: 1 gets text entries as messages and nothing else.
+    pub version: u16,
 }
 
 impl RoomWriter {
@@ -44,7 +46,7 @@ impl RoomWriter {
             loop {
                 let page = match self
                     .broker
-                    .read_after(&self.room, self.last_sent, RESUME_BATCH)
+                    .read_entries_after(&self.room, self.last_sent, RESUME_BATCH)
                     .await
                 {
                     Ok(p) => p,
@@ -57,10 +59,10 @@ impl RoomWriter {
                 let Some(last) = page.last() else { break };
                 self.last_sent = last.seq;
                 let mut chunks = page
-                    .into_iter()
-                    .map(encode_message)
+                    .iter()
+                    .filter_map(|e| encode_entry(e, self.version).transpose())
                     .collect::<Result<Vec<_>, _>>()?;
-                let full = chunks.len() == RESUME_BATCH;
+                let full = page.len() == RESUME_BATCH;
                 s.write_all_chunks(&mut chunks).await?;
                 if !full {
                     break;
@@ -75,10 +77,14 @@ impl RoomWriter {
             let mut next = Some(first);
             while let Some(item) = next {
                 match item {
-                    Outbound::Message { seq, frame } => {
+                    Outbound::Entry { seq, v1, v2 } => {
                         if seq > self.last_sent {
                             self.last_sent = seq;
-                            chunks.push(frame);
+                            if self.version >= 2 {
+                                chunks.push(v2);
+                            } else if let Some(frame) = v1 {
+                                chunks.push(frame);
+                            }
                         }
                     }
                     Outbound::Frame(frame) => chunks.push(frame),
@@ -104,6 +110,15 @@ impl RoomWriter {
     }
 }
 
-fn encode_message(m: Message) -> Result<Bytes, FrameError> {
-    encode_frame(&RoomFrame::Message(m)).map(Bytes::from)
+/// The frame a session of `version` gets for `entry`; `None` for one version 1 skips.
+fn encode_entry(entry: &Entry, version: u16) -> Result<Option<Bytes>, FrameError> {
+    let frame = if version >= 2 {
+        RoomFrame::Entry(entry.clone())
+    } else {
+        match entry.to_message() {
+            Some(m) => RoomFrame::Message(m),
+            None => return Ok(None),
+        }
+    };
+    encode_frame(&frame).map(|f| Some(Bytes::from(f)))
 }

@@ -15,6 +15,7 @@ mod broker_embedded;
 mod broker_redis;
 mod cluster_presence;
 mod cluster_registry;
+mod entries;
 mod hostile_process;
 mod nick_claims;
 mod nick_claims_lost;

@@ -9,7 +9,7 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chitchat_protocol::{
-    ClientFrame, ErrorCode, Hello, PROTOCOL_VERSION, ResumePoint, ServerFrame, Welcome,
+    ClientFrame, ErrorCode, Hello, MIN_PROTOCOL_VERSION, ResumePoint, ServerFrame, Welcome,
     nick_skeleton,
 };
 
@@ -31,7 +31,7 @@ async fn hello(
 ) -> (RawClient, Result<Welcome, ErrorCode>) {
     let mut c = RawClient::connect_to(addr, ca, None).await;
     c.send(&ClientFrame::Hello(Hello {
-        version: PROTOCOL_VERSION,
+        version: MIN_PROTOCOL_VERSION,
         nick: nick.into(),
         token: secret.map(str::to_owned),
     }))

@@ -17,6 +17,7 @@
 
 mod claims;
 mod disk;
+mod entries;
 mod retention;
 mod rooms;
 mod sqlite;
@@ -29,22 +30,21 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use chitchat_protocol::Message;
+use chitchat_protocol::{Entry, Message, MessageState};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use rusqlite::{Connection, params};
 use tokio::sync::oneshot;
 
 use super::api::{
-    Broker, BrokerError, ClaimOutcome, Deliver, NewMessage, NickClaim, RoomChange, RoomHead,
+    Broker, BrokerError, ClaimOutcome, Deliver, NewEntry, NickClaim, RoomChange, RoomHead,
     RoomPage, RoomRecord, Signal,
 };
 use disk::{DiskFloor, MB};
 pub use retention::Retention;
 use retention::RetentionPass;
 use sqlite::{
-    ReadPool, SELECT_AFTER, SELECT_BEFORE, SELECT_HEAD, acquire_lock, message_from_row,
-    open_writer, sqlite_error,
+    ReadPool, SELECT_BEFORE, SELECT_HEAD, acquire_lock, message_from_row, open_writer, sqlite_error,
 };
 use writer::Writer;
 
@@ -119,10 +119,10 @@ struct ClaimJob {
     reply: oneshot::Sender<Result<Vec<ClaimOutcome>, BrokerError>>,
 }
 
-/// A message to store and whom to answer.
+/// An entry to check and store, and whom to answer.
 struct Job {
-    msg: NewMessage,
-    reply: oneshot::Sender<Result<Message, BrokerError>>,
+    entry: NewEntry,
+    reply: oneshot::Sender<Result<Entry, BrokerError>>,
 }
 
 impl EmbeddedBroker {
@@ -306,14 +306,14 @@ impl Drop for EmbeddedBroker {
 
 #[async_trait::async_trait]
 impl Broker for EmbeddedBroker {
-    fn publish(&self, msg: NewMessage) -> BoxFuture<'static, Result<Message, BrokerError>> {
+    fn append(&self, entry: NewEntry) -> BoxFuture<'static, Result<Entry, BrokerError>> {
         if let Err(full) = self.disk.check() {
             return futures::future::ready(Err(BrokerError::StorageFull(full))).boxed();
         }
         let (reply, stored) = oneshot::channel();
         let queued = match &self.queue {
             Some(queue) => queue
-                .send(WriterCommand::Publish(Job { msg, reply }))
+                .send(WriterCommand::Publish(Job { entry, reply }))
                 .is_ok(),
             None => false,
         };
@@ -343,17 +343,41 @@ impl Broker for EmbeddedBroker {
         })
     }
 
-    async fn read_after(
+    async fn read_entries_after(
         &self,
         room: &str,
         after: u64,
         limit: usize,
-    ) -> Result<Vec<Message>, BrokerError> {
-        // Seqs never exceed i64::MAX, so clamping keeps the meaning of any u64 bound.
-        let after = i64::try_from(after).unwrap_or(i64::MAX);
-        let what = format!("reading room {room} after seq {after}");
-        self.read_messages(what, SELECT_AFTER, room, after, limit)
-            .await
+    ) -> Result<Vec<Entry>, BrokerError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let epoch = self.state.epoch;
+        let owned = room.to_owned();
+        self.read(
+            format!("reading room {room} after seq {after}"),
+            move |conn| entries::select_after(conn, &owned, epoch, after, limit),
+        )
+        .await
+    }
+
+    async fn read_states_before(
+        &self,
+        room: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<MessageState>, BrokerError> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let epoch = self.state.epoch;
+        let owned = room.to_owned();
+        let before = before.unwrap_or(u64::MAX);
+        self.read(
+            format!("reading room {room} before seq {before}"),
+            move |conn| entries::select_states_before(conn, &owned, epoch, before, limit),
+        )
+        .await
     }
 
     async fn read_before(

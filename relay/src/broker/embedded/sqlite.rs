@@ -31,8 +31,6 @@ pub(super) const MAX_READERS: usize = 4;
 /// distinct statements, so every one stays prepared.
 const STATEMENT_CACHE: usize = 16;
 
-pub(super) const INSERT_MESSAGE: &str =
-    "INSERT INTO messages (room, seq, sender, ts, text) VALUES (?1, ?2, ?3, ?4, ?5)";
 /// The remembered send ids (see `NewMessage::send_id`): one row per send that carried an
 /// id, until `expires` (ms since the Unix epoch). Created on every open, so stores made
 /// before idempotent sends gain it without a schema version change; an older relay opening
@@ -73,14 +71,14 @@ pub(super) const SELECT_SEND: &str = "SELECT seq, ts FROM sends \
      WHERE room = ?1 AND sender = ?2 AND send_id = ?3 AND expires > ?4";
 pub(super) const REMEMBER_SEND: &str = "INSERT OR REPLACE INTO sends \
      (room, sender, send_id, seq, ts, expires) VALUES (?1, ?2, ?3, ?4, ?5, ?6)";
-pub(super) const SELECT_TEXT: &str = "SELECT text FROM messages WHERE room = ?1 AND seq = ?2";
+pub(super) const SELECT_TEXT: &str =
+    "SELECT text, reply_to FROM messages WHERE room = ?1 AND seq = ?2 AND kind = 0";
 pub(super) const EXPIRE_SENDS: &str = "DELETE FROM sends WHERE expires <= ?1";
 pub(super) const SELECT_LAST_SEQ: &str = "SELECT MAX(seq) FROM messages WHERE room = ?1";
 pub(super) const SELECT_HEAD: &str = "SELECT MIN(seq), MAX(seq) FROM messages WHERE room = ?1";
-pub(super) const SELECT_AFTER: &str = "SELECT seq, sender, ts, text FROM messages \
-     WHERE room = ?1 AND seq > ?2 ORDER BY seq ASC LIMIT ?3";
+/// Text messages only (version 1's history).
 pub(super) const SELECT_BEFORE: &str = "SELECT seq, sender, ts, text FROM messages \
-     WHERE room = ?1 AND seq < ?2 ORDER BY seq DESC LIMIT ?3";
+     WHERE room = ?1 AND seq < ?2 AND kind = 0 ORDER BY seq DESC LIMIT ?3";
 
 /// Deletes up to ?3 of room ?1's oldest messages with a seq at or below ?2 (retention).
 pub(super) const TRIM_ROOM: &str = "DELETE FROM messages WHERE room = ?1 AND seq IN \
@@ -217,6 +215,8 @@ pub(super) fn open_writer(path: &Path) -> Result<(Connection, u64), BrokerError>
             )));
         }
     }
+    super::entries::migrate(&tx)
+        .map_err(|e| sqlite_error(format_args!("{}: adding the entry columns", context()), e))?;
     tx.execute_batch(CREATE_SENDS)
         .map_err(|e| sqlite_error(format_args!("{}: creating the send ids", context()), e))?;
     tx.execute_batch(CREATE_ROOMS)

@@ -4,19 +4,19 @@
 use std::collections::HashMap;
 use std::sync::{Arc, mpsc};
 
-use chitchat_protocol::Message;
+use chitchat_protocol::{Entry, EntryBody};
 use rusqlite::{Connection, OptionalExtension, params};
 use tokio::sync::oneshot;
 
+use super::entries::{self, Checked, INSERT_ENTRY};
 use super::retention::RetentionPass;
 use super::sqlite::{
-    EXPIRE_SENDS, INSERT_MESSAGE, REMEMBER_SEND, SELECT_LAST_SEQ, SELECT_SEND, SELECT_TEXT,
-    sqlite_error,
+    EXPIRE_SENDS, REMEMBER_SEND, SELECT_LAST_SEQ, SELECT_SEND, SELECT_TEXT, sqlite_error,
 };
 use super::{EmbeddedState, Job, WriterCommand};
 use super::{claims, rooms};
 use crate::broker::BrokerError;
-use crate::broker::api::SEND_ID_TTL;
+use crate::broker::api::{NewEntry, SEND_ID_TTL};
 use crate::clock::now_ms;
 
 /// The most messages committed in one transaction. Group commit drains the queue, but a
@@ -113,17 +113,17 @@ impl Writer {
         self.last_ts = now_ms().max(self.last_ts);
         let ts = self.last_ts;
         match self.store(&batch, ts) {
-            Ok(messages) => {
+            Ok(entries) => {
                 // A repeated send id delivers nothing: its message was delivered when stored.
-                for (msg, fresh) in &messages {
+                for (entry, fresh) in entries.iter().flatten() {
                     let subscribed = self.state.subscribed();
-                    if *fresh && subscribed.contains(&msg.room) {
-                        self.state.sink.message(msg);
+                    if *fresh && subscribed.contains(&entry.room) {
+                        self.state.sink.entry(entry);
                     }
                 }
-                for (job, (msg, _)) in batch.into_iter().zip(messages) {
-                    // The publisher may have stopped waiting; the message is stored anyway.
-                    let _ = job.reply.send(Ok(msg));
+                for (job, stored) in batch.into_iter().zip(entries) {
+                    // The publisher may have stopped waiting; the entry is stored anyway.
+                    let _ = job.reply.send(stored.map(|(entry, _)| entry));
                 }
             }
             Err(err) => {
@@ -137,10 +137,10 @@ impl Writer {
         }
     }
 
-    /// Numbers and stores `batch` in one transaction; the messages as stored, in order, each
+    /// Numbers and stores `batch` in one transaction; the entries as stored, in order, each
     /// with whether it is new (`false`: its send id was remembered, and this is the message
-    /// stored the first time).
-    fn store(&mut self, batch: &[Job], ts: u64) -> Result<Vec<(Message, bool)>, BrokerError> {
+    /// stored the first time; or a reaction that changed nothing), or the log's refusal.
+    fn store(&mut self, batch: &[Job], ts: u64) -> Result<Vec<Stored>, BrokerError> {
         let tx = self
             .conn
             .transaction()
@@ -151,12 +151,12 @@ impl Writer {
                 tx.prepare_cached(sql)
                     .map_err(|e| sqlite_error(format_args!("preparing {what}"), e))
             };
-            let mut insert = prepare(INSERT_MESSAGE, "the insert")?;
+            let mut insert = prepare(INSERT_ENTRY, "the insert")?;
             let mut last_seq = prepare(SELECT_LAST_SEQ, "the last-seq query")?;
             let mut find_send = prepare(SELECT_SEND, "the send id query")?;
             let mut remember = prepare(REMEMBER_SEND, "the send id insert")?;
             let mut find_text = prepare(SELECT_TEXT, "the text query")?;
-            for Job { msg, .. } in batch {
+            for Job { entry: msg, .. } in batch {
                 // SQLite integers are signed: the id is stored as its bits.
                 let send_id = msg.send_id.map(|id| id as i64);
                 if let Some(send_id) = send_id {
@@ -168,15 +168,31 @@ impl Writer {
                         .map_err(|e| sqlite_error("reading a send id", e))?;
                     if let Some((seq, stored_ts)) = known {
                         // The original wins; retention may have dropped its text already.
-                        let text: Option<String> = find_text
-                            .query_row(params![msg.room, seq], |row| row.get(0))
+                        let original: Option<(String, Option<u64>)> = find_text
+                            .query_row(params![msg.room, seq], |row| Ok((row.get(0)?, row.get(1)?)))
                             .optional()
                             .map_err(|e| sqlite_error("reading a repeated send", e))?;
-                        let text = text.unwrap_or_else(|| msg.text.clone());
-                        let original = msg.stored_as(self.state.epoch, seq, stored_ts, text);
-                        messages.push((original, false));
+                        let body = match original {
+                            Some((text, reply_to)) => EntryBody::Text { text, reply_to },
+                            None => msg.body.clone(),
+                        };
+                        let original = stored_as(msg, self.state.epoch, seq, stored_ts, body);
+                        messages.push(Ok((original, false)));
                         continue;
                     }
+                }
+                match entries::check(&tx, msg) {
+                    Ok(Checked::Store) => {}
+                    Ok(Checked::Unchanged { seq, ts }) => {
+                        let same = stored_as(msg, self.state.epoch, seq, ts, msg.body.clone());
+                        messages.push(Ok((same, false)));
+                        continue;
+                    }
+                    Err(refused @ BrokerError::Refused { .. }) => {
+                        messages.push(Err(refused));
+                        continue;
+                    }
+                    Err(e) => return Err(e),
                 }
                 let counter = match self.counters.get_mut(&msg.room) {
                     Some(counter) => counter,
@@ -196,8 +212,11 @@ impl Writer {
                 };
                 *counter += 1;
                 let seq = *counter;
+                let (text, kind, target, reply_to, emoji, flag) = entries::columns(&msg.body);
                 insert
-                    .execute(params![msg.room, seq, msg.from, ts, msg.text])
+                    .execute(params![
+                        msg.room, seq, msg.from, ts, text, kind, target, reply_to, emoji, flag
+                    ])
                     .map_err(|e| {
                         sqlite_error(format_args!("storing seq {seq} of room {}", msg.room), e)
                     })?;
@@ -207,8 +226,8 @@ impl Writer {
                         .execute(params![msg.room, msg.from, send_id, seq, ts, expires])
                         .map_err(|e| sqlite_error("remembering a send id", e))?;
                 }
-                let stored = msg.stored_as(self.state.epoch, seq, ts, msg.text.clone());
-                messages.push((stored, true));
+                let stored = stored_as(msg, self.state.epoch, seq, ts, msg.body.clone());
+                messages.push(Ok((stored, true)));
             }
             // Forgetting expired ids here keeps the table at about SEND_ID_TTL of sends.
             tx.execute(EXPIRE_SENDS, [ts])
@@ -217,7 +236,7 @@ impl Writer {
         // Each room written keeps its newest messages only; later ones of a room in the
         // batch cover earlier ones, so the last seq of each room is enough.
         let mut newest: HashMap<&str, u64> = HashMap::new();
-        for (msg, _) in messages.iter().filter(|(_, fresh)| *fresh) {
+        for (msg, _) in messages.iter().flatten().filter(|(_, fresh)| *fresh) {
             newest.insert(&msg.room, msg.seq);
         }
         for (room, last_seq) in newest {
@@ -228,5 +247,20 @@ impl Writer {
         tx.commit()
             .map_err(|e| sqlite_error("committing messages", e))?;
         Ok(messages)
+    }
+}
+
+/// One entry of a batch as the writer stored it (and whether it is new), or its refusal.
+type Stored = Result<(Entry, bool), BrokerError>;
+
+/// `entry` as stored under `seq` at `ts` (ms) in `epoch`, with `body`.
+fn stored_as(entry: &NewEntry, epoch: u64, seq: u64, ts: u64, body: EntryBody) -> Entry {
+    Entry {
+        room: entry.room.clone(),
+        seq,
+        epoch,
+        from: entry.from.clone(),
+        ts,
+        body,
     }
 }

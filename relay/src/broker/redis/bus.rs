@@ -542,7 +542,7 @@ impl BusTask {
                     }
                     return Ok(());
                 }
-                let Some(msg) = frame.message() else {
+                let Some(msg) = frame.entry() else {
                     return Ok(());
                 };
                 if msg.epoch != c.command.epoch {

@@ -1,7 +1,7 @@
 //! The bus encoding: [`BusFrame`], what relays send each other on a room's channel, and the
 //! byte pieces the scripts complete inside Redis.
 
-use chitchat_protocol::Message;
+use chitchat_protocol::{Entry, EntryBody};
 use serde::{Deserialize, Serialize};
 
 use crate::broker::api::Signal;
@@ -52,6 +52,15 @@ pub enum BusBody {
     },
     /// [`Signal::Typing`] (variant 2); not stored.
     Typing { nick: String },
+    /// A stored log entry other than a plain text (variant 3): a reply or a change,
+    /// assembled by [`super::scripts::ENTRY_SCRIPT`] like `Message` by the publish script.
+    Entry {
+        seq: u64,
+        epoch: u64,
+        ts: u64,
+        from: String,
+        body: EntryBody,
+    },
 }
 
 /// Why bytes on a channel are not a frame this relay can use.
@@ -107,25 +116,39 @@ impl BusFrame {
         Ok(frame)
     }
 
-    /// The message this frame carries, if it carries one.
-    pub fn message(&self) -> Option<Message> {
-        match &self.body {
+    /// The log entry this frame carries, if it carries one.
+    pub fn entry(&self) -> Option<Entry> {
+        let (seq, epoch, ts, from, body) = match &self.body {
             BusBody::Message {
                 seq,
                 epoch,
                 ts,
                 from,
                 text,
-            } => Some(Message {
-                room: self.room.clone(),
-                seq: *seq,
-                epoch: *epoch,
-                from: from.clone(),
-                ts: *ts,
-                text: text.clone(),
-            }),
-            _ => None,
-        }
+            } => {
+                let body = EntryBody::Text {
+                    text: text.clone(),
+                    reply_to: None,
+                };
+                (seq, epoch, ts, from, body)
+            }
+            BusBody::Entry {
+                seq,
+                epoch,
+                ts,
+                from,
+                body,
+            } => (seq, epoch, ts, from, body.clone()),
+            _ => return None,
+        };
+        Some(Entry {
+            room: self.room.clone(),
+            seq: *seq,
+            epoch: *epoch,
+            from: from.clone(),
+            ts: *ts,
+            body,
+        })
     }
 
     /// The signal this frame carries, if it carries one.
@@ -137,7 +160,7 @@ impl BusFrame {
                 joined: *joined,
             }),
             BusBody::Typing { nick } => Some(Signal::Typing { nick: nick.clone() }),
-            BusBody::Message { .. } => None,
+            BusBody::Message { .. } | BusBody::Entry { .. } => None,
         }
     }
 }
@@ -161,6 +184,17 @@ pub(super) fn message_prefix(origin: &str, room: &str) -> Vec<u8> {
 /// The bytes of a message frame after ts (sender, text).
 pub(super) fn message_suffix(from: &str, text: &str) -> Vec<u8> {
     encode(&(from, text))
+}
+
+/// The bytes of an entry frame before seq (version, origin, room, variant index 3); the
+/// entry script appends seq, epoch and ts, then [`entry_suffix`].
+pub(super) fn entry_prefix(origin: &str, room: &str) -> Vec<u8> {
+    encode(&(BUS_VERSION, origin, room, 3u32))
+}
+
+/// The bytes of an entry frame after ts (sender, body).
+pub(super) fn entry_suffix(from: &str, body: &EntryBody) -> Vec<u8> {
+    encode(&(from, body))
 }
 
 /// The bytes of a presence frame before its node (version, origin, room, variant index 1);
@@ -206,6 +240,33 @@ mod tests {
             assert_eq!(assembled, frame.encode());
             assert_eq!(BusFrame::decode(&assembled), Ok(frame));
         }
+    }
+
+    #[test]
+    fn entry_frames_split_where_the_script_fills_in() {
+        let body = EntryBody::React {
+            target: 7,
+            emoji: chitchat_protocol::REACTIONS[1].into(),
+            on: true,
+        };
+        let frame = BusFrame {
+            version: BUS_VERSION,
+            origin: "node-a".into(),
+            room: "lobby".into(),
+            body: BusBody::Entry {
+                seq: 70_000,
+                epoch: MAX_EPOCH,
+                ts: 1_760_000_000_000,
+                from: "Zoë".into(),
+                body: body.clone(),
+            },
+        };
+        let mut assembled = entry_prefix("node-a", "lobby");
+        assembled.extend(script_varints(70_000, MAX_EPOCH, 1_760_000_000_000));
+        assembled.extend(entry_suffix("Zoë", &body));
+        assert_eq!(assembled, frame.encode());
+        let entry = BusFrame::decode(&assembled).unwrap().entry().unwrap();
+        assert_eq!((entry.seq, entry.body), (70_000, body));
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use ::redis::aio::MultiplexedConnection;
-use chitchat_protocol::Message;
+use chitchat_protocol::Entry;
 
 use super::BrokerState;
 use super::stream::{CATCH_UP_PAGE, HistoryError, read_page};
@@ -59,7 +59,7 @@ impl Delivery {
         &mut self,
         conn: &mut MultiplexedConnection,
         room: &str,
-        msg: Message,
+        msg: Entry,
     ) -> Result<(), HistoryError> {
         let Some(&last) = self.last.get(room) else {
             return Ok(());
@@ -84,7 +84,7 @@ impl Delivery {
     }
 
     /// Delivers one message and records its seq, if the room still wants it.
-    fn deliver(&mut self, room: &str, msg: &Message) {
+    fn deliver(&mut self, room: &str, msg: &Entry) {
         let Some(last) = self.last.get_mut(room) else {
             return;
         };
@@ -94,7 +94,7 @@ impl Delivery {
         *last = msg.seq;
         let delivering = self.state.delivering();
         if delivering.contains(room) {
-            self.state.sink.message(msg);
+            self.state.sink.entry(msg);
         }
     }
 

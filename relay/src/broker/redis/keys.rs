@@ -15,6 +15,9 @@
 //! - [`members_key`] and [`nicks_key`]: the room's presence across relays;
 //! - [`send_key`], `chitchat:{room}:send:<id>:<nick>`: a remembered send id, holding
 //!   `<seq>:<ts>` of the message it stored, expiring after `SEND_ID_TTL`.
+//! - [`state_key`], `chitchat:{room}:m:<seq>`: a message's state once an edit, delete or
+//!   reaction changed it. Log entries other than plain texts carry more stream fields: `k`
+//!   (kind), `g` (target), `r` (reply target), `m` (emoji), `o` (reaction on).
 //!
 //! A room's record is [`room_key`], `chitchat:{room}:room`, a hash with the fields `topic`,
 //! `private` and `archived` (`0`/`1`), `created_ms` and `created_by`; every room with a record
@@ -65,6 +68,14 @@ pub fn log_key(room: &str) -> String {
 /// digits hold no `:`, so no two (id, nick) pairs share a key.
 pub fn send_key(room: &str, from: &str, send_id: u64) -> String {
     format!("chitchat:{{{room}}}:send:{send_id}:{from}")
+}
+
+/// The hash holding the state of message `seq` of `room` once something changed it (see
+/// `entries.rs`): `a` author, `mts` its time, `n` edits, `t` and `et` the latest text and
+/// its time, `d` deleted (`1`), and `r:<emoji>:<nick>` = `<seq>:<ts>:<on>` per user's latest
+/// reaction entry with that emoji (`on`: `1` added, `0` removed).
+pub fn state_key(room: &str, seq: u64) -> String {
+    format!("chitchat:{{{room}}}:m:{seq}")
 }
 
 /// The key of the guest nick claim on `skeleton` (a nick's skeleton). It has no hash tag

@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
-use chitchat_protocol::Message;
+use chitchat_protocol::{Entry, EntryBody, Message, MessageState};
 use futures::FutureExt;
 use futures::future::BoxFuture;
 use tokio::sync::{mpsc, oneshot};
@@ -39,14 +39,15 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 use tracing::Instrument;
 
 use super::api::{
-    Broker, BrokerError, ClaimOutcome, Deliver, NewMessage, NickClaim, RelayInfo, RoomChange,
-    RoomHead, RoomPage, RoomRecord, Signal,
+    Broker, BrokerError, ClaimOutcome, Deliver, NewEntry, NewMessage, NickClaim, RelayInfo,
+    RoomChange, RoomHead, RoomPage, RoomRecord, Signal,
 };
 
 mod bus;
 pub mod bus_frame;
 mod claims;
 mod delivery;
+mod entries;
 pub mod keys;
 mod link;
 mod presence;
@@ -337,13 +338,31 @@ impl RedisBroker {
 
 #[async_trait::async_trait]
 impl Broker for RedisBroker {
-    fn publish(&self, msg: NewMessage) -> BoxFuture<'static, Result<Message, BrokerError>> {
+    fn append(&self, entry: NewEntry) -> BoxFuture<'static, Result<Entry, BrokerError>> {
         if self.state.closed.load(Ordering::Acquire) {
             return futures::future::ready(Err(closed())).boxed();
         }
         if !self.state.active.is_ready() {
             return futures::future::ready(Err(link::unavailable())).boxed();
         }
+        // Plain texts take the publish queue (pipelined, in line); the rest the entry script.
+        let msg = match entry.body {
+            EntryBody::Text {
+                text,
+                reply_to: None,
+            } => NewMessage {
+                room: entry.room,
+                from: entry.from,
+                text,
+                send_id: entry.send_id,
+            },
+            body => {
+                let state = Arc::clone(&self.state);
+                let entry = NewEntry { body, ..entry };
+                return async move { entries::append(&state, &entries::script(), entry).await }
+                    .boxed();
+            }
+        };
         let (reply, stored) = oneshot::channel();
         let item = Queued::Publish {
             msg,
@@ -355,7 +374,7 @@ impl Broker for RedisBroker {
         }
         async move {
             match tokio::time::timeout(ANSWER_TIMEOUT, stored).await {
-                Ok(Ok(result)) => result,
+                Ok(Ok(result)) => result.map(|m: Message| text_entry(m)),
                 Ok(Err(_)) => Err(closed()),
                 Err(_) => Err(BrokerError::Unavailable(
                     "Redis did not store the message in time".into(),
@@ -369,13 +388,22 @@ impl Broker for RedisBroker {
         stream::head(&self.state.active, room).await
     }
 
-    async fn read_after(
+    async fn read_entries_after(
         &self,
         room: &str,
         after: u64,
         limit: usize,
-    ) -> Result<Vec<Message>, BrokerError> {
+    ) -> Result<Vec<Entry>, BrokerError> {
         stream::read_after(&self.state.active, room, after, limit).await
+    }
+
+    async fn read_states_before(
+        &self,
+        room: &str,
+        before: Option<u64>,
+        limit: usize,
+    ) -> Result<Vec<MessageState>, BrokerError> {
+        entries::read_states_before(&self.state, room, before, limit).await
     }
 
     async fn read_before(
@@ -537,4 +565,19 @@ impl Broker for RedisBroker {
 
 fn closed() -> BrokerError {
     BrokerError::Unavailable("the message store is closed".into())
+}
+
+/// A stored plain text as a log entry.
+fn text_entry(m: Message) -> Entry {
+    Entry {
+        room: m.room,
+        seq: m.seq,
+        epoch: m.epoch,
+        from: m.from,
+        ts: m.ts,
+        body: EntryBody::Text {
+            text: m.text,
+            reply_to: None,
+        },
+    }
 }

@@ -115,6 +115,108 @@ return {seq, ts}
 "#
 );
 
+/// The entry script: checks and stores one log entry other than a plain text (a reply,
+/// an edit, a delete, a reaction), all in one run, so two relays cannot both pass a check.
+///
+/// `KEYS`: seq counter, history stream, channel, the target's state hash, and optionally
+/// the send id's key. `ARGV`: history limit, epoch, frame prefix, frame suffix (see
+/// `entry_prefix`), sender, kind (0 text with a reply target, 1 edit, 2 delete, 3 react),
+/// target seq, text, emoji, on (`1`/`0`), the edit limit, and with a send id key its
+/// lifetime in ms.
+///
+/// Replies `{seq, ts}` of the stored entry; `{seq, ts}` of the entry that made the current
+/// state for a reaction that changes nothing (the message itself if none); `{seq, ts, text}`
+/// for a repeated send id; or `{code}` for a refusal (`NO_SUCH_MESSAGE`, `NOT_AUTHOR`,
+/// `EDIT_LIMIT`), which stores nothing.
+pub const ENTRY_SCRIPT: &str = concat!(
+    lua_varint!(),
+    r#"if KEYS[5] then
+  local known = redis.call('GET', KEYS[5])
+  local seq, ts = string.match(known or '', '^(%d+):(%d+)$')
+  if seq then
+    local text = false
+    local entry = redis.call('XRANGE', KEYS[2], seq .. '-0', seq .. '-0')
+    if entry[1] then
+      local fields = entry[1][2]
+      for i = 1, #fields, 2 do
+        if fields[i] == 't' then text = fields[i + 1] end
+      end
+    end
+    return {tonumber(seq), tonumber(ts), text}
+  end
+end
+local kind, target, from = ARGV[6], ARGV[7], ARGV[5]
+local state = redis.call('HMGET', KEYS[4], 'a', 'mts', 'n', 'd')
+local author, mts = state[1], state[2]
+if state[4] == '1' then return {'NO_SUCH_MESSAGE'} end
+if not author then
+  -- Nothing changed the message yet: its own entry says who wrote it, and whether it is one.
+  local entry = redis.call('XRANGE', KEYS[2], target .. '-0', target .. '-0')
+  if not entry[1] then return {'NO_SUCH_MESSAGE'} end
+  local fields, k = entry[1][2], '0'
+  for i = 1, #fields, 2 do
+    if fields[i] == 'k' then k = fields[i + 1]
+    elseif fields[i] == 'f' then author = fields[i + 1]
+    elseif fields[i] == 'ts' then mts = fields[i + 1] end
+  end
+  if k ~= '0' or not author then return {'NO_SUCH_MESSAGE'} end
+end
+if (kind == '1' or kind == '2') and author ~= from then return {'NOT_AUTHOR'} end
+if kind == '1' and tonumber(state[3] or '0') >= tonumber(ARGV[11]) then return {'EDIT_LIMIT'} end
+local reaction = 'r:' .. ARGV[9] .. ':' .. from
+if kind == '3' then
+  -- `<seq>:<ts>:<1 on, 0 off>` of the user's latest reaction entry with this emoji.
+  local seq, ts, now = string.match(redis.call('HGET', KEYS[4], reaction) or '', '^(%d+):(%d+):(%d)$')
+  if (now == '1') == (ARGV[10] == '1') then
+    if seq then return {tonumber(seq), tonumber(ts)} end
+    return {tonumber(target), tonumber(mts)}
+  end
+end
+local last = tonumber(redis.call('GET', KEYS[1]) or '0')
+if not last then
+  return redis.error_reply('ERR chitchat: ' .. KEYS[1] .. ' does not hold a number')
+end
+local tail = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
+if tail[1] then
+  local stored = tonumber(string.match(tail[1][1], '^(%d+)-'))
+  if stored and stored > last then last = stored end
+end
+local seq = last + 1
+local epoch = tonumber(ARGV[2])
+local now = redis.call('TIME')
+local ts = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local tss = string.format('%d', ts)
+local fields = {'f', from, 't', ARGV[8], 'ts', tss, 'e', ARGV[2]}
+if kind == '0' then
+  table.insert(fields, 'r'); table.insert(fields, target)
+else
+  for _, v in ipairs({'k', kind, 'g', target}) do table.insert(fields, v) end
+end
+if kind == '3' then
+  for _, v in ipairs({'m', ARGV[9], 'o', ARGV[10]}) do table.insert(fields, v) end
+end
+redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[1], string.format('%d-0', seq), unpack(fields))
+redis.call('SET', KEYS[1], string.format('%d', seq))
+if kind ~= '0' then
+  redis.call('HSET', KEYS[4], 'a', author, 'mts', mts)
+end
+local mark = string.format('%d:%d', seq, ts)
+if kind == '1' then
+  redis.call('HINCRBY', KEYS[4], 'n', 1)
+  redis.call('HSET', KEYS[4], 't', ARGV[8], 'et', tss)
+elseif kind == '2' then
+  redis.call('HSET', KEYS[4], 'd', '1')
+elseif kind == '3' then
+  redis.call('HSET', KEYS[4], reaction, mark .. ':' .. ARGV[10])
+end
+if KEYS[5] then
+  redis.call('SET', KEYS[5], mark, 'PX', ARGV[12])
+end
+redis.call('SPUBLISH', KEYS[3], ARGV[3] .. varint(seq) .. varint(epoch) .. varint(ts) .. ARGV[4])
+return {seq, ts}
+"#
+);
+
 /// Changes one instance's presence in a room. `KEYS`: members hash, nicks hash, channel.
 /// `ARGV`: instance, node id, frame prefix (see `presence_prefix`), operation (`add`,
 /// `remove`, or `set`: exactly these nicks), then the nicks.

@@ -4,7 +4,7 @@
 
 use ::redis::aio::MultiplexedConnection;
 use ::redis::{Cmd, RedisError, Value};
-use chitchat_protocol::Message;
+use chitchat_protocol::{Entry, EntryBody, Message};
 
 use super::keys::{log_key, seq_key};
 use super::link::{ActiveConn, COMMAND_TIMEOUT, is_connection_error};
@@ -44,13 +44,13 @@ pub(super) async fn head(active: &ActiveConn, room: &str) -> Result<RoomHead, Br
     }
 }
 
-/// Up to `limit` stored messages of `room` with seq > `after`, oldest first.
+/// Up to `limit` stored entries of `room` with seq > `after`, oldest first.
 pub(super) async fn read_after(
     active: &ActiveConn,
     room: &str,
     after: u64,
     limit: usize,
-) -> Result<Vec<Message>, BrokerError> {
+) -> Result<Vec<Entry>, BrokerError> {
     let Some(start) = after.checked_add(1) else {
         return Ok(Vec::new());
     };
@@ -63,34 +63,67 @@ pub(super) async fn read_after(
     parse_entries(room, value).map_err(|why| BrokerError::Internal(format!("{what}: {why}")))
 }
 
-/// The newest `limit` stored messages of `room` with seq < `before` (all if `None`), oldest
-/// first.
+/// The newest `limit` stored text entries of `room` with seq < `before` (all if `None`),
+/// oldest first. Change entries between them are read past, `limit` entries per read, for
+/// at most [`TEXT_READS`] reads.
+pub(super) async fn read_texts_before(
+    active: &ActiveConn,
+    room: &str,
+    before: Option<u64>,
+    limit: usize,
+) -> Result<Vec<Entry>, BrokerError> {
+    let mut end = match before {
+        None => "+".to_owned(),
+        Some(0 | 1) => return Ok(Vec::new()),
+        Some(before) => format!("{}-0", before - 1),
+    };
+    let mut texts = Vec::new();
+    for _ in 0..TEXT_READS {
+        if texts.len() >= limit {
+            break;
+        }
+        let mut cmd = ::redis::cmd("XREVRANGE");
+        cmd.arg(log_key(room))
+            .arg(&end)
+            .arg("-")
+            .arg("COUNT")
+            .arg(limit);
+        let what = format!("reading room {room} before seq {before:?}");
+        let value = query(active, &cmd, &what).await?;
+        let entries = parse_entries(room, value)
+            .map_err(|why| BrokerError::Internal(format!("{what}: {why}")))?;
+        let Some(oldest) = entries.last().map(|e| e.seq) else {
+            break;
+        };
+        let full = entries.len() == limit;
+        texts.extend(
+            entries
+                .into_iter()
+                .filter(|e| matches!(e.body, EntryBody::Text { .. })),
+        );
+        if !full || oldest <= 1 {
+            break;
+        }
+        end = format!("{}-0", oldest - 1);
+    }
+    texts.truncate(limit);
+    texts.reverse();
+    Ok(texts)
+}
+
+/// Reads of one history page past change entries: a page of text messages interleaved
+/// with more changes than this many times its size is cut short (and says `more`).
+const TEXT_READS: usize = 8;
+
+/// [`read_texts_before`] as version 1's messages.
 pub(super) async fn read_before(
     active: &ActiveConn,
     room: &str,
     before: Option<u64>,
     limit: usize,
 ) -> Result<Vec<Message>, BrokerError> {
-    let end = match before {
-        None => "+".to_owned(),
-        Some(0 | 1) => return Ok(Vec::new()),
-        Some(before) => format!("{}-0", before - 1),
-    };
-    if limit == 0 {
-        return Ok(Vec::new());
-    }
-    let mut cmd = ::redis::cmd("XREVRANGE");
-    cmd.arg(log_key(room))
-        .arg(end)
-        .arg("-")
-        .arg("COUNT")
-        .arg(limit);
-    let what = format!("reading room {room} before seq {before:?}");
-    let value = query(active, &cmd, &what).await?;
-    let mut messages = parse_entries(room, value)
-        .map_err(|why| BrokerError::Internal(format!("{what}: {why}")))?;
-    messages.reverse();
-    Ok(messages)
+    let texts = read_texts_before(active, room, before, limit).await?;
+    Ok(texts.iter().filter_map(Entry::to_message).collect())
 }
 
 /// Runs `cmd` on the current command connection within the command deadline; `what` names it
@@ -185,7 +218,7 @@ pub(super) struct Page {
     pub entries: usize,
     /// The seq of the reply's last entry.
     pub last_id: Option<u64>,
-    pub messages: Vec<Message>,
+    pub messages: Vec<Entry>,
 }
 
 /// Up to [`CATCH_UP_PAGE`] entries of `room` after `after`, read on `conn` (the subscriber
@@ -265,8 +298,8 @@ fn parse_id(id: &Value) -> Result<u64, String> {
         .ok_or_else(|| format!("stream entry id {id:?} is not <seq>-0"))
 }
 
-/// The messages in an `XRANGE`/`XREVRANGE` reply, in reply order.
-fn parse_entries(room: &str, value: Value) -> Result<Vec<Message>, String> {
+/// The entries in an `XRANGE`/`XREVRANGE` reply, in reply order.
+fn parse_entries(room: &str, value: Value) -> Result<Vec<Entry>, String> {
     let entries = match value {
         Value::Array(entries) => entries,
         Value::Nil => return Ok(Vec::new()),
@@ -278,8 +311,10 @@ fn parse_entries(room: &str, value: Value) -> Result<Vec<Message>, String> {
         .collect()
 }
 
-/// One stream entry: id `<seq>-0`, fields `f`, `t`, `ts`, `e`.
-fn parse_entry(room: &str, entry: Value) -> Result<Message, String> {
+/// One stream entry: id `<seq>-0`, fields `f` (from), `t` (text), `ts`, `e` (epoch), and for
+/// entries other than plain texts `k` (kind: 1 edit, 2 delete, 3 react; absent: text), `g`
+/// (the target), `r` (a text's reply target), `m` (emoji), `o` (a reaction on: 1).
+fn parse_entry(room: &str, entry: Value) -> Result<Entry, String> {
     let Value::Array(parts) = entry else {
         return Err(format!("unexpected stream entry {entry:?}"));
     };
@@ -301,6 +336,7 @@ fn parse_entry(room: &str, entry: Value) -> Result<Message, String> {
         other => return Err(format!("unexpected fields {other:?} in entry {seq}")),
     };
     let (mut from, mut text, mut ts, mut epoch) = (None, None, None, None);
+    let (mut kind, mut target, mut reply_to, mut emoji, mut on) = (0u8, None, None, None, false);
     for (key, value) in pairs {
         let (Value::BulkString(key), Value::BulkString(value)) = (key, value) else {
             return Err(format!("a field of entry {seq} is not a string"));
@@ -312,18 +348,34 @@ fn parse_entry(room: &str, entry: Value) -> Result<Message, String> {
             b"t" => text = Some(value),
             b"ts" => ts = value.parse::<u64>().ok(),
             b"e" => epoch = value.parse::<u64>().ok(),
+            b"k" => kind = value.parse::<u8>().unwrap_or(u8::MAX),
+            b"g" => target = value.parse::<u64>().ok(),
+            b"r" => reply_to = value.parse::<u64>().ok(),
+            b"m" => emoji = Some(value),
+            b"o" => on = value == "1",
             _ => {}
         }
     }
-    match (from, text, ts, epoch) {
-        (Some(from), Some(text), Some(ts), Some(epoch)) => Ok(Message {
-            room: room.to_owned(),
-            seq,
-            epoch,
-            from,
-            ts,
-            text,
-        }),
-        _ => Err(format!("entry {seq} lacks one of the fields f, t, ts, e")),
-    }
+    let (Some(from), Some(text), Some(ts), Some(epoch)) = (from, text, ts, epoch) else {
+        return Err(format!("entry {seq} lacks one of the fields f, t, ts, e"));
+    };
+    let body = match (kind, target) {
+        (0, _) => EntryBody::Text { text, reply_to },
+        (1, Some(target)) => EntryBody::Edit { target, text },
+        (2, Some(target)) => EntryBody::Delete { target },
+        (3, Some(target)) => EntryBody::React {
+            target,
+            emoji: emoji.unwrap_or_default(),
+            on,
+        },
+        _ => return Err(format!("entry {seq} has kind {kind} without a target")),
+    };
+    Ok(Entry {
+        room: room.to_owned(),
+        seq,
+        epoch,
+        from,
+        ts,
+        body,
+    })
 }

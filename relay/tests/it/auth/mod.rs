@@ -67,7 +67,7 @@ pub async fn jwt_relay(extra: &[&str]) -> (TestRelay, tempfile::TempDir) {
 /// Sends Hello with `token` and returns the relay's first answer.
 pub async fn hello_token(c: &mut RawClient, nick: &str, token: Option<String>) -> ServerFrame {
     c.send(&ClientFrame::Hello(Hello {
-        version: PROTOCOL_VERSION,
+        version: MIN_PROTOCOL_VERSION,
         nick: nick.into(),
         token,
     }))

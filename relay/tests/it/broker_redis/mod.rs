@@ -298,7 +298,7 @@ async fn frames_built_by_the_script_decode_at_every_varint_width() {
             ("relay-w", "w")
         );
         assert_eq!(
-            frame.message(),
+            frame.entry().and_then(|e| e.to_message()),
             Some(msg.clone()),
             "the frame carries the message"
         );

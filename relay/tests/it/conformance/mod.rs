@@ -23,6 +23,7 @@
 
 mod claims;
 mod delivery;
+mod entries;
 mod numbering;
 mod rooms;
 mod send_ids;
@@ -41,6 +42,10 @@ pub use claims::nick_claims_are_held_by_one_secret;
 pub use delivery::{
     delivers_subscribed_rooms_only, fields_survive_the_round_trip, presence_is_announced,
     reopen_keeps_history_epoch_and_numbering, signals_reach_subscribed_rooms_only,
+};
+pub use entries::{
+    edits_are_limited, entries_are_numbered_in_the_log, history_pages_show_the_latest_state,
+    only_the_author_changes_a_message, reactions_count_once_per_user,
 };
 pub use numbering::{
     call_order_is_seq_order, concurrent_publishers_get_gapless_seqs,
@@ -82,6 +87,11 @@ pub const CASES: &[&str] = &[
     "repeated_send_id_is_stored_once",
     "nick_claims_are_held_by_one_secret",
     "room_records_are_created_once_and_listed",
+    "entries_are_numbered_in_the_log",
+    "history_pages_show_the_latest_state",
+    "reactions_count_once_per_user",
+    "only_the_author_changes_a_message",
+    "edits_are_limited",
 ];
 
 /// Makes one `#[tokio::test]` per conformance case, each calling the case with a factory
@@ -107,6 +117,11 @@ macro_rules! broker_conformance_tests {
             repeated_send_id_is_stored_once,
             nick_claims_are_held_by_one_secret,
             room_records_are_created_once_and_listed,
+            entries_are_numbered_in_the_log,
+            history_pages_show_the_latest_state,
+            reactions_count_once_per_user,
+            only_the_author_changes_a_message,
+            edits_are_limited,
         );
     };
     (@cases $factory:expr; $($case:ident),* $(,)?) => {

@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use chitchat_protocol::Message;
+use chitchat_protocol::{Entry, Message};
 use chitchat_relay::broker::{Deliver, Signal};
 use tokio::sync::Notify;
 
@@ -13,6 +13,8 @@ use super::{DEADLINE, summary};
 #[derive(Debug, Clone, Default)]
 pub struct Recorded {
     pub messages: Vec<Message>,
+    /// Every entry, text entries included (those also arrive as `messages`).
+    pub entries: Vec<Entry>,
     pub signals: Vec<(String, Signal)>,
 }
 
@@ -102,6 +104,20 @@ impl RecordingSink {
         .messages_in(room)
     }
 
+    /// Waits (up to [`DEADLINE`]) until `room` has at least `n` entries; returns them.
+    pub async fn wait_entries(&self, room: &str, n: usize) -> Vec<Entry> {
+        let recorded = self
+            .wait_until(&format!("{n} entries in room {room}"), DEADLINE, |r| {
+                r.entries.iter().filter(|e| e.room == room).count() >= n
+            })
+            .await;
+        recorded
+            .entries
+            .into_iter()
+            .filter(|e| e.room == room)
+            .collect()
+    }
+
     /// Waits (up to [`DEADLINE`]) until `room` has at least `n` signals; returns them.
     pub async fn wait_signals(&self, room: &str, n: usize) -> Vec<Signal> {
         self.wait_until(&format!("{n} signals in room {room}"), DEADLINE, |r| {
@@ -119,6 +135,16 @@ impl RecordingSink {
 impl Deliver for RecordingSink {
     fn message(&self, msg: &Message) {
         self.lock().messages.push(msg.clone());
+        self.changed.notify_waiters();
+    }
+
+    fn entry(&self, entry: &Entry) {
+        let mut recorded = self.lock();
+        recorded.entries.push(entry.clone());
+        if let Some(msg) = entry.to_message() {
+            recorded.messages.push(msg);
+        }
+        drop(recorded);
         self.changed.notify_waiters();
     }
 

@@ -206,9 +206,15 @@ impl RawClient {
         (c, welcome)
     }
 
+    /// Hello as a version-1 client (what most tests check: version 1's frames), Welcome.
     pub async fn say_hello(&mut self, nick: &str) -> Welcome {
+        self.say_hello_as(nick, MIN_PROTOCOL_VERSION).await
+    }
+
+    /// Hello announcing `version`, then Welcome.
+    pub async fn say_hello_as(&mut self, nick: &str, version: u16) -> Welcome {
         self.send(&ClientFrame::Hello(Hello {
-            version: PROTOCOL_VERSION,
+            version,
             nick: nick.into(),
             token: None,
         }))
@@ -319,6 +325,18 @@ impl RoomReader {
             match self.next().await.expect("stream open") {
                 RoomFrame::Message(m) => return m,
                 RoomFrame::Open { .. } | RoomFrame::Presence { .. } => {}
+                RoomFrame::Entry(e) => panic!("a version-1 session got an entry: {e:?}"),
+            }
+        }
+    }
+
+    /// The next log entry (a version-2 session), skipping presence frames.
+    pub async fn entry(&mut self) -> Entry {
+        loop {
+            match self.next().await.expect("stream open") {
+                RoomFrame::Entry(e) => return e,
+                RoomFrame::Open { .. } | RoomFrame::Presence { .. } => {}
+                RoomFrame::Message(m) => panic!("a version-2 session got a Message: {m:?}"),
             }
         }
     }
