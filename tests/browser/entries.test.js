@@ -254,8 +254,8 @@ describeBrowsers('edits, deletes, replies and reactions', () => {
 
     // Both pages show the quote; a click on it on the phone-sized page shows the original.
     const answer = await seqOf(bob, 'I do!');
-    await waitShown(bob, answer, { quote: 'guswho brings the cake?' });
-    await waitShown(ada, answer, { quote: 'guswho brings the cake?' });
+    await waitShown(bob, answer, { quote: 'In reply to gus: who brings the cake?' });
+    await waitShown(ada, answer, { quote: 'In reply to gus: who brings the cake?' });
     await item(bob, answer).locator('.quote').click();
     await waitFor('the original to be shown and focused', () =>
       bob.evaluate((seq) => {
@@ -273,16 +273,16 @@ describeBrowsers('edits, deletes, replies and reactions', () => {
     await waitJoined(ada, 'replies');
     await waitForTexts(ada, ['I do!']);
     assert.equal(await ada.locator('#messages .msg[data-seq="' + question + '"]').count(), 0, 'not loaded yet');
-    await waitShown(ada, answer, { quote: 'an earlier message' });
+    await waitShown(ada, answer, { quote: 'In reply to an earlier message' });
     await item(ada, answer).locator('.quote').click();
     await item(ada, question).locator('.text', { hasText: 'who brings the cake?' }).waitFor();
-    await waitShown(ada, answer, { quote: 'guswho brings the cake?' });
+    await waitShown(ada, answer, { quote: 'In reply to gus: who brings the cake?' });
     await waitFor('the original to be highlighted', () => item(ada, question).evaluate((li) => li.classList.contains('highlight')));
 
     // A reply whose original is deleted says so.
     await act(bob, question, 'Delete your message');
     await bob.locator('#delete-dialog').getByRole('button', { name: 'Delete' }).click();
-    await waitShown(ada, answer, { quote: 'gusmessage deleted' });
+    await waitShown(ada, answer, { quote: 'In reply to gus: message deleted' });
     assertOrderedOnce(await messages(ada));
     assertNoPageErrors(ada);
     assertNoPageErrors(bob);

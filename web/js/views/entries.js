@@ -105,16 +105,19 @@ export class EntryParts {
     const target = room.shown.get(m.reply_to);
     const words = target ? quoteOf(target) : 'an earlier message';
     const from = target ? target.from : null;
+    // Named by what it shows (the hidden words make it a sentence): "In reply to ada: hi".
     return h(
       'button',
       {
         type: 'button',
         class: `quote${target?.deleted ? ' quote-deleted' : ''}`,
         dataset: { target: String(m.reply_to) },
-        'aria-label': `In reply to ${from ? `${from}: ` : ''}${words}. Show the message`,
+        title: 'Show the message',
         on: { click: () => this.app.actions.jumpTo(room, m.reply_to) },
       },
+      h('span', { class: 'sr-only', text: 'In reply to ' }),
       from ? h('span', { class: 'quote-from', dir: 'auto', text: from }) : null,
+      from ? h('span', { class: 'sr-only', text: ': ' }) : null,
       h('span', { class: 'quote-text', dir: 'auto', text: words }),
     );
   }
