@@ -112,6 +112,15 @@ async function roomViewFindings(page) {
   return findings;
 }
 
+/** Pages of `a` and `b` in `room`, each in a browser of its own (`phone`: b's at phone width). */
+async function pair(relay, room, a, b, { phone = false } = {}) {
+  const first = await openChat(await launchBrowser(), relay, a);
+  const second = await openChat(await launchBrowser(phone ? { viewport: PHONE } : {}), relay, b);
+  await joinRoom(first, room);
+  await joinRoom(second, room);
+  return [first, second];
+}
+
 const THUMBS = '\u{1f44d}';
 const HEART = '\u{2764}\u{fe0f}';
 
@@ -125,10 +134,7 @@ describeBrowsers('edits, deletes, replies and reactions', () => {
   after(cleanup);
 
   test('edit: the Edit action and Up on an empty composer; Escape cancels; everyone sees "(edited)"', async () => {
-    const ada = await openChat(await launchBrowser(), relay, 'ada');
-    const bob = await openChat(await launchBrowser(), relay, 'bob');
-    await joinRoom(ada, 'edits');
-    await joinRoom(bob, 'edits');
+    const [ada, bob] = await pair(relay, 'edits', 'ada', 'bob');
     await send(ada, 'helo wrld');
     const first = await seqOf(bob, 'helo wrld');
     await seqOf(ada, 'helo wrld');
@@ -187,10 +193,7 @@ describeBrowsers('edits, deletes, replies and reactions', () => {
   });
 
   test('delete: asked first; the message becomes a tombstone for everyone', async () => {
-    const ada = await openChat(await launchBrowser(), relay, 'dee');
-    const bob = await openChat(await launchBrowser(), relay, 'eve');
-    await joinRoom(ada, 'deletes');
-    await joinRoom(bob, 'deletes');
+    const [ada, bob] = await pair(relay, 'deletes', 'dee', 'eve');
     await send(ada, 'keep this');
     await send(ada, 'oops, wrong room');
     const oops = await seqOf(bob, 'oops, wrong room');
@@ -229,10 +232,7 @@ describeBrowsers('edits, deletes, replies and reactions', () => {
   });
 
   test('reply: the composer shows what it answers; the quote jumps to the original, even one not loaded', async () => {
-    const ada = await openChat(await launchBrowser(), relay, 'flo');
-    const bob = await openChat(await launchBrowser({ viewport: PHONE }), relay, 'gus');
-    await joinRoom(ada, 'replies');
-    await joinRoom(bob, 'replies');
+    const [ada, bob] = await pair(relay, 'replies', 'flo', 'gus', { phone: true });
     await send(bob, 'who brings the cake?');
     const question = await seqOf(ada, 'who brings the cake?');
     // Enough after it that it is out of sight, and past the first history page of a new page.
@@ -279,20 +279,21 @@ describeBrowsers('edits, deletes, replies and reactions', () => {
     await waitShown(ada, answer, { quote: 'In reply to gus: who brings the cake?' });
     await waitFor('the original to be highlighted', () => item(ada, question).evaluate((li) => li.classList.contains('highlight')));
 
-    // A reply whose original is deleted says so.
+    // A reply whose original is deleted says so; one being written is called off, saying why.
+    await act(ada, question, 'Reply to gus');
+    await context.waitFor();
     await act(bob, question, 'Delete your message');
     await bob.locator('#delete-dialog').getByRole('button', { name: 'Delete' }).click();
     await waitShown(ada, answer, { quote: 'In reply to gus: message deleted' });
+    await ada.locator('#composer-error', { hasText: 'The message you were replying to was deleted.' }).waitFor();
+    await context.waitFor({ state: 'hidden' });
     assertOrderedOnce(await messages(ada));
     assertNoPageErrors(ada);
     assertNoPageErrors(bob);
   });
 
   test('reactions: picked, counted, one’s own pressed, toggled, seen by a second page, by keyboard too', async () => {
-    const ada = await openChat(await launchBrowser(), relay, 'ida');
-    const bob = await openChat(await launchBrowser({ viewport: PHONE }), relay, 'jon');
-    await joinRoom(ada, 'reactions');
-    await joinRoom(bob, 'reactions');
+    const [ada, bob] = await pair(relay, 'reactions', 'ida', 'jon', { phone: true });
     await send(bob, 'we shipped it');
     const m = await seqOf(ada, 'we shipped it');
     await seqOf(bob, 'we shipped it');
@@ -342,10 +343,7 @@ describeBrowsers('edits, deletes, replies and reactions', () => {
   });
 
   test('quotes, marks, tombstones, reactions, actions and the picker pass axe-core in light and dark', async () => {
-    const ada = await openChat(await launchBrowser(), relay, 'kim');
-    const bob = await openChat(await launchBrowser(), relay, 'lou');
-    await joinRoom(ada, 'axe');
-    await joinRoom(bob, 'axe');
+    const [ada, bob] = await pair(relay, 'axe', 'kim', 'lou');
     await send(bob, 'first, to edit');
     await send(bob, 'second, to delete');
     const first = await seqOf(bob, 'first, to edit');
@@ -384,11 +382,8 @@ describeBrowsers('changes made while a page was away', () => {
 
   /** bob's three messages, and ada's page holding them. */
   async function setUp(room) {
-    const ada = await openChat(await launchBrowser(), relay, `${room}-ada`);
-    const bobContext = await launchBrowser();
-    const bob = await openChat(bobContext, relay, `${room}-bob`);
-    await joinRoom(ada, room);
-    await joinRoom(bob, room);
+    const [ada, bob] = await pair(relay, room, `${room}-ada`, `${room}-bob`);
+    const bobContext = bob.context;
     for (const t of ['to be edited', 'to be deleted', 'left alone']) await send(bob, t);
     await waitForTexts(ada, ['to be edited', 'to be deleted', 'left alone']);
     const seqs = {};

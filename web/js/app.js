@@ -541,7 +541,7 @@ class App {
 
   edit(room, p) {
     this.discard(room, p);
-    if (p.replyTo !== null) room.replyTo = p.replyTo;
+    if (room.shown.get(p.replyTo)?.deleted === false) room.replyTo = p.replyTo;
     this.composer.edit(p.text);
   }
 

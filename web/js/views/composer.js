@@ -148,12 +148,20 @@ export class ComposerView {
   }
 
   /**
-   * A message changed (edited, deleted): an edit of it in progress ends if it is deleted;
-   * a reply to it shows it as it is now.
+   * A message changed (edited, deleted): an edit of it in progress ends if it is deleted, and
+   * so does a reply to it (the relay takes no reply to a deleted message), saying why; a reply
+   * to it shows it as it is now.
    */
   changed(room, m) {
-    if (this.editing?.m === m && m.deleted) this.#endEdit();
-    else if (room.name === this.app.active && room.replyTo === m.seq) this.renderContext();
+    const active = room.name === this.app.active;
+    if (this.editing?.m === m && m.deleted) {
+      this.#endEdit();
+      this.error({ title: 'The message you were editing was deleted.' });
+    } else if (room.replyTo === m.seq && m.deleted) {
+      room.replyTo = null;
+      if (active) this.error({ title: 'The message you were replying to was deleted.' });
+    }
+    if (active) this.renderContext();
   }
 
   /** The line above the box: what is being edited or answered, with its cancel button. */

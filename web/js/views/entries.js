@@ -135,7 +135,7 @@ export class EntryParts {
           'button',
           {
             type: 'button',
-            class: 'reaction',
+            class: 'chip reaction',
             dataset: { emoji: r.emoji },
             'aria-pressed': mine ? 'true' : 'false',
             'aria-label': `${reactionName(r.emoji)}: ${r.nicks.length} (${who})${mine ? ', yours: click to take it back' : ''}`,
