@@ -26,7 +26,7 @@ function seed(target, name, bytes) {
 }
 
 const streams = { client: [], server: [], room: [] };
-for (const v of [...vectors.valid, ...vectors.invalid]) {
+for (const v of [...vectors.valid, ...vectors.invalid, ...vectors.skipped]) {
   const bytes = bytesOf(v.hex);
   const target = TARGET_OF[v.channel];
   if (v.channel in STREAM_KIND) {

@@ -21,6 +21,7 @@ pub mod addr;
 pub mod cli;
 pub mod client;
 pub mod config;
+pub mod entry_output;
 pub mod error;
 pub mod guest;
 pub mod options;

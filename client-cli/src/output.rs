@@ -52,10 +52,14 @@ pub fn json_line(msg: &Message) -> String {
         text: &msg.text,
         ts: rfc3339_ms(msg.ts),
     };
-    // Serializing a struct of strings and integers cannot fail. JSON allows U+2028 and
-    // U+2029 raw, but readers that split lines on them (Python's splitlines) would cut the
-    // object: they are escaped, which can only happen inside strings.
-    serde_json::to_string(&json)
+    json_escaped(&json)
+}
+
+/// `value` as one line of JSON. Serializing structs of strings and integers cannot fail.
+/// JSON allows U+2028 and U+2029 raw, but readers that split lines on them (Python's
+/// splitlines) would cut the object: they are escaped, which can only happen inside strings.
+pub fn json_escaped(value: &impl Serialize) -> String {
+    serde_json::to_string(value)
         .unwrap_or_default()
         .replace('\u{2028}', "\\u2028")
         .replace('\u{2029}', "\\u2029")

@@ -83,18 +83,21 @@ impl Tracker {
 
     /// Judges an arriving message and, if it is new, advances the room's position.
     pub fn accept(&mut self, msg: &Message) -> Verdict {
-        let Some(point) = self.rooms.get_mut(&msg.room) else {
+        self.accept_at(&msg.room, msg.epoch, msg.seq)
+    }
+
+    /// Judges an arriving log entry (or message) at `(epoch, seq)` of `room`, as
+    /// [`Tracker::accept`] does.
+    pub fn accept_at(&mut self, room: &str, epoch: u64, seq: u64) -> Verdict {
+        let Some(point) = self.rooms.get_mut(room) else {
             return Verdict::NotJoined;
         };
-        if msg.epoch == point.epoch && msg.seq <= point.seq {
+        if epoch == point.epoch && seq <= point.seq {
             return Verdict::Duplicate;
         }
         // Same epoch and newer, or a new epoch: the store lost its history and numbering
         // restarted, so this message starts the room's new line.
-        *point = ResumePoint {
-            epoch: msg.epoch,
-            seq: msg.seq,
-        };
+        *point = ResumePoint { epoch, seq };
         Verdict::Deliver
     }
 }

@@ -17,7 +17,7 @@ mod refresh;
 use std::time::Duration;
 
 use chitchat_protocol::{
-    ErrorCode, HistoryPage, Joined, Message, ResumeOutcome, ResumePoint, Welcome,
+    Entry, ErrorCode, HistoryPage, Joined, Message, ResumeOutcome, ResumePoint, Welcome,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -65,6 +65,9 @@ impl SessionConfig {
 pub enum SessionEvent {
     /// A room message, each exactly once, in seq order per room.
     Message(Message),
+    /// A room's log entry (version 2: every message and change), each exactly once, in seq
+    /// order per room.
+    Entry(Entry),
     /// Someone joined or left a joined room.
     Presence {
         room: String,

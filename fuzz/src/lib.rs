@@ -162,6 +162,10 @@ fn read_plainly<T: Frame>(stream: &[u8]) -> Vec<Result<T, FrameError>> {
         }
         let (body, tail) = tail.split_at(len);
         rest = tail;
+        // Room frames of a later version are passed over (`Frame::skippable`).
+        if T::skippable(body) {
+            continue;
+        }
         let frame = decode_body::<T>(body);
         let failed = frame.is_err();
         out.push(frame);

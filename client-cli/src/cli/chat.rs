@@ -17,6 +17,7 @@ use tokio::sync::mpsc;
 
 use super::{check_room, interrupted, print_line};
 use crate::ClientError;
+use crate::entry_output::entry_chat_line;
 use crate::options::Context;
 use crate::output::{chat_line, clock};
 use crate::session::{SessionEvent, SessionEvents, SessionHandle};
@@ -307,6 +308,7 @@ impl Chat {
     fn show(&mut self, event: SessionEvent) -> anyhow::Result<()> {
         match event {
             SessionEvent::Message(msg) => self.say(&chat_line(&msg)),
+            SessionEvent::Entry(entry) => self.say(&entry_chat_line(&entry)),
             SessionEvent::Presence { room, nick, joined } => {
                 // Our own joins and leaves are shown as they happen.
                 if nick == self.nick {

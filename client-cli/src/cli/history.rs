@@ -1,11 +1,12 @@
-//! `chitchat history ROOM [--limit N] [--json]`: the newest N messages, oldest first, fetched
-//! in pages of at most the relay's page size, going back with `before`.
+//! `chitchat history ROOM [--limit N] [--json]`: the newest N messages, oldest first, each
+//! in its latest state (edited, deleted, reactions), fetched in pages of at most the
+//! relay's page size, going back with `before`.
 
-use chitchat_protocol::Message;
+use chitchat_protocol::MessageState;
 
 use super::{check_room, name_room, print_line};
+use crate::entry_output::{state_json_line, state_line};
 use crate::options::Context;
-use crate::output::{json_line, plain_line};
 
 /// Prints the newest `limit` messages of `room`, oldest first.
 pub async fn run(ctx: &Context, room: &str, limit: u64, json: bool) -> anyhow::Result<()> {
@@ -13,11 +14,12 @@ pub async fn run(ctx: &Context, room: &str, limit: u64, json: bool) -> anyhow::R
     let client = ctx.connect().await?;
     let fetched = fetch(&client, room, limit).await;
     client.close().await;
-    for msg in fetched.map_err(|e| name_room(e, room, "read"))? {
+    let (epoch, messages) = fetched.map_err(|e| name_room(e, room, "read"))?;
+    for msg in messages {
         let line = if json {
-            json_line(&msg)
+            state_json_line(room, epoch, &msg)
         } else {
-            plain_line(&msg)
+            state_line(&msg)
         };
         if !print_line(&line)? {
             break;
@@ -26,20 +28,23 @@ pub async fn run(ctx: &Context, room: &str, limit: u64, json: bool) -> anyhow::R
     Ok(())
 }
 
-/// The newest `limit` messages, oldest first. Reading history does not require joining.
+/// The history's epoch and its newest `limit` messages, oldest first. Reading history does
+/// not require joining.
 async fn fetch(
     client: &crate::Client,
     room: &str,
     limit: u64,
-) -> Result<Vec<Message>, crate::ClientError> {
+) -> Result<(u64, Vec<MessageState>), crate::ClientError> {
     let page_max = u64::from(client.welcome().limits.history_page.max(1));
-    let mut pages: Vec<Vec<Message>> = Vec::new();
+    let mut pages: Vec<Vec<MessageState>> = Vec::new();
     let mut remaining = limit;
     let mut before = None;
+    let mut epoch = 0;
     while remaining > 0 {
         // Fits: at most `page_max`, a u16.
         let want = remaining.min(page_max) as u16;
-        let page = client.history(room, before, want).await?;
+        let page = client.history_states(room, before, want).await?;
+        epoch = page.epoch;
         let mut messages = page.messages;
         // A page holding more than asked keeps its newest.
         let extra = messages
@@ -56,5 +61,5 @@ async fn fetch(
             break;
         }
     }
-    Ok(pages.into_iter().rev().flatten().collect())
+    Ok((epoch, pages.into_iter().rev().flatten().collect()))
 }

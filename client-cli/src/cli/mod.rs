@@ -3,6 +3,7 @@
 
 mod chat;
 mod context;
+mod entries;
 mod history;
 mod rooms;
 mod secret;
@@ -17,6 +18,7 @@ use chitchat_protocol::validate_room;
 use clap::{Parser, Subcommand};
 
 use crate::ClientError;
+use crate::client::entries::Change;
 use crate::guest::GuestSecrets;
 use crate::options::{Context, ContextChoice, Global};
 
@@ -57,6 +59,41 @@ pub enum Command {
         /// each line read from stdin is sent as one message, waiting out the rate limit.
         #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
         text: Vec<String>,
+        /// Send as a reply to the message with this seq (one message, not stdin's lines).
+        #[arg(long, value_name = "SEQ")]
+        reply_to: Option<u64>,
+    },
+    /// Replace the text of one of your messages.
+    Edit {
+        /// The room (a leading '#' is dropped).
+        #[arg(value_parser = room_arg)]
+        room: String,
+        /// The message's seq.
+        seq: u64,
+        /// The new text; several words are joined with spaces.
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        text: Vec<String>,
+    },
+    /// Delete one of your messages (a tombstone stays in its place).
+    Delete {
+        /// The room (a leading '#' is dropped).
+        #[arg(value_parser = room_arg)]
+        room: String,
+        /// The message's seq.
+        seq: u64,
+    },
+    /// React to a message with one of 👍 ❤️ 😂 🎉 😮 😢 🙏 👀, or take the reaction back.
+    React {
+        /// The room (a leading '#' is dropped).
+        #[arg(value_parser = room_arg)]
+        room: String,
+        /// The message's seq.
+        seq: u64,
+        /// The emoji.
+        emoji: String,
+        /// Take the reaction back.
+        #[arg(long)]
+        off: bool,
     },
     /// Print a room's messages as they arrive; reconnects and resumes if the relay goes away.
     Tail {
@@ -162,7 +199,23 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     let secrets = GuestSecrets::new(cli.guest_secret_file)?;
     ctx.client.guest_secrets = Some(secrets.clone());
     let result = match cli.command {
-        Command::Send { room, text } => send::run(&ctx, &room, &text).await,
+        Command::Send {
+            room,
+            text,
+            reply_to: Some(to),
+        } => entries::reply(&ctx, &room, &text, to).await,
+        Command::Send { room, text, .. } => send::run(&ctx, &room, &text).await,
+        Command::Edit { room, seq, text } => {
+            let change = Change::Edit(text.join(" "));
+            entries::change(&ctx, &room, seq, change).await
+        }
+        Command::Delete { room, seq } => entries::change(&ctx, &room, seq, Change::Delete).await,
+        Command::React {
+            room,
+            seq,
+            emoji,
+            off,
+        } => entries::change(&ctx, &room, seq, Change::React(emoji, !off)).await,
         Command::Tail {
             room,
             since,

@@ -1,10 +1,12 @@
-//! `chitchat tail ROOM [--since SEQ] [--count N] [--json]`: print a room's messages as they
-//! arrive, each exactly once, across reconnections. Status goes to stderr, messages to
+//! `chitchat tail ROOM [--since SEQ] [--count N] [--json]`: print a room's log entries
+//! (messages, replies, edits, deletes, reactions) as they arrive, each exactly once, across
+//! reconnections. Status goes to stderr, messages to
 //! stdout, one flushed line each.
 
 use chitchat_protocol::{ResumeOutcome, ResumePoint};
 
 use super::{check_room, interrupted, name_room, print_line};
+use crate::entry_output::{entry_json_line, entry_line};
 use crate::options::Context;
 use crate::output::{clock, json_line, plain_line};
 use crate::session::SessionEvent;
@@ -55,6 +57,20 @@ pub async fn run(
                     json_line(&msg)
                 } else {
                     plain_line(&msg)
+                };
+                if !print_line(&line)? {
+                    break Ok(());
+                }
+                printed += 1;
+                if count == Some(printed) {
+                    break Ok(());
+                }
+            }
+            SessionEvent::Entry(entry) => {
+                let line = if json {
+                    entry_json_line(&entry)
+                } else {
+                    entry_line(&entry)
                 };
                 if !print_line(&line)? {
                     break Ok(());

@@ -293,6 +293,7 @@ async fn read_room(
                     Event::RoomOpened { room: name, epoch }
                 }
                 (RoomFrame::Message(m), Some(name)) if m.room == *name => Event::Message(m),
+                (RoomFrame::Entry(e), Some(name)) if e.room == *name => Event::Entry(e),
                 (RoomFrame::Presence { nick, joined }, Some(name)) => Event::Presence {
                     room: name.clone(),
                     nick,

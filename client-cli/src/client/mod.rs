@@ -10,6 +10,7 @@
 //! through a bounded queue, so a consumer that stops reading stops the room streams, and QUIC
 //! flow control tells the relay; answers and control events never wait behind that queue.
 
+pub mod entries;
 mod io;
 pub mod link;
 pub mod race;
@@ -25,9 +26,8 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use chitchat_protocol::{
-    ClientDatagram, ClientFrame, ErrorCode, FrameBuffer, Hello, HistoryPage, Joined,
-    MIN_PROTOCOL_VERSION, Message, ResumePoint, ServerFrame, Welcome, encode_datagram,
-    encode_frame,
+    ClientDatagram, ClientFrame, Entry, ErrorCode, FrameBuffer, Hello, HistoryPage, Joined,
+    Message, PROTOCOL_VERSION, ResumePoint, ServerFrame, Welcome, encode_datagram, encode_frame,
 };
 use futures::future::{FutureExt, select_ok};
 use tokio::sync::{mpsc, oneshot};
@@ -113,8 +113,10 @@ impl ClientConfig {
 pub enum Event {
     /// A room stream started (after a Join).
     RoomOpened { room: String, epoch: u64 },
-    /// A room message, in seq order per room.
+    /// A room message, in seq order per room (version 1's frame; not sent to this client).
     Message(Message),
+    /// A room's log entry (a message, a reply, an edit, a delete, a reaction), in seq order.
+    Entry(Entry),
     /// Someone joined or left a room.
     Presence {
         room: String,
@@ -340,7 +342,7 @@ impl Connector {
             .await
             .map_err(|e| unreachable(e.to_string()))?;
         let hello = ClientFrame::Hello(Hello {
-            version: MIN_PROTOCOL_VERSION,
+            version: PROTOCOL_VERSION,
             nick: nick.to_owned(),
             // A sign-in token (token mode) wins over the nick's guest secret (open mode).
             token: match &self.token {
@@ -531,15 +533,12 @@ impl Client {
         before: Option<u64>,
         limit: u16,
     ) -> Result<HistoryPage, ClientError> {
-        let room = room.to_owned();
-        let frame = |id| ClientFrame::History {
-            id,
-            room,
-            before,
-            limit,
-        };
-        match self.request(frame).await? {
+        match self
+            .request(entries::history_request(room, before, limit))
+            .await?
+        {
             ServerFrame::History(page) => Ok(page),
+            ServerFrame::Entries(page) => Ok(entries::as_history(page)),
             other => Err(unexpected(&other)),
         }
     }

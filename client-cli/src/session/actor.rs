@@ -251,6 +251,11 @@ impl Actor {
                     self.outq.push_back(SessionEvent::Message(msg));
                 }
             }
+            Some(Event::Entry(entry)) => {
+                if self.tracker.accept_at(&entry.room, entry.epoch, entry.seq) == Verdict::Deliver {
+                    self.outq.push_back(SessionEvent::Entry(entry));
+                }
+            }
             Some(Event::Presence { room, nick, joined }) => {
                 if self.tracker.contains(&room) {
                     self.outq

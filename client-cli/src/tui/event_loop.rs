@@ -371,6 +371,10 @@ impl Chat {
         let now = now_ms();
         match event {
             SessionEvent::Message(msg) => self.app.message(msg),
+            SessionEvent::Entry(entry) => match entry.to_message() {
+                Some(msg) => self.app.message(msg),
+                None => self.app.change(&entry),
+            },
             SessionEvent::Presence { room, nick, joined } => {
                 self.app.presence(&room, &nick, joined, now)
             }

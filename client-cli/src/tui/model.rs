@@ -3,7 +3,7 @@
 //! connection as the status line tells it. The event loop changes it, the view reads it;
 //! time comes in as milliseconds since the Unix epoch, so every rule here is unit-tested.
 
-use chitchat_protocol::Message;
+use chitchat_protocol::{EntryBody, Message};
 
 /// How many entries a room keeps: hours of a busy room, a few megabytes at most.
 const ROOM_ENTRIES: usize = 5_000;
@@ -33,6 +33,17 @@ pub struct Posted {
     pub ts: u64,
     /// Why one's own send failed, if it did.
     pub failed: Option<String>,
+    /// Edited or deleted since it was sent.
+    pub mark: Mark,
+}
+
+/// What became of a message after it was sent.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Mark {
+    #[default]
+    None,
+    Edited,
+    Deleted,
 }
 
 /// A joined room.
@@ -218,6 +229,7 @@ impl App {
                 text: text.to_owned(),
                 ts: now,
                 failed: None,
+                mark: Mark::None,
             }));
         }
         local
@@ -286,6 +298,32 @@ impl App {
             }
         }
         r.push(Entry::Message(posted(msg)));
+    }
+
+    /// A change to a message the room shows: an edit replaces its text, a delete leaves a
+    /// tombstone; reactions and changes to messages not shown change nothing here.
+    pub fn change(&mut self, entry: &chitchat_protocol::Entry) {
+        let Some(r) = self.room_mut(&entry.room) else {
+            return;
+        };
+        let Some(target) = entry.target() else { return };
+        let Some(p) = r.entries.iter_mut().find_map(|e| match e {
+            Entry::Message(p) if p.seq == Some(target) => Some(p),
+            _ => None,
+        }) else {
+            return;
+        };
+        match &entry.body {
+            EntryBody::Edit { text, .. } if p.mark != Mark::Deleted => {
+                p.text.clone_from(text);
+                p.mark = Mark::Edited;
+            }
+            EntryBody::Delete { .. } => {
+                p.text.clear();
+                p.mark = Mark::Deleted;
+            }
+            _ => {}
+        }
     }
 
     /// Someone joined or left `room`.
@@ -358,6 +396,7 @@ fn posted(msg: Message) -> Posted {
         text: msg.text,
         ts: msg.ts,
         failed: None,
+        mark: Mark::None,
     }
 }
 

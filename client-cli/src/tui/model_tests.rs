@@ -190,3 +190,50 @@ fn rooms_keep_a_bounded_number_of_entries() {
     }
     assert_eq!(app.rooms[1].entries.len(), ROOM_ENTRIES);
 }
+
+#[test]
+fn edits_and_deletes_change_the_message_shown_and_others_nothing() {
+    use chitchat_protocol::{Entry as LogEntry, EntryBody};
+    let change = |seq: u64, body: EntryBody| LogEntry {
+        room: "lobby".into(),
+        seq,
+        epoch: 1,
+        from: "bob".into(),
+        ts: 2_000 + seq,
+        body,
+    };
+    let mut app = app();
+    app.message(msg("lobby", 1, "bob", "helo"));
+    app.message(msg("lobby", 2, "bob", "oops"));
+    app.change(&change(
+        3,
+        EntryBody::Edit {
+            target: 1,
+            text: "hello".into(),
+        },
+    ));
+    app.change(&change(4, EntryBody::Delete { target: 2 }));
+    // A change to a message not shown, and to another room, are ignored.
+    app.change(&change(5, EntryBody::Delete { target: 99 }));
+    app.change(&LogEntry {
+        room: "elsewhere".into(),
+        ..change(6, EntryBody::Delete { target: 1 })
+    });
+    // An edit after a delete does not bring the text back.
+    app.change(&change(
+        7,
+        EntryBody::Edit {
+            target: 2,
+            text: "back".into(),
+        },
+    ));
+    let lobby = app.rooms.iter().find(|r| r.name == "lobby").unwrap();
+    let texts: Vec<String> = super::super::rows::rows(&lobby.entries, "ada")
+        .into_iter()
+        .filter_map(|row| match row {
+            super::super::rows::Row::Message { text, .. } => Some(text),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(texts, ["hello (edited)", "(deleted)"]);
+}

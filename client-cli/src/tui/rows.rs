@@ -6,7 +6,7 @@ use time::OffsetDateTime;
 use time::macros::format_description;
 
 use super::command::action;
-use super::model::{Entry, Posted, mentions};
+use super::model::{Entry, Mark, Posted, mentions};
 use crate::output::{clock, printable};
 
 /// Messages of one sender further apart than this start a new group (the nick is shown
@@ -81,10 +81,15 @@ pub fn rows(entries: &[Entry], nick: &str) -> Vec<Row> {
 }
 
 fn message_row(p: &Posted, act: Option<&str>, grouped: bool, nick: &str) -> Row {
+    let text = match p.mark {
+        Mark::None => printable(act.unwrap_or(&p.text)),
+        Mark::Edited => format!("{} (edited)", printable(act.unwrap_or(&p.text))),
+        Mark::Deleted => "(deleted)".to_owned(),
+    };
     Row::Message {
         time: clock(p.ts),
         from: (!grouped).then(|| printable(&p.from)),
-        text: printable(act.unwrap_or(&p.text)),
+        text,
         action: act.is_some(),
         pending: p.seq.is_none() && p.failed.is_none(),
         failed: p.failed.clone(),
@@ -118,6 +123,7 @@ mod tests {
             text: text.into(),
             ts,
             failed: None,
+            mark: Mark::None,
         })
     }
 

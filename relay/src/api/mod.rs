@@ -13,6 +13,7 @@
 
 mod directory;
 mod keys;
+mod removal;
 mod rooms;
 
 use std::path::PathBuf;
@@ -59,6 +60,7 @@ pub const PREFIX: &str = "/api/v1";
 pub fn router(state: Arc<ApiState>) -> Router {
     let api = rooms::routes()
         .merge(directory::routes())
+        .merge(removal::routes())
         .fallback(not_found)
         .layer(middleware::from_fn_with_state(state.clone(), authorize))
         .layer(DefaultBodyLimit::max(MAX_BODY))

@@ -12,7 +12,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chitchat_protocol::{Message, validate_nick, validate_room, validate_text};
+use chitchat_protocol::{Message, MessageState, validate_nick, validate_room, validate_text};
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiState};
@@ -54,6 +54,45 @@ struct StoredMessage {
     text: String,
     /// Milliseconds since the Unix epoch, the relay's clock when it stored the message.
     ts: u64,
+}
+
+/// A message in its latest state, as history pages show it.
+#[derive(Debug, Serialize)]
+struct MessageNow {
+    room: String,
+    epoch: u64,
+    seq: u64,
+    from: String,
+    /// The latest text; empty once deleted.
+    text: String,
+    ts: u64,
+    reply_to: Option<u64>,
+    /// When it was last edited (ms since the Unix epoch); 0: never.
+    edited_ts: u64,
+    deleted: bool,
+    /// Each emoji chosen, with the nicks that chose it.
+    reactions: std::collections::BTreeMap<String, Vec<String>>,
+}
+
+impl MessageNow {
+    fn new(room: &str, epoch: u64, m: MessageState) -> MessageNow {
+        MessageNow {
+            room: room.to_owned(),
+            epoch,
+            seq: m.seq,
+            from: m.from,
+            text: m.text,
+            ts: m.ts,
+            reply_to: m.reply_to,
+            edited_ts: m.edited_ts,
+            deleted: m.deleted,
+            reactions: m
+                .reactions
+                .into_iter()
+                .map(|r| (r.emoji, r.nicks))
+                .collect(),
+        }
+    }
 }
 
 impl From<Message> for StoredMessage {
@@ -132,8 +171,8 @@ struct HistoryPage {
     /// The oldest seq still stored, the newest: where the room's history stands.
     first_seq: u64,
     last_seq: u64,
-    /// Oldest first.
-    messages: Vec<StoredMessage>,
+    /// Oldest first, each in its latest state.
+    messages: Vec<MessageNow>,
     /// Whether more messages lie beyond this page in the direction read.
     more: bool,
 }
@@ -161,7 +200,7 @@ async fn history(
             ));
         }
         (before, None) => {
-            let mut page = broker.read_before(&room, before, limit + 1).await?;
+            let mut page = broker.read_states_before(&room, before, limit + 1).await?;
             let more = page.len() > limit;
             if more {
                 page.remove(0);
@@ -169,18 +208,31 @@ async fn history(
             (page, more)
         }
         (None, Some(after)) => {
-            let mut page = broker.read_after(&room, after, limit + 1).await?;
-            let more = page.len() > limit;
-            page.truncate(limit);
+            // `limit` entries forward; the texts among them, in their latest state (the
+            // newest that many texts up to the last one read are exactly those texts).
+            let mut entries = broker.read_entries_after(&room, after, limit + 1).await?;
+            let more = entries.len() > limit;
+            entries.truncate(limit);
+            let texts = entries.iter().filter(|e| e.target().is_none()).count();
+            let page = match entries.iter().rev().find(|e| e.target().is_none()) {
+                Some(last) => {
+                    let bound = last.seq.saturating_add(1);
+                    broker.read_states_before(&room, Some(bound), texts).await?
+                }
+                None => Vec::new(),
+            };
             (page, more)
         }
     };
     Ok(Json(HistoryPage {
-        room,
         epoch: head.epoch,
         first_seq: head.first_seq,
         last_seq: head.last_seq,
-        messages: messages.drain(..).map(StoredMessage::from).collect(),
+        messages: messages
+            .drain(..)
+            .map(|m| MessageNow::new(&room, head.epoch, m))
+            .collect(),
+        room,
         more,
     }))
 }

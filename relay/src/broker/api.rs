@@ -51,6 +51,9 @@ pub struct NewEntry {
     pub body: EntryBody,
     /// As [`NewMessage::send_id`]; text entries only.
     pub send_id: Option<u64>,
+    /// Made by the operator (the server API), who may edit or delete any message: the
+    /// author check is skipped, the others are not.
+    pub by_operator: bool,
 }
 
 impl From<NewMessage> for NewEntry {
@@ -63,6 +66,7 @@ impl From<NewMessage> for NewEntry {
                 reply_to: None,
             },
             send_id: msg.send_id,
+            by_operator: false,
         }
     }
 }

@@ -8,9 +8,8 @@ use chitchat_protocol::{
     validate_room, validate_text,
 };
 
-use super::limits::HISTORY_PAGE_BYTES;
+use super::limits::fit_page;
 use super::{Answer, Pending, Session, SessionError, broker_error, fatal};
-use crate::auth::grants::Access;
 use crate::broker::{BrokerError, NewEntry, SharedBroker};
 
 impl Session {
@@ -69,15 +68,8 @@ impl Session {
         if let Err(e) = validate_room(&room) {
             return self.error(id, e.code, &e.message).await;
         }
-        if let Err(m) = self.authorize(&room, Access::WRITE) {
-            return self.error(id, ErrorCode::FORBIDDEN, &m).await;
-        }
-        if !self.rates.sends.try_take() {
-            let message = format!(
-                "sending too fast: at most {} messages per second",
-                self.state.limits.msgs_per_sec
-            );
-            return self.error(id, ErrorCode::RATE_LIMITED, &message).await;
+        if let Err((code, message)) = self.may_write(&room) {
+            return self.error(id, code, &message).await;
         }
         if let EntryBody::Edit { text, .. } = &body
             && let Err(q) = self.state.quotas.charge_bytes(self.addr, text.len() as u64)
@@ -91,6 +83,7 @@ impl Session {
             from: self.nick.clone(),
             body,
             send_id: None,
+            by_operator: false,
         });
         let metrics = self.state.metrics.clone();
         pending.push(Box::pin(async move {
@@ -125,23 +118,7 @@ pub(super) async fn entry_page(
     let head = broker.head(&room).await?;
     // One extra tells whether more exist.
     let mut messages = broker.read_states_before(&room, before, limit + 1).await?;
-    let mut more = messages.len() > limit;
-    if more {
-        messages.remove(0);
-    }
-    let mut size = 0;
-    let mut keep = messages.len();
-    for (i, m) in messages.iter().enumerate().rev() {
-        size += encoded_size(m);
-        if size > HISTORY_PAGE_BYTES {
-            break;
-        }
-        keep = messages.len() - i;
-    }
-    if keep < messages.len() {
-        messages.drain(..messages.len() - keep);
-        more = true;
-    }
+    let more = fit_page(&mut messages, limit, encoded_size);
     Ok(ServerFrame::Entries(EntryPage {
         id,
         room,

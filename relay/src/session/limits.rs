@@ -15,6 +15,30 @@ pub const HISTORY_PAGE: u16 = 100;
 /// limit whatever the texts' sizes.
 pub(super) const HISTORY_PAGE_BYTES: usize = 192 * 1024;
 
+/// Makes a page read with one extra item (oldest first) fit: drops the extra, then the
+/// oldest items past HISTORY_PAGE_BYTES (each `size` bytes at most); whether more items lie
+/// before the page.
+pub(super) fn fit_page<T>(items: &mut Vec<T>, limit: usize, size: impl Fn(&T) -> usize) -> bool {
+    let mut more = items.len() > limit;
+    if more {
+        items.remove(0);
+    }
+    let mut total = 0;
+    let mut keep = items.len();
+    for (i, item) in items.iter().enumerate().rev() {
+        total += size(item);
+        if total > HISTORY_PAGE_BYTES {
+            break;
+        }
+        keep = items.len() - i;
+    }
+    if keep < items.len() {
+        items.drain(..items.len() - keep);
+        more = true;
+    }
+    more
+}
+
 /// Requests one session may have in flight (sends awaiting storage, history reads); the
 /// relay stops reading its control stream until some complete.
 pub(super) const MAX_IN_FLIGHT: usize = 256;

@@ -319,6 +319,23 @@ struct Session {
     version: u16,
 }
 
+impl Session {
+    /// Whether the session may store an entry in `room` now: its grant (token mode), then
+    /// its message rate (Send, Post, Edit, Delete and React share it); the refusal if not.
+    fn may_write(&mut self, room: &str) -> Result<(), (ErrorCode, String)> {
+        self.authorize(room, crate::auth::grants::Access::WRITE)
+            .map_err(|m| (ErrorCode::FORBIDDEN, m))?;
+        if !self.rates.sends.try_take() {
+            let message = format!(
+                "sending too fast: at most {} messages per second",
+                self.state.limits.msgs_per_sec
+            );
+            return Err((ErrorCode::RATE_LIMITED, message));
+        }
+        Ok(())
+    }
+}
+
 /// An answer being prepared, and whether it is a History page (those are bounded apart).
 struct Answer {
     frame: ServerFrame,

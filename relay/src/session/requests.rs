@@ -11,7 +11,7 @@ use tracing::Instrument;
 use futures::StreamExt;
 use tokio_util::task::AbortOnDropHandle;
 
-use super::limits::{HISTORY_PAGE, HISTORY_PAGE_BYTES, MAX_HISTORY_IN_FLIGHT};
+use super::limits::{HISTORY_PAGE, MAX_HISTORY_IN_FLIGHT, fit_page};
 use super::quota::QuotaExceeded;
 use super::room_writer::RoomWriter;
 use super::{Answer, Pending, Session, SessionError, broker_error, fatal};
@@ -219,15 +219,8 @@ impl Session {
         {
             return self.error(id, e.code, &e.message).await;
         }
-        if let Err(m) = self.authorize(&room, Access::WRITE) {
-            return self.error(id, ErrorCode::FORBIDDEN, &m).await;
-        }
-        if !self.rates.sends.try_take() {
-            let message = format!(
-                "sending too fast: at most {} messages per second",
-                self.state.limits.msgs_per_sec
-            );
-            return self.error(id, ErrorCode::RATE_LIMITED, &message).await;
+        if let Err((code, message)) = self.may_write(&room) {
+            return self.error(id, code, &message).await;
         }
         if let Err(refused) = self.check_quotas(&room, &text).await {
             return match refused {
@@ -244,6 +237,7 @@ impl Session {
             from: self.nick.clone(),
             body: EntryBody::Text { text, reply_to },
             send_id,
+            by_operator: false,
         });
         let state = self.state.clone();
         let addr = self.addr;
@@ -461,23 +455,9 @@ pub(super) async fn history_page(
     let head = broker.head(&room).await?;
     // One extra tells whether more exist.
     let mut messages = broker.read_before(&room, before, limit + 1).await?;
-    let mut more = messages.len() > limit;
-    if more {
-        messages.remove(0);
-    }
-    let mut size = 0;
-    let mut keep = messages.len();
-    for (i, m) in messages.iter().enumerate().rev() {
-        size += m.text.len() + m.from.len() + m.room.len() + 32;
-        if size > HISTORY_PAGE_BYTES {
-            break;
-        }
-        keep = messages.len() - i;
-    }
-    if keep < messages.len() {
-        messages.drain(..messages.len() - keep);
-        more = true;
-    }
+    let more = fit_page(&mut messages, limit, |m| {
+        m.text.len() + m.from.len() + m.room.len() + 32
+    });
     Ok(ServerFrame::History(HistoryPage {
         id,
         room,

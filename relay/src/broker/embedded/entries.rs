@@ -125,7 +125,9 @@ pub(super) fn check(conn: &Connection, entry: &NewEntry) -> Result<Checked, Brok
         return Ok(Checked::Store);
     }
     match &entry.body {
-        EntryBody::Edit { .. } | EntryBody::Delete { .. } if author != entry.from => {
+        EntryBody::Edit { .. } | EntryBody::Delete { .. }
+            if author != entry.from && !entry.by_operator =>
+        {
             Err(BrokerError::refused(
                 ErrorCode::NOT_AUTHOR,
                 format!("message {target} is {author}'s: only its author may change it"),

@@ -49,7 +49,8 @@ pub(super) async fn append(
         .arg(text)
         .arg(emoji)
         .arg(u8::from(on))
-        .arg(MAX_EDITS);
+        .arg(MAX_EDITS)
+        .arg(u8::from(entry.by_operator));
     if let (0, Some(id)) = (kind, entry.send_id) {
         invocation
             .key(send_key(room, &entry.from, id))

@@ -121,8 +121,8 @@ return {seq, ts}
 /// `KEYS`: seq counter, history stream, channel, the target's state hash, and optionally
 /// the send id's key. `ARGV`: history limit, epoch, frame prefix, frame suffix (see
 /// `entry_prefix`), sender, kind (0 text with a reply target, 1 edit, 2 delete, 3 react),
-/// target seq, text, emoji, on (`1`/`0`), the edit limit, and with a send id key its
-/// lifetime in ms.
+/// target seq, text, emoji, on (`1`/`0`), the edit limit, `1` if the operator makes it (no
+/// author check), and with a send id key its lifetime in ms.
 ///
 /// Replies `{seq, ts}` of the stored entry; `{seq, ts}` of the entry that made the current
 /// state for a reaction that changes nothing (the message itself if none); `{seq, ts, text}`
@@ -161,7 +161,9 @@ if not author then
   end
   if k ~= '0' or not author then return {'NO_SUCH_MESSAGE'} end
 end
-if (kind == '1' or kind == '2') and author ~= from then return {'NOT_AUTHOR'} end
+if (kind == '1' or kind == '2') and author ~= from and ARGV[12] ~= '1' then
+  return {'NOT_AUTHOR'}
+end
 if kind == '1' and tonumber(state[3] or '0') >= tonumber(ARGV[11]) then return {'EDIT_LIMIT'} end
 local reaction = 'r:' .. ARGV[9] .. ':' .. from
 if kind == '3' then
@@ -210,7 +212,7 @@ elseif kind == '3' then
   redis.call('HSET', KEYS[4], reaction, mark .. ':' .. ARGV[10])
 end
 if KEYS[5] then
-  redis.call('SET', KEYS[5], mark, 'PX', ARGV[12])
+  redis.call('SET', KEYS[5], mark, 'PX', ARGV[13])
 end
 redis.call('SPUBLISH', KEYS[3], ARGV[3] .. varint(seq) .. varint(epoch) .. varint(ts) .. ARGV[4])
 return {seq, ts}

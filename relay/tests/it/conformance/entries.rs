@@ -27,6 +27,7 @@ async fn try_append(
             from: from.into(),
             body,
             send_id: None,
+            by_operator: false,
         })
         .await
 }
