@@ -9,11 +9,12 @@ import { ErrorCode, MAX_FRAME_LEN, dmMembers, utf8Length, validateNick } from '.
 import { Auth } from './auth.js';
 import { Connection } from './connection.js';
 import { explainError, formatNumber, mentions } from './format.js';
-import { Room, STORE_REFUSALS, sendRetryDelay } from './rooms.js';
+import { MessageActions } from './actions.js';
+import { Room, STORE_REFUSALS, isText, sendRetryDelay } from './rooms.js';
 import { Store } from './store.js';
 import { TransportMemory, applyTransportSetting } from './transport.js';
 import { ComposerView } from './views/composer.js';
-import { NickDialog } from './views/dialogs.js';
+import { DeleteDialog, NickDialog } from './views/dialogs.js';
 import { IdentityView, guestSecret } from './views/identity.js';
 import { SignInView } from './views/signin.js';
 import { MessagesView } from './views/messages.js';
@@ -56,7 +57,8 @@ const ELEMENT_IDS = [
   'nick-cancel', 'empty', 'empty-form', 'empty-input', 'empty-error', 'room-view',
   'toasts', 'sidebar-close', 'rooms-unread', 'notify-button', 'browse-button', 'browse-dialog',
   'browse-close', 'browse-search', 'browse-status', 'browse-list', 'browse-more', 'create-form',
-  'create-name', 'create-topic', 'create-error',
+  'create-name', 'create-topic', 'create-error', 'composer-context', 'composer-context-text',
+  'composer-context-cancel', 'delete-dialog', 'delete-form', 'delete-preview', 'delete-cancel',
 ];
 
 class App {
@@ -80,6 +82,8 @@ class App {
     this.notifier = new Notifier(this);
     this.browse = new BrowseView(this);
     this.nickDialog = new NickDialog(this);
+    this.deleteDialog = new DeleteDialog(this);
+    this.actions = new MessageActions(this);
     this.identity = new IdentityView(this);
     // Token mode: the nick is the token's (Welcome.nick), so no nick dialog first.
     this.auth = new Auth(config.auth);
@@ -109,6 +113,7 @@ class App {
     this.browse.bind();
     this.messages.bind();
     this.nickDialog.bind();
+    this.deleteDialog.bind();
     this.identity.bind();
     this.$['banner-action'].addEventListener('click', () => {
       if (this.status.nickProblem) this.nickDialog.open({ error: this.status.fatalText });
@@ -142,7 +147,7 @@ class App {
     conn.addEventListener('status', (e) => this.#onStatus(e.detail));
     conn.addEventListener('welcome', (e) => this.#onWelcome(e.detail));
     conn.addEventListener('open', (e) => this.#onRoomOpen(e.detail));
-    conn.addEventListener('message', (e) => this.#onMessage(e.detail.message));
+    conn.addEventListener('entry', (e) => this.#onEntry(e.detail.entry));
     conn.addEventListener('presence', (e) => this.#onPresence(e.detail));
     conn.addEventListener('typing', (e) => this.#onTyping(e.detail));
     conn.addEventListener('fatal', (e) => this.#onFatal(e.detail));
@@ -350,7 +355,7 @@ class App {
     const prev = this.rooms.get(this.active);
     if (prev && prev.name !== name) {
       this.messages.leaveScroll(prev);
-      prev.draft = this.$['composer-input'].value;
+      prev.draft = this.composer.leave();
     }
     this.active = name;
     this.store.active = name;
@@ -375,23 +380,29 @@ class App {
 
   // --- Messages ------------------------------------------------------------------------
 
-  #onMessage(m) {
-    const room = this.rooms.get(m.room);
+  /** A room log entry, each seq once: a message, or a change to a message shown. */
+  #onEntry(e) {
+    const room = this.rooms.get(e.room);
     if (!room) return;
-    if (room.epoch && m.epoch !== room.epoch) this.#applyEpoch(room, m.epoch);
-    if (!room.receive(m)) return;
+    if (room.epoch && e.epoch !== room.epoch) this.#applyEpoch(room, e.epoch);
+    if (!room.receive(e)) return;
     this.store.setPosition(room.name, room.epoch, room.lastSeq);
-    if (room.typing.delete(m.from) && room.name === this.active) this.messages.renderTyping();
-    const own = m.from === this.nick;
-    if (room.record(m.seq)) {
-      if (own) {
-        const p = room.adopt(m);
-        if (p) this.messages.removePending(p);
-      }
-      this.messages.addMessage(room, m);
-      if (!own) this.#noteNew(room, m);
-    }
+    if (isText(e)) this.#onText(room, e);
+    else this.messages.update(room, room.change(e));
     this.#checkCaughtUp(room);
+  }
+
+  #onText(room, e) {
+    if (room.typing.delete(e.from) && room.name === this.active) this.messages.renderTyping();
+    const own = e.from === this.nick;
+    const m = room.record(e);
+    if (!m) return;
+    if (own) {
+      const p = room.adopt(m);
+      if (p) this.messages.removePending(p);
+    }
+    this.messages.addMessage(room, m);
+    if (!own) this.#noteNew(room, m);
   }
 
   /** Counts and announces a message someone else sent. */
@@ -428,15 +439,12 @@ class App {
     this.messages.renderTop(room);
     try {
       const page = await this.conn.request('History', { room: room.name, before, limit: HISTORY_PAGE });
-      if (room.pageFits(page)) {
-        for (let i = page.messages.length - 1; i >= 0; i--) {
-          const m = page.messages[i];
-          if (room.record(m.seq)) this.messages.addMessage(room, m, { prepend: true });
-        }
-      }
+      const added = room.takePage(page);
+      for (let i = added.length - 1; i >= 0; i--) this.messages.addMessage(room, added[i], { prepend: true });
       room.loadingOlder = false;
       this.#setMore(room, page.more);
     } catch (e) {
+      room.takePage(null);
       room.loadingOlder = false;
       this.messages.renderTop(room);
       if (!e.lost) this.status.toast(`Could not load older messages. ${explainError(e.code, e.message).title}`, 'error');
@@ -450,9 +458,9 @@ class App {
 
   // --- Sending -------------------------------------------------------------------------
 
-  /** A message from the composer: shown as pending at once, sent when the room is joined. */
-  send(room, text) {
-    const p = room.queue(text);
+  /** A message from the composer (answering `replyTo`): pending at once, sent once joined. */
+  send(room, text, replyTo = null) {
+    const p = room.queue(text, replyTo);
     this.messages.addPending(room, p);
     this.messages.scrollToBottom();
     if (room.joined) this.#sendPending(room, p);
@@ -494,7 +502,10 @@ class App {
   async #sendRetrying(room, p) {
     for (let tries = 1; ; tries++) {
       try {
-        return await this.conn.request('SendOnce', { room: room.name, text: p.text, send_id: p.sendId });
+        const fields = { room: room.name, text: p.text, send_id: p.sendId };
+        // Post is SendOnce with a reply target, in version 2; a version-1 relay takes SendOnce.
+        if (this.conn.entries) return await this.conn.request('Post', { ...fields, reply_to: p.replyTo });
+        return await this.conn.request('SendOnce', fields);
       } catch (e) {
         if (p.done || !STORE_REFUSALS.has(e.codeName)) throw e;
         p.tries = tries;
@@ -530,6 +541,7 @@ class App {
 
   edit(room, p) {
     this.discard(room, p);
+    if (room.shown.get(p.replyTo)?.deleted === false) room.replyTo = p.replyTo;
     this.composer.edit(p.text);
   }
 

@@ -9,7 +9,8 @@
 //             transport (when open)}
 //   welcome  {welcome, transport}         a session is open: (re)join rooms now
 //   open     {room, epoch}                a room stream began
-//   message  {message}                    a room message (room streams)
+//   entry    {entry}                      a room log entry: a message, edit, delete or reaction
+//                                         (a version-1 session's Message is a text entry)
 //   presence {room, nick, joined}
 //   typing   {room, nick}
 //   rtt      {ms}                         a liveness ping's round trip
@@ -77,8 +78,9 @@ export class RequestError extends Error {
 const ANSWERS = {
   Joined: ['Join'],
   Left: ['Leave'],
-  Sent: ['Send', 'SendOnce'],
+  Sent: ['Send', 'SendOnce', 'Post', 'Edit', 'Delete', 'React'],
   History: ['History'],
+  Entries: ['History'],
   Members: ['Who'],
   Pong: ['Ping'],
   Refreshed: ['Refresh'],
@@ -157,6 +159,11 @@ export class Connection extends EventTarget {
 
   get isOpen() {
     return this.state === 'open' && this.session !== null;
+  }
+
+  /** Whether the session speaks version 2 (log entries: replies, edits, deletes, reactions). */
+  get entries() {
+    return (this.session?.welcome?.version ?? 0) >= 2;
   }
 
   /** Sends a request; resolves with the answer's fields, rejects with a RequestError. */
@@ -523,8 +530,8 @@ class Session {
             this.owner._emit('open', { room, epoch: frame.Open.epoch });
           } else if (room === null) {
             throw new CodecError('BAD_FRAME', 'a room stream must start with Open');
-          } else if (frame.Message) {
-            this.owner._emit('message', { message: frame.Message });
+          } else if (frame.Entry || frame.Message) {
+            this.owner._emit('entry', { entry: frame.Entry ?? frame.Message });
           } else if (frame.Presence) {
             this.owner._emit('presence', { room, ...frame.Presence });
           }

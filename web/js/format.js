@@ -77,6 +77,9 @@ const PLAIN = {
   UNKNOWN_FRAME: 'The page and the relay misunderstood each other.',
   FRAME_TOO_LARGE: 'That was too much to send at once.',
   INVALID_UTF8: 'The page and the relay misunderstood each other.',
+  NO_SUCH_MESSAGE: 'That message is gone: it was deleted, or the relay no longer has it.',
+  NOT_AUTHOR: 'Only the person who wrote a message can change or delete it.',
+  EDIT_LIMIT: 'This message has been edited as many times as the relay allows. Send a new message instead.',
 };
 
 /**
@@ -145,6 +148,17 @@ const BLANK_RUN = /\n{3,}/g;
  */
 export function displayText(text) {
   return text.replace(OTHER_BREAKS, '\n').replace(BIDI_CONTROLS, '').replace(BLANK_RUN, '\n\n');
+}
+
+/** How much of a message a reply's quote shows, in characters. */
+const QUOTE_CHARS = 80;
+
+/** A message as a reply quotes it: its start, on one line ("message deleted" once deleted). */
+export function quoteOf(m) {
+  if (m.deleted) return 'message deleted';
+  const text = displayText(m.text).replace(/\s+/g, ' ').trim();
+  const chars = [...text];
+  return chars.length > QUOTE_CHARS ? `${chars.slice(0, QUOTE_CHARS).join('')}…` : text;
 }
 
 // http(s) URLs, stopping before trailing punctuation that usually ends a sentence.

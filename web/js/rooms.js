@@ -4,7 +4,14 @@
 // that arrive out of sight count as unread; and the last (epoch, seq) seen is the point the
 // room resumes from after a reconnect or a reload (store.js keeps it).
 //
+// A room's log holds entries of four kinds (protocol version 2): a text entry is a message;
+// an edit, a delete or a reaction changes a message held here, and each takes a seq of its
+// own, so resuming after a seq brings every change made since, once. Each message is held
+// in its latest state (`messageState`), the shape a history page's messages already have.
+//
 // Plain data and rules only: it runs in Node (web/test/rooms.test.js) as in the page.
+
+import { REACTIONS } from './codec.js';
 
 /**
  * Where an item sits in a room's timeline, as one number: a message at its seq; a notice
@@ -94,8 +101,15 @@ export class Room {
     this.mentions = 0;
     /** The first message counted in `unread`, marked "New" when the room is shown. */
     this.firstUnread = null;
-    /** The seq of every message shown. */
-    this.shown = new Set();
+    /** Every message shown: seq -> its state (`messageState`). */
+    this.shown = new Map();
+    /** Replies among them: the seq answered -> the seqs of its replies. */
+    this.replies = new Map();
+    /**
+     * Changes to messages not held, kept while a history page is on its way: the page may
+     * have been read before they were stored (see `takePage`).
+     */
+    this.orphans = [];
     /** Own messages not yet confirmed, oldest first. */
     this.pending = [];
     /** Whether older messages exist before the oldest shown (null: not asked yet). */
@@ -105,6 +119,8 @@ export class Room {
     this.newBelow = 0;
     this.scrollTop = null;
     this.draft = '';
+    /** The seq the next message answers (the composer's reply), or null. */
+    this.replyTo = null;
   }
 
   /** Where a (re)join resumes: the last position seen, or null for a first join. */
@@ -115,7 +131,7 @@ export class Room {
   /** The oldest seq shown, or null. */
   oldestSeq() {
     let min = null;
-    for (const seq of this.shown) if (min === null || seq < min) min = seq;
+    for (const seq of this.shown.keys()) if (min === null || seq < min) min = seq;
     return min;
   }
 
@@ -129,6 +145,9 @@ export class Room {
     const lost = this.epoch !== 0;
     if (lost) {
       this.shown.clear();
+      this.replies.clear();
+      this.orphans = [];
+      this.replyTo = null;
       this.lastSeq = 0;
       this.more = false;
     }
@@ -165,8 +184,9 @@ export class Room {
   }
 
   /**
-   * A message from the room stream: false for a repeat (each seq once: anything at or below
-   * the last seen), otherwise the resume point moves to it.
+   * An entry (or a version-1 message) from the room stream: false for a repeat (each seq
+   * once: anything at or below the last seen), otherwise the resume point moves to it,
+   * whatever its kind.
    */
   receive(m) {
     if (m.seq <= this.lastSeq) return false;
@@ -175,11 +195,77 @@ export class Room {
     return true;
   }
 
-  /** Records a message as shown: false if its seq already is (a Sent reply, a history page). */
-  record(seq) {
-    if (this.shown.has(seq)) return false;
-    this.shown.add(seq);
-    return true;
+  /**
+   * Records a message as shown (a message, a text entry or a history page's state): its
+   * state, or null if its seq already is shown (a Sent reply, a history page, the stream).
+   */
+  record(m) {
+    if (this.shown.has(m.seq)) return null;
+    const state = messageState(m);
+    this.shown.set(state.seq, state);
+    if (state.reply_to !== null) {
+      const replies = this.replies.get(state.reply_to) ?? new Set();
+      replies.add(state.seq);
+      this.replies.set(state.reply_to, replies);
+    }
+    return state;
+  }
+
+  /**
+   * A change entry received (after `receive`): folded into the message it names if that is
+   * held; returns the message's state, or null when nothing shown changed (the message is
+   * not held: a later history page shows it in its latest state).
+   */
+  change(entry) {
+    const target = changeTarget(entry);
+    if (target === null) return null;
+    const state = this.shown.get(target);
+    if (!state) {
+      if (this.loadingOlder) {
+        this.orphans.push(entry);
+        if (this.orphans.length > MAX_ORPHANS) this.orphans.shift();
+      }
+      return null;
+    }
+    return applyChange(state, entry) ? state : null;
+  }
+
+  /**
+   * A history page's messages (oldest first) to show: those not held yet, each recorded, in
+   * its latest state (none if the page is of another epoch, or null: the request failed).
+   * The page may have been read before changes the stream brought while it was on its way
+   * (`orphans`): replayed over it in seq order, they end where the log does, since each
+   * change sets what it touches (a text, one nick's reaction) and every change stored after
+   * the read is among them. Kept for this page only: over a later one they could undo newer
+   * changes.
+   */
+  takePage(page) {
+    const added = [];
+    const messages = page && this.pageFits(page) ? page.messages : [];
+    for (const m of messages) {
+      const state = this.record(m);
+      if (state) added.push(state);
+    }
+    for (const entry of this.orphans) {
+      const state = this.shown.get(changeTarget(entry));
+      if (state && added.includes(state)) applyChange(state, entry);
+    }
+    this.orphans = [];
+    return added;
+  }
+
+  /** The seqs of the shown messages that reply to `seq`. */
+  repliesTo(seq) {
+    return [...(this.replies.get(seq) ?? [])];
+  }
+
+  /** The newest message of `nick` shown and not deleted (what Up edits), or null. */
+  lastOwn(nick) {
+    let last = null;
+    for (const state of this.shown.values()) {
+      if (state.from === nick && !state.deleted && (last === null || state.seq > last.seq)) last = state;
+    }
+    return last;
   }
 
   /** A history page may be shown if it is of the epoch in view (or none is yet). */
@@ -203,9 +289,9 @@ export class Room {
     return first;
   }
 
-  /** An own message typed: queued until it can be sent. */
-  queue(text) {
-    const p = { local: nextLocal++, text, sendId: newSendId(), state: 'queued', error: null, done: false, tries: 0 };
+  /** An own message typed (`replyTo`: the seq it answers): queued until it can be sent. */
+  queue(text, replyTo = null) {
+    const p = { local: nextLocal++, text, replyTo, sendId: newSendId(), state: 'queued', error: null, done: false, tries: 0 };
     this.pending.push(p);
     return p;
   }
@@ -222,7 +308,8 @@ export class Room {
    * or null.
    */
   adopt(m) {
-    const p = this.pending.find((q) => IN_FLIGHT.has(q.state) && q.text === m.text);
+    const replyTo = m.reply_to ?? null;
+    const p = this.pending.find((q) => IN_FLIGHT.has(q.state) && q.text === m.text && q.replyTo === replyTo);
     if (!p) return null;
     this.settle(p);
     return p;
@@ -235,8 +322,7 @@ export class Room {
   confirm(p, sent, nick) {
     if (p.done) return null;
     this.settle(p);
-    if (!this.record(sent.seq)) return null;
-    return { room: this.name, seq: sent.seq, epoch: sent.epoch, from: nick, ts: sent.ts, text: p.text };
+    return this.record({ seq: sent.seq, from: nick, ts: sent.ts, text: p.text, reply_to: p.replyTo });
   }
 
   /** `p` failed for `error` (from explainError). */
@@ -283,6 +369,102 @@ export class Room {
     nicks.sort();
     return { nicks, next };
   }
+}
+
+/**
+ * The most changes kept for messages not held while a history page is on its way: more than
+ * a page's worth of a busy room's changes in one round trip, few enough to cost nothing.
+ */
+const MAX_ORPHANS = 1000;
+
+/**
+ * A message in the latest-state shape (the protocol's MessageState) from a history page's
+ * message, a text entry of the stream, or a version-1 message (never edited, no reply).
+ */
+export function messageState(m) {
+  const text = m.body?.Text;
+  return {
+    seq: m.seq,
+    from: m.from,
+    ts: m.ts,
+    text: text ? text.text : m.text,
+    reply_to: (text ? text.reply_to : m.reply_to) ?? null,
+    edited_ts: m.edited_ts ?? 0,
+    deleted: m.deleted ?? false,
+    reactions: (m.reactions ?? []).map((r) => ({ emoji: r.emoji, nicks: [...r.nicks] })),
+  };
+}
+
+/** Whether an entry (or a version-1 message) is a message: a text entry. */
+export function isText(entry) {
+  return !entry.body || 'Text' in entry.body;
+}
+
+/** The seq of the message a change entry names; null for a text entry or a kind not known. */
+export function changeTarget(entry) {
+  const body = entry.body;
+  if (!body) return null;
+  const change = body.Edit ?? body.Delete ?? body.React;
+  return change ? change.target : null;
+}
+
+/**
+ * Folds a change entry into the state of the message it names: an edit replaces the text,
+ * a delete leaves a tombstone (no text, no reactions), a reaction adds or removes its
+ * author's nick. A deleted message takes no more changes. Returns whether anything changed.
+ */
+export function applyChange(state, entry) {
+  const { body } = entry;
+  if (state.deleted || changeTarget(entry) !== state.seq) return false;
+  if (body.Edit) {
+    state.text = body.Edit.text;
+    state.edited_ts = entry.ts;
+    return true;
+  }
+  if (body.Delete) {
+    state.deleted = true;
+    state.text = '';
+    state.reactions = [];
+    return true;
+  }
+  const { emoji, on } = body.React;
+  return react(state, entry.from, emoji, on);
+}
+
+/** Adds (`on`) or removes `nick`'s `emoji` on `state`; reactions stay in REACTIONS order. */
+function react(state, nick, emoji, on) {
+  const at = state.reactions.findIndex((r) => r.emoji === emoji);
+  const had = at >= 0 && state.reactions[at].nicks.includes(nick);
+  if (had === on) return false;
+  if (on) {
+    if (at >= 0) {
+      state.reactions[at].nicks.push(nick);
+      state.reactions[at].nicks.sort(compareText);
+    } else {
+      state.reactions.push({ emoji, nicks: [nick] });
+      state.reactions.sort((a, b) => reactionRank(a.emoji) - reactionRank(b.emoji));
+    }
+  } else {
+    const nicks = state.reactions[at].nicks.filter((n) => n !== nick);
+    if (nicks.length) state.reactions[at].nicks = nicks;
+    else state.reactions.splice(at, 1);
+  }
+  return true;
+}
+
+/** An emoji's place in REACTIONS (one the page does not know, last). */
+function reactionRank(emoji) {
+  const i = REACTIONS.indexOf(emoji);
+  return i < 0 ? REACTIONS.length : i;
+}
+
+function compareText(a, b) {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/** Whether `nick` has reacted to `state` with `emoji`: a click on it takes the reaction back. */
+export function hasReacted(state, nick, emoji) {
+  return state.reactions.some((r) => r.emoji === emoji && r.nicks.includes(nick));
 }
 
 /** Whether sending the same text again may help: only if the trouble was passing. */

@@ -6,7 +6,7 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { ErrorCode } from '../js/codec.js';
-import { displayText, explainError, formatNumber, jumpLabel, mentions, mentionsIn } from '../js/format.js';
+import { displayText, explainError, formatNumber, jumpLabel, mentions, mentionsIn, quoteOf } from '../js/format.js';
 
 test('every line break becomes a newline, so the fold counts it', () => {
   assert.equal(displayText('a\u2028b\u2029c\r\nd\re\u0085f'), 'a\nb\nc\nd\ne\nf');
@@ -72,4 +72,18 @@ test('the jump button says how many new messages wait below, or where it goes', 
   assert.equal(jumpLabel(0), 'Jump to newest');
   assert.equal(jumpLabel(1), '1 new message');
   assert.equal(jumpLabel(1234), `${formatNumber(1234)} new messages`);
+});
+
+test('the refusals of changes to a message are said in plain words', () => {
+  assert.match(explainError(ErrorCode.NOT_AUTHOR, 'not your message').title, /Only the person who wrote a message/);
+  assert.match(explainError(ErrorCode.NO_SUCH_MESSAGE, 'no such message').title, /That message is gone/);
+  assert.match(explainError(ErrorCode.EDIT_LIMIT, 'edited too often').title, /edited as many times as the relay allows/);
+});
+
+test('a reply quotes the start of its original on one line, or says it is deleted', () => {
+  assert.equal(quoteOf({ text: 'two\nlines', deleted: false }), 'two lines');
+  assert.equal(quoteOf({ text: '', deleted: true }), 'message deleted');
+  const long = quoteOf({ text: '😀'.repeat(100), deleted: false });
+  assert.equal([...long].length, 81, 'cut at 80 characters, not inside one');
+  assert.ok(long.endsWith('…'));
 });

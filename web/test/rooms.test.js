@@ -92,9 +92,9 @@ describe('each seq once', () => {
 
   test('a seq already shown (a Sent reply, a history page) is not shown again', () => {
     const room = new Room('lobby');
-    assert.equal(room.record(5), true);
-    assert.equal(room.record(5), false);
-    assert.equal(room.record(4), true);
+    assert.equal(room.record(msg(5)).seq, 5);
+    assert.equal(room.record(msg(5)), null);
+    assert.equal(room.record(msg(4)).seq, 4);
     assert.equal(room.oldestSeq(), 4);
     assert.equal(room.shown.size, 2);
   });
@@ -103,7 +103,7 @@ describe('each seq once', () => {
     const room = new Room('lobby');
     assert.equal(room.setEpoch(7), 'new');
     room.receive(msg(3));
-    room.record(3);
+    room.record(msg(3));
     assert.equal(room.setEpoch(7), 'same');
     assert.equal(room.shown.size, 1);
     assert.equal(room.setEpoch(8), 'lost');
@@ -111,7 +111,7 @@ describe('each seq once', () => {
     assert.equal(room.lastSeq, 0);
     assert.equal(room.more, false);
     assert.equal(room.oldestSeq(), null);
-    assert.equal(room.record(3), true, 'seq 3 of the new epoch is a new message');
+    assert.notEqual(room.record(msg(3)), null, 'seq 3 of the new epoch is a new message');
   });
 
   test('history pages of another epoch are not shown', () => {
@@ -130,7 +130,7 @@ describe('pending sends', () => {
     assert.deepEqual(room.pending, [p]);
     p.state = 'sending';
     const m = room.confirm(p, { seq: 4, epoch: 7, ts: 99 }, 'ada');
-    assert.deepEqual(m, { room: 'lobby', seq: 4, epoch: 7, from: 'ada', ts: 99, text: 'hello' });
+    assert.deepEqual(m, { seq: 4, from: 'ada', ts: 99, text: 'hello', reply_to: null, edited_ts: 0, deleted: false, reactions: [] });
     assert.equal(p.done, true);
     assert.deepEqual(room.pending, []);
     assert.equal(room.shown.has(4), true);
@@ -142,7 +142,7 @@ describe('pending sends', () => {
     const p = room.queue('hello');
     other.state = 'sending';
     p.state = 'sending';
-    assert.equal(room.record(4), true);
+    assert.notEqual(room.record(msg(4, 'ada', 'hello')), null);
     assert.equal(room.adopt(msg(4, 'ada', 'hello')), p);
     assert.deepEqual(room.pending, [other]);
     assert.equal(room.confirm(p, { seq: 4, epoch: 7, ts: 99 }, 'ada'), null);
@@ -152,7 +152,7 @@ describe('pending sends', () => {
   test('a Sent whose seq the stream already showed resolves without a second copy', () => {
     const room = new Room('lobby');
     const p = room.queue('hi');
-    room.record(4);
+    room.record(msg(4, 'ada', 'hi'));
     assert.equal(room.confirm(p, { seq: 4, epoch: 7, ts: 1 }, 'ada'), null);
     assert.equal(p.done, true);
     assert.deepEqual(room.pending, []);

@@ -1,12 +1,15 @@
 // The timeline of the room in view: each room's message list (messages, notices, pending
 // sends, the history top) kept in timeline order, grouping by sender and day, the "New"
-// marker, typing, and scrolling that stays at the bottom while the person is there.
+// marker, typing, and scrolling that stays at the bottom while the person is there. What log
+// entries change in a message (edits, deletes, reactions, reply quotes) is drawn by
+// entries.js.
 //
 // Every piece of user text reaches the DOM through textContent (dom.js, format.js).
 
 import { clear, h, icon } from '../dom.js';
-import { dayKey, displayText, formatDay, formatFull, formatTime, initials, jumpLabel, mentions, nickHue, textNodes, typingLine } from '../format.js';
+import { dayKey, formatDay, formatFull, formatTime, initials, jumpLabel, nickHue, typingLine } from '../format.js';
 import { placeAfter, retryable, timelineKey } from '../rooms.js';
+import { EntryParts, messageText } from './entries.js';
 
 /** Consecutive messages from one sender within this gap are shown as one group. */
 const GROUP_GAP_MS = 5 * 60 * 1000;
@@ -16,10 +19,6 @@ const NEAR_BOTTOM_PX = 80;
 
 /** Scrolled this close to the top, the next older page is fetched. */
 const LOAD_OLDER_PX = 240;
-
-/** Texts longer than this (characters or lines) are shown folded, with "Show more". */
-const FOLD_CHARS = 700;
-const FOLD_LINES = 14;
 
 /** Presence notices -> nick -> {first, last}: whether the first and last event was a join. */
 const presenceGroups = new WeakMap();
@@ -33,6 +32,7 @@ export class MessagesView {
     this.app = app;
     this.$ = app.$;
     this.box = app.$.messages;
+    this.parts = new EntryParts(app);
     /** Room -> {list, top, items: seq -> li}. */
     this.timelines = new WeakMap();
     /** Pending send -> its li. */
@@ -103,12 +103,12 @@ export class MessagesView {
     room.scrollTop = this.stuck ? null : this.box.scrollTop;
   }
 
+  /** Shows message `m` (its latest state) in its place. */
   addMessage(room, m, { prepend = false } = {}) {
     const own = m.from === this.app.nick;
-    const mentioned = !own && mentions(m.text, this.app.nick);
     const li = h(
       'li',
-      { class: `msg${own ? ' own' : ''}${mentioned ? ' mentions-me' : ''}`, dataset: { key: String(timelineKey.message(m.seq)), seq: String(m.seq), from: m.from, ts: String(m.ts) } },
+      { class: `msg${own ? ' own' : ''}`, dataset: { key: String(timelineKey.message(m.seq)), seq: String(m.seq), from: m.from, ts: String(m.ts) } },
       h('div', { class: 'day-divider', 'aria-hidden': 'true' }),
       h('div', { class: 'avatar', 'aria-hidden': 'true', style: `--hue:${nickHue(m.from)}`, text: initials(m.from) }),
       h(
@@ -120,11 +120,46 @@ export class MessagesView {
           h('span', { class: 'from', dir: 'auto', style: `--hue:${nickHue(m.from)}`, text: own ? `${m.from} (you)` : m.from }),
           h('time', { datetime: new Date(m.ts).toISOString(), title: formatFull(m.ts), text: formatTime(m.ts) }),
         ),
-        messageText(m.text, this.app.nick),
       ),
     );
+    this.parts.fill(li, room, m);
     this.#timeline(room).items.set(m.seq, li);
     this.#insert(room, li, { prepend });
+    // Replies shown before it (it came with an older page) quote it now.
+    this.#refreshQuotes(room, m);
+  }
+
+  #refreshQuotes(room, m) {
+    const { items } = this.#timeline(room);
+    for (const seq of room.repliesTo(m.seq)) {
+      const reply = items.get(seq);
+      if (reply) this.parts.refreshQuote(reply, room, room.shown.get(seq));
+    }
+  }
+
+  /**
+   * Message `m` changed (edited, deleted, reacted to; null: nothing shown changed): redrawn
+   * where it is, with the quotes of the replies to it, and the composer told (an edit or a
+   * reply of it in progress).
+   */
+  update(room, m) {
+    if (!m) return;
+    const li = this.#timeline(room).items.get(m.seq);
+    if (li) {
+      if (this.#active(room)) this.#keepBottom();
+      this.parts.fill(li, room, m);
+    }
+    this.#refreshQuotes(room, m);
+    this.app.composer.changed(room, m);
+  }
+
+  /** Scrolls to message `seq` of the room in view and highlights it (a reply's quote led here). */
+  reveal(room, seq) {
+    const li = this.#timeline(room).items.get(seq);
+    if (!li || !this.#active(room)) return;
+    li.scrollIntoView({ block: 'center' });
+    if (!this.atBottom()) this.#unstick();
+    this.parts.highlight(li);
   }
 
   /** The relay lost the room's history: every message shown goes. */
@@ -290,6 +325,7 @@ export class MessagesView {
       h(
         'div',
         { class: 'bubble' },
+        this.parts.quote(room, { reply_to: p.replyTo, deleted: false }),
         h('div', { class: 'meta' }, h('span', { class: 'from', text: `${nick} (you)` })),
         messageText(p.text),
       ),
@@ -444,31 +480,6 @@ function regroup(li) {
   li.classList.toggle('new-day', newDay);
   const divider = li.querySelector(':scope > .day-divider');
   if (divider) divider.textContent = newDay ? formatDay(ts) : '';
-}
-
-/**
- * A message's text, folded when long. Line breaks are normalized first (displayText), and
- * dir="auto" isolates the text's direction from the rest of the page.
- */
-function messageText(raw, me = null) {
-  const text = displayText(raw);
-  const box = h('div', { class: 'text', dir: 'auto' }, textNodes(text, me));
-  if (text.length <= FOLD_CHARS && text.split('\n').length <= FOLD_LINES) return box;
-  box.classList.add('folded');
-  const toggle = h('button', {
-    type: 'button',
-    class: 'fold-toggle',
-    'aria-expanded': 'false',
-    text: 'Show more',
-    on: {
-      click: () => {
-        const folded = box.classList.toggle('folded');
-        toggle.textContent = folded ? 'Show more' : 'Show less';
-        toggle.setAttribute('aria-expanded', String(!folded));
-      },
-    },
-  });
-  return [box, toggle];
 }
 
 /** "ada", "ada and bo", "ada, bo and 3 others" */
