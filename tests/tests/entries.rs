@@ -162,7 +162,11 @@ fn bad_changes_are_refused_with_a_clear_error() {
         .output();
     out.assert_success();
     let cases: [(&[&str], i32, &str); 6] = [
-        (&["react", "bad", "1", "🦀"], 1, "is not a reaction"),
+        (
+            &["react", "bad", "1", "🦀"],
+            2,
+            "is not a reaction; use one of 👍",
+        ),
         (&["edit", "bad", "1"], 2, "required"),
         (&["edit", "bad", "one", "x"], 2, "invalid value"),
         (&["edit", "bad", "9", "x"], 1, "no message 9"),

@@ -2,7 +2,7 @@
 //! to a room's log, checked here as far as the CLI can (room, text, emoji), then by the
 //! relay (author, deleted, edit limit); prints the seq of the entry stored.
 
-use chitchat_protocol::{REACTIONS, is_reaction, validate_text};
+use chitchat_protocol::validate_text;
 
 use super::{check_room, name_room, print_line};
 use crate::ClientError;
@@ -29,14 +29,6 @@ pub async fn reply(ctx: &Context, room: &str, text: &[String], to: u64) -> anyho
 /// Makes `change` to message `seq` of `room`.
 pub async fn change(ctx: &Context, room: &str, seq: u64, change: Change) -> anyhow::Result<()> {
     check_room(room)?;
-    if let Change::React(emoji, _) = &change
-        && !is_reaction(emoji)
-    {
-        anyhow::bail!(
-            "{emoji:?} is not a reaction; use one of {}",
-            REACTIONS.join(" ")
-        );
-    }
     let client = ctx.connect().await?;
     if let Change::Edit(text) = &change {
         check_text(text, client.welcome().limits.max_text_bytes)?;

@@ -89,7 +89,8 @@ pub enum Command {
         room: String,
         /// The message's seq.
         seq: u64,
-        /// The emoji.
+        /// The emoji: one of 👍 ❤️ 😂 🎉 😮 😢 🙏 👀.
+        #[arg(value_parser = reaction_arg)]
         emoji: String,
         /// Take the reaction back.
         #[arg(long)]
@@ -299,6 +300,18 @@ fn print_line(line: &str) -> anyhow::Result<bool> {
 
 /// A ROOM argument as written, without one leading '#' (`#random` is the room `random`);
 /// checked later like any room name.
+/// A `react` emoji: one of the relay's reactions, else a usage error (exit 2).
+fn reaction_arg(written: &str) -> Result<String, String> {
+    if chitchat_protocol::is_reaction(written) {
+        Ok(written.to_owned())
+    } else {
+        Err(format!(
+            "{written:?} is not a reaction; use one of {}",
+            chitchat_protocol::REACTIONS.join(" ")
+        ))
+    }
+}
+
 fn room_arg(written: &str) -> Result<String, std::convert::Infallible> {
     Ok(crate::tui::command::room_name(written).to_owned())
 }
