@@ -17,7 +17,7 @@ mod refresh;
 use std::time::Duration;
 
 use chitchat_protocol::{
-    Entry, ErrorCode, HistoryPage, Joined, Message, ResumeOutcome, ResumePoint, Welcome,
+    Entry, EntryPage, ErrorCode, HistoryPage, Joined, Message, ResumeOutcome, ResumePoint, Welcome,
 };
 use tokio::sync::{mpsc, oneshot, watch};
 
@@ -145,7 +145,7 @@ enum Request {
         room: String,
         before: Option<u64>,
         limit: u16,
-        reply: oneshot::Sender<Result<HistoryPage, ClientError>>,
+        reply: oneshot::Sender<Result<EntryPage, ClientError>>,
     },
     Who {
         room: String,
@@ -230,6 +230,17 @@ impl SessionHandle {
         before: Option<u64>,
         limit: u16,
     ) -> Result<HistoryPage, ClientError> {
+        let page = self.history_states(room, before, limit).await?;
+        Ok(crate::client::entries::as_history(page))
+    }
+
+    /// One page of history, each message in its latest state (edited, deleted, reactions).
+    pub async fn history_states(
+        &self,
+        room: &str,
+        before: Option<u64>,
+        limit: u16,
+    ) -> Result<EntryPage, ClientError> {
         let room = room.to_owned();
         self.call(|reply| Request::History {
             room,

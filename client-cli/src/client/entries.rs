@@ -1,7 +1,7 @@
 //! The client's version-2 requests on a room's log: a reply, an edit, a delete, a reaction,
 //! and a history page with each message in its latest state.
 
-use chitchat_protocol::{ClientFrame, EntryPage, HistoryPage, Message, ServerFrame};
+use chitchat_protocol::{ClientFrame, EntryPage, HistoryPage, Message, MessageState, ServerFrame};
 
 use super::{Client, Sent, unexpected};
 use crate::ClientError;
@@ -70,6 +70,8 @@ impl Client {
     ) -> Result<EntryPage, ClientError> {
         match self.request(history_request(room, before, limit)).await? {
             ServerFrame::Entries(page) => Ok(page),
+            // A relay that speaks version 1: its messages were never changed.
+            ServerFrame::History(page) => Ok(as_states(page)),
             other => Err(unexpected(&other)),
         }
     }
@@ -82,8 +84,33 @@ impl Client {
     }
 }
 
+/// A version-1 page as version 2's: each message as it was sent.
+fn as_states(page: HistoryPage) -> EntryPage {
+    let messages = page
+        .messages
+        .into_iter()
+        .map(|m| MessageState {
+            seq: m.seq,
+            from: m.from,
+            ts: m.ts,
+            text: m.text,
+            reply_to: None,
+            edited_ts: 0,
+            deleted: false,
+            reactions: Vec::new(),
+        })
+        .collect();
+    EntryPage {
+        id: page.id,
+        room: page.room,
+        epoch: page.epoch,
+        messages,
+        more: page.more,
+    }
+}
+
 /// A version-2 page as version 1's: the texts in their latest state, deleted ones left out.
-pub(super) fn as_history(page: EntryPage) -> HistoryPage {
+pub(crate) fn as_history(page: EntryPage) -> HistoryPage {
     let messages = page
         .messages
         .into_iter()

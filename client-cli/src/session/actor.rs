@@ -517,7 +517,7 @@ impl Actor {
                 limit,
                 reply,
             } => {
-                let _ = reply.send(client.history(&room, before, limit).await);
+                let _ = reply.send(client.history_states(&room, before, limit).await);
             }
             Request::Who { room, reply } => {
                 let _ = reply.send(client.who(&room).await);

@@ -4,7 +4,7 @@
 //! tasks whose answers come back as [`Done`], so the screen never waits on the relay; sends
 //! go through one task, in order, waiting out the rate limit.
 
-use chitchat_protocol::{Message, ResumeOutcome, Welcome};
+use chitchat_protocol::{MessageState, ResumeOutcome, Welcome};
 use crossterm::event::EventStream;
 use futures::StreamExt;
 use futures::future::BoxFuture;
@@ -47,7 +47,7 @@ const HELP: &[&str] = &[
 enum Done {
     Joined {
         room: String,
-        result: Result<(Vec<String>, Vec<Message>), ClientError>,
+        result: Result<(Vec<String>, Vec<MessageState>), ClientError>,
     },
     Left {
         room: String,
@@ -306,7 +306,7 @@ impl Chat {
                     // Up to and including the newest at join time; newer ones come live.
                     let before = Some(joined.last_seq + 1);
                     history = session
-                        .history(&room, before, HISTORY_ON_JOIN)
+                        .history_states(&room, before, HISTORY_ON_JOIN)
                         .await?
                         .messages;
                 }

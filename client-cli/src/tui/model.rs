@@ -3,7 +3,7 @@
 //! connection as the status line tells it. The event loop changes it, the view reads it;
 //! time comes in as milliseconds since the Unix epoch, so every rule here is unit-tested.
 
-use chitchat_protocol::{EntryBody, Message};
+use chitchat_protocol::{EntryBody, Message, MessageState};
 
 /// How many entries a room keeps: hours of a busy room, a few megabytes at most.
 const ROOM_ENTRIES: usize = 5_000;
@@ -163,7 +163,7 @@ impl App {
 
     /// A joined room, shown from now on, with its members and stored messages (oldest
     /// first; the ones shown already are not shown again).
-    pub fn joined(&mut self, room: &str, members: Vec<String>, history: Vec<Message>) {
+    pub fn joined(&mut self, room: &str, members: Vec<String>, history: Vec<MessageState>) {
         let index = match self.index(room) {
             Some(i) => i,
             None => {
@@ -176,7 +176,7 @@ impl App {
         let older: Vec<Entry> = history
             .into_iter()
             .filter(|m| !joined.has_seq(m.seq))
-            .map(|m| Entry::Message(posted(m)))
+            .map(|m| Entry::Message(as_posted(m)))
             .collect();
         joined.entries.splice(0..0, older);
         joined.entries.truncate(ROOM_ENTRIES);
@@ -397,6 +397,27 @@ fn posted(msg: Message) -> Posted {
         ts: msg.ts,
         failed: None,
         mark: Mark::None,
+    }
+}
+
+/// A message from a history page, in its latest state: an edited one marked, a deleted one
+/// a tombstone.
+fn as_posted(m: MessageState) -> Posted {
+    let mark = if m.deleted {
+        Mark::Deleted
+    } else if m.edited_ts != 0 {
+        Mark::Edited
+    } else {
+        Mark::None
+    };
+    Posted {
+        seq: Some(m.seq),
+        local: None,
+        from: m.from,
+        text: m.text,
+        ts: m.ts,
+        failed: None,
+        mark,
     }
 }
 

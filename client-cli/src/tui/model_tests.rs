@@ -11,6 +11,20 @@ fn msg(room: &str, seq: u64, from: &str, text: &str) -> Message {
     }
 }
 
+/// A history page's message, as sent.
+fn state(seq: u64, from: &str, text: &str) -> MessageState {
+    MessageState {
+        seq,
+        from: from.into(),
+        ts: 1_000 + seq,
+        text: text.into(),
+        reply_to: None,
+        edited_ts: 0,
+        deleted: false,
+        reactions: Vec::new(),
+    }
+}
+
 fn app() -> App {
     let mut app = App::new("ada", "node-1", "quic");
     app.joined("lobby", vec!["ada".into()], vec![]);
@@ -122,16 +136,47 @@ fn history_goes_before_live_messages_without_repeats() {
     app.joined(
         "lobby",
         vec!["ada".into(), "bob".into()],
-        vec![
-            msg("lobby", 4, "bob", "old"),
-            msg("lobby", 5, "bob", "live"),
-        ],
+        vec![state(4, "bob", "old"), state(5, "bob", "live")],
     );
     assert_eq!(
         messages(&app.rooms[0]),
         vec![(Some(4), "old".into()), (Some(5), "live".into())]
     );
     assert_eq!(app.rooms.len(), 1);
+}
+
+#[test]
+fn history_shows_edits_and_tombstones() {
+    let mut app = App::new("ada", "n", "quic");
+    let edited = MessageState {
+        edited_ts: 2_000,
+        ..state(1, "bob", "fixed")
+    };
+    let deleted = MessageState {
+        deleted: true,
+        ..state(2, "bob", "")
+    };
+    app.joined(
+        "lobby",
+        vec![],
+        vec![edited, deleted, state(3, "bob", "plain")],
+    );
+    let marks: Vec<(Option<u64>, Mark)> = app.rooms[0]
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Message(p) => Some((p.seq, p.mark)),
+            Entry::Event { .. } => None,
+        })
+        .collect();
+    assert_eq!(
+        marks,
+        vec![
+            (Some(1), Mark::Edited),
+            (Some(2), Mark::Deleted),
+            (Some(3), Mark::None)
+        ]
+    );
 }
 
 #[test]
