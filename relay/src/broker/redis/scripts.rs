@@ -33,6 +33,30 @@ end
     };
 }
 
+/// The Lua function both storing scripts check a send id with: `repeated_send(key, log)` is
+/// `{seq, ts, text}` of the message the send id key `key` (holding `<seq>:<ts>`) says was
+/// stored, `text` false if retention dropped it from `log`; nil for a send id not seen.
+macro_rules! lua_repeated_send {
+    () => {
+        r#"
+local function repeated_send(key, log)
+  local known = redis.call('GET', key)
+  local seq, ts = string.match(known or '', '^(%d+):(%d+)$')
+  if not seq then return nil end
+  local text = false
+  local entry = redis.call('XRANGE', log, seq .. '-0', seq .. '-0')
+  if entry[1] then
+    local fields = entry[1][2]
+    for i = 1, #fields, 2 do
+      if fields[i] == 't' then text = fields[i + 1] end
+    end
+  end
+  return {tonumber(seq), tonumber(ts), text}
+end
+"#
+    };
+}
+
 /// Lua helpers the presence scripts share: [`lua_varint`]'s, bincode's string encoding and
 /// the Presence frame.
 macro_rules! lua_encoding {
@@ -67,22 +91,12 @@ end
 /// script the three varints only it knows (seq, epoch, ts).
 pub const PUBLISH_SCRIPT: &str = concat!(
     lua_varint!(),
+    lua_repeated_send!(),
     r#"-- Everything that can fail is checked before the first write: Lua scripts are not
 -- rolled back. That is why the counter is read and written rather than INCRed.
 if KEYS[4] then
-  local known = redis.call('GET', KEYS[4])
-  local seq, ts = string.match(known or '', '^(%d+):(%d+)$')
-  if seq then
-    local text = false
-    local entry = redis.call('XRANGE', KEYS[2], seq .. '-0', seq .. '-0')
-    if entry[1] then
-      local fields = entry[1][2]
-      for i = 1, #fields, 2 do
-        if fields[i] == 't' then text = fields[i + 1] end
-      end
-    end
-    return {tonumber(seq), tonumber(ts), text}
-  end
+  local stored = repeated_send(KEYS[4], KEYS[2])
+  if stored then return stored end
 end
 local last = 0
 local current = redis.call('GET', KEYS[1])
@@ -130,20 +144,10 @@ return {seq, ts}
 /// `EDIT_LIMIT`), which stores nothing.
 pub const ENTRY_SCRIPT: &str = concat!(
     lua_varint!(),
+    lua_repeated_send!(),
     r#"if KEYS[5] then
-  local known = redis.call('GET', KEYS[5])
-  local seq, ts = string.match(known or '', '^(%d+):(%d+)$')
-  if seq then
-    local text = false
-    local entry = redis.call('XRANGE', KEYS[2], seq .. '-0', seq .. '-0')
-    if entry[1] then
-      local fields = entry[1][2]
-      for i = 1, #fields, 2 do
-        if fields[i] == 't' then text = fields[i + 1] end
-      end
-    end
-    return {tonumber(seq), tonumber(ts), text}
-  end
+  local stored = repeated_send(KEYS[5], KEYS[2])
+  if stored then return stored end
 end
 local kind, target, from = ARGV[6], ARGV[7], ARGV[5]
 local state = redis.call('HMGET', KEYS[4], 'a', 'mts', 'n', 'd')
