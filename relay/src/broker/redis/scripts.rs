@@ -57,6 +57,34 @@ end
     };
 }
 
+/// The Lua function both storing scripts number an entry with: `next_seq(counter, log)` is
+/// the room's next seq and Redis's time in ms, or nil and an error reply when the counter
+/// does not hold a number. The next seq is one above both the counter and the newest entry,
+/// so a counter lost or set back by hand cannot make the append fail.
+macro_rules! lua_next_seq {
+    () => {
+        r#"
+local function next_seq(counter, log)
+  local last = 0
+  local current = redis.call('GET', counter)
+  if current then
+    last = tonumber(current)
+    if not last then
+      return nil, redis.error_reply('ERR chitchat: ' .. counter .. ' does not hold a number')
+    end
+  end
+  local tail = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)
+  if tail[1] then
+    local stored = tonumber(string.match(tail[1][1], '^(%d+)-'))
+    if stored and stored > last then last = stored end
+  end
+  local now = redis.call('TIME')
+  return last + 1, tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+end
+"#
+    };
+}
+
 /// Lua helpers the presence scripts share: [`lua_varint`]'s, bincode's string encoding and
 /// the Presence frame.
 macro_rules! lua_encoding {
@@ -92,31 +120,16 @@ end
 pub const PUBLISH_SCRIPT: &str = concat!(
     lua_varint!(),
     lua_repeated_send!(),
+    lua_next_seq!(),
     r#"-- Everything that can fail is checked before the first write: Lua scripts are not
 -- rolled back. That is why the counter is read and written rather than INCRed.
 if KEYS[4] then
   local stored = repeated_send(KEYS[4], KEYS[2])
   if stored then return stored end
 end
-local last = 0
-local current = redis.call('GET', KEYS[1])
-if current then
-  last = tonumber(current)
-  if not last then
-    return redis.error_reply('ERR chitchat: ' .. KEYS[1] .. ' does not hold a number')
-  end
-end
--- The next seq is one above both the counter and the newest entry, so a counter lost or
--- set back by hand cannot make the append fail.
-local tail = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
-if tail[1] then
-  local stored = tonumber(string.match(tail[1][1], '^(%d+)-'))
-  if stored and stored > last then last = stored end
-end
-local seq = last + 1
+local seq, ts = next_seq(KEYS[1], KEYS[2])
+if not seq then return ts end
 local epoch = tonumber(ARGV[2])
-local now = redis.call('TIME')
-local ts = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 -- Numbers go through %d: Lua's default formatting switches to exponents above 14 digits.
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[1], string.format('%d-0', seq),
   'f', ARGV[5], 't', ARGV[6], 'ts', string.format('%d', ts), 'e', ARGV[2])
@@ -145,6 +158,7 @@ return {seq, ts}
 pub const ENTRY_SCRIPT: &str = concat!(
     lua_varint!(),
     lua_repeated_send!(),
+    lua_next_seq!(),
     r#"if KEYS[5] then
   local stored = repeated_send(KEYS[5], KEYS[2])
   if stored then return stored end
@@ -178,19 +192,9 @@ if kind == '3' then
     return {tonumber(target), tonumber(mts)}
   end
 end
-local last = tonumber(redis.call('GET', KEYS[1]) or '0')
-if not last then
-  return redis.error_reply('ERR chitchat: ' .. KEYS[1] .. ' does not hold a number')
-end
-local tail = redis.call('XREVRANGE', KEYS[2], '+', '-', 'COUNT', 1)
-if tail[1] then
-  local stored = tonumber(string.match(tail[1][1], '^(%d+)-'))
-  if stored and stored > last then last = stored end
-end
-local seq = last + 1
+local seq, ts = next_seq(KEYS[1], KEYS[2])
+if not seq then return ts end
 local epoch = tonumber(ARGV[2])
-local now = redis.call('TIME')
-local ts = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 local tss = string.format('%d', ts)
 local fields = {'f', from, 't', ARGV[8], 'ts', tss, 'e', ARGV[2]}
 if kind == '0' then
