@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use chitchat_protocol::{Entry, EntryBody, MessageState};
 use serde::Serialize;
 
-use crate::output::{clock, json_escaped, json_line, printable, rfc3339_ms};
+use crate::output::{clock, json_escaped, json_line, line, printable, rfc3339_ms};
 
 /// What an entry says after `<from>`: the text (a reply names its target), or the change.
 fn what(entry: &Entry) -> String {
@@ -37,24 +37,12 @@ fn what(entry: &Entry) -> String {
 
 /// `[HH:MM:SS] #seq <from> ...`: a text as `tail` prints a message, a change as what it did.
 pub fn entry_line(entry: &Entry) -> String {
-    format!(
-        "[{}] #{} <{}> {}",
-        clock(entry.ts),
-        entry.seq,
-        printable(&entry.from),
-        what(entry)
-    )
+    line(entry.ts, &entry.seq.to_string(), &entry.from, &what(entry))
 }
 
 /// `[HH:MM:SS] #room <from> ...`: the chat view of an entry.
 pub fn entry_chat_line(entry: &Entry) -> String {
-    format!(
-        "[{}] #{} <{}> {}",
-        clock(entry.ts),
-        printable(&entry.room),
-        printable(&entry.from),
-        what(entry)
-    )
+    line(entry.ts, &printable(&entry.room), &entry.from, &what(entry))
 }
 
 /// An entry as `tail --json` prints it: a message's fields, then what kind of entry it is.

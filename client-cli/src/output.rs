@@ -69,24 +69,28 @@ pub fn json_escaped(value: &impl Serialize) -> String {
 /// so every printed line that starts with `[` starts a message, and characters that could
 /// break or reorder a terminal line are escaped (see [`printable`]).
 pub fn plain_line(msg: &Message) -> String {
-    format!(
-        "[{}] #{} <{}> {}",
-        clock(msg.ts),
-        msg.seq,
-        printable(&msg.from),
-        printable(&msg.text)
+    line(
+        msg.ts,
+        &msg.seq.to_string(),
+        &msg.from,
+        &printable(&msg.text),
     )
 }
 
 /// `[HH:MM:SS] #room <from> text`: the chat view, where the room matters more than the seq.
 pub fn chat_line(msg: &Message) -> String {
-    format!(
-        "[{}] #{} <{}> {}",
-        clock(msg.ts),
-        printable(&msg.room),
-        printable(&msg.from),
-        printable(&msg.text)
+    line(
+        msg.ts,
+        &printable(&msg.room),
+        &msg.from,
+        &printable(&msg.text),
     )
+}
+
+/// `[HH:MM:SS] #tag <from> rest`, the shape of every printed message or entry: `from` made
+/// printable here, `tag` and `rest` already printable.
+pub(crate) fn line(ts: u64, tag: &str, from: &str, rest: &str) -> String {
+    format!("[{}] #{tag} <{}> {rest}", clock(ts), printable(from))
 }
 
 /// `text` made safe for one terminal line per message: a newline continues on an indented
