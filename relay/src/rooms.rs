@@ -2,12 +2,15 @@
 //! explicitly (with a topic) or, so the quick start stays one step, the first time anyone
 //! joins or posts to its name ([`Rooms::ensure`], once per name per relay); and the
 //! directory ([`Rooms::directory`]): public rooms with their member counts across relays and
-//! their last activity, a page at a time.
+//! their last activity, a page at a time; and which rooms are archived (read-only), a set
+//! every relay refreshes from the store ([`Rooms::watch_archived`]).
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
+use std::time::Duration;
 
 use futures::future::join_all;
+use tokio_util::sync::CancellationToken;
 
 use chitchat_protocol::RoomSummary;
 
@@ -20,6 +23,14 @@ use crate::hub::Hub;
 /// name then costs one idempotent create again), so memory stays bounded however many
 /// rooms come and go.
 const KNOWN_MAX: usize = 100_000;
+
+/// How often a relay reads which rooms are archived: a room archived through another relay
+/// turns read-only here within this long (on the relay that archived it, at once).
+pub const ARCHIVED_REFRESH: Duration = Duration::from_secs(2);
+
+/// The most archived room names a relay holds (and reads per refresh). Why 100 000: a few MB
+/// at most, and far more rooms than operators archive by hand.
+const ARCHIVED_MAX: usize = 100_000;
 
 /// One directory entry.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -56,6 +67,8 @@ pub struct Rooms {
     /// so, which keeps them out of the directory.
     auth: Arc<Auth>,
     known: Mutex<HashSet<String>>,
+    /// The archived rooms, as last read from the store (or changed through this relay).
+    archived: RwLock<HashSet<String>>,
 }
 
 impl Rooms {
@@ -65,7 +78,66 @@ impl Rooms {
             hub,
             auth,
             known: Mutex::new(HashSet::new()),
+            archived: RwLock::new(HashSet::new()),
         })
+    }
+
+    /// Whether `room` is archived: nothing new may be stored in it.
+    pub fn is_archived(&self, room: &str) -> bool {
+        self.archived
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .contains(room)
+    }
+
+    /// The refusal of a write to an archived room, if `room` is one.
+    pub fn check_writable(&self, room: &str) -> Result<(), String> {
+        if self.is_archived(room) {
+            return Err(format!(
+                "room {room} is archived: it is read-only (its history can still be read)"
+            ));
+        }
+        Ok(())
+    }
+
+    /// Notes a change made through this relay at once, before the next refresh.
+    pub fn note_archived(&self, room: &str, archived: bool) {
+        let mut set = self
+            .archived
+            .write()
+            .unwrap_or_else(PoisonError::into_inner);
+        if archived {
+            set.insert(room.to_owned());
+        } else {
+            set.remove(room);
+        }
+    }
+
+    /// Reads the archived rooms from the store once.
+    pub async fn refresh_archived(&self) -> Result<(), BrokerError> {
+        let names = self.broker.archived_rooms(ARCHIVED_MAX).await?;
+        *self
+            .archived
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = names.into_iter().collect();
+        Ok(())
+    }
+
+    /// Refreshes the archived rooms every [`ARCHIVED_REFRESH`] until `shutdown` (or until
+    /// the rooms are dropped); a failed read keeps the last set.
+    pub async fn watch_archived(rooms: Weak<Rooms>, shutdown: CancellationToken) {
+        let mut tick = tokio::time::interval(ARCHIVED_REFRESH);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = shutdown.cancelled() => return,
+                _ = tick.tick() => {}
+            }
+            let Some(rooms) = rooms.upgrade() else { return };
+            if let Err(e) = rooms.refresh_archived().await {
+                tracing::debug!("reading the archived rooms failed (the last set stays): {e}");
+            }
+        }
     }
 
     fn knows(&self, room: &str) -> bool {

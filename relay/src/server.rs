@@ -24,6 +24,7 @@ use crate::claims::Claims;
 use crate::config::Config;
 use crate::hub::Hub;
 use crate::metrics::Metrics;
+use crate::rooms::Rooms;
 use crate::session::RelayState;
 use crate::tls::{CertRotation, CertSource, CertState, ServedCert};
 use crate::transport;
@@ -133,6 +134,13 @@ impl Relay {
                 .run(state.shutdown.clone())
                 .instrument(tracing::info_span!("nick_claims")),
         );
+        if let Err(e) = state.rooms.refresh_archived().await {
+            tracing::warn!("reading the archived rooms failed (read again every few s): {e}");
+        }
+        tokio::spawn(Rooms::watch_archived(
+            Arc::downgrade(&state.rooms),
+            state.shutdown.clone(),
+        ));
         let quic_port = endpoint.local_addr()?.port();
         let counter = state.clone();
         let web = Arc::new(WebState {

@@ -97,6 +97,9 @@ struct Create {
     name: String,
     #[serde(default)]
     topic: String,
+    /// Left out of the directory (who may join is the token's grants, in token mode).
+    #[serde(default)]
+    private: bool,
     /// The nick the record names as its creator.
     created_by: Option<String>,
 }
@@ -115,7 +118,7 @@ async fn create(
         .create(RoomRecord {
             name: create.name,
             topic: create.topic,
-            private: false,
+            private: create.private,
             archived: false,
             created_ms: now_ms(),
             created_by,
@@ -157,10 +160,15 @@ async fn show(
     Ok(Json(state.relay.rooms.entry(record).await?))
 }
 
+/// A PATCH body: the fields to change, at least one.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Change {
-    topic: String,
+    topic: Option<String>,
+    /// Archived rooms are read-only and left out of the directory.
+    archived: Option<bool>,
+    /// Private rooms are left out of the directory.
+    private: Option<bool>,
 }
 
 async fn change(
@@ -170,18 +178,29 @@ async fn change(
 ) -> Result<Json<RoomEntry>, ApiError> {
     let room = room_of(path)?;
     let Json(change) = body.map_err(json_error)?;
-    check_topic(&change.topic)?;
+    if let Some(topic) = &change.topic {
+        check_topic(topic)?;
+    }
+    if change.topic.is_none() && change.archived.is_none() && change.private.is_none() {
+        return Err(ApiError::bad_request(
+            "nothing to change: give topic, archived or private",
+        ));
+    }
     let record = state
         .relay
         .broker
         .update_room(
             &room,
             RoomChange {
-                topic: Some(change.topic),
-                archived: None,
+                topic: change.topic,
+                archived: change.archived,
+                private: change.private,
             },
         )
         .await?
         .ok_or_else(|| no_such_room(&room))?;
+    if let Some(archived) = change.archived {
+        state.relay.rooms.note_archived(&room, archived);
+    }
     Ok(Json(state.relay.rooms.entry(record).await?))
 }

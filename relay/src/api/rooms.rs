@@ -12,7 +12,9 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use chitchat_protocol::{Message, MessageState, validate_nick, validate_room, validate_text};
+use chitchat_protocol::{
+    ErrorCode, Message, MessageState, validate_nick, validate_room, validate_text,
+};
 use serde::{Deserialize, Serialize};
 
 use super::{ApiError, ApiState};
@@ -139,6 +141,11 @@ async fn publish(
     validate_nick(&publish.from).map_err(|e| ApiError::invalid(e.code, e.message))?;
     let max_text = state.relay.limits.max_text_bytes as usize;
     validate_text(&publish.text, max_text).map_err(|e| ApiError::invalid(e.code, e.message))?;
+    state
+        .relay
+        .rooms
+        .check_writable(&room)
+        .map_err(|m| ApiError::new(StatusCode::FORBIDDEN, ErrorCode::FORBIDDEN.name(), m))?;
     state.relay.rooms.ensure(&room, &publish.from).await?;
     let stored = state
         .relay

@@ -119,6 +119,7 @@ pub struct RoomRecord {
 pub struct RoomChange {
     pub topic: Option<String>,
     pub archived: Option<bool>,
+    pub private: Option<bool>,
 }
 
 /// One page of the room directory: public, unarchived rooms in name order.
@@ -381,6 +382,10 @@ pub trait Broker: Send + Sync + 'static {
         room: &str,
         change: RoomChange,
     ) -> Result<Option<RoomRecord>, BrokerError>;
+
+    /// The names of archived rooms, at most `limit` of them (in no particular order): the
+    /// relay refreshes its read-only set from it.
+    async fn archived_rooms(&self, limit: usize) -> Result<Vec<String>, BrokerError>;
 
     /// Up to `limit` public, unarchived rooms whose name or topic contains `search`
     /// (case-insensitive; empty: every room), in name order after `after`. A store may look

@@ -325,6 +325,10 @@ impl Session {
     fn may_write(&mut self, room: &str) -> Result<(), (ErrorCode, String)> {
         self.authorize(room, crate::auth::grants::Access::WRITE)
             .map_err(|m| (ErrorCode::FORBIDDEN, m))?;
+        self.state
+            .rooms
+            .check_writable(room)
+            .map_err(|m| (ErrorCode::FORBIDDEN, m))?;
         if !self.rates.sends.try_take() {
             let message = format!(
                 "sending too fast: at most {} messages per second",

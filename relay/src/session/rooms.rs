@@ -145,6 +145,9 @@ impl Session {
         if !self.rooms.contains_key(&room) {
             return self.not_joined(id, &room).await;
         }
+        if let Err(message) = self.state.rooms.check_writable(&room) {
+            return self.error(id, ErrorCode::FORBIDDEN, &message).await;
+        }
         if !self.room_rate(id).await? {
             return Ok(());
         }
@@ -155,7 +158,7 @@ impl Session {
         }
         let change = RoomChange {
             topic: Some(topic),
-            archived: None,
+            ..RoomChange::default()
         };
         let record = match state.broker.update_room(&room, change).await {
             Ok(Some(record)) => record,

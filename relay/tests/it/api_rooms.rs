@@ -196,7 +196,8 @@ async fn bad_room_requests_get_a_code_and_change_nothing() {
             json!({"name": "ok", "created_by": "not a nick!"}),
             "INVALID_NICK",
         ),
-        (json!({"name": "ok", "private": true}), "BAD_REQUEST"),
+        (json!({"name": "ok", "private": "yes"}), "BAD_REQUEST"),
+        (json!({"name": "ok", "archived": true}), "BAD_REQUEST"),
         (json!({"topic": "no name"}), "BAD_REQUEST"),
     ];
     for (body, code) in cases {

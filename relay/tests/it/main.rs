@@ -9,6 +9,7 @@ mod support;
 mod abuse;
 mod admission;
 mod api;
+mod api_archive;
 mod api_entries;
 mod api_rooms;
 mod auth;

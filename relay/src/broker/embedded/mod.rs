@@ -464,6 +464,13 @@ impl Broker for EmbeddedBroker {
         answered.await.unwrap_or_else(|_| Err(closed()))
     }
 
+    async fn archived_rooms(&self, limit: usize) -> Result<Vec<String>, BrokerError> {
+        self.read("reading the archived rooms".into(), move |conn| {
+            rooms::select_archived(conn, limit)
+        })
+        .await
+    }
+
     async fn list_rooms(
         &self,
         search: &str,

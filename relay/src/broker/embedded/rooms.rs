@@ -46,6 +46,14 @@ pub(super) fn select_room(conn: &Connection, room: &str) -> rusqlite::Result<Opt
         .optional()
 }
 
+/// Up to `limit` names of archived rooms (the `rooms_archived` index holds exactly them).
+pub(super) fn select_archived(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<String>> {
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    conn.prepare_cached("SELECT name FROM rooms WHERE archived = 1 LIMIT ?1")?
+        .query_map(params![limit], |row| row.get(0))?
+        .collect()
+}
+
 /// A directory page: see `Broker::list_rooms`. Looks at up to [`SCAN_LIMIT`] public,
 /// unarchived records after `after`, keeps those matching `search`.
 pub(super) fn select_page(
@@ -143,6 +151,10 @@ fn update(
     if let Some(archived) = change.archived {
         tx.prepare_cached("UPDATE rooms SET archived = ?2 WHERE name = ?1")?
             .execute(params![room, i64::from(archived)])?;
+    }
+    if let Some(private) = change.private {
+        tx.prepare_cached("UPDATE rooms SET private = ?2 WHERE name = ?1")?
+            .execute(params![room, i64::from(private)])?;
     }
     let record = select_room(&tx, room)?;
     tx.commit()?;

@@ -65,7 +65,8 @@ const CREATE_ROOMS: &str = "CREATE TABLE IF NOT EXISTS rooms (
          archived   INTEGER NOT NULL,
          created_ms INTEGER NOT NULL,
          created_by TEXT NOT NULL
-     ) STRICT, WITHOUT ROWID;";
+     ) STRICT, WITHOUT ROWID;
+     CREATE INDEX IF NOT EXISTS rooms_archived ON rooms (name) WHERE archived = 1;";
 
 pub(super) const SELECT_SEND: &str = "SELECT seq, ts FROM sends \
      WHERE room = ?1 AND sender = ?2 AND send_id = ?3 AND expires > ?4";

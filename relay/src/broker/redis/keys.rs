@@ -49,6 +49,10 @@ pub const REGISTRATIONS_KEY: &str = "chitchat:{_relays}:registrations";
 /// room's (room names start with a letter, a digit or `@`).
 pub const ROOMS_INDEX: &str = "chitchat:{_rooms}:index";
 
+/// The names of archived rooms (a set, on the index's slot): every relay reads it now and
+/// then to refuse writes to them.
+pub const ARCHIVED_ROOMS: &str = "chitchat:{_rooms}:archived";
+
 /// The hash holding `room`'s record.
 pub fn room_key(room: &str) -> String {
     format!("chitchat:{{{room}}}:room")

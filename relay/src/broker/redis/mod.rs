@@ -536,6 +536,10 @@ impl Broker for RedisBroker {
         rooms::update(&self.state.active, room, change).await
     }
 
+    async fn archived_rooms(&self, limit: usize) -> Result<Vec<String>, BrokerError> {
+        rooms::archived(&self.state.active, limit).await
+    }
+
     async fn list_rooms(
         &self,
         search: &str,

@@ -5,7 +5,7 @@
 
 use ::redis::Value;
 
-use super::keys::{ROOMS_INDEX, room_key};
+use super::keys::{ARCHIVED_ROOMS, ROOMS_INDEX, room_key};
 use super::link::ActiveConn;
 use super::stream::query;
 use crate::broker::api::{BrokerError, RoomChange, RoomPage, RoomRecord};
@@ -24,11 +24,13 @@ return {1}
 "#;
 
 /// Changes an existing record (ARGV[1] '1': set the topic to ARGV[2]; ARGV[3] non-empty:
-/// set `archived` to it); replies the record after, or an empty array if there is none.
+/// set `archived` to it; ARGV[4] non-empty: set `private` to it); replies the record after,
+/// or an empty array if there is none.
 const UPDATE_ROOM: &str = r#"
 if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
 if ARGV[1] == '1' then redis.call('HSET', KEYS[1], 'topic', ARGV[2]) end
 if ARGV[3] ~= '' then redis.call('HSET', KEYS[1], 'archived', ARGV[3]) end
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[1], 'private', ARGV[4]) end
 return redis.call('HGETALL', KEYS[1])
 "#;
 
@@ -98,8 +100,37 @@ pub(super) async fn update(
         .arg(room_key(room))
         .arg(flag(change.topic.is_some()))
         .arg(change.topic.unwrap_or_default())
-        .arg(change.archived.map(flag).unwrap_or(""));
-    record_reply(room, query(active, &cmd, &what).await?, &what)
+        .arg(change.archived.map(flag).unwrap_or(""))
+        .arg(change.private.map(flag).unwrap_or(""));
+    let record = record_reply(room, query(active, &cmd, &what).await?, &what)?;
+    // The archived set is on its own slot, so it is written after the record: a relay that
+    // stops in between leaves the set behind the record until the next change, which the
+    // operator repeats (both writes are idempotent).
+    if let (Some(record), Some(archived)) = (&record, change.archived) {
+        let mut set = ::redis::cmd(if archived { "SADD" } else { "SREM" });
+        set.arg(ARCHIVED_ROOMS).arg(&record.name);
+        query(active, &set, &format!("listing room {room} as archived")).await?;
+    }
+    Ok(record)
+}
+
+/// Up to `limit` names from [`ARCHIVED_ROOMS`].
+pub(super) async fn archived(
+    active: &ActiveConn,
+    limit: usize,
+) -> Result<Vec<String>, BrokerError> {
+    let what = "reading the archived rooms";
+    let mut cmd = ::redis::cmd("SRANDMEMBER");
+    cmd.arg(ARCHIVED_ROOMS).arg(limit);
+    match query(active, &cmd, what).await? {
+        Value::Array(items) => Ok(items
+            .into_iter()
+            .filter_map(|v| ::redis::from_redis_value::<String>(v).ok())
+            .collect()),
+        other => Err(BrokerError::Internal(format!(
+            "{what}: unexpected reply {other:?}"
+        ))),
+    }
 }
 
 pub(super) async fn list(

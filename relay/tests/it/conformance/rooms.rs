@@ -80,7 +80,7 @@ pub async fn room_records_are_created_once_and_listed(factory: &dyn StoreFactory
             "ops",
             RoomChange {
                 topic: Some("Deploys and incidents".into()),
-                archived: None,
+                ..RoomChange::default()
             },
         )
         .await
@@ -121,6 +121,33 @@ pub async fn room_records_are_created_once_and_listed(factory: &dyn StoreFactory
         list(&*broker, "plans", None, 10).await.rooms.is_empty(),
         "private is hidden"
     );
+    assert_eq!(archived_names(&*broker).await, ["zoo"]);
+
+    // Private and archived both ways: the directory and the archived set follow.
+    let change = |private, archived| RoomChange {
+        private,
+        archived,
+        ..RoomChange::default()
+    };
+    let music = broker
+        .update_room("music", change(Some(true), Some(true)))
+        .await
+        .unwrap()
+        .expect("music has a record");
+    assert!(music.private && music.archived && music.topic == "Bands and gigs");
+    broker
+        .update_room("zoo", change(None, Some(false)))
+        .await
+        .unwrap();
+    broker
+        .update_room("secret-plans", change(Some(false), None))
+        .await
+        .unwrap();
+    assert_eq!(
+        names(&list(&*broker, "", None, 10).await),
+        ["lobby", "ops", "race", "secret-plans", "zoo"]
+    );
+    assert_eq!(archived_names(&*broker).await, ["music"]);
 
     // Kept across a reopen.
     drop(broker);
@@ -130,4 +157,14 @@ pub async fn room_records_are_created_once_and_listed(factory: &dyn StoreFactory
         broker.room("ops").await.unwrap().map(|r| r.topic),
         Some("Deploys and incidents".into())
     );
+    assert_eq!(archived_names(&*broker).await, ["music"]);
+}
+
+async fn archived_names(broker: &dyn Broker) -> Vec<String> {
+    let mut names = broker
+        .archived_rooms(100)
+        .await
+        .unwrap_or_else(|e| panic!("reading the archived rooms failed: {e}"));
+    names.sort();
+    names
 }
