@@ -42,6 +42,11 @@ async fn listed(http: SocketAddr) -> Vec<String> {
         .collect()
 }
 
+async fn create(http: SocketAddr, body: Value) -> Answer {
+    let body = body.to_string();
+    call(http, Some(KEY), "POST", (ROOMS, ROOMS), Some(&body), &[]).await
+}
+
 /// Sends `text` into `room` and returns the answer.
 async fn send(client: &mut RawClient, id: u32, room: &str, text: &str) -> ServerFrame {
     client
@@ -61,15 +66,7 @@ fn refused_as_archived(answer: &ServerFrame) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_archived_room_is_read_only_and_unlisted_until_unarchived() {
     let relay = relay_with_api(&[]).await;
-    let made = call(
-        relay.http,
-        Some(KEY),
-        "POST",
-        (ROOMS, ROOMS),
-        Some(&json!({"name": "ops", "topic": "Deploys"}).to_string()),
-        &[],
-    )
-    .await;
+    let made = create(relay.http, json!({"name": "ops", "topic": "Deploys"})).await;
     assert_eq!(made.status, 201, "{}", made.body);
     let mut ada = RawClient::connect(&relay).await;
     ada.say_hello_as("ada", PROTOCOL_VERSION).await;
@@ -154,13 +151,9 @@ async fn an_archived_room_is_read_only_and_unlisted_until_unarchived() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_private_room_is_left_out_of_the_directory_until_made_public() {
     let relay = relay_with_api(&[]).await;
-    let made = call(
+    let made = create(
         relay.http,
-        Some(KEY),
-        "POST",
-        (ROOMS, ROOMS),
-        Some(&json!({"name": "plans", "topic": "Q3", "private": true}).to_string()),
-        &[],
+        json!({"name": "plans", "topic": "Q3", "private": true}),
     )
     .await;
     assert_eq!(
@@ -176,15 +169,7 @@ async fn a_private_room_is_left_out_of_the_directory_until_made_public() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_changes_are_refused_with_a_code_and_change_nothing() {
     let relay = relay_with_api(&[]).await;
-    let made = call(
-        relay.http,
-        Some(KEY),
-        "POST",
-        (ROOMS, ROOMS),
-        Some(&json!({"name": "kept", "topic": "Original"}).to_string()),
-        &[],
-    )
-    .await;
+    let made = create(relay.http, json!({"name": "kept", "topic": "Original"})).await;
     assert_eq!(made.status, 201);
     for body in [
         json!({}),
