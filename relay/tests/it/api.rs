@@ -145,6 +145,16 @@ pub(crate) async fn relay_with_api(extra: &[&str]) -> TestRelay {
     relay
 }
 
+/// A directory for a cluster's certificates holding an API key file with [`KEY`], and that
+/// file's path (for `--api-key-file`).
+pub(crate) fn api_certs_dir() -> (tempfile::TempDir, String) {
+    let certs = tempfile::tempdir().expect("a certs dir");
+    let keys = certs.path().join("api-keys");
+    std::fs::write(&keys, format!("{KEY}\n")).expect("writing the API key file");
+    let keys = keys.display().to_string();
+    (certs, keys)
+}
+
 pub(crate) async fn publish(http: SocketAddr, room: &str, from: &str, text: &str) -> Answer {
     let body = json!({ "from": from, "text": text }).to_string();
     let path = format!("/api/v1/rooms/{room}/messages");

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use chitchat_protocol::{ClientFrame, ErrorCode, PROTOCOL_VERSION, ServerFrame};
 use serde_json::{Value, json};
 
-use crate::api::{Answer, KEY, call, publish, relay_with_api};
+use crate::api::{Answer, KEY, api_certs_dir, call, publish, relay_with_api};
 use crate::support::cluster::ClusterRelay;
 use crate::support::{RawClient, join};
 use chitchat_tests::redis::{Persistence, RedisServer};
@@ -200,10 +200,7 @@ async fn bad_changes_are_refused_with_a_code_and_change_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_room_archived_through_one_relay_is_read_only_on_every_relay() {
     let redis = RedisServer::start_with(Persistence::None).await;
-    let certs = tempfile::tempdir().expect("a certs dir");
-    let keys = certs.path().join("api-keys");
-    std::fs::write(&keys, format!("{KEY}\n")).unwrap();
-    let keys = keys.display().to_string();
+    let (certs, keys) = api_certs_dir();
     let flags = ["--api-key-file", keys.as_str()];
     let a = ClusterRelay::start(&redis.url(), certs.path(), "a", &flags).await;
     let mut b = ClusterRelay::start(&redis.url(), certs.path(), "b", &flags).await;

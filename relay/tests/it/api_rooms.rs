@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::api::{Answer, KEY, call, publish, relay_with_api};
+use crate::api::{Answer, KEY, api_certs_dir, call, publish, relay_with_api};
 use crate::support::cluster::{ClusterRelay, eventually};
 use crate::support::{RawClient, join};
 use chitchat_tests::redis::{Persistence, RedisServer};
@@ -247,10 +247,7 @@ async fn bad_room_requests_get_a_code_and_change_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn in_a_cluster_every_relay_lists_the_same_rooms_and_members() {
     let redis = RedisServer::start_with(Persistence::None).await;
-    let certs = tempfile::tempdir().expect("a certs dir");
-    let keys = certs.path().join("api-keys");
-    std::fs::write(&keys, format!("{KEY}\n")).unwrap();
-    let keys = keys.display().to_string();
+    let (certs, keys) = api_certs_dir();
     let flags = ["--api-key-file", keys.as_str()];
     let a = ClusterRelay::start(&redis.url(), certs.path(), "a", &flags).await;
     let b = ClusterRelay::start(&redis.url(), certs.path(), "b", &flags).await;
