@@ -11,6 +11,7 @@ use chitchat_protocol::{ClientFrame, ErrorCode, PROTOCOL_VERSION, ServerFrame};
 use serde_json::{Value, json};
 
 use crate::api::{Answer, KEY, api_certs_dir, call, publish, relay_with_api};
+use crate::api_rooms::{directory, names};
 use crate::support::cluster::ClusterRelay;
 use crate::support::{RawClient, join};
 use chitchat_tests::redis::{Persistence, RedisServer};
@@ -33,13 +34,7 @@ async fn patch(http: SocketAddr, room: &str, body: &Value) -> Answer {
 }
 
 async fn listed(http: SocketAddr) -> Vec<String> {
-    let page = call(http, Some(KEY), "GET", (ROOMS, ROOMS), None, &[]).await;
-    page.body["rooms"]
-        .as_array()
-        .expect("rooms")
-        .iter()
-        .map(|r| r["name"].as_str().unwrap().to_owned())
-        .collect()
+    names(&directory(http, "").await)
 }
 
 async fn create(http: SocketAddr, body: Value) -> Answer {

@@ -16,12 +16,12 @@ use chitchat_tests::redis::{Persistence, RedisServer};
 const ROOMS: &str = "/api/v1/rooms";
 const ROOM: &str = "/api/v1/rooms/{room}";
 
-async fn directory(http: SocketAddr, query: &str) -> Answer {
+pub(crate) async fn directory(http: SocketAddr, query: &str) -> Answer {
     let path = format!("/api/v1/rooms{query}");
     call(http, Some(KEY), "GET", (ROOMS, &path), None, &[]).await
 }
 
-fn names(page: &Answer) -> Vec<String> {
+pub(crate) fn names(page: &Answer) -> Vec<String> {
     page.body["rooms"]
         .as_array()
         .expect("rooms")
