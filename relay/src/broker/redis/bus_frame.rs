@@ -61,6 +61,8 @@ pub enum BusBody {
         from: String,
         body: EntryBody,
     },
+    /// [`Signal::Renamed`] (variant 4); not stored.
+    Renamed { from: String, to: String },
 }
 
 /// Why bytes on a channel are not a frame this relay can use.
@@ -83,6 +85,7 @@ impl BusFrame {
         let body = match signal {
             Signal::Presence { node, nick, joined } => BusBody::Presence { node, nick, joined },
             Signal::Typing { nick } => BusBody::Typing { nick },
+            Signal::Renamed { from, to } => BusBody::Renamed { from, to },
         };
         BusFrame {
             version: BUS_VERSION,
@@ -160,6 +163,10 @@ impl BusFrame {
                 joined: *joined,
             }),
             BusBody::Typing { nick } => Some(Signal::Typing { nick: nick.clone() }),
+            BusBody::Renamed { from, to } => Some(Signal::Renamed {
+                from: from.clone(),
+                to: to.clone(),
+            }),
             BusBody::Message { .. } | BusBody::Entry { .. } => None,
         }
     }
