@@ -194,6 +194,37 @@ fn full_screen_chat_in_a_real_terminal() {
 }
 
 #[test]
+fn a_rename_in_one_terminal_is_a_rename_in_the_other() {
+    let relay = RelayProcess::start(&[]);
+    let ada = Tmux::chat(&relay, "tuiada", "#names");
+    ada.wait("20-ada-joined", |s| s.contains("#names>") && s.contains("connected"));
+    let bob = Tmux::chat(&relay, "tuibob", "#names");
+    bob.wait("21-bob-joined", |s| s.contains("#names>") && s.contains("connected"));
+    ada.wait("22-ada-sees-bob", |s| s.contains("tuibob joined #names"));
+
+    bob.typed("/nick tuigrace");
+    bob.keys(&["Enter"]);
+    // The renamed side: its own line, and the status line, which starts with the nick.
+    bob.wait("23-renamed", |s| {
+        s.contains("you are now tuigrace") && s.contains("│ tuigrace relay ")
+    });
+    let screen = ada.wait("24-rename-seen", |s| {
+        s.contains("tuibob is now known as tuigrace")
+    });
+    assert!(!screen.contains("tuibob left"), "a rename, not a leave:\n{screen}");
+    assert!(!screen.contains("tuigrace joined"), "nor a join:\n{screen}");
+    bob.typed("hello under the new nick");
+    bob.keys(&["Enter"]);
+    ada.wait("25-message-from-new-nick", |s| {
+        s.contains("tuigrace") && s.contains("hello under the new nick")
+    });
+    ada.keys(&["C-c"]);
+    bob.keys(&["C-c"]);
+    ada.wait("26-ada-exited", |s| s.contains("EXITED 0"));
+    bob.wait("27-bob-exited", |s| s.contains("EXITED 0"));
+}
+
+#[test]
 fn piped_chat_waits_out_the_rate_limit_and_fails_on_refused_lines() {
     let relay = RelayProcess::start(&["--msgs-per-sec", "5", "--msgs-burst", "2"]);
     let lines: Vec<String> = (0..15).map(|i| format!("line {i}")).collect();
