@@ -385,15 +385,16 @@ impl Hub {
             from: from.to_string(),
             to: to.to_string(),
         });
-        let older = [(from, false), (to, true)]
-            .into_iter()
-            .try_fold(Vec::new(), |mut out, (nick, joined)| {
+        let older = [(from, false), (to, true)].into_iter().try_fold(
+            Vec::new(),
+            |mut out, (nick, joined)| {
                 let frame = RoomFrame::Presence {
                     nick: nick.to_string(),
                     joined,
                 };
                 chitchat_protocol::encode_frame_into(&frame, &mut out).map(|()| out)
-            });
+            },
+        );
         if let (Ok(v3), Ok(older)) = (v3, older) {
             let item = Outbound::Renamed {
                 v3: Bytes::from(v3),

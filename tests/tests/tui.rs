@@ -197,9 +197,13 @@ fn full_screen_chat_in_a_real_terminal() {
 fn a_rename_in_one_terminal_is_a_rename_in_the_other() {
     let relay = RelayProcess::start(&[]);
     let ada = Tmux::chat(&relay, "tuiada", "#names");
-    ada.wait("20-ada-joined", |s| s.contains("#names>") && s.contains("connected"));
+    ada.wait("20-ada-joined", |s| {
+        s.contains("#names>") && s.contains("connected")
+    });
     let bob = Tmux::chat(&relay, "tuibob", "#names");
-    bob.wait("21-bob-joined", |s| s.contains("#names>") && s.contains("connected"));
+    bob.wait("21-bob-joined", |s| {
+        s.contains("#names>") && s.contains("connected")
+    });
     ada.wait("22-ada-sees-bob", |s| s.contains("tuibob joined #names"));
 
     bob.typed("/nick tuigrace");
@@ -211,7 +215,10 @@ fn a_rename_in_one_terminal_is_a_rename_in_the_other() {
     let screen = ada.wait("24-rename-seen", |s| {
         s.contains("tuibob is now known as tuigrace")
     });
-    assert!(!screen.contains("tuibob left"), "a rename, not a leave:\n{screen}");
+    assert!(
+        !screen.contains("tuibob left"),
+        "a rename, not a leave:\n{screen}"
+    );
     assert!(!screen.contains("tuigrace joined"), "nor a join:\n{screen}");
     bob.typed("hello under the new nick");
     bob.keys(&["Enter"]);

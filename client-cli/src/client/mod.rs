@@ -127,7 +127,11 @@ pub enum Event {
     /// Someone is typing in a room.
     Typing { room: String, nick: String },
     /// A member of a room is now known as `to` (version 3).
-    Renamed { room: String, from: String, to: String },
+    Renamed {
+        room: String,
+        from: String,
+        to: String,
+    },
     /// The relay is shutting down: reconnect after `reconnect_ms`, elsewhere if possible.
     GoAway { reconnect_ms: u32, message: String },
     /// Token mode: the session's token expires at `expires_ms` (ms since the Unix epoch);

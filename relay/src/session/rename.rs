@@ -26,7 +26,8 @@ impl Session {
             ));
         }
         if self.state.auth.mode != AuthMode::Open {
-            let message = "the sign-in token names this session's user: a signed-in nick cannot be renamed";
+            let message =
+                "the sign-in token names this session's user: a signed-in nick cannot be renamed";
             return self.error(id, ErrorCode::FORBIDDEN, message).await;
         }
         if let Err(e) = validate_nick(&nick) {

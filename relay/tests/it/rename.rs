@@ -14,9 +14,7 @@ use chitchat_protocol::{ClientFrame, EntryBody, ErrorCode, Hello, RoomFrame, Ser
 use crate::auth::{jwt_relay, token};
 use crate::nick_claims::{ADA_SECRET, EVE_SECRET, welcomed};
 use crate::support::cluster::ClusterRelay;
-use crate::support::{
-    RawClient, RoomReader, TestRelay, WAIT, expect_error, join, send_text, who,
-};
+use crate::support::{RawClient, RoomReader, TestRelay, WAIT, expect_error, join, send_text, who};
 use chitchat_tests::redis::{Persistence, RedisServer};
 
 /// Sends Rename and returns the answer, whatever it is.
@@ -104,18 +102,31 @@ async fn a_rename_is_one_rename_for_v3_and_a_leave_and_join_for_older_sessions()
     };
     assert_eq!(after_joins(&mut bob_room, "").await, rename);
     let next = bob_room.next().await.expect("open");
-    assert!(says(&next, "grace", "hello as grace"), "then the message: {next:?}");
+    assert!(
+        says(&next, "grace", "hello as grace"),
+        "then the message: {next:?}"
+    );
     for room in [&mut carl_room, &mut dan_room] {
         assert_eq!(after_joins(room, "grace").await, presence("ada", false));
         assert_eq!(room.next().await, Some(presence("grace", true)));
         let next = room.next().await.expect("open");
-        assert!(says(&next, "grace", "hello as grace"), "then the message: {next:?}");
+        assert!(
+            says(&next, "grace", "hello as grace"),
+            "then the message: {next:?}"
+        );
     }
     let members = who(&mut bob, 2, "lobby").await;
     assert_eq!(members, ["bob", "carl", "dan", "grace"]);
 
     // The new nick is the session's claim now: another secret cannot take it.
-    crate::nick_claims::refused(relay.addr, &relay.ca(), "grace", Some(EVE_SECRET), ErrorCode::NICK_TAKEN).await;
+    crate::nick_claims::refused(
+        relay.addr,
+        &relay.ca(),
+        "grace",
+        Some(EVE_SECRET),
+        ErrorCode::NICK_TAKEN,
+    )
+    .await;
     // Renaming to the nick one has is answered and changes nothing.
     renamed(&mut ada, 4, "grace").await;
     assert_eq!(who(&mut ada, 5, "lobby").await, members);
@@ -142,14 +153,28 @@ async fn refused_renames_change_nothing() {
     );
     assert!(looks.contains("lobby"), "{looks}");
     expect_error(rename(&mut ada, 5, "").await, 5, ErrorCode::INVALID_NICK);
-    expect_error(rename(&mut ada, 6, "a\u{202e}b").await, 6, ErrorCode::INVALID_NICK);
+    expect_error(
+        rename(&mut ada, 6, "a\u{202e}b").await,
+        6,
+        ErrorCode::INVALID_NICK,
+    );
 
     assert_eq!(who(&mut ada, 7, "lobby").await, ["ace", "ada"]);
     send_text(&mut ada, 8, "lobby", "still ada").await;
     let next = after_joins(&mut ada_room, "").await;
-    assert!(says(&next, "ada", "still ada"), "no rename was told: {next:?}");
+    assert!(
+        says(&next, "ada", "still ada"),
+        "no rename was told: {next:?}"
+    );
     // eve's claim is still hers alone.
-    crate::nick_claims::refused(relay.addr, &relay.ca(), "eve", Some(ADA_SECRET), ErrorCode::NICK_TAKEN).await;
+    crate::nick_claims::refused(
+        relay.addr,
+        &relay.ca(),
+        "eve",
+        Some(ADA_SECRET),
+        ErrorCode::NICK_TAKEN,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -193,7 +218,11 @@ async fn rename_is_refused_in_token_mode_and_below_version_3() {
         .await;
     assert!(matches!(signed.recv().await, ServerFrame::Welcome(_)));
     let (_, _room) = join(&mut signed, 1, "lobby", None).await;
-    let why = expect_error(rename(&mut signed, 2, "grace").await, 2, ErrorCode::FORBIDDEN);
+    let why = expect_error(
+        rename(&mut signed, 2, "grace").await,
+        2,
+        ErrorCode::FORBIDDEN,
+    );
     assert!(why.contains("token"), "{why}");
     assert_eq!(who(&mut signed, 3, "lobby").await, ["ada"]);
 
@@ -225,7 +254,10 @@ async fn a_rename_reaches_the_other_relay_as_one_rename() {
     let deadline = std::time::Instant::now() + WAIT;
     for (id, c) in [&mut ada, &mut bob].into_iter().enumerate() {
         while who(c, 100 + id as u32, "lobby").await != ["ada", "bob", "carl"] {
-            assert!(std::time::Instant::now() < deadline, "members listed in time");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "members listed in time"
+            );
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
@@ -239,7 +271,10 @@ async fn a_rename_reaches_the_other_relay_as_one_rename() {
     };
     loop {
         match bob_room.next().await.expect("open") {
-            RoomFrame::Presence { joined: true, ref nick } if nick != "grace" => {}
+            RoomFrame::Presence {
+                joined: true,
+                ref nick,
+            } if nick != "grace" => {}
             frame => {
                 assert_eq!(frame, rename);
                 break;
@@ -247,8 +282,14 @@ async fn a_rename_reaches_the_other_relay_as_one_rename() {
         }
     }
     let next = bob_room.next().await.expect("open");
-    assert!(says(&next, "grace", "hello from a"), "then the message: {next:?}");
-    assert_eq!(after_joins(&mut carl_room, "grace").await, presence("ada", false));
+    assert!(
+        says(&next, "grace", "hello from a"),
+        "then the message: {next:?}"
+    );
+    assert_eq!(
+        after_joins(&mut carl_room, "grace").await,
+        presence("ada", false)
+    );
     assert_eq!(carl_room.next().await, Some(presence("grace", true)));
     assert_eq!(who(&mut bob, 4, "lobby").await, ["bob", "carl", "grace"]);
     assert_eq!(who(&mut ada, 4, "lobby").await, ["bob", "carl", "grace"]);
