@@ -293,4 +293,22 @@ async fn a_rename_reaches_the_other_relay_as_one_rename() {
     assert_eq!(carl_room.next().await, Some(presence("grace", true)));
     assert_eq!(who(&mut bob, 4, "lobby").await, ["bob", "carl", "grace"]);
     assert_eq!(who(&mut ada, 4, "lobby").await, ["bob", "carl", "grace"]);
+
+    // Redis's member list follows: a relay that joins the room now reads it from there.
+    let c = ClusterRelay::start(&redis.url(), certs.path(), "c", &[]).await;
+    let mut dan = c.client_as("dan", 3).await;
+    let (joined, _dan_room) = join(&mut dan, 1, "lobby", None).await;
+    assert!(
+        !joined.members.contains(&"ada".to_string()),
+        "{:?}",
+        joined.members
+    );
+    let deadline = std::time::Instant::now() + WAIT;
+    while who(&mut dan, 2, "lobby").await != ["bob", "carl", "dan", "grace"] {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "relay c lists the new nick in time"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
 }
