@@ -291,7 +291,10 @@ fn a_rename_replaces_the_member_and_says_so() {
     app.typing("lobby", "bob", 20);
     app.renamed("lobby", "bob", "grace", 30);
     assert_eq!(app.rooms[0].members, vec!["ada", "grace"]);
-    assert!(app.rooms[0].typing_at(30).is_empty(), "bob's typing line ends");
+    assert!(
+        app.rooms[0].typing_at(30).is_empty(),
+        "bob's typing line ends"
+    );
     // One's own rename (the app's nick is already the new one) says "you are now".
     app.nick = "ada2".into();
     app.renamed("lobby", "ada", "ada2", 40);

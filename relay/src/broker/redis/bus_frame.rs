@@ -328,4 +328,19 @@ mod tests {
             assert_eq!(assembled, frame.encode());
         }
     }
+
+    #[test]
+    fn a_rename_crosses_the_bus_as_variant_4() {
+        let signal = Signal::Renamed {
+            from: "ada".into(),
+            to: "Zoë".into(),
+        };
+        let bytes = BusFrame::of_signal("relay-1", "lobby", signal.clone()).encode();
+        let mut head = encode(&(BUS_VERSION, "relay-1", "lobby", 4u32));
+        head.extend(encode(&("ada", "Zoë")));
+        assert_eq!(bytes, head);
+        let frame = BusFrame::decode(&bytes).expect("a frame");
+        assert_eq!(frame.signal(), Some(signal));
+        assert_eq!(frame.entry(), None);
+    }
 }
