@@ -2,7 +2,7 @@
 //! version 1 and 2 members a leave and a join; Who lists the new nick; the refusals
 //! (another secret's nick, a look-alike of a member, a bad nick, a token-mode session, a
 //! flood of renames, the frame below version 3) change nothing and leave other clients
-//! alone; across two relays on a real `redis-server` the rename reaches the other relay's
+//! alone; the guest claim moves to the new nick (renewed) and the old one expires; across two relays on a real `redis-server` the rename reaches the other relay's
 //! members as one rename and its member lists follow.
 //!
 //! That no stray leave or join comes with a rename is checked without sleeping: after the
@@ -311,4 +311,38 @@ async fn a_rename_reaches_the_other_relay_as_one_rename() {
         );
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rename_moves_the_claim_and_lets_the_old_one_expire() {
+    let ttl = std::time::Duration::from_secs(1);
+    let relay = TestRelay::start(&["--nick-claim-ttl", "1s"]).await;
+    let (addr, ca) = (relay.addr, relay.ca());
+    let mut ada = guest(&relay, "ada", Some(ADA_SECRET)).await;
+    renamed(&mut ada, 1, "grace").await;
+
+    // The old nick is no longer renewed by the session: within about a time-to-live another
+    // secret may take it.
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let (_eve, answer) = crate::nick_claims::hello(addr, &ca, "ada", Some(EVE_SECRET)).await;
+        match answer {
+            Ok(_) => break,
+            Err(ErrorCode::NICK_TAKEN) => {}
+            Err(other) => panic!("refused with {other}"),
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the old claim did not expire"
+        );
+        tokio::time::sleep(ttl / 4).await;
+    }
+    // The new nick is renewed while the session uses it: refused well past the time-to-live.
+    let until = std::time::Instant::now() + 3 * ttl;
+    while std::time::Instant::now() < until {
+        crate::nick_claims::refused(addr, &ca, "grace", Some(EVE_SECRET), ErrorCode::NICK_TAKEN)
+            .await;
+        tokio::time::sleep(ttl / 4).await;
+    }
+    renamed(&mut ada, 2, "grace").await;
 }
