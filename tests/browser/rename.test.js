@@ -1,7 +1,8 @@
 // A rename on the page (protocol version 3) in headless Chromium and Firefox against a real
 // relay: the nick dialog's new nick goes as Rename on the live session, the other page shows
-// "OLD is now known as NEW" once (no leave and no join) and its member list follows, and a
-// reload comes back under the new nick with the secret that holds it.
+// "OLD is now known as NEW" once (no leave and no join) and its member list follows, a
+// reload comes back under the new nick with the secret that holds it, and a nick another
+// secret holds is refused in the dialog with the old nick kept.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
@@ -70,6 +71,21 @@ describeBrowsers('renames on the page', () => {
     await waitConnected(ada);
     assert.equal(await ada.locator('#nick-label').textContent(), 'grace');
     await ada.locator('#member-list .member-name', { hasText: /^grace$/ }).waitFor({ timeout: SHOW_MS });
+
+    // bob asks for the nick grace's secret holds: refused, he stays bob, the dialog says why.
+    await bob.click('#nick-button');
+    await bob.waitForFunction(() => document.getElementById('nick-dialog').open, null, { timeout: SHOW_MS });
+    await bob.locator('#nick-input').fill('grace');
+    await bob.locator('#nick-input').press('Enter');
+    await bob.waitForFunction(
+      () => document.getElementById('nick-dialog').open && !document.getElementById('nick-error').hidden,
+      null,
+      { timeout: SHOW_MS },
+    );
+    assert.match(await bob.locator('#nick-error').textContent(), /Someone else keeps that nick/);
+    assert.equal(await bob.locator('#nick-label').textContent(), 'bob');
+    assert.equal(await bob.locator('#nick-input').inputValue(), 'bob');
+    await waitConnected(bob);
 
     assertNoPageErrors(ada);
     assertNoPageErrors(bob);
