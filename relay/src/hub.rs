@@ -6,7 +6,8 @@
 //! Presence: the hub reports a nick's first and last session here to
 //! [`crate::broker::Broker::presence`], keeps the room's nicks as the broker reports them
 //! ([`Deliver::members`], then [`Signal::Presence`]), and tells local members only when
-//! that set changes.
+//! that set changes. A rename ([`Hub::rename`], [`Signal::Renamed`]) changes the set in one
+//! step and is told as one `RoomFrame::Renamed` (a leave and a join below version 3).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
