@@ -195,7 +195,9 @@ fn full_screen_chat_in_a_real_terminal() {
 
 #[test]
 fn a_rename_in_one_terminal_is_a_rename_in_the_other() {
-    let relay = RelayProcess::start(&[]);
+    // The new nick's secret must come from the rename, not from an earlier run.
+    let _ = std::fs::remove_file(target_dir().join("test-config/chitchat/guest/tuigrace.secret"));
+    let mut relay = RelayProcess::start(&[]);
     let ada = Tmux::chat(&relay, "tuiada", "#names");
     ada.wait("20-ada-joined", |s| {
         s.contains("#names>") && s.contains("connected")
@@ -225,10 +227,25 @@ fn a_rename_in_one_terminal_is_a_rename_in_the_other() {
     ada.wait("25-message-from-new-nick", |s| {
         s.contains("tuigrace") && s.contains("hello under the new nick")
     });
+
+    // After a relay restart bob comes back as tuigrace, with the secret that holds it now.
+    relay.kill9();
+    bob.wait("26-reconnecting", |s| s.contains("reconnecting"));
+    relay.restart();
+    let screen = bob.wait("27-back-as-new-nick", |s| {
+        s.contains("│ tuigrace relay") && s.contains("connected") && !s.contains("reconnecting")
+    });
+    assert!(!screen.contains("taken"), "{screen}");
+    bob.typed("back after the restart");
+    bob.keys(&["Enter"]);
+    ada.wait("28-message-after-restart", |s| {
+        s.contains("back after the restart")
+    });
+
     ada.keys(&["C-c"]);
     bob.keys(&["C-c"]);
-    ada.wait("26-ada-exited", |s| s.contains("EXITED 0"));
-    bob.wait("27-bob-exited", |s| s.contains("EXITED 0"));
+    ada.wait("29-ada-exited", |s| s.contains("EXITED 0"));
+    bob.wait("30-bob-exited", |s| s.contains("EXITED 0"));
 }
 
 #[test]
