@@ -93,6 +93,28 @@ pub(crate) fn line(ts: u64, tag: &str, from: &str, rest: &str) -> String {
     format!("[{}] #{tag} <{}> {rest}", clock(ts), printable(from))
 }
 
+/// A member's rename seen at `ts`: `[HH:MM:SS] * OLD is now known as NEW in #room`.
+pub fn rename_line(room: &str, from: &str, to: &str, ts: u64) -> String {
+    format!(
+        "[{}] * {} is now known as {} in #{}",
+        clock(ts),
+        printable(from),
+        printable(to),
+        printable(room)
+    )
+}
+
+/// A rename as `{"room","kind":"rename","from","to","ts"}`, `ts` when it was seen.
+pub fn rename_json_line(room: &str, from: &str, to: &str, ts: u64) -> String {
+    json_escaped(&serde_json::json!({
+        "room": room,
+        "kind": "rename",
+        "from": from,
+        "to": to,
+        "ts": rfc3339_ms(ts),
+    }))
+}
+
 /// `text` made safe for one terminal line per message: a newline continues on an indented
 /// line; control characters (but tab), line and paragraph separators (U+2028, U+2029) and
 /// bidi controls are shown as `\u{...}` escapes, so no text can start a line that looks like

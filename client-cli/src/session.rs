@@ -77,6 +77,12 @@ pub enum SessionEvent {
     },
     /// Someone is typing in a joined room.
     Typing { room: String, nick: String },
+    /// A member of a joined room is now known as `to`.
+    Renamed {
+        room: String,
+        from: String,
+        to: String,
+    },
     /// The connection to `relay` ended; the session reconnects.
     Disconnected {
         relay: RelayAddr,
@@ -268,7 +274,9 @@ impl SessionHandle {
         .await
     }
 
-    /// Reconnects under a new nick, resuming every room.
+    /// Changes the nick: a rename on the live session when the relay speaks version 3
+    /// (others see a rename), else a reconnection under the new nick, resuming every room
+    /// (others see a leave and a join). Later reconnections use the new nick.
     pub async fn set_nick(&self, nick: &str) -> Result<Welcome, ClientError> {
         let nick = nick.to_owned();
         self.call(|reply| Request::Nick { nick, reply }).await

@@ -91,14 +91,14 @@ macro_rules! frame_types {
     )*};
 }
 frame_types!(
-    crate::ClientFrame = 16,
-    crate::ServerFrame = 14,
+    crate::ClientFrame = 18,
+    crate::ServerFrame = 16,
     crate::ClientDatagram = 1,
     crate::ServerDatagram = 1,
 );
 
 impl Frame for crate::RoomFrame {
-    const TYPES: u64 = 4;
+    const TYPES: u64 = 5;
 
     /// A room frame type, or an entry kind, that this version does not know: the length
     /// prefix says where the next frame starts, so a reader skips it and keeps its session.
@@ -342,7 +342,7 @@ fn unknown_room_frame(body: &[u8]) -> bool {
     let Some(tag) = read_varint(body) else {
         return false;
     };
-    if tag > ENTRY_FRAME {
+    if tag >= <crate::RoomFrame as Frame>::TYPES {
         return true;
     }
     if tag != ENTRY_FRAME {

@@ -113,6 +113,15 @@ pub enum ClientFrame {
         emoji: String,
         on: bool,
     },
+    /// Version 3: read markers (answered by [`ServerFrame::ReadMarker`]).
+    MarkRead { id: u32, room: String, seq: u64 },
+    /// Version 3: change the session's nick without reconnecting. Answered by
+    /// [`ServerFrame::Renamed`]; every joined room's members then get
+    /// [`RoomFrame::Renamed`] (version 1 and 2 sessions: a leave and a join). Refused with
+    /// `INVALID_NICK`, `NICK_TAKEN` (another guest secret holds it), `NICK_LOOKALIKE` (a
+    /// member of a joined room has a nick that looks the same), `RATE_LIMITED`, or
+    /// `FORBIDDEN` in token mode (the token names the user).
+    Rename { id: u32, nick: String },
 }
 
 /// Opens a session.
@@ -189,6 +198,10 @@ pub enum ServerFrame {
     RoomInfo { id: u32, room: RoomSummary },
     /// Version 2: answers [`ClientFrame::History`] (instead of [`ServerFrame::History`]).
     Entries(EntryPage),
+    /// Version 3: a room's read marker (see [`ClientFrame::MarkRead`]).
+    ReadMarker { id: u32, room: String, seq: u64 },
+    /// Version 3: answers [`ClientFrame::Rename`]: the session's nick is now `nick`.
+    Renamed { id: u32, nick: String },
 }
 
 /// A room as the directory shows it.
@@ -312,6 +325,9 @@ pub enum RoomFrame {
     /// Version 2: one log entry, in seq order, each once (a version-2 session receives every
     /// entry this way, never as [`RoomFrame::Message`]).
     Entry(Entry),
+    /// Version 3: the member `from` is now known as `to` (a rename, not a leave and a join;
+    /// sessions below version 3 get those instead).
+    Renamed { from: String, to: String },
 }
 
 /// One entry of a room's numbered log (version 2).

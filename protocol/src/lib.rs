@@ -29,8 +29,8 @@ pub use validate::{
 
 /// The newest protocol version: a client announces the newest it speaks in [`Hello`], and
 /// the session speaks the lower of that and the relay's. Version 2 adds log entries (edit,
-/// delete, replies, reactions).
-pub const PROTOCOL_VERSION: u16 = 2;
+/// delete, replies, reactions); version 3 adds read markers and renames.
+pub const PROTOCOL_VERSION: u16 = 3;
 
 /// The oldest protocol version a relay still serves: version-1 sessions get exactly the
 /// frames version 1 defines.

@@ -82,6 +82,7 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
         (any::<u32>(), text()).prop_map(|(id, room)| ClientFrame::Who { id, room }),
         any::<u32>().prop_map(|id| ClientFrame::Ping { id }),
         (any::<u32>(), text()).prop_map(|(id, token)| ClientFrame::Refresh { id, token }),
+        (any::<u32>(), text()).prop_map(|(id, nick)| ClientFrame::Rename { id, nick }),
     ]
 }
 
@@ -181,6 +182,7 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
         (any::<u32>(), any::<u64>())
             .prop_map(|(id, expires_ms)| ServerFrame::Refreshed { id, expires_ms }),
         any::<u64>().prop_map(|expires_ms| ServerFrame::TokenExpiring { expires_ms }),
+        (any::<u32>(), text()).prop_map(|(id, nick)| ServerFrame::Renamed { id, nick }),
     ]
 }
 
@@ -189,6 +191,7 @@ fn room_frame() -> impl Strategy<Value = RoomFrame> {
         (text(), any::<u64>()).prop_map(|(room, epoch)| RoomFrame::Open { room, epoch }),
         message().prop_map(RoomFrame::Message),
         (text(), any::<bool>()).prop_map(|(nick, joined)| RoomFrame::Presence { nick, joined }),
+        (text(), text()).prop_map(|(from, to)| RoomFrame::Renamed { from, to }),
     ]
 }
 

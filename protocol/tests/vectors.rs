@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 
 #[path = "vectors/entries.rs"]
 mod entries;
+#[path = "vectors/rename.rs"]
+mod rename;
 
 fn msg(seq: u64, from: &str, text: &str) -> Message {
     Message {
@@ -489,6 +491,15 @@ fn valid_vectors() -> Vec<(String, &'static str, Value, Vec<u8>)> {
         push(&mut out, name, s, frame);
     }
     for (name, frame) in entries::room() {
+        push(&mut out, name, r, frame);
+    }
+    for (name, frame) in rename::client() {
+        push(&mut out, name, c, frame);
+    }
+    for (name, frame) in rename::server() {
+        push(&mut out, name, s, frame);
+    }
+    for (name, frame) in rename::room() {
         push(&mut out, name, r, frame);
     }
     out

@@ -114,6 +114,16 @@ pub struct Admitted {
     /// Cancelled if a renewal finds the claim held by another secret: the session then ends
     /// with [`ClaimError::Lost`]. Never cancelled for a session that holds no claim.
     pub lost: CancellationToken,
+    /// What a rename needs to move the claim ([`Claims::rename`]).
+    pub held: HeldClaim,
+}
+
+/// A session's place among the live claims: the hash of its guest secret (`None`: it came
+/// without one) and the number of the claim it holds (`None`: none).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct HeldClaim {
+    secret_hash: Option<[u8; 32]>,
+    id: Option<u64>,
 }
 
 /// This relay's side of guest nick claims: the check on Hello and the renewal of the
@@ -158,35 +168,74 @@ impl Claims {
             key: nick_skeleton(nick),
             secret_hash,
         };
+        match self.check(&claim).await? {
+            ClaimOutcome::Held => {
+                let (id, lost) = self.hold(conn, claim);
+                Ok(Admitted {
+                    holds: true,
+                    lost,
+                    held: HeldClaim {
+                        secret_hash,
+                        id: Some(id),
+                    },
+                })
+            }
+            ClaimOutcome::Free => Ok(Admitted {
+                holds: false,
+                lost: CancellationToken::new(),
+                held: HeldClaim::default(),
+            }),
+            ClaimOutcome::Taken => Err(ClaimError::Taken(nick.to_owned())),
+        }
+    }
+
+    /// Moves a live session's claim to `nick` (a rename): the new nick is claimed with the
+    /// session's secret first (`Taken` if another secret holds it, or one that looks the
+    /// same), and only then does the session's entry name it, so the old nick is no longer
+    /// renewed for this session. The old claim stays in the store until its time-to-live
+    /// runs out (other sessions with the same secret may still use the old nick; nobody
+    /// else can take it meanwhile). A session without a secret may take a nick nobody has
+    /// claimed, as at Hello.
+    pub async fn rename(&self, held: HeldClaim, nick: &str) -> Result<(), ClaimError> {
+        let claim = NickClaim {
+            key: nick_skeleton(nick),
+            secret_hash: held.secret_hash,
+        };
+        match self.check(&claim).await? {
+            ClaimOutcome::Taken => Err(ClaimError::Taken(nick.to_owned())),
+            ClaimOutcome::Held | ClaimOutcome::Free => {
+                if let Some(id) = held.id
+                    && let Some(live) = self.live().get_mut(&id)
+                {
+                    live.claim = claim;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    /// One claim's outcome in the store, within [`CLAIM_TIMEOUT`].
+    async fn check(&self, claim: &NickClaim) -> Result<ClaimOutcome, ClaimError> {
         let answer = tokio::time::timeout(
             CLAIM_TIMEOUT,
             self.broker
-                .claim_nicks(std::slice::from_ref(&claim), self.ttl),
+                .claim_nicks(std::slice::from_ref(claim), self.ttl),
         )
         .await;
-        let outcome = match answer {
-            Ok(Ok(outcomes)) => outcomes.first().copied(),
-            Ok(Err(e)) => return Err(ClaimError::Unavailable(e.to_string())),
-            Err(_) => return Err(ClaimError::Unavailable("the store did not answer".into())),
-        };
-        match outcome {
-            Some(ClaimOutcome::Held) => Ok(Admitted {
-                holds: true,
-                lost: self.hold(conn, claim),
-            }),
-            Some(ClaimOutcome::Free) => Ok(Admitted {
-                holds: false,
-                lost: CancellationToken::new(),
-            }),
-            Some(ClaimOutcome::Taken) => Err(ClaimError::Taken(nick.to_owned())),
-            None => Err(ClaimError::Unavailable("the store gave no answer".into())),
+        match answer {
+            Ok(Ok(outcomes)) => outcomes
+                .first()
+                .copied()
+                .ok_or_else(|| ClaimError::Unavailable("the store gave no answer".into())),
+            Ok(Err(e)) => Err(ClaimError::Unavailable(e.to_string())),
+            Err(_) => Err(ClaimError::Unavailable("the store did not answer".into())),
         }
     }
 
     /// Renews `claim` while `conn` is open: a small task forgets it when the connection
     /// closes, so a closed session holds nothing here. The token is cancelled if the claim
-    /// is lost to another secret.
-    fn hold(self: &Arc<Self>, conn: &Conn, claim: NickClaim) -> CancellationToken {
+    /// is lost to another secret; the number names the claim for [`Claims::rename`].
+    fn hold(self: &Arc<Self>, conn: &Conn, claim: NickClaim) -> (u64, CancellationToken) {
         let id = self.next.fetch_add(1, Ordering::Relaxed);
         let lost = CancellationToken::new();
         self.live().insert(
@@ -202,7 +251,7 @@ impl Claims {
             conn.closed().await;
             claims.live().remove(&id);
         });
-        lost
+        (id, lost)
     }
 
     /// How often [`Claims::run`] renews: a quarter of the time-to-live, so a claim survives

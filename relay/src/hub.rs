@@ -6,7 +6,8 @@
 //! Presence: the hub reports a nick's first and last session here to
 //! [`crate::broker::Broker::presence`], keeps the room's nicks as the broker reports them
 //! ([`Deliver::members`], then [`Signal::Presence`]), and tells local members only when
-//! that set changes.
+//! that set changes. A rename ([`Hub::rename`], [`Signal::Renamed`]) changes the set in one
+//! step and is told as one `RoomFrame::Renamed` (a leave and a join below version 3).
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -39,6 +40,9 @@ pub enum Outbound {
     },
     /// Any other encoded room frame (presence).
     Frame(Bytes),
+    /// A rename, encoded for each protocol version: [`RoomFrame::Renamed`] for version 3,
+    /// and for older versions a leave of the old nick and a join of the new one.
+    Renamed { v3: Bytes, older: Bytes },
 }
 
 /// Raised by the hub, once, when one of a session's room queues overflows: the session
@@ -228,6 +232,68 @@ impl Hub {
         }
     }
 
+    /// A nick in `room` other than `own` that looks like `nick` (see [`LookAlikes`]).
+    pub fn look_alike(&self, room: &str, nick: &str, own: &str) -> Option<String> {
+        let entry = read(&self.rooms).get(room).cloned()?;
+        let mut listed = sorted_nicks(&lock(&entry.members));
+        listed.retain(|n| n != own);
+        self.look_alikes.find(&listed, nick)
+    }
+
+    /// Renames a session's membership of `room` to `to`. When it was its old nick's last
+    /// session here and the new nick's first, the room's local members are told at once
+    /// and the broker carries the rename to the other relays; otherwise the nicks' presence
+    /// changes as for a leave and a join.
+    pub async fn rename(&self, room: &str, session_id: u64, to: &str) {
+        let Some(entry) = read(&self.rooms).get(room).cloned() else {
+            return;
+        };
+        let _guard = entry.membership.lock().await;
+        let (from, from_gone, to_new, announce) = {
+            let mut m = lock(&entry.members);
+            let Some(member) = m.list.iter_mut().find(|x| x.session_id == session_id) else {
+                return;
+            };
+            let from = std::mem::replace(&mut member.nick, to.to_string());
+            let from_gone = match m.nicks.get_mut(&from) {
+                Some(n) if *n > 1 => {
+                    *n -= 1;
+                    false
+                }
+                _ => {
+                    m.nicks.remove(&from);
+                    true
+                }
+            };
+            let count = m.nicks.entry(to.to_string()).or_insert(0);
+            *count += 1;
+            let to_new = *count == 1;
+            // Applied here first: the broker's own Renamed and presence changes then find
+            // nothing to announce again.
+            let announce = from_gone && to_new && m.present.remove(&from);
+            if announce {
+                m.present.insert(to.to_string());
+            }
+            (from, from_gone, to_new, announce)
+        };
+        if announce {
+            self.announce_rename(room, &from, to);
+        }
+        let Ok(broker) = self.broker() else {
+            return;
+        };
+        if from_gone && to_new {
+            broker.rename(room, &self.node_id, &from, to);
+        } else {
+            if from_gone {
+                broker.presence(room, &self.node_id, &from, false);
+            }
+            if to_new {
+                broker.presence(room, &self.node_id, to, true);
+            }
+        }
+    }
+
     /// Nicks in a room on every relay (as far as the broker has told), sorted.
     pub fn members(&self, room: &str) -> Vec<String> {
         let Some(entry) = read(&self.rooms).get(room).cloned() else {
@@ -312,6 +378,54 @@ impl Hub {
     }
 }
 
+impl Hub {
+    /// Tells the room's local members that `from` is now `to`: a rename for version 3, a
+    /// leave and a join for older sessions.
+    fn announce_rename(&self, room: &str, from: &str, to: &str) {
+        let v3 = chitchat_protocol::encode_frame(&RoomFrame::Renamed {
+            from: from.to_string(),
+            to: to.to_string(),
+        });
+        let older = [(from, false), (to, true)].into_iter().try_fold(
+            Vec::new(),
+            |mut out, (nick, joined)| {
+                let frame = RoomFrame::Presence {
+                    nick: nick.to_string(),
+                    joined,
+                };
+                chitchat_protocol::encode_frame_into(&frame, &mut out).map(|()| out)
+            },
+        );
+        if let (Ok(v3), Ok(older)) = (v3, older) {
+            let item = Outbound::Renamed {
+                v3: Bytes::from(v3),
+                older: Bytes::from(older),
+            };
+            self.fan_out(room, item);
+        }
+    }
+
+    /// A rename from the broker: applied when `from` is present and `to` is not (a relay
+    /// that already applied it, or one that knew other sessions of either nick, waits for
+    /// the presence changes that follow instead).
+    fn renamed(&self, room: &str, from: &str, to: &str) {
+        let Some(entry) = read(&self.rooms).get(room).cloned() else {
+            return;
+        };
+        let changed = {
+            let mut m = lock(&entry.members);
+            let changed = !m.present.contains(to) && m.present.remove(from);
+            if changed {
+                m.present.insert(to.to_string());
+            }
+            changed
+        };
+        if changed {
+            self.announce_rename(room, from, to);
+        }
+    }
+}
+
 impl Deliver for Hub {
     fn message(&self, msg: &Message) {
         self.entry(&Entry {
@@ -373,6 +487,7 @@ impl Deliver for Hub {
                     self.announce(room, nick, *joined);
                 }
             }
+            Signal::Renamed { from, to } => self.renamed(room, from, to),
             Signal::Typing { nick } => {
                 let dg = ServerDatagram::Typing {
                     room: room.to_string(),

@@ -64,12 +64,31 @@ fn two_chats_talk_through_pipes() {
     bob.write_line("only bob is here");
     bob.wait_for("] #side <bob> only bob is here");
 
-    // /nick reconnects under the new name and keeps the rooms.
+    // /nick renames the live session: others see a rename (tail --json a rename event),
+    // not a leave and a join, and the rooms stay.
+    let mut tail = relay.cli().tail("lobby");
     ada.write_line("/nick ada2");
     ada.wait_for("* you are now ada2");
     ada.write_line("/who");
-    ada.wait_for("* in #lobby: ada2, bob");
-    bob.wait_for("* ada2 joined #lobby");
+    ada.wait_for("* in #lobby: ada2, bob, reader");
+    bob.wait_for("* ada is now known as ada2 in #lobby");
+    let event = tail.wait_for("\"kind\":\"rename\"");
+    let event: serde_json::Value = serde_json::from_str(&event).expect("a JSON line");
+    assert_eq!(
+        (&event["room"], &event["from"], &event["to"]),
+        (&"lobby".into(), &"ada".into(), &"ada2".into()),
+        "{event}"
+    );
+    assert!(event["ts"].is_string(), "{event}");
+    tail.interrupt();
+    tail.wait_success();
+    ada.write_line("after the rename");
+    bob.wait_for("] #lobby <ada2> after the rename");
+    let transcript = bob.transcript();
+    assert!(
+        !transcript.contains("* ada left") && !transcript.contains("* ada2 joined"),
+        "a rename, not a leave and a join:\n{transcript}"
+    );
 
     bob.write_line("/leave side");
     bob.wait_for("* left #side");

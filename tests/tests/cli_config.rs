@@ -105,6 +105,32 @@ fn a_saved_context_works_from_an_empty_directory() {
 }
 
 #[test]
+fn a_rename_in_chat_leaves_the_saved_context_alone() {
+    let relay = RelayProcess::start(&[]);
+    let user = User::new();
+    user.add("local", &relay, "ada", &["--use"]);
+    let saved = std::fs::read_to_string(user.config_file()).expect("the configuration file");
+
+    let mut chat = user.cli().args(["chat", "lobby"]).spawn();
+    chat.wait_for("* joined #lobby");
+    chat.write_line("/nick ada2");
+    chat.wait_for("* you are now ada2");
+    chat.write_line("/quit");
+    chat.wait_success();
+
+    let now = std::fs::read_to_string(user.config_file()).expect("the configuration file");
+    assert_eq!(now, saved, "the context is not changed by /nick");
+    user.cli()
+        .args(["send", "lobby", "as the context says"])
+        .output()
+        .assert_success();
+    let out = user.cli().args(["history", "lobby", "--json"]).output();
+    out.assert_success();
+    let messages = json_lines(&out.lines());
+    assert_eq!(messages[0]["from"], "ada", "the context's nick: {out}");
+}
+
+#[test]
 fn a_flag_beats_the_context_and_another_context_can_be_picked() {
     let first = RelayProcess::start(&[]);
     let second = RelayProcess::start(&[]);

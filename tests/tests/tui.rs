@@ -194,6 +194,61 @@ fn full_screen_chat_in_a_real_terminal() {
 }
 
 #[test]
+fn a_rename_in_one_terminal_is_a_rename_in_the_other() {
+    // The new nick's secret must come from the rename, not from an earlier run.
+    let _ = std::fs::remove_file(target_dir().join("test-config/chitchat/guest/tuigrace.secret"));
+    let mut relay = RelayProcess::start(&[]);
+    let ada = Tmux::chat(&relay, "tuiada", "#names");
+    ada.wait("20-ada-joined", |s| {
+        s.contains("#names>") && s.contains("connected")
+    });
+    let bob = Tmux::chat(&relay, "tuibob", "#names");
+    bob.wait("21-bob-joined", |s| {
+        s.contains("#names>") && s.contains("connected")
+    });
+    ada.wait("22-ada-sees-bob", |s| s.contains("tuibob joined #names"));
+
+    bob.typed("/nick tuigrace");
+    bob.keys(&["Enter"]);
+    // The renamed side: its own line, and the status line, which starts with the nick.
+    bob.wait("23-renamed", |s| {
+        s.contains("you are now tuigrace") && s.contains("│ tuigrace relay ")
+    });
+    let screen = ada.wait("24-rename-seen", |s| {
+        s.contains("tuibob is now known as tuigrace")
+    });
+    assert!(
+        !screen.contains("tuibob left"),
+        "a rename, not a leave:\n{screen}"
+    );
+    assert!(!screen.contains("tuigrace joined"), "nor a join:\n{screen}");
+    bob.typed("hello under the new nick");
+    bob.keys(&["Enter"]);
+    ada.wait("25-message-from-new-nick", |s| {
+        s.contains("tuigrace") && s.contains("hello under the new nick")
+    });
+
+    // After a relay restart bob comes back as tuigrace, with the secret that holds it now.
+    relay.kill9();
+    bob.wait("26-reconnecting", |s| s.contains("reconnecting"));
+    relay.restart();
+    let screen = bob.wait("27-back-as-new-nick", |s| {
+        s.contains("│ tuigrace relay") && s.contains("connected") && !s.contains("reconnecting")
+    });
+    assert!(!screen.contains("taken"), "{screen}");
+    bob.typed("back after the restart");
+    bob.keys(&["Enter"]);
+    ada.wait("28-message-after-restart", |s| {
+        s.contains("back after the restart")
+    });
+
+    ada.keys(&["C-c"]);
+    bob.keys(&["C-c"]);
+    ada.wait("29-ada-exited", |s| s.contains("EXITED 0"));
+    bob.wait("30-bob-exited", |s| s.contains("EXITED 0"));
+}
+
+#[test]
 fn piped_chat_waits_out_the_rate_limit_and_fails_on_refused_lines() {
     let relay = RelayProcess::start(&["--msgs-per-sec", "5", "--msgs-burst", "2"]);
     let lines: Vec<String> = (0..15).map(|i| format!("line {i}")).collect();

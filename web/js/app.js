@@ -11,6 +11,7 @@ import { Connection } from './connection.js';
 import { explainError, formatNumber, mentions } from './format.js';
 import { MessageActions } from './actions.js';
 import { Room, STORE_REFUSALS, isText, sendRetryDelay } from './rooms.js';
+import { applyRename, canRename, renameFromDialog } from './rename.js';
 import { Store } from './store.js';
 import { TransportMemory, applyTransportSetting } from './transport.js';
 import { ComposerView } from './views/composer.js';
@@ -149,6 +150,7 @@ class App {
     conn.addEventListener('open', (e) => this.#onRoomOpen(e.detail));
     conn.addEventListener('entry', (e) => this.#onEntry(e.detail.entry));
     conn.addEventListener('presence', (e) => this.#onPresence(e.detail));
+    conn.addEventListener('renamed', (e) => applyRename(this, e.detail));
     conn.addEventListener('typing', (e) => this.#onTyping(e.detail));
     conn.addEventListener('fatal', (e) => this.#onFatal(e.detail));
     conn.addEventListener('rtt', (e) => this.status.rtt(e.detail.ms));
@@ -205,12 +207,14 @@ class App {
 
   /** The nick dialog's answer: saved, and the connection opened (or told) with it. */
   setNick(nick, { first }) {
-    const changed = nick !== this.nick;
+    const from = this.nick;
+    const changed = nick !== from;
     this.nick = nick;
     this.store.nick = nick;
     this.status.renderNick();
     if (first && this.rooms.size === 0) this.openRoom(FIRST_ROOM);
-    if (changed || !this.conn || this.conn.state === 'stopped') this.#connect();
+    if (changed && canRename(this.conn)) renameFromDialog(this, from, nick);
+    else if (changed || !this.conn || this.conn.state === 'stopped') this.#connect();
     this.composer.focus();
   }
 

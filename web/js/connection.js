@@ -12,6 +12,7 @@
 //   entry    {entry}                      a room log entry: a message, edit, delete or reaction
 //                                         (a version-1 session's Message is a text entry)
 //   presence {room, nick, joined}
+//   renamed  {room, from, to}             version 3: a member is now known as `to`
 //   typing   {room, nick}
 //   rtt      {ms}                         a liveness ping's round trip
 //   fatal    {code, message}              the relay ended the session for this reason
@@ -86,6 +87,7 @@ const ANSWERS = {
   Refreshed: ['Refresh'],
   Rooms: ['ListRooms'],
   RoomInfo: ['CreateRoom', 'SetTopic'],
+  Renamed: ['Rename'],
 };
 
 export class Connection extends EventTarget {
@@ -534,6 +536,8 @@ class Session {
             this.owner._emit('entry', { entry: frame.Entry ?? frame.Message });
           } else if (frame.Presence) {
             this.owner._emit('presence', { room, ...frame.Presence });
+          } else if (frame.Renamed) {
+            this.owner._emit('renamed', { room, ...frame.Renamed });
           }
         }
         const { value, done } = await reader.read();

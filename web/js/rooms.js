@@ -350,6 +350,14 @@ export class Room {
     return had !== joined;
   }
 
+  /** A member's rename (version 3): true if it changes the members. */
+  rename(from, to) {
+    const had = this.members.delete(from);
+    const known = this.members.has(to);
+    this.members.add(to);
+    return had || !known;
+  }
+
   /** The members in display order: `self` first, then by name. */
   memberNames(self) {
     return [...this.members].sort((a, b) => (a === self ? -1 : b === self ? 1 : a.localeCompare(b)));

@@ -214,9 +214,9 @@ describe('stream framing', () => {
   test('a bad frame in the middle of a stream fails after the good ones', () => {
     const good = encodeFrame(ClientFrame, { Ping: { id: 1 } });
     const reader = new FrameReader(ClientFrame);
-    reader.push(Uint8Array.from([...good, 0, 0, 0, 1, 16, ...good]));
+    reader.push(Uint8Array.from([...good, 0, 0, 0, 1, 18, ...good]));
     assert.deepEqual(reader.nextFrame(), { Ping: { id: 1 } });
-    assertCodecError(() => reader.nextFrame(), 'UNKNOWN_FRAME', 'type 16');
+    assertCodecError(() => reader.nextFrame(), 'UNKNOWN_FRAME', 'type 18');
   });
 
   test('large frames survive buffer growth and compaction', () => {
@@ -326,7 +326,7 @@ describe('decoding like the Rust crate', () => {
     // [what, type, body hex, expected value or error name]
     ['a non-minimal varint is accepted', ClientFrame, '06fb0500', { Ping: { id: 5 } }],
     ['a frame type in u32 form below the count is accepted', ClientFrame, 'fc0600000001', { Ping: { id: 1 } }],
-    ['a frame type in u16 form at the count is unknown', ClientFrame, 'fb1000', 'UNKNOWN_FRAME'],
+    ['a frame type in u16 form at the count is unknown', ClientFrame, 'fb1200', 'UNKNOWN_FRAME'],
     ['a frame type in u64 form above the count is unknown', ClientFrame, 'fdffffffffffffffff', 'UNKNOWN_FRAME'],
     ['a frame type in u64 form below the count is malformed', ClientFrame, 'fd0600000000000000' + '01', 'BAD_FRAME'],
     ['a frame type byte 254 is malformed', ClientFrame, 'fe01', 'BAD_FRAME'],

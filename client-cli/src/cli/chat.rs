@@ -39,7 +39,8 @@ const HELP: &str = "\
 * commands:
 *   /join ROOM     join ROOM (or switch to it) and talk there; #ROOM works too
 *   /leave [ROOM]  leave ROOM (default: the current room)
-*   /nick NAME     change your nick (reconnects: others see a leave and a join)
+*   /nick NAME     change your nick (others see 'OLD is now known as NEW'; with a relay
+*                  older than protocol version 3 it reconnects: a leave and a join)
 *   /who [ROOM]    who is in ROOM (default: the current room)
 *   /rooms [TEXT]  the rooms you are in, and the directory's (those matching TEXT)
 *   /me ACTION     an action line, shown as '* nick ACTION'
@@ -188,6 +189,10 @@ impl Chat {
             Line::Nick(nick) => {
                 let session = self.session.clone();
                 match self.during(session.set_nick(&nick)).await? {
+                    Ok(welcome) if welcome.version >= 3 => {
+                        self.nick = welcome.nick.clone();
+                        self.say(&format!("* you are now {}", welcome.nick))?;
+                    }
                     Ok(welcome) => {
                         self.nick = welcome.nick.clone();
                         self.say(&format!(
@@ -331,6 +336,13 @@ impl Chat {
                 self.say(&format!("* {nick} {verb} #{room}"))
             }
             SessionEvent::Typing { .. } => Ok(()),
+            SessionEvent::Renamed { room, from, to } => {
+                // Our own rename is shown as it happens.
+                if to == self.nick {
+                    return Ok(());
+                }
+                self.say(&format!("* {from} is now known as {to} in #{room}"))
+            }
             SessionEvent::Disconnected { relay, reason } => {
                 self.say(&format!("* {relay}: {reason}; reconnecting"))
             }

@@ -96,7 +96,8 @@ pub enum Command {
         #[arg(long)]
         off: bool,
     },
-    /// Print a room's messages as they arrive; reconnects and resumes if the relay goes away.
+    /// Print a room's messages (and members' renames) as they arrive; reconnects and resumes
+    /// if the relay goes away.
     Tail {
         /// The room (a leading '#' is dropped).
         #[arg(value_parser = room_arg)]

@@ -8,7 +8,7 @@ use chitchat_protocol::{ResumeOutcome, ResumePoint};
 use super::{check_room, interrupted, name_room, print_line};
 use crate::entry_output::{entry_json_line, entry_line};
 use crate::options::Context;
-use crate::output::{clock, json_line, plain_line};
+use crate::output::{clock, json_line, plain_line, rename_json_line, rename_line};
 use crate::session::SessionEvent;
 
 /// Tails `room` until `count` messages were printed (forever without `count`).
@@ -77,6 +77,18 @@ pub async fn run(
                 }
                 printed += 1;
                 if count == Some(printed) {
+                    break Ok(());
+                }
+            }
+            // Shown, not counted: `--count` counts entries.
+            SessionEvent::Renamed { room, from, to } => {
+                let now = crate::token::now_ms();
+                let line = if json {
+                    rename_json_line(&room, &from, &to, now)
+                } else {
+                    rename_line(&room, &from, &to, now)
+                };
+                if !print_line(&line)? {
                     break Ok(());
                 }
             }

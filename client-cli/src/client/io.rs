@@ -148,6 +148,8 @@ pub(super) fn frame_name(frame: &ServerFrame) -> &'static str {
         ServerFrame::Rooms { .. } => "Rooms",
         ServerFrame::RoomInfo { .. } => "RoomInfo",
         ServerFrame::Entries(_) => "Entries",
+        ServerFrame::ReadMarker { .. } => "ReadMarker",
+        ServerFrame::Renamed { .. } => "Renamed",
     }
 }
 
@@ -161,7 +163,9 @@ fn answer_id(frame: &ServerFrame) -> Option<u32> {
         | ServerFrame::Pong { id, .. }
         | ServerFrame::Refreshed { id, .. }
         | ServerFrame::Rooms { id, .. }
-        | ServerFrame::RoomInfo { id, .. } => Some(*id),
+        | ServerFrame::RoomInfo { id, .. }
+        | ServerFrame::ReadMarker { id, .. }
+        | ServerFrame::Renamed { id, .. } => Some(*id),
         ServerFrame::History(page) => Some(page.id),
         ServerFrame::Entries(page) => Some(page.id),
         ServerFrame::Error(e) => Some(e.id),
@@ -298,6 +302,11 @@ async fn read_room(
                     room: name.clone(),
                     nick,
                     joined,
+                },
+                (RoomFrame::Renamed { from, to }, Some(name)) => Event::Renamed {
+                    room: name.clone(),
+                    from,
+                    to,
                 },
                 (frame, _) => {
                     let what = match frame {

@@ -14,6 +14,7 @@ pub mod entries;
 mod io;
 pub mod link;
 pub mod race;
+mod rename;
 mod retry;
 pub mod rooms;
 mod tls;
@@ -125,6 +126,12 @@ pub enum Event {
     },
     /// Someone is typing in a room.
     Typing { room: String, nick: String },
+    /// A member of a room is now known as `to` (version 3).
+    Renamed {
+        room: String,
+        from: String,
+        to: String,
+    },
     /// The relay is shutting down: reconnect after `reconnect_ms`, elsewhere if possible.
     GoAway { reconnect_ms: u32, message: String },
     /// Token mode: the session's token expires at `expires_ms` (ms since the Unix epoch);

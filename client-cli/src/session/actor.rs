@@ -267,6 +267,12 @@ impl Actor {
                     self.outq.push_back(SessionEvent::Typing { room, nick });
                 }
             }
+            Some(Event::Renamed { room, from, to }) => {
+                if self.tracker.contains(&room) {
+                    self.outq
+                        .push_back(SessionEvent::Renamed { room, from, to });
+                }
+            }
             Some(Event::RoomOpened { .. }) => {}
             Some(Event::RoomRemoved { room }) => {
                 self.unjoined.remove(&room);
@@ -549,6 +555,23 @@ impl Actor {
     ) {
         if let Err(e) = validate_nick(&nick) {
             let _ = reply.send(Err(e.into()));
+            return;
+        }
+        if let Some((client, _)) = &self.conn
+            && client.welcome().version >= 3
+        {
+            let client = client.clone();
+            let answer = client.rename(&nick).await.map(|now| {
+                let from = std::mem::replace(&mut self.nick, now.clone());
+                if let Err(e) = self.connector.adopt_secret(&from, &now) {
+                    tracing::warn!("renamed, but the guest secret was not saved: {e}");
+                }
+                let mut welcome = client.welcome().clone();
+                welcome.nick = now;
+                self.welcome.send_replace(welcome.clone());
+                welcome
+            });
+            let _ = reply.send(answer);
             return;
         }
         let old = std::mem::replace(&mut self.nick, nick);

@@ -37,7 +37,8 @@ const TICK: std::time::Duration = std::time::Duration::from_millis(500);
 const HELP: &[&str] = &[
     "commands: /join #ROOM, /leave [#ROOM], /who [#ROOM], /rooms [TEXT] (the directory), \
      /me ACTION, /nick NAME, /quit, /help; //text sends a line starting with '/'",
-    "/nick reconnects under the new name: others see you leave and join again",
+    "/nick renames you on the live session: others see 'OLD is now known as NEW' (a relay \
+     older than protocol version 3: it reconnects, and others see a leave and a join)",
     "keys: Alt-1..9 or Ctrl-N/Ctrl-P switch rooms; PgUp/PgDn or the wheel scroll; Up/Down \
      recall sent lines; Tab completes nicks, #rooms and /commands; Ctrl-A/E/W/U edit; \
      Ctrl-C quits",
@@ -232,9 +233,7 @@ impl Chat {
                 }
             }
             Line::Nick(nick) => {
-                self.app.note = Some(format!(
-                    "reconnecting as {nick}: others see a leave and a join"
-                ));
+                self.app.note = Some(format!("changing your nick to {nick}"));
                 let session = self.session.clone();
                 self.spawn(async move { Done::Nick(session.set_nick(&nick).await) });
             }
@@ -370,10 +369,14 @@ impl Chat {
             Done::Nick(result) => match result {
                 Ok(welcome) => {
                     self.app.nick = welcome.nick.clone();
-                    self.app.note = Some(format!(
-                        "you are now {}; others saw a leave and a join",
-                        welcome.nick
-                    ));
+                    self.app.note = Some(if welcome.version >= 3 {
+                        format!("you are now {}", welcome.nick)
+                    } else {
+                        format!(
+                            "you are now {}; others saw a leave and a join",
+                            welcome.nick
+                        )
+                    });
                 }
                 Err(e) => self.app.note = Some(format!("nick not changed: {e}")),
             },
@@ -393,6 +396,7 @@ impl Chat {
                 self.app.presence(&room, &nick, joined, now)
             }
             SessionEvent::Typing { room, nick } => self.app.typing(&room, &nick, now),
+            SessionEvent::Renamed { room, from, to } => self.app.renamed(&room, &from, &to, now),
             SessionEvent::Disconnected { relay, reason } => {
                 self.app.link = Link::Reconnecting {
                     at_ms: None,

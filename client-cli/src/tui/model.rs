@@ -346,6 +346,23 @@ impl App {
         }
     }
 
+    /// `from` is now known as `to` in `room` (this user's own rename shows as "you are
+    /// now ...").
+    pub fn renamed(&mut self, room: &str, from: &str, to: &str, now: u64) {
+        let me = from == self.nick || to == self.nick;
+        let Some(r) = self.room_mut(room) else { return };
+        r.members.retain(|m| m != from && m != to);
+        r.members.push(to.to_owned());
+        r.members.sort();
+        r.typing.retain(|(n, _)| n != from);
+        let text = if me {
+            format!("you are now {to}")
+        } else {
+            format!("{from} is now known as {to}")
+        };
+        r.push(Entry::Event { text, ts: now });
+    }
+
     /// `nick` is typing in `room`.
     pub fn typing(&mut self, room: &str, nick: &str, now: u64) {
         if nick == self.nick {

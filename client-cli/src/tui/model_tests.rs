@@ -282,3 +282,30 @@ fn edits_and_deletes_change_the_message_shown_and_others_nothing() {
         .collect();
     assert_eq!(texts, ["hello (edited)", "(deleted)"]);
 }
+
+#[test]
+fn a_rename_replaces_the_member_and_says_so() {
+    let mut app = app();
+    app.presence("lobby", "ada", true, 10);
+    app.presence("lobby", "bob", true, 10);
+    app.typing("lobby", "bob", 20);
+    app.renamed("lobby", "bob", "grace", 30);
+    assert_eq!(app.rooms[0].members, vec!["ada", "grace"]);
+    assert!(
+        app.rooms[0].typing_at(30).is_empty(),
+        "bob's typing line ends"
+    );
+    // One's own rename (the app's nick is already the new one) says "you are now".
+    app.nick = "ada2".into();
+    app.renamed("lobby", "ada", "ada2", 40);
+    assert_eq!(app.rooms[0].members, vec!["ada2", "grace"]);
+    let events: Vec<String> = app.rooms[0]
+        .entries
+        .iter()
+        .filter_map(|e| match e {
+            Entry::Event { text, .. } if text.contains("now") => Some(text.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(events, ["bob is now known as grace", "you are now ada2"]);
+}

@@ -174,6 +174,10 @@ pub enum Signal {
     },
     /// A nick is typing.
     Typing { nick: String },
+    /// A member's nick changed from `from` to `to` (a rename). Sent before the presence
+    /// changes that record it, so a relay that applies it first sees no separate leave and
+    /// join.
+    Renamed { from: String, to: String },
 }
 
 /// Why a broker call failed. Nothing was stored when `publish` fails.
@@ -354,6 +358,22 @@ pub trait Broker: Send + Sync + 'static {
                 joined,
             },
         );
+    }
+
+    /// Records that `from`'s last session in `room` on `node` is now known as `to`, whose
+    /// first session here it is: [`Signal::Renamed`] to every relay subscribed to the room,
+    /// then the presence changes ([`Broker::presence`]) that keep the room's member lists
+    /// (both leave and join are announced by no relay that applied the rename first).
+    fn rename(&self, room: &str, node: &str, from: &str, to: &str) {
+        self.signal(
+            room,
+            Signal::Renamed {
+                from: from.to_owned(),
+                to: to.to_owned(),
+            },
+        );
+        self.presence(room, node, from, false);
+        self.presence(room, node, to, true);
     }
 
     /// Checks each claim against the guest nick claims the store keeps, and takes or renews

@@ -60,6 +60,12 @@ const TYPING_BURST: f64 = 8.0;
 const ROOM_REQUESTS_PER_SEC: f64 = 2.0;
 const ROOM_REQUESTS_BURST: f64 = 10.0;
 
+/// Renames one session may make: a person renames now and then, and a few in a row (a typo
+/// fixed) must go through; each costs a claim in the store and a frame to every member of
+/// every joined room, so a flood is cut to one every ten seconds.
+const RENAMES_PER_SEC: f64 = 0.1;
+const RENAMES_BURST: f64 = 3.0;
+
 /// Limits that protect the relay and its users from any one client.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LimitsConfig {
@@ -156,6 +162,8 @@ pub(super) struct RateLimits {
     pub typing: TokenBucket,
     /// ListRooms, CreateRoom and SetTopic.
     pub rooms: TokenBucket,
+    /// Rename (each one asks the store and tells every joined room).
+    pub renames: TokenBucket,
 }
 
 impl RateLimits {
@@ -176,6 +184,7 @@ impl RateLimits {
             ),
             typing: TokenBucket::new(TYPING_PER_SEC, TYPING_BURST),
             rooms: TokenBucket::new(ROOM_REQUESTS_PER_SEC, ROOM_REQUESTS_BURST),
+            renames: TokenBucket::new(RENAMES_PER_SEC, RENAMES_BURST),
         }
     }
 }

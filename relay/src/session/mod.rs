@@ -10,6 +10,7 @@ mod entries;
 mod identity;
 mod limits;
 mod quota;
+mod rename;
 mod requests;
 mod room_writer;
 mod rooms;
@@ -31,7 +32,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::{Auth, AuthMode, Identity};
 use crate::broker::SharedBroker;
-use crate::claims::{ClaimError, Claims};
+use crate::claims::{ClaimError, Claims, HeldClaim};
 use crate::hub::{Hub, SlowFlag};
 use crate::metrics::Metrics;
 use crate::rooms::Rooms;
@@ -241,6 +242,7 @@ async fn handshake(
         clock: TokenClock::default(),
         counted: None,
         claim_lost: CancellationToken::new(),
+        held: HeldClaim::default(),
         version: hello.version,
     };
     let refused = if !(MIN_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&hello.version) {
@@ -263,6 +265,7 @@ async fn handshake(
         match claim.await {
             Ok(admitted) => {
                 session.claim_lost = admitted.lost;
+                session.held = admitted.held;
                 None
             }
             Err(e) => Some(fatal(e.code(), e.to_string())),
@@ -314,6 +317,8 @@ struct Session {
     counted: Option<ModeCount>,
     /// Cancelled when another secret holds the nick's guest claim now (`claims.rs`).
     claim_lost: CancellationToken,
+    /// The guest claim this session holds, moved by a rename.
+    held: HeldClaim,
     /// The protocol version the session speaks: the Hello's, once checked to be one this
     /// relay speaks (see `Welcome.version`).
     version: u16,

@@ -87,6 +87,11 @@ impl Session {
             | ClientFrame::Edit { .. }
             | ClientFrame::Delete { .. }
             | ClientFrame::React { .. } => self.change(frame, pending).await,
+            ClientFrame::Rename { id, nick } => self.rename(id, nick).await,
+            ClientFrame::MarkRead { .. } => Err(fatal(
+                ErrorCode::UNKNOWN_FRAME,
+                "this relay does not serve read markers",
+            )),
         }
     }
 
@@ -440,6 +445,8 @@ fn counted_request(frame: &ClientFrame) -> Option<u32> {
         | ClientFrame::Edit { .. }
         | ClientFrame::Delete { .. }
         | ClientFrame::React { .. }
+        | ClientFrame::Rename { .. }
+        | ClientFrame::MarkRead { .. }
         | ClientFrame::Ping { .. } => None,
     }
 }

@@ -88,6 +88,9 @@ impl RoomWriter {
                         }
                     }
                     Outbound::Frame(frame) => chunks.push(frame),
+                    Outbound::Renamed { v3, older } => {
+                        chunks.push(if self.version >= 3 { v3 } else { older });
+                    }
                 }
                 next = if chunks.len() < WRITE_BATCH {
                     queue.try_recv().ok()

@@ -23,7 +23,7 @@ pub(crate) const EVE_SECRET: &str = "ZXZlLWhhcy1oZXItb3duLXNlY3JldC1ub3QtYWRh";
 
 /// Says Hello with `secret` on a fresh connection to `addr`; the Welcome, or the Error the
 /// relay refused it with (after checking the close carries the same code).
-async fn hello(
+pub(crate) async fn hello(
     addr: SocketAddr,
     ca: &Path,
     nick: &str,

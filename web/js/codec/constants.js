@@ -1,7 +1,7 @@
 // The protocol's numbers that every part of the codec and the page share.
 
 /** The newest protocol version: a client announces it in Hello; Welcome says what the session speaks. */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 /** The oldest protocol version a relay serves (Rust MIN_PROTOCOL_VERSION). */
 export const MIN_PROTOCOL_VERSION = 1;
 /** The most edits one message may have (Rust MAX_EDITS). */

@@ -114,6 +114,8 @@ export const ClientFrame = enumeration('ClientFrame', [
   ['Edit', struct([['id', u32], ['room', string], ['seq', u64], ['text', string]])],
   ['Delete', struct([['id', u32], ['room', string], ['seq', u64]])],
   ['React', struct([['id', u32], ['room', string], ['seq', u64], ['emoji', string], ['on', bool]])],
+  ['MarkRead', struct([['id', u32], ['room', string], ['seq', u64]])],
+  ['Rename', struct([['id', u32], ['nick', string]])],
 ]);
 
 /** Frames the relay sends on a session's control stream. */
@@ -132,6 +134,8 @@ export const ServerFrame = enumeration('ServerFrame', [
   ['Rooms', struct([['id', u32], ['rooms', list(RoomSummary)], ['next', option(string)]])],
   ['RoomInfo', struct([['id', u32], ['room', RoomSummary]])],
   ['Entries', EntryPage],
+  ['ReadMarker', struct([['id', u32], ['room', string], ['seq', u64]])],
+  ['Renamed', struct([['id', u32], ['nick', string]])],
 ]);
 
 /**
@@ -144,12 +148,15 @@ export const RoomFrame = {
     ['Message', Message],
     ['Presence', struct([['nick', string], ['joined', bool]])],
     ['Entry', Entry],
+    ['Renamed', struct([['from', string], ['to', string]])],
   ]),
   skippable: unknownRoomFrame,
 };
 
 /** The room frame type that carries an Entry. */
 const ENTRY_FRAME = 3;
+/** How many room frame types this version knows. */
+const ROOM_FRAME_TYPES = 5;
 /** How many entry kinds this version knows. */
 const ENTRY_KINDS = 4;
 const entryHead = struct(EntryHead);
@@ -161,7 +168,8 @@ const entryHead = struct(EntryHead);
 function unknownRoomFrame(body) {
   const tag = peekVarint(body);
   if (tag === undefined || tag < ENTRY_FRAME) return false;
-  if (tag > ENTRY_FRAME) return true;
+  if (tag >= ROOM_FRAME_TYPES) return true;
+  if (tag > ENTRY_FRAME) return false;
   const r = new Reader(body);
   r.pos = 1;
   try {

@@ -61,6 +61,8 @@ pub enum BusBody {
         from: String,
         body: EntryBody,
     },
+    /// [`Signal::Renamed`] (variant 4); not stored.
+    Renamed { from: String, to: String },
 }
 
 /// Why bytes on a channel are not a frame this relay can use.
@@ -83,6 +85,7 @@ impl BusFrame {
         let body = match signal {
             Signal::Presence { node, nick, joined } => BusBody::Presence { node, nick, joined },
             Signal::Typing { nick } => BusBody::Typing { nick },
+            Signal::Renamed { from, to } => BusBody::Renamed { from, to },
         };
         BusFrame {
             version: BUS_VERSION,
@@ -160,6 +163,10 @@ impl BusFrame {
                 joined: *joined,
             }),
             BusBody::Typing { nick } => Some(Signal::Typing { nick: nick.clone() }),
+            BusBody::Renamed { from, to } => Some(Signal::Renamed {
+                from: from.clone(),
+                to: to.clone(),
+            }),
             BusBody::Message { .. } | BusBody::Entry { .. } => None,
         }
     }
@@ -320,5 +327,20 @@ mod tests {
             assembled.extend(encode(&(node, nick, joined)));
             assert_eq!(assembled, frame.encode());
         }
+    }
+
+    #[test]
+    fn a_rename_crosses_the_bus_as_variant_4() {
+        let signal = Signal::Renamed {
+            from: "ada".into(),
+            to: "Zoë".into(),
+        };
+        let bytes = BusFrame::of_signal("relay-1", "lobby", signal.clone()).encode();
+        let mut head = encode(&(BUS_VERSION, "relay-1", "lobby", 4u32));
+        head.extend(encode(&("ada", "Zoë")));
+        assert_eq!(bytes, head);
+        let frame = BusFrame::decode(&bytes).expect("a frame");
+        assert_eq!(frame.signal(), Some(signal));
+        assert_eq!(frame.entry(), None);
     }
 }

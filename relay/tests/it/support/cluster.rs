@@ -128,6 +128,13 @@ impl ClusterRelay {
         RawClient::hello_to(self.quic, &self.ca, nick).await.0
     }
 
+    /// A protocol client speaking `version`, Hello/Welcome done.
+    pub async fn client_as(&self, nick: &str, version: u16) -> RawClient {
+        let mut c = RawClient::connect_to(self.quic, &self.ca, None).await;
+        c.say_hello_as(nick, version).await;
+        c
+    }
+
     /// `GET path` on the relay's HTTP port.
     pub async fn get(&self, path: &str) -> (u16, String) {
         http_get(self.http, path).await

@@ -326,6 +326,7 @@ impl RoomReader {
                 RoomFrame::Message(m) => return m,
                 RoomFrame::Open { .. } | RoomFrame::Presence { .. } => {}
                 RoomFrame::Entry(e) => panic!("a version-1 session got an entry: {e:?}"),
+                RoomFrame::Renamed { .. } => panic!("a version-1 session got a rename"),
             }
         }
     }
@@ -337,6 +338,7 @@ impl RoomReader {
                 RoomFrame::Entry(e) => return e,
                 RoomFrame::Open { .. } | RoomFrame::Presence { .. } => {}
                 RoomFrame::Message(m) => panic!("a version-2 session got a Message: {m:?}"),
+                RoomFrame::Renamed { from, to } => panic!("unexpected rename {from} -> {to}"),
             }
         }
     }
