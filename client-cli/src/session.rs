@@ -83,6 +83,13 @@ pub enum SessionEvent {
         from: String,
         to: String,
     },
+    /// A joined room's topic: as it stands at each join (`by` empty), then each change
+    /// (`by`: who changed it; empty for a change through the server API).
+    Topic {
+        room: String,
+        topic: String,
+        by: String,
+    },
     /// The connection to `relay` ended; the session reconnects.
     Disconnected {
         relay: RelayAddr,

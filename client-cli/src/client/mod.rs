@@ -132,6 +132,13 @@ pub enum Event {
         from: String,
         to: String,
     },
+    /// A room's topic (version 3): as it stands at join, then each change; `by` is who
+    /// changed it (empty: the topic at join, or a change through the server API).
+    Topic {
+        room: String,
+        topic: String,
+        by: String,
+    },
     /// The relay is shutting down: reconnect after `reconnect_ms`, elsewhere if possible.
     GoAway { reconnect_ms: u32, message: String },
     /// Token mode: the session's token expires at `expires_ms` (ms since the Unix epoch);

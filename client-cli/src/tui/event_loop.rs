@@ -397,6 +397,7 @@ impl Chat {
             }
             SessionEvent::Typing { room, nick } => self.app.typing(&room, &nick, now),
             SessionEvent::Renamed { room, from, to } => self.app.renamed(&room, &from, &to, now),
+            SessionEvent::Topic { room, topic, by } => self.app.topic(&room, topic, &by, now),
             SessionEvent::Disconnected { relay, reason } => {
                 self.app.link = Link::Reconnecting {
                     at_ms: None,

@@ -178,6 +178,9 @@ pub enum Signal {
     /// changes that record it, so a relay that applies it first sees no separate leave and
     /// join.
     Renamed { from: String, to: String },
+    /// The room's topic changed to `topic` (empty: none), by the member `by` (empty: through
+    /// the server API). The record is stored before the signal is sent.
+    Topic { topic: String, by: String },
 }
 
 /// Why a broker call failed. Nothing was stored when `publish` fails.

@@ -63,6 +63,8 @@ pub enum BusBody {
     },
     /// [`Signal::Renamed`] (variant 4); not stored.
     Renamed { from: String, to: String },
+    /// [`Signal::Topic`] (variant 5); not stored (the room's record is).
+    Topic { topic: String, by: String },
 }
 
 /// Why bytes on a channel are not a frame this relay can use.
@@ -86,6 +88,7 @@ impl BusFrame {
             Signal::Presence { node, nick, joined } => BusBody::Presence { node, nick, joined },
             Signal::Typing { nick } => BusBody::Typing { nick },
             Signal::Renamed { from, to } => BusBody::Renamed { from, to },
+            Signal::Topic { topic, by } => BusBody::Topic { topic, by },
         };
         BusFrame {
             version: BUS_VERSION,
@@ -166,6 +169,10 @@ impl BusFrame {
             BusBody::Renamed { from, to } => Some(Signal::Renamed {
                 from: from.clone(),
                 to: to.clone(),
+            }),
+            BusBody::Topic { topic, by } => Some(Signal::Topic {
+                topic: topic.clone(),
+                by: by.clone(),
             }),
             BusBody::Message { .. } | BusBody::Entry { .. } => None,
         }
@@ -338,6 +345,21 @@ mod tests {
         let bytes = BusFrame::of_signal("relay-1", "lobby", signal.clone()).encode();
         let mut head = encode(&(BUS_VERSION, "relay-1", "lobby", 4u32));
         head.extend(encode(&("ada", "Zoë")));
+        assert_eq!(bytes, head);
+        let frame = BusFrame::decode(&bytes).expect("a frame");
+        assert_eq!(frame.signal(), Some(signal));
+        assert_eq!(frame.entry(), None);
+    }
+
+    #[test]
+    fn a_topic_crosses_the_bus_as_variant_5() {
+        let signal = Signal::Topic {
+            topic: "Release planning".into(),
+            by: "Zoë".into(),
+        };
+        let bytes = BusFrame::of_signal("relay-1", "lobby", signal.clone()).encode();
+        let mut head = encode(&(BUS_VERSION, "relay-1", "lobby", 5u32));
+        head.extend(encode(&("Release planning", "Zoë")));
         assert_eq!(bytes, head);
         let frame = BusFrame::decode(&bytes).expect("a frame");
         assert_eq!(frame.signal(), Some(signal));

@@ -327,6 +327,7 @@ impl RoomReader {
                 RoomFrame::Open { .. } | RoomFrame::Presence { .. } => {}
                 RoomFrame::Entry(e) => panic!("a version-1 session got an entry: {e:?}"),
                 RoomFrame::Renamed { .. } => panic!("a version-1 session got a rename"),
+                RoomFrame::Topic { .. } => panic!("a version-1 session got a topic"),
             }
         }
     }
@@ -336,7 +337,7 @@ impl RoomReader {
         loop {
             match self.next().await.expect("stream open") {
                 RoomFrame::Entry(e) => return e,
-                RoomFrame::Open { .. } | RoomFrame::Presence { .. } => {}
+                RoomFrame::Open { .. } | RoomFrame::Presence { .. } | RoomFrame::Topic { .. } => {}
                 RoomFrame::Message(m) => panic!("a version-2 session got a Message: {m:?}"),
                 RoomFrame::Renamed { from, to } => panic!("unexpected rename {from} -> {to}"),
             }
