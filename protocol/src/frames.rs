@@ -328,9 +328,9 @@ pub enum RoomFrame {
     /// Version 3: the member `from` is now known as `to` (a rename, not a leave and a join;
     /// sessions below version 3 get those instead).
     Renamed { from: String, to: String },
-    /// Version 3: the room's topic is `topic` (empty: none). Sent after `Open` when the room
-    /// has a topic, and whenever it changes; `by` names who changed it (empty: the topic as it
-    /// stood when the session joined, or a change made through the server API).
+    /// Version 3: the room's topic is `topic` (empty: none). Sent right after `Open`, and
+    /// whenever it changes; `by` names who changed it (empty: the topic as it stood when the
+    /// session joined, or a change made through the server API).
     Topic { topic: String, by: String },
 }
 

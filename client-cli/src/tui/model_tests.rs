@@ -335,7 +335,10 @@ fn a_topic_is_shown_and_its_changes_said_once() {
     let said = events(&app);
     assert_eq!(
         said[before..],
-        ["bob set the topic: Release on Friday", "the topic was cleared"]
+        [
+            "bob set the topic: Release on Friday",
+            "the topic was cleared"
+        ]
     );
     assert_eq!(app.rooms[0].topic.as_deref(), Some(""));
     // Another room's topic is its own; an unknown room's is ignored.

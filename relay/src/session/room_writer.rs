@@ -124,15 +124,15 @@ impl RoomWriter {
 }
 
 impl RoomWriter {
-    /// The room's topic as it stands, if it has one. A failed read leaves it out: the topic
-    /// is the room's description, not part of its log, and the next change brings it.
+    /// The room's topic as it stands (empty for none, also for a room with no record yet),
+    /// so the first frame after `Open` always says it. A failed read leaves it out: the topic
+    /// is the room's description, not part of its log, and the next change or join brings it.
     async fn topic(&self) -> Option<RoomFrame> {
         match self.broker.room(&self.room).await {
-            Ok(Some(record)) if !record.topic.is_empty() => Some(RoomFrame::Topic {
-                topic: record.topic,
+            Ok(record) => Some(RoomFrame::Topic {
+                topic: record.map(|r| r.topic).unwrap_or_default(),
                 by: String::new(),
             }),
-            Ok(_) => None,
             Err(e) => {
                 tracing::debug!(room = %self.room, "reading the room's topic failed: {e}");
                 None
