@@ -53,6 +53,8 @@ pub struct RedisServer {
     port: u16,
     dir: tempfile::TempDir,
     persistence: Persistence,
+    /// A TLS port too, serving these certificates ([`RedisServer::start_tls`]).
+    tls: Option<(u16, crate::certs::TestCerts)>,
 }
 
 impl RedisServer {
@@ -63,6 +65,23 @@ impl RedisServer {
 
     /// Starts a server with the given persistence on a free port.
     pub async fn start_with(persistence: Persistence) -> RedisServer {
+        Self::start_inner(persistence, false).await
+    }
+
+    /// Starts a server that keeps nothing on disk and also serves TLS on a port of its own
+    /// ([`RedisServer::tls_url`]) with a certificate for `127.0.0.1` signed by a test CA
+    /// ([`RedisServer::tls_ca`]); the plain port stays open for the test's own commands.
+    pub async fn start_tls() -> RedisServer {
+        Self::start_inner(Persistence::None, true).await
+    }
+
+    /// [`RedisServer::start_tls`] with the given persistence; in cluster mode the cluster's
+    /// own links and the addresses it tells clients use TLS too (`tls-cluster`).
+    pub async fn start_tls_with(persistence: Persistence) -> RedisServer {
+        Self::start_inner(persistence, true).await
+    }
+
+    async fn start_inner(persistence: Persistence, tls: bool) -> RedisServer {
         let mut last_failure = String::new();
         for _ in 0..PORT_ATTEMPTS {
             let mut server = RedisServer {
@@ -70,6 +89,7 @@ impl RedisServer {
                 port: free_port(),
                 dir: tempfile::tempdir().expect("creating a temp dir for redis-server"),
                 persistence,
+                tls: tls.then(|| (free_port(), crate::certs::TestCerts::new())),
             };
             match server.spawn_and_wait().await {
                 Ok(()) => return server,
@@ -82,6 +102,18 @@ impl RedisServer {
     /// `redis://127.0.0.1:<port>/`.
     pub fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    /// `rediss://127.0.0.1:<tls port>/` of a [`RedisServer::start_tls`] server.
+    pub fn tls_url(&self) -> String {
+        let (port, _) = self.tls.as_ref().expect("a server started with start_tls");
+        format!("rediss://127.0.0.1:{port}/")
+    }
+
+    /// The PEM file of the CA that signed a [`RedisServer::start_tls`] server's certificate.
+    pub fn tls_ca(&self) -> PathBuf {
+        let (_, certs) = self.tls.as_ref().expect("a server started with start_tls");
+        certs.ca()
     }
 
     /// The URL with a user name and password.
@@ -222,6 +254,30 @@ impl RedisServer {
                 "--cluster-require-full-coverage",
                 "no",
             ]);
+        }
+        let tls_args;
+        if let Some((port, certs)) = &self.tls {
+            tls_args = [
+                port.to_string(),
+                certs.cert().display().to_string(),
+                certs.key().display().to_string(),
+                certs.ca().display().to_string(),
+            ];
+            args.extend([
+                "--tls-port",
+                &tls_args[0],
+                "--tls-cert-file",
+                &tls_args[1],
+                "--tls-key-file",
+                &tls_args[2],
+                "--tls-ca-cert-file",
+                &tls_args[3],
+                "--tls-auth-clients",
+                "no",
+            ]);
+            if self.persistence != Persistence::None && self.persistence != Persistence::Aof {
+                args.extend(["--tls-cluster", "yes", "--tls-replication", "yes"]);
+            }
         }
         let bus_port;
         if let Persistence::ClusterNode { bus_port: port } = self.persistence {

@@ -54,6 +54,12 @@ pub struct StoreConfig {
     #[arg(long, env = "CHITCHAT_REDIS_MIN_REPLICAS",
           value_parser = clap::value_parser!(u32).range(0..=16))]
     pub redis_min_replicas: Option<u32>,
+
+    /// For a TLS Redis (--redis rediss://... or rediss+cluster://...): a PEM file with the
+    /// certificate of the CA that signed the Redis servers' certificates. Without it, the
+    /// system's trusted roots verify them.
+    #[arg(long, env = "CHITCHAT_REDIS_CA", value_name = "FILE")]
+    pub redis_ca: Option<std::path::PathBuf>,
 }
 
 impl StoreConfig {
@@ -116,6 +122,13 @@ pub async fn open(
                 history_limit: usize::try_from(config.history_limit).unwrap_or(usize::MAX),
                 heartbeat: config.heartbeat(),
                 min_replicas: config.redis_min_replicas,
+                tls_ca: match &config.redis_ca {
+                    Some(path) => Some(
+                        std::fs::read(path)
+                            .with_context(|| format!("reading --redis-ca {}", path.display()))?,
+                    ),
+                    None => None,
+                },
             };
             let broker = RedisBroker::connect_with(url, sink, options)
                 .await

@@ -7,8 +7,8 @@ use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
 use ::redis::{
-    AsyncConnectionConfig, Client, ErrorKind, IntoConnectionInfo, ProtocolVersion, PushInfo,
-    RedisError, Script, ServerErrorKind, Value,
+    AsyncConnectionConfig, Client, ConnectionInfo, ErrorKind, IntoConnectionInfo, ProtocolVersion,
+    PushInfo, RedisError, Script, ServerErrorKind, Value,
 };
 use chitchat_protocol::MAX_EPOCH;
 use tokio::sync::mpsc;
@@ -237,12 +237,33 @@ pub(super) async fn check_server(conn: &RedisConn) -> Result<(), BrokerError> {
 }
 
 /// Opens a client for `url`, speaking RESP3 (pushes and replies on one connection): one
-/// Redis, or a Redis Cluster for a `redis+cluster://` URL listing seed nodes.
-pub(super) fn open_client(url: &str) -> Result<Endpoint, BrokerError> {
+/// Redis, or a Redis Cluster for a `redis+cluster://` URL listing seed nodes. A `rediss`
+/// URL's servers are verified against `tls_ca` (PEM) when given, else the system's roots.
+pub(super) fn open_client(url: &str, tls_ca: Option<&[u8]>) -> Result<Endpoint, BrokerError> {
+    let bad = |e: &dyn std::fmt::Display| {
+        BrokerError::Internal(format!("bad Redis URL {}: {e}", redacted(url)))
+    };
+    if let Some(ca) = tls_ca {
+        if !url.starts_with("rediss") {
+            return Err(BrokerError::Internal(format!(
+                "--redis-ca is for a TLS Redis (rediss:// or rediss+cluster://), not {}",
+                redacted(url)
+            )));
+        }
+        check_ca(ca)?;
+    }
     if let Some(seeds) = cluster_seeds(url) {
-        return seeds
-            .map(Endpoint::Cluster)
-            .map_err(|e| BrokerError::Internal(format!("bad Redis URL {}: {e}", redacted(url))));
+        let seeds = seeds.map_err(|e| bad(&e))?;
+        // Each seed carries the TLS settings; the nodes found through them copy a seed's.
+        let seeds = match tls_ca {
+            Some(ca) => seeds
+                .into_iter()
+                .map(|seed| with_ca(seed, ca).map(|c| c.get_connection_info().clone()))
+                .collect::<Result<_, _>>()
+                .map_err(|e| bad(&e))?,
+            None => seeds,
+        };
+        return Ok(Endpoint::Cluster(seeds));
     }
     let info = url
         .into_connection_info()
@@ -252,9 +273,38 @@ pub(super) fn open_client(url: &str) -> Result<Endpoint, BrokerError> {
         .clone()
         .set_protocol(ProtocolVersion::RESP3);
     let info = info.set_redis_settings(settings);
-    Client::open(info)
-        .map(Endpoint::Single)
-        .map_err(|e| BrokerError::Internal(format!("bad Redis URL {}: {e}", redacted(url))))
+    let client = match tls_ca {
+        Some(ca) => with_ca(info, ca),
+        None => Client::open(info),
+    };
+    client.map(Endpoint::Single).map_err(|e| bad(&e))
+}
+
+/// Checks that `ca` holds PEM certificates, so a wrong file is said at start rather than as
+/// every handshake failing.
+fn check_ca(ca: &[u8]) -> Result<(), BrokerError> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
+    match CertificateDer::pem_slice_iter(ca).collect::<Result<Vec<_>, _>>() {
+        Ok(certs) if !certs.is_empty() => Ok(()),
+        Ok(_) => Err(BrokerError::Internal(
+            "the Redis CA file (--redis-ca) holds no PEM certificate".into(),
+        )),
+        Err(e) => Err(BrokerError::Internal(format!(
+            "the Redis CA file (--redis-ca) is not PEM: {e}"
+        ))),
+    }
+}
+
+/// A client for `info` (a `rediss` address) that trusts the CA certificate(s) in `ca`.
+fn with_ca(info: ConnectionInfo, ca: &[u8]) -> ::redis::RedisResult<Client> {
+    Client::build_with_tls(
+        info,
+        ::redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(ca.to_vec()),
+        },
+    )
 }
 
 /// `url` without its password, for logs and errors.

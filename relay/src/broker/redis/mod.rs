@@ -115,6 +115,9 @@ pub struct RedisOptions {
     /// On a Redis Cluster, the replicas of a room's master that must have a message before
     /// it is acknowledged (`WAIT`); `None`: one on a shard with replicas, else none.
     pub min_replicas: Option<u32>,
+    /// For `rediss://` (TLS): the PEM certificate(s) of the CA that signed the Redis
+    /// servers' certificates; `None`: the system's trusted roots.
+    pub tls_ca: Option<Vec<u8>>,
 }
 
 /// What the broker handle, the sender, the bus task and the registry task share: the
@@ -167,6 +170,7 @@ impl RedisBroker {
             history_limit,
             heartbeat: DEFAULT_HEARTBEAT,
             min_replicas: None,
+            tls_ca: None,
         };
         Self::connect_with(url, sink, options).await
     }
@@ -183,6 +187,7 @@ impl RedisBroker {
             history_limit,
             heartbeat,
             min_replicas,
+            tls_ca,
         } = options;
         if history_limit == 0 {
             return Err(BrokerError::Internal(
@@ -194,7 +199,7 @@ impl RedisBroker {
                 "the heartbeat period must be at least {CHECKS_PER_BEAT} ms"
             )));
         }
-        let client = open_client(url)?;
+        let client = open_client(url, tls_ca.as_deref())?;
         let scripts = Scripts::new();
         let (trouble, trouble_rx) = mpsc::unbounded_channel();
         let first = Connections::open(&client, &scripts.publish, 1).await?;

@@ -106,6 +106,7 @@ async fn unreplicated_messages_are_not_acknowledged(cluster: &mut RedisCluster) 
         history_limit: CONFORMANCE_HISTORY,
         heartbeat: DEFAULT_HEARTBEAT,
         min_replicas: Some(0),
+        tls_ca: None,
     };
     let hasty = RedisBroker::connect_with(&url, RecordingSink::new(), options)
         .await

@@ -7,6 +7,7 @@
 mod cluster;
 mod recovery;
 mod states;
+mod tls;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
