@@ -277,7 +277,9 @@ pub(super) fn open_client(url: &str, tls_ca: Option<&[u8]>) -> Result<Endpoint, 
         Some(ca) => with_ca(info, ca),
         None => Client::open(info),
     };
-    client.map(Endpoint::Single).map_err(|e| bad(&e))
+    client
+        .map(|c| Endpoint::Single(Box::new(c)))
+        .map_err(|e| bad(&e))
 }
 
 /// Checks that `ca` holds PEM certificates, so a wrong file is said at start rather than as

@@ -32,7 +32,7 @@ pub use slots::slot;
 #[derive(Clone)]
 pub enum Endpoint {
     /// One Redis (a single node, or one node answering for a whole cluster).
-    Single(Client),
+    Single(Box<Client>),
     /// A Redis Cluster, found through these seed nodes.
     Cluster(Vec<ConnectionInfo>),
 }
