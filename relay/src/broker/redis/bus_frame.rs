@@ -63,6 +63,14 @@ pub enum BusBody {
     },
     /// [`Signal::Renamed`] (variant 4); not stored.
     Renamed { from: String, to: String },
+    /// [`Signal::ReadMarker`] (variant 5); not stored here (the marker itself is stored by
+    /// `Broker::set_read_marker` before it is signalled).
+    ReadMarker {
+        user: String,
+        seq: u64,
+        node: String,
+        session: u64,
+    },
 }
 
 /// Why bytes on a channel are not a frame this relay can use.
@@ -86,6 +94,17 @@ impl BusFrame {
             Signal::Presence { node, nick, joined } => BusBody::Presence { node, nick, joined },
             Signal::Typing { nick } => BusBody::Typing { nick },
             Signal::Renamed { from, to } => BusBody::Renamed { from, to },
+            Signal::ReadMarker {
+                user,
+                seq,
+                node,
+                session,
+            } => BusBody::ReadMarker {
+                user,
+                seq,
+                node,
+                session,
+            },
         };
         BusFrame {
             version: BUS_VERSION,
@@ -166,6 +185,17 @@ impl BusFrame {
             BusBody::Renamed { from, to } => Some(Signal::Renamed {
                 from: from.clone(),
                 to: to.clone(),
+            }),
+            BusBody::ReadMarker {
+                user,
+                seq,
+                node,
+                session,
+            } => Some(Signal::ReadMarker {
+                user: user.clone(),
+                seq: *seq,
+                node: node.clone(),
+                session: *session,
             }),
             BusBody::Message { .. } | BusBody::Entry { .. } => None,
         }
@@ -338,6 +368,23 @@ mod tests {
         let bytes = BusFrame::of_signal("relay-1", "lobby", signal.clone()).encode();
         let mut head = encode(&(BUS_VERSION, "relay-1", "lobby", 4u32));
         head.extend(encode(&("ada", "Zoë")));
+        assert_eq!(bytes, head);
+        let frame = BusFrame::decode(&bytes).expect("a frame");
+        assert_eq!(frame.signal(), Some(signal));
+        assert_eq!(frame.entry(), None);
+    }
+
+    #[test]
+    fn a_read_marker_crosses_the_bus_as_variant_5() {
+        let signal = Signal::ReadMarker {
+            user: "guest:ada".into(),
+            seq: 300,
+            node: "relay-2".into(),
+            session: 7,
+        };
+        let bytes = BusFrame::of_signal("relay-2", "lobby", signal.clone()).encode();
+        let mut head = encode(&(BUS_VERSION, "relay-2", "lobby", 5u32));
+        head.extend(encode(&("guest:ada", 300u64, "relay-2", 7u64)));
         assert_eq!(bytes, head);
         let frame = BusFrame::decode(&bytes).expect("a frame");
         assert_eq!(frame.signal(), Some(signal));
