@@ -335,7 +335,7 @@ impl Chat {
                 let verb = if joined { "joined" } else { "left" };
                 self.say(&format!("* {nick} {verb} #{room}"))
             }
-            SessionEvent::Typing { .. } => Ok(()),
+            SessionEvent::Typing { .. } | SessionEvent::ReadMarker { .. } => Ok(()),
             SessionEvent::Renamed { room, from, to } => {
                 // Our own rename is shown as it happens.
                 if to == self.nick {

@@ -169,7 +169,11 @@ async fn bad_read_markers_are_refused_and_others_are_unaffected() {
         send_text(&mut eve, 10 + i, "lobby", &format!("m{i}")).await;
     }
 
-    let why = expect_error(mark(&mut ada, 2, "elsewhere", 1).await, 2, ErrorCode::NOT_JOINED);
+    let why = expect_error(
+        mark(&mut ada, 2, "elsewhere", 1).await,
+        2,
+        ErrorCode::NOT_JOINED,
+    );
     assert!(why.contains("elsewhere"), "{why}");
     let bad = mark(&mut ada, 3, "no spaces allowed", 1).await;
     assert!(
@@ -183,7 +187,11 @@ async fn bad_read_markers_are_refused_and_others_are_unaffected() {
     // A guest without its nick's claim has no user to keep markers for.
     let mut nobody = v3(relay.addr, &ca, "nobody", None).await;
     let (_, _nobody_room) = join(&mut nobody, 1, "lobby", None).await;
-    let why = expect_error(mark(&mut nobody, 2, "lobby", 1).await, 2, ErrorCode::FORBIDDEN);
+    let why = expect_error(
+        mark(&mut nobody, 2, "lobby", 1).await,
+        2,
+        ErrorCode::FORBIDDEN,
+    );
     assert!(why.contains("secret"), "{why}");
 
     // A flood is cut; the others' markers still go through.

@@ -50,10 +50,18 @@ pub async fn read_markers_shared_by_a_users_sessions(factory: &dyn StoreFactory)
     assert_eq!(get(&*broker, "empty-room", ada).await, None);
 
     // Per user and per room.
-    assert_eq!(get(&*broker, room, bob).await, None, "another user's is apart");
+    assert_eq!(
+        get(&*broker, room, bob).await,
+        None,
+        "another user's is apart"
+    );
     assert_eq!(set(&*broker, room, bob, 3).await, 3);
     assert_eq!(get(&*broker, room, ada).await, Some(11));
-    assert_eq!(get(&*broker, other_room, ada).await, None, "another room's is apart");
+    assert_eq!(
+        get(&*broker, other_room, ada).await,
+        None,
+        "another room's is apart"
+    );
     assert_eq!(set(&*broker, other_room, ada, 2).await, 2);
     assert_eq!(get(&*broker, room, ada).await, Some(11));
 
