@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
-import { Relay, cleanup, cli, describeBrowsers, launchBrowser } from './helpers.js';
-import { assertNoPageErrors, joinRoom, openChat, pageUrl, showRoom, waitForTexts } from './pages.js';
+import { Relay, cleanup, cli, describeBrowsers, launchBrowser, watchErrors } from './helpers.js';
+import { assertNoPageErrors, joinRoom, openChat, pageUrl, showRoom, waitConnected, waitForTexts } from './pages.js';
 
 /** How long the page may take to show something. */
 const SHOW_MS = 15_000;
@@ -19,14 +19,25 @@ function badge(page, room, count) {
   return count === undefined ? page.locator(selector) : page.locator(selector, { hasText: String(count) });
 }
 
-/** Opens the chat page as `nick` in a fresh browser that already holds `secret` for it. */
+/**
+ * Opens the chat page as `nick` in a fresh browser that holds `secret` for it: the secret is
+ * put in the page's localStorage (as the page's "use a secret" does), then the page is
+ * reloaded and the nick chosen in the first-run dialog.
+ */
 async function openWithSecret(relay, nick, secret) {
   const context = await launchBrowser();
-  const setup = await context.newPage();
-  await setup.goto(pageUrl(context, relay));
-  await setup.evaluate(([n, s]) => localStorage.setItem(`chitchat:guest:${n}`, s), [nick, secret]);
-  await setup.close();
-  return openChat(context, relay, nick);
+  const page = await context.newPage();
+  page.errors = watchErrors(page);
+  await page.goto(pageUrl(context, relay));
+  await page.evaluate(([n, s]) => localStorage.setItem(`chitchat:guest:${n}`, s), [nick, secret]);
+  await page.reload();
+  const dialog = page.locator('#nick-dialog');
+  await dialog.waitFor({ state: 'visible', timeout: SHOW_MS });
+  await page.locator('#nick-input').fill(nick);
+  await page.locator('#nick-input').press('Enter');
+  await dialog.waitFor({ state: 'hidden', timeout: SHOW_MS });
+  await waitConnected(page);
+  return page;
 }
 
 describeBrowsers('read markers across two pages of the same nick', () => {
