@@ -60,6 +60,7 @@ const BusFrame = struct([
       // Variant 3 (Entry) is assembled by a script in Redis; no seed encodes it here.
       ['Entry', struct([])],
       ['Renamed', struct([['from', string], ['to', string]])],
+      ['Topic', struct([['topic', string], ['by', string]])],
       ['ReadMarker', struct([['user', string], ['seq', u64], ['node', string], ['session', u64]])],
     ]),
   ],
@@ -71,6 +72,7 @@ const BUS = {
   'presence-leave': { Presence: { node: 'relay-2', nick: 'bob', joined: false } },
   'typing': { Typing: { nick: 'ada' } },
   'renamed': { Renamed: { from: 'ada', to: 'Zoë' } },
+  'topic': { Topic: { topic: 'Release planning', by: 'Zoë' } },
   'read-marker': { ReadMarker: { user: 'guest:ada', seq: 300, node: 'relay-2', session: 7 } },
 };
 for (const [name, body] of Object.entries(BUS)) {

@@ -115,6 +115,35 @@ pub fn rename_json_line(room: &str, from: &str, to: &str, ts: u64) -> String {
     }))
 }
 
+/// A room's topic as it changed: `by` set it (empty: the topic is now `topic`, as learnt on
+/// a join or through the server API); an empty topic is a cleared one.
+pub fn topic_line(room: &str, topic: &str, by: &str, ts: u64) -> String {
+    let room = printable(room);
+    let what = match (by.is_empty(), topic.is_empty()) {
+        (true, true) => format!("#{room} has no topic now"),
+        (true, false) => format!("the topic of #{room} is now: {}", printable(topic)),
+        (false, true) => format!("{} cleared the topic of #{room}", printable(by)),
+        (false, false) => format!(
+            "{} set the topic of #{room}: {}",
+            printable(by),
+            printable(topic)
+        ),
+    };
+    format!("[{}] * {what}", clock(ts))
+}
+
+/// A topic change as `{"room","kind":"topic","topic","by","ts"}`: `by` null when not known,
+/// `ts` when it was seen.
+pub fn topic_json_line(room: &str, topic: &str, by: &str, ts: u64) -> String {
+    json_escaped(&serde_json::json!({
+        "room": room,
+        "kind": "topic",
+        "topic": topic,
+        "by": (!by.is_empty()).then_some(by),
+        "ts": rfc3339_ms(ts),
+    }))
+}
+
 /// `text` made safe for one terminal line per message: a newline continues on an indented
 /// line; control characters (but tab), line and paragraph separators (U+2028, U+2029) and
 /// bidi controls are shown as `\u{...}` escapes, so no text can start a line that looks like

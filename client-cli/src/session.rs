@@ -83,6 +83,13 @@ pub enum SessionEvent {
         from: String,
         to: String,
     },
+    /// A joined room's topic: as it stands at each join (`by` empty), then each change
+    /// (`by`: who changed it; empty for a change through the server API).
+    Topic {
+        room: String,
+        topic: String,
+        by: String,
+    },
     /// Another session of this user read `room` up to `seq` (or the stored marker came
     /// after a join): unread counts up to it can go.
     ReadMarker { room: String, seq: u64 },

@@ -98,7 +98,7 @@ frame_types!(
 );
 
 impl Frame for crate::RoomFrame {
-    const TYPES: u64 = 5;
+    const TYPES: u64 = 6;
 
     /// A room frame type, or an entry kind, that this version does not know: the length
     /// prefix says where the next frame starts, so a reader skips it and keeps its session.

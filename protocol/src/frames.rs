@@ -328,6 +328,10 @@ pub enum RoomFrame {
     /// Version 3: the member `from` is now known as `to` (a rename, not a leave and a join;
     /// sessions below version 3 get those instead).
     Renamed { from: String, to: String },
+    /// Version 3: the room's topic is `topic` (empty: none). Sent right after `Open`, and
+    /// whenever it changes; `by` names who changed it (empty: the topic as it stood when the
+    /// session joined, or a change made through the server API).
+    Topic { topic: String, by: String },
 }
 
 /// One entry of a room's numbered log (version 2).

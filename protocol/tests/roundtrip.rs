@@ -202,6 +202,7 @@ fn room_frame() -> impl Strategy<Value = RoomFrame> {
         message().prop_map(RoomFrame::Message),
         (text(), any::<bool>()).prop_map(|(nick, joined)| RoomFrame::Presence { nick, joined }),
         (text(), text()).prop_map(|(from, to)| RoomFrame::Renamed { from, to }),
+        (text(), text()).prop_map(|(topic, by)| RoomFrame::Topic { topic, by }),
     ]
 }
 

@@ -46,6 +46,9 @@ pub enum Outbound {
     /// A rename, encoded for each protocol version: [`RoomFrame::Renamed`] for version 3,
     /// and for older versions a leave of the old nick and a join of the new one.
     Renamed { v3: Bytes, older: Bytes },
+    /// An encoded [`RoomFrame::Topic`]: for version 3 sessions only (older ones have no
+    /// frame for it and learn topics from the directory).
+    Topic(Bytes),
 }
 
 /// Raised by the hub, once, when one of a session's room queues overflows: the session
@@ -499,6 +502,15 @@ impl Deliver for Hub {
                 }
             }
             Signal::Renamed { from, to } => self.renamed(room, from, to),
+            Signal::Topic { topic, by } => {
+                let frame = RoomFrame::Topic {
+                    topic: topic.clone(),
+                    by: by.clone(),
+                };
+                if let Ok(f) = chitchat_protocol::encode_frame(&frame) {
+                    self.fan_out(room, Outbound::Topic(Bytes::from(f)));
+                }
+            }
             Signal::ReadMarker {
                 user,
                 seq,

@@ -3,7 +3,8 @@
 //! joins or posts to its name ([`Rooms::ensure`], once per name per relay); and the
 //! directory ([`Rooms::directory`]): public rooms with their member counts across relays and
 //! their last activity, a page at a time; and which rooms are archived (read-only), a set
-//! every relay refreshes from the store ([`Rooms::watch_archived`]).
+//! every relay refreshes from the store ([`Rooms::watch_archived`]); a changed topic is told
+//! to the room's members on every relay ([`Rooms::announce_topic`]).
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex, PoisonError, RwLock, Weak};
@@ -15,7 +16,7 @@ use tokio_util::sync::CancellationToken;
 use chitchat_protocol::RoomSummary;
 
 use crate::auth::Auth;
-use crate::broker::{BrokerError, RoomRecord, SharedBroker};
+use crate::broker::{BrokerError, RoomRecord, SharedBroker, Signal};
 use crate::clock::now_ms;
 use crate::hub::Hub;
 
@@ -111,6 +112,19 @@ impl Rooms {
         } else {
             set.remove(room);
         }
+    }
+
+    /// Tells the room's members on every relay its topic as `record` now has it, changed by
+    /// the member `by` (empty: through the server API). Best effort, like every signal: a
+    /// member who misses it still sees the topic on its next join.
+    pub fn announce_topic(&self, record: &RoomRecord, by: &str) {
+        self.broker.signal(
+            &record.name,
+            Signal::Topic {
+                topic: record.topic.clone(),
+                by: by.to_owned(),
+            },
+        );
     }
 
     /// Reads the archived rooms from the store once.

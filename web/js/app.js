@@ -13,6 +13,7 @@ import { MessageActions } from './actions.js';
 import { Room, STORE_REFUSALS, isText, sendRetryDelay } from './rooms.js';
 import { ReadMarkers, applyMarker, markSeen } from './markers.js';
 import { applyRename, canRename, renameFromDialog } from './rename.js';
+import { TopicDialog, applyTopic } from './topic.js';
 import { Store } from './store.js';
 import { TransportMemory, applyTransportSetting } from './transport.js';
 import { ComposerView } from './views/composer.js';
@@ -61,6 +62,8 @@ const ELEMENT_IDS = [
   'browse-close', 'browse-search', 'browse-status', 'browse-list', 'browse-more', 'create-form',
   'create-name', 'create-topic', 'create-error', 'composer-context', 'composer-context-text',
   'composer-context-cancel', 'delete-dialog', 'delete-form', 'delete-preview', 'delete-cancel',
+  'room-topic-text', 'room-people', 'topic-button', 'topic-dialog', 'topic-form', 'topic-title',
+  'topic-input', 'topic-error', 'topic-cancel',
 ];
 
 class App {
@@ -87,6 +90,7 @@ class App {
     this.browse = new BrowseView(this);
     this.nickDialog = new NickDialog(this);
     this.deleteDialog = new DeleteDialog(this);
+    this.topicDialog = new TopicDialog(this);
     this.actions = new MessageActions(this);
     this.identity = new IdentityView(this);
     // Token mode: the nick is the token's (Welcome.nick), so no nick dialog first.
@@ -118,6 +122,7 @@ class App {
     this.messages.bind();
     this.nickDialog.bind();
     this.deleteDialog.bind();
+    this.topicDialog.bind();
     this.identity.bind();
     this.$['banner-action'].addEventListener('click', () => {
       if (this.status.nickProblem) this.nickDialog.open({ error: this.status.fatalText });
@@ -155,6 +160,7 @@ class App {
     conn.addEventListener('entry', (e) => this.#onEntry(e.detail.entry));
     conn.addEventListener('presence', (e) => this.#onPresence(e.detail));
     conn.addEventListener('renamed', (e) => applyRename(this, e.detail));
+    conn.addEventListener('topic', (e) => applyTopic(this, e.detail));
     conn.addEventListener('readmarker', (e) => applyMarker(this, e.detail));
     conn.addEventListener('typing', (e) => this.#onTyping(e.detail));
     conn.addEventListener('fatal', (e) => this.#onFatal(e.detail));

@@ -13,6 +13,7 @@
 //                                         (a version-1 session's Message is a text entry)
 //   presence {room, nick, joined}
 //   renamed  {room, from, to}             version 3: a member is now known as `to`
+//   topic    {room, topic, by}            version 3: the room's topic (at open, and each change)
 //   typing   {room, nick}
 //   rtt      {ms}                         a liveness ping's round trip
 //   fatal    {code, message}              the relay ended the session for this reason
@@ -544,6 +545,8 @@ class Session {
             this.owner._emit('presence', { room, ...frame.Presence });
           } else if (frame.Renamed) {
             this.owner._emit('renamed', { room, ...frame.Renamed });
+          } else if (frame.Topic) {
+            this.owner._emit('topic', { room, ...frame.Topic });
           }
         }
         const { value, done } = await reader.read();

@@ -94,6 +94,8 @@ export class Room {
     /** Joined.last_seq of the current join: the stream's backfill ends there. */
     this.backfillTo = 0;
     this.members = new Set();
+    /** The room's topic as the relay last told it ('' for none; null: not told yet). */
+    this.topic = null;
     /** nick -> time the indicator expires. */
     this.typing = new Map();
     this.unread = 0;

@@ -41,7 +41,7 @@ describe('rename frames (version 3)', () => {
 
   test('a room stream reads Renamed, and still passes over a later frame type', () => {
     const reader = new FrameReader(RoomFrame);
-    reader.push(Uint8Array.from([0, 0, 0, 2, 5, 0]));
+    reader.push(Uint8Array.from([0, 0, 0, 2, 6, 0]));
     reader.push(fromHex(vector('room-renamed').hex));
     assert.deepEqual([...reader], [{ Renamed: { from: 'ada', to: 'Zoë' } }]);
   });

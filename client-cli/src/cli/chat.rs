@@ -9,6 +9,7 @@
 //! `! ...`. One's own message is printed once, when the room stream brings it back (on a
 //! terminal the echoed typed line is erased first).
 
+use std::collections::HashMap;
 use std::future::Future;
 use std::io::IsTerminal;
 
@@ -20,7 +21,7 @@ use super::{check_room, interrupted, print_line};
 use crate::ClientError;
 use crate::entry_output::entry_chat_line;
 use crate::options::Context;
-use crate::output::{chat_line, clock};
+use crate::output::{chat_line, clock, printable, topic_line};
 use crate::session::{SessionEvent, SessionEvents, SessionHandle};
 use crate::tui::command::{self, Line, ROOMS_SHOWN};
 use crate::tui::pace::patiently;
@@ -72,6 +73,7 @@ pub async fn run(ctx: &Context, room: &str, line: bool) -> anyhow::Result<()> {
         current: None,
         unsent: 0,
         erase_echo: std::io::stdin().is_terminal() && std::io::stdout().is_terminal(),
+        topics: HashMap::new(),
     };
     chat.say(&format!(
         "* connected as {} (relay {})",
@@ -147,6 +149,8 @@ struct Chat {
     unsent: usize,
     /// Whether a typed line's echo is erased (stdin and stdout are a terminal).
     erase_echo: bool,
+    /// Each joined room's topic as last shown (a rejoin tells it again; shown once).
+    topics: HashMap<String, String>,
 }
 
 impl Chat {
@@ -336,6 +340,20 @@ impl Chat {
                 self.say(&format!("* {nick} {verb} #{room}"))
             }
             SessionEvent::Typing { .. } | SessionEvent::ReadMarker { .. } => Ok(()),
+            SessionEvent::Topic { room, topic, by } => {
+                let first = !self.topics.contains_key(&room);
+                if self.topics.get(&room) == Some(&topic) || (first && topic.is_empty()) {
+                    self.topics.insert(room, topic);
+                    return Ok(());
+                }
+                let line = if first {
+                    format!("* topic of #{room}: {}", printable(&topic))
+                } else {
+                    topic_line(&room, &topic, &by, crate::token::now_ms())
+                };
+                self.topics.insert(room, topic);
+                self.say(&line)
+            }
             SessionEvent::Renamed { room, from, to } => {
                 // Our own rename is shown as it happens.
                 if to == self.nick {

@@ -8,7 +8,10 @@ use chitchat_protocol::{ResumeOutcome, ResumePoint};
 use super::{check_room, interrupted, name_room, print_line};
 use crate::entry_output::{entry_json_line, entry_line};
 use crate::options::Context;
-use crate::output::{clock, json_line, plain_line, rename_json_line, rename_line};
+use crate::output::{
+    clock, json_line, plain_line, printable, rename_json_line, rename_line, topic_json_line,
+    topic_line,
+};
 use crate::session::SessionEvent;
 
 /// Tails `room` until `count` messages were printed (forever without `count`).
@@ -43,6 +46,7 @@ pub async fn run(
         eprintln!("chitchat: history of {room} starts at #{first_seq}; older messages are gone");
     }
     let mut printed = 0u64;
+    let mut last_topic: Option<String> = None;
     let result = loop {
         let event = tokio::select! {
             event = events.next() => event,
@@ -88,6 +92,30 @@ pub async fn run(
                 } else {
                     rename_line(&room, &from, &to, now)
                 };
+                if !print_line(&line)? {
+                    break Ok(());
+                }
+            }
+            // The topic as the room had it when the tail started is said on stderr, like the
+            // newest seq; a change (also one made while the tail was reconnecting) is a line.
+            SessionEvent::Topic { room, topic, by } => {
+                let Some(shown) = &last_topic else {
+                    if !topic.is_empty() {
+                        eprintln!("chitchat: topic of {room}: {}", printable(&topic));
+                    }
+                    last_topic = Some(topic);
+                    continue;
+                };
+                if *shown == topic {
+                    continue;
+                }
+                let now = crate::token::now_ms();
+                let line = if json {
+                    topic_json_line(&room, &topic, &by, now)
+                } else {
+                    topic_line(&room, &topic, &by, now)
+                };
+                last_topic = Some(topic);
                 if !print_line(&line)? {
                     break Ok(());
                 }

@@ -309,6 +309,11 @@ async fn read_room(
                     from,
                     to,
                 },
+                (RoomFrame::Topic { topic, by }, Some(name)) => Event::Topic {
+                    room: name.clone(),
+                    topic,
+                    by,
+                },
                 (frame, _) => {
                     let what = match frame {
                         RoomFrame::Open { .. } => "a second Open",

@@ -132,6 +132,13 @@ pub enum Event {
         from: String,
         to: String,
     },
+    /// A room's topic (version 3): as it stands at join, then each change; `by` is who
+    /// changed it (empty: the topic at join, or a change through the server API).
+    Topic {
+        room: String,
+        topic: String,
+        by: String,
+    },
     /// Another session of this user read `room` up to `seq`, or the marker stored for it
     /// came after a join (`ReadMarker` with id 0, version 3).
     ReadMarker { room: String, seq: u64 },

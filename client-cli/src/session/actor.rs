@@ -273,6 +273,11 @@ impl Actor {
                         .push_back(SessionEvent::Renamed { room, from, to });
                 }
             }
+            Some(Event::Topic { room, topic, by }) => {
+                if self.tracker.contains(&room) {
+                    self.outq.push_back(SessionEvent::Topic { room, topic, by });
+                }
+            }
             Some(Event::ReadMarker { room, seq }) => {
                 if self.tracker.contains(&room) {
                     self.outq.push_back(SessionEvent::ReadMarker { room, seq });

@@ -406,6 +406,7 @@ impl Chat {
             }
             SessionEvent::Typing { room, nick } => self.app.typing(&room, &nick, now),
             SessionEvent::Renamed { room, from, to } => self.app.renamed(&room, &from, &to, now),
+            SessionEvent::Topic { room, topic, by } => self.app.topic(&room, topic, &by, now),
             SessionEvent::ReadMarker { room, seq } => self.app.marker(&room, seq),
             SessionEvent::Disconnected { relay, reason } => {
                 self.app.link = Link::Reconnecting {

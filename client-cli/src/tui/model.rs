@@ -56,6 +56,8 @@ pub struct Room {
     /// Of those, the ones naming this user.
     pub mentions: usize,
     pub members: Vec<String>,
+    /// The room's topic (`None` until the relay tells it; version 3 relays do on each join).
+    pub topic: Option<String>,
     /// Nicks typing, with when their signal runs out.
     pub typing: Vec<(String, u64)>,
     /// Lines scrolled back from the newest (0: following the newest).
@@ -372,6 +374,24 @@ impl App {
             format!("you are now {to}")
         } else {
             format!("{from} is now known as {to}")
+        };
+        r.push(Entry::Event { text, ts: now });
+    }
+
+    /// `room`'s topic, as it stands at a join or as `by` (empty: the server API) changed it:
+    /// shown in the status line, and a change since the last one known is a line in the room.
+    pub fn topic(&mut self, room: &str, topic: String, by: &str, now: u64) {
+        let Some(r) = self.room_mut(room) else { return };
+        let known = r.topic.replace(topic.clone());
+        let Some(known) = known else { return };
+        if known == topic {
+            return;
+        }
+        let text = match (by.is_empty(), topic.is_empty()) {
+            (true, true) => "the topic was cleared".to_owned(),
+            (true, false) => format!("the topic is now: {topic}"),
+            (false, true) => format!("{by} cleared the topic"),
+            (false, false) => format!("{by} set the topic: {topic}"),
         };
         r.push(Entry::Event { text, ts: now });
     }

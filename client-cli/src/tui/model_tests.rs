@@ -309,3 +309,40 @@ fn a_rename_replaces_the_member_and_says_so() {
         .collect();
     assert_eq!(events, ["bob is now known as grace", "you are now ada2"]);
 }
+
+#[test]
+fn a_topic_is_shown_and_its_changes_said_once() {
+    let mut app = app();
+    let events = |app: &App| -> Vec<String> {
+        app.rooms[0]
+            .entries
+            .iter()
+            .filter_map(|e| match e {
+                Entry::Event { text, .. } => Some(text.clone()),
+                Entry::Message(_) => None,
+            })
+            .collect()
+    };
+    let before = events(&app).len();
+    // The topic at join is state, not news.
+    app.topic("lobby", "Planning".into(), "", 1);
+    assert_eq!(app.rooms[0].topic.as_deref(), Some("Planning"));
+    assert_eq!(events(&app).len(), before);
+    // The same topic again (a rejoin) says nothing; a change says who made it.
+    app.topic("lobby", "Planning".into(), "", 2);
+    app.topic("lobby", "Release on Friday".into(), "bob", 3);
+    app.topic("lobby", String::new(), "", 4);
+    let said = events(&app);
+    assert_eq!(
+        said[before..],
+        [
+            "bob set the topic: Release on Friday",
+            "the topic was cleared"
+        ]
+    );
+    assert_eq!(app.rooms[0].topic.as_deref(), Some(""));
+    // Another room's topic is its own; an unknown room's is ignored.
+    app.topic("side", "Side things".into(), "", 5);
+    app.topic("elsewhere", "x".into(), "", 6);
+    assert_eq!(app.rooms[1].topic.as_deref(), Some("Side things"));
+}

@@ -275,7 +275,12 @@ pub fn status_text(app: &App, now: u64) -> String {
     };
     let room = app
         .room()
-        .map(|r| format!(" · #{} ({} here)", r.name, r.members.len()))
+        .map(|r| match r.topic.as_deref() {
+            Some(topic) if !topic.is_empty() => {
+                format!(" · #{} ({} here) · {topic}", r.name, r.members.len())
+            }
+            _ => format!(" · #{} ({} here)", r.name, r.members.len()),
+        })
         .unwrap_or_default();
     match &app.note {
         Some(note) => format!(" {} {link}{room} · {note}", app.nick),

@@ -1,5 +1,5 @@
 //! Version 3's rename frames as vectors: the request, its answer, and the room frame other
-//! members receive.
+//! members receive; and the room's topic frame.
 
 use chitchat_protocol::{ClientFrame, RoomFrame, ServerFrame};
 
@@ -34,13 +34,30 @@ pub fn server() -> Vec<(&'static str, ServerFrame)> {
     )]
 }
 
-/// What members of the renamed session's rooms receive.
+/// What members of the renamed session's rooms receive, and a room's topic (the other
+/// room frame of version 3).
 pub fn room() -> Vec<(&'static str, RoomFrame)> {
-    vec![(
-        "room-renamed",
-        RoomFrame::Renamed {
-            from: "ada".into(),
-            to: "Zoë".into(),
-        },
-    )]
+    vec![
+        (
+            "room-renamed",
+            RoomFrame::Renamed {
+                from: "ada".into(),
+                to: "Zoë".into(),
+            },
+        ),
+        (
+            "room-topic",
+            RoomFrame::Topic {
+                topic: "Release planning, Thursdays".into(),
+                by: "ada".into(),
+            },
+        ),
+        (
+            "room-topic-at-join",
+            RoomFrame::Topic {
+                topic: "Zoë's room".into(),
+                by: String::new(),
+            },
+        ),
+    ]
 }

@@ -178,6 +178,7 @@ async fn change(
 ) -> Result<Json<RoomEntry>, ApiError> {
     let room = room_of(path)?;
     let Json(change) = body.map_err(json_error)?;
+    let topic_changed = change.topic.is_some();
     if let Some(topic) = &change.topic {
         check_topic(topic)?;
     }
@@ -201,6 +202,9 @@ async fn change(
         .ok_or_else(|| no_such_room(&room))?;
     if let Some(archived) = change.archived {
         state.relay.rooms.note_archived(&room, archived);
+    }
+    if topic_changed {
+        state.relay.rooms.announce_topic(&record, "");
     }
     Ok(Json(state.relay.rooms.entry(record).await?))
 }

@@ -183,6 +183,9 @@ pub enum Signal {
     /// changes that record it, so a relay that applies it first sees no separate leave and
     /// join.
     Renamed { from: String, to: String },
+    /// The room's topic changed to `topic` (empty: none), by the member `by` (empty: through
+    /// the server API). The record is stored before the signal is sent.
+    Topic { topic: String, by: String },
     /// A user's read marker in the room is now `seq` (see [`Broker::set_read_marker`]),
     /// set by session `session` on the relay `node`: every relay hands it to the user's
     /// other sessions in the room.

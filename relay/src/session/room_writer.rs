@@ -1,5 +1,5 @@
-//! One joined room's stream from the relay to the client: the Open frame, history after the
-//! resume point, then live messages, each seq once.
+//! One joined room's stream from the relay to the client: the Open frame, the room's topic
+//! (version 3), history after the resume point, then live messages, each seq once.
 
 use bytes::Bytes;
 use chitchat_protocol::{Entry, FrameError, RoomFrame, encode_frame};
@@ -42,6 +42,11 @@ impl RoomWriter {
             epoch: self.epoch,
         };
         s.write_all(&encode_frame(&open)?).await?;
+        if self.version >= 3
+            && let Some(topic) = self.topic().await
+        {
+            s.write_all(&encode_frame(&topic)?).await?;
+        }
         if self.backfill {
             loop {
                 let page = match self
@@ -91,6 +96,11 @@ impl RoomWriter {
                     Outbound::Renamed { v3, older } => {
                         chunks.push(if self.version >= 3 { v3 } else { older });
                     }
+                    Outbound::Topic(frame) => {
+                        if self.version >= 3 {
+                            chunks.push(frame);
+                        }
+                    }
                 }
                 next = if chunks.len() < WRITE_BATCH {
                     queue.try_recv().ok()
@@ -110,6 +120,24 @@ impl RoomWriter {
         // The session left the room.
         let _ = s.finish();
         Ok(())
+    }
+}
+
+impl RoomWriter {
+    /// The room's topic as it stands (empty for none, also for a room with no record yet),
+    /// so the first frame after `Open` always says it. A failed read leaves it out: the topic
+    /// is the room's description, not part of its log, and the next change or join brings it.
+    async fn topic(&self) -> Option<RoomFrame> {
+        match self.broker.room(&self.room).await {
+            Ok(record) => Some(RoomFrame::Topic {
+                topic: record.map(|r| r.topic).unwrap_or_default(),
+                by: String::new(),
+            }),
+            Err(e) => {
+                tracing::debug!(room = %self.room, "reading the room's topic failed: {e}");
+                None
+            }
+        }
     }
 }
 

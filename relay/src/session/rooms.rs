@@ -168,6 +168,7 @@ impl Session {
             }
             Err(e) => return self.broker_failed(id, e).await,
         };
+        state.rooms.announce_topic(&record, &self.nick);
         self.room_info(id, record).await
     }
 }

@@ -30,5 +30,6 @@ mod session_spec;
 mod sessions;
 mod storage;
 mod text_rules;
+mod topic;
 mod transports;
 mod ws_abuse;

@@ -149,6 +149,7 @@ export const RoomFrame = {
     ['Presence', struct([['nick', string], ['joined', bool]])],
     ['Entry', Entry],
     ['Renamed', struct([['from', string], ['to', string]])],
+    ['Topic', struct([['topic', string], ['by', string]])],
   ]),
   skippable: unknownRoomFrame,
 };
@@ -156,7 +157,7 @@ export const RoomFrame = {
 /** The room frame type that carries an Entry. */
 const ENTRY_FRAME = 3;
 /** How many room frame types this version knows. */
-const ROOM_FRAME_TYPES = 5;
+const ROOM_FRAME_TYPES = 6;
 /** How many entry kinds this version knows. */
 const ENTRY_KINDS = 4;
 const entryHead = struct(EntryHead);

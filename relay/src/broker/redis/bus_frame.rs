@@ -63,7 +63,9 @@ pub enum BusBody {
     },
     /// [`Signal::Renamed`] (variant 4); not stored.
     Renamed { from: String, to: String },
-    /// [`Signal::ReadMarker`] (variant 5); not stored here (the marker itself is stored by
+    /// [`Signal::Topic`] (variant 5); not stored (the room's record is).
+    Topic { topic: String, by: String },
+    /// [`Signal::ReadMarker`] (variant 6); not stored here (the marker itself is stored by
     /// `Broker::set_read_marker` before it is signalled).
     ReadMarker {
         user: String,
@@ -94,6 +96,7 @@ impl BusFrame {
             Signal::Presence { node, nick, joined } => BusBody::Presence { node, nick, joined },
             Signal::Typing { nick } => BusBody::Typing { nick },
             Signal::Renamed { from, to } => BusBody::Renamed { from, to },
+            Signal::Topic { topic, by } => BusBody::Topic { topic, by },
             Signal::ReadMarker {
                 user,
                 seq,
@@ -185,6 +188,10 @@ impl BusFrame {
             BusBody::Renamed { from, to } => Some(Signal::Renamed {
                 from: from.clone(),
                 to: to.clone(),
+            }),
+            BusBody::Topic { topic, by } => Some(Signal::Topic {
+                topic: topic.clone(),
+                by: by.clone(),
             }),
             BusBody::ReadMarker {
                 user,
@@ -375,7 +382,22 @@ mod tests {
     }
 
     #[test]
-    fn a_read_marker_crosses_the_bus_as_variant_5() {
+    fn a_topic_crosses_the_bus_as_variant_5() {
+        let signal = Signal::Topic {
+            topic: "Release planning".into(),
+            by: "Zoë".into(),
+        };
+        let bytes = BusFrame::of_signal("relay-1", "lobby", signal.clone()).encode();
+        let mut head = encode(&(BUS_VERSION, "relay-1", "lobby", 5u32));
+        head.extend(encode(&("Release planning", "Zoë")));
+        assert_eq!(bytes, head);
+        let frame = BusFrame::decode(&bytes).expect("a frame");
+        assert_eq!(frame.signal(), Some(signal));
+        assert_eq!(frame.entry(), None);
+    }
+
+    #[test]
+    fn a_read_marker_crosses_the_bus_as_variant_6() {
         let signal = Signal::ReadMarker {
             user: "guest:ada".into(),
             seq: 300,
@@ -383,7 +405,7 @@ mod tests {
             session: 7,
         };
         let bytes = BusFrame::of_signal("relay-2", "lobby", signal.clone()).encode();
-        let mut head = encode(&(BUS_VERSION, "relay-2", "lobby", 5u32));
+        let mut head = encode(&(BUS_VERSION, "relay-2", "lobby", 6u32));
         head.extend(encode(&("guest:ada", 300u64, "relay-2", 7u64)));
         assert_eq!(bytes, head);
         let frame = BusFrame::decode(&bytes).expect("a frame");
