@@ -17,7 +17,10 @@
 //!   `<seq>:<ts>` of the message it stored, expiring after `SEND_ID_TTL`.
 //! - [`state_key`], `chitchat:{room}:m:<seq>`: a message's state once an edit, delete or
 //!   reaction changed it. Log entries other than plain texts carry more stream fields: `k`
-//!   (kind), `g` (target), `r` (reply target), `m` (emoji), `o` (reaction on).
+//!   (kind), `g` (target), `r` (reply target), `m` (emoji), `o` (reaction on);
+//! - [`states_key`], `chitchat:{room}:states`: the seqs that have a state hash, a sorted set
+//!   (score = seq), so that each change entry deletes the state hashes of messages retention
+//!   dropped from the log.
 //!
 //! - [`marker_key`], `chitchat:{room}:read:<user>`: a user's read marker in the room (a
 //!   decimal seq), expiring [`crate::broker::READ_MARKER_TTL`] after it was last set.
@@ -83,6 +86,13 @@ pub fn send_key(room: &str, from: &str, send_id: u64) -> String {
 /// reaction entry with that emoji (`on`: `1` added, `0` removed).
 pub fn state_key(room: &str, seq: u64) -> String {
     format!("chitchat:{{{room}}}:m:{seq}")
+}
+
+/// The key of the sorted set of `room`'s seqs that have a [`state_key`] (score: the seq). The
+/// entry script derives it from the state key it is given; this is its name for operators
+/// and tests.
+pub fn states_key(room: &str) -> String {
+    format!("chitchat:{{{room}}}:states")
 }
 
 /// The key holding `user`'s read marker in `room` (the user key comes last: it may hold

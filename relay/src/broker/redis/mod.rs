@@ -64,7 +64,7 @@ mod stream;
 pub use bus_frame::{BUS_VERSION, BusBody, BusFrame, BusFrameError};
 pub use keys::{
     EPOCH_KEY, REGISTRATIONS_KEY, REGISTRY_INDEX, channel, claim_key, log_key, members_key,
-    nicks_key, node_key, send_key, seq_key,
+    nicks_key, node_key, send_key, seq_key, state_key, states_key,
 };
 pub use registry::{CHECKS_PER_BEAT, DEFAULT_HEARTBEAT, NodeStatus, Registration, ttl};
 pub use scripts::{

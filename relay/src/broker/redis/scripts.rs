@@ -219,6 +219,22 @@ elseif kind == '2' then
 elseif kind == '3' then
   redis.call('HSET', KEYS[4], reaction, mark .. ':' .. ARGV[10])
 end
+if kind ~= '0' then
+  -- The messages with a state hash, by seq, so those retention dropped from the log lose
+  -- theirs here (at most 64 a run): after a room's last change at most its history limit's
+  -- worth stay. Same slot as KEYS[4] (its `{room}` tag).
+  local states = (string.gsub(KEYS[4], ':m:%d+$', ':states'))
+  redis.call('ZADD', states, tonumber(target), target)
+  local oldest = redis.call('XRANGE', KEYS[2], '-', '+', 'COUNT', 1)[1]
+  if oldest then
+    local first = string.match(oldest[1], '^(%d+)-')
+    local gone = redis.call('ZRANGEBYSCORE', states, '-inf', '(' .. first, 'LIMIT', 0, 64)
+    for _, s in ipairs(gone) do
+      redis.call('DEL', (string.gsub(KEYS[4], ':m:%d+$', ':m:' .. s)))
+    end
+    if #gone > 0 then redis.call('ZREM', states, unpack(gone)) end
+  end
+end
 if KEYS[5] then
   redis.call('SET', KEYS[5], mark, 'PX', ARGV[13])
 end

@@ -6,6 +6,7 @@
 
 mod cluster;
 mod recovery;
+mod states;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
