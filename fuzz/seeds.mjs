@@ -57,6 +57,11 @@ const BusFrame = struct([
       ['Message', struct([['seq', u64], ['epoch', u64], ['ts', u64], ['from', string], ['text', string]])],
       ['Presence', struct([['node', string], ['nick', string], ['joined', bool]])],
       ['Typing', struct([['nick', string]])],
+      // Variant 3 (Entry) is assembled by a script in Redis; no seed encodes it here.
+      ['Entry', struct([])],
+      ['Renamed', struct([['from', string], ['to', string]])],
+      ['Topic', struct([['topic', string], ['by', string]])],
+      ['ReadMarker', struct([['user', string], ['seq', u64], ['node', string], ['session', u64]])],
     ]),
   ],
 ]);
@@ -66,6 +71,9 @@ const BUS = {
   'presence-join': { Presence: { node: 'relay-1', nick: 'ada', joined: true } },
   'presence-leave': { Presence: { node: 'relay-2', nick: 'bob', joined: false } },
   'typing': { Typing: { nick: 'ada' } },
+  'renamed': { Renamed: { from: 'ada', to: 'Zoë' } },
+  'topic': { Topic: { topic: 'Release planning', by: 'Zoë' } },
+  'read-marker': { ReadMarker: { user: 'guest:ada', seq: 300, node: 'relay-2', session: 7 } },
 };
 for (const [name, body] of Object.entries(BUS)) {
   const w = new Writer();

@@ -90,6 +90,9 @@ pub enum SessionEvent {
         topic: String,
         by: String,
     },
+    /// Another session of this user read `room` up to `seq` (or the stored marker came
+    /// after a join): unread counts up to it can go.
+    ReadMarker { room: String, seq: u64 },
     /// The connection to `relay` ended; the session reconnects.
     Disconnected {
         relay: RelayAddr,
@@ -176,6 +179,10 @@ enum Request {
     Typing {
         room: String,
     },
+    MarkRead {
+        room: String,
+        seq: u64,
+    },
     Close {
         reply: oneshot::Sender<()>,
     },
@@ -200,6 +207,7 @@ impl std::fmt::Debug for Request {
             Request::ListRooms { .. } => "ListRooms",
             Request::Nick { .. } => "Nick",
             Request::Typing { .. } => "Typing",
+            Request::MarkRead { .. } => "MarkRead",
             Request::Close { .. } => "Close",
         };
         f.write_str(name)
@@ -293,6 +301,15 @@ impl SessionHandle {
     pub fn typing(&self, room: &str) {
         let _ = self.requests.try_send(Request::Typing {
             room: room.to_owned(),
+        });
+    }
+
+    /// Marks `room` read up to `seq` for this user's other sessions (best effort, never
+    /// waits; a relay below version 3, or a guest without its nick's secret, keeps none).
+    pub fn mark_read(&self, room: &str, seq: u64) {
+        let _ = self.requests.try_send(Request::MarkRead {
+            room: room.to_owned(),
+            seq,
         });
     }
 

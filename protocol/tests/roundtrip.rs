@@ -83,6 +83,11 @@ fn client_frame() -> impl Strategy<Value = ClientFrame> {
         any::<u32>().prop_map(|id| ClientFrame::Ping { id }),
         (any::<u32>(), text()).prop_map(|(id, token)| ClientFrame::Refresh { id, token }),
         (any::<u32>(), text()).prop_map(|(id, nick)| ClientFrame::Rename { id, nick }),
+        (any::<u32>(), text(), any::<u64>()).prop_map(|(id, room, seq)| ClientFrame::MarkRead {
+            id,
+            room,
+            seq
+        }),
     ]
 }
 
@@ -183,6 +188,11 @@ fn server_frame() -> impl Strategy<Value = ServerFrame> {
             .prop_map(|(id, expires_ms)| ServerFrame::Refreshed { id, expires_ms }),
         any::<u64>().prop_map(|expires_ms| ServerFrame::TokenExpiring { expires_ms }),
         (any::<u32>(), text()).prop_map(|(id, nick)| ServerFrame::Renamed { id, nick }),
+        (any::<u32>(), text(), any::<u64>()).prop_map(|(id, room, seq)| ServerFrame::ReadMarker {
+            id,
+            room,
+            seq
+        }),
     ]
 }
 

@@ -10,6 +10,8 @@ use serde_json::{Value, json};
 
 #[path = "vectors/entries.rs"]
 mod entries;
+#[path = "vectors/markers.rs"]
+mod markers;
 #[path = "vectors/rename.rs"]
 mod rename;
 
@@ -501,6 +503,12 @@ fn valid_vectors() -> Vec<(String, &'static str, Value, Vec<u8>)> {
     }
     for (name, frame) in rename::room() {
         push(&mut out, name, r, frame);
+    }
+    for (name, frame) in markers::client() {
+        push(&mut out, name, c, frame);
+    }
+    for (name, frame) in markers::server() {
+        push(&mut out, name, s, frame);
     }
     out
 }

@@ -126,6 +126,14 @@ pub struct HeldClaim {
     id: Option<u64>,
 }
 
+impl HeldClaim {
+    /// Whether the session holds its nick's claim (it came with a secret that took or held
+    /// it): such a guest is a user that read markers can belong to.
+    pub fn holds(&self) -> bool {
+        self.id.is_some()
+    }
+}
+
 /// This relay's side of guest nick claims: the check on Hello and the renewal of the
 /// claims its live sessions hold.
 pub struct Claims {

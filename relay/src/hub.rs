@@ -8,6 +8,8 @@
 //! ([`Deliver::members`], then [`Signal::Presence`]), and tells local members only when
 //! that set changes. A rename ([`Hub::rename`], [`Signal::Renamed`]) changes the set in one
 //! step and is told as one `RoomFrame::Renamed` (a leave and a join below version 3).
+//! A read marker ([`Signal::ReadMarker`]) goes to the user's other sessions in the room
+//! through the [`MarkerBoard`].
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -20,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::broker::{BrokerError, Deliver, SharedBroker, Signal};
 use crate::lookalike::LookAlikes;
+use crate::markers::MarkerBoard;
 use crate::metrics::Metrics;
 use crate::transport::Conn;
 
@@ -112,6 +115,8 @@ pub struct Hub {
     delivered: AtomicU64,
     /// Refuses joins whose nick looks like a present member's.
     look_alikes: LookAlikes,
+    /// Sessions watching their users' read markers.
+    markers: MarkerBoard,
 }
 
 /// A fresh membership: the queue the room writer drains, and the room's state at joining.
@@ -131,6 +136,7 @@ impl Hub {
             metrics,
             delivered: AtomicU64::new(0),
             look_alikes: LookAlikes::default(),
+            markers: MarkerBoard::default(),
         })
     }
 
@@ -303,6 +309,11 @@ impl Hub {
             return Vec::new();
         };
         sorted_nicks(&lock(&entry.members))
+    }
+
+    /// Sessions watching their users' read markers.
+    pub fn markers(&self) -> &MarkerBoard {
+        &self.markers
     }
 
     /// Rooms with members on this relay.
@@ -499,6 +510,23 @@ impl Deliver for Hub {
                 if let Ok(f) = chitchat_protocol::encode_frame(&frame) {
                     self.fan_out(room, Outbound::Topic(Bytes::from(f)));
                 }
+            }
+            Signal::ReadMarker {
+                user,
+                seq,
+                node,
+                session,
+            } => {
+                let Some(entry) = read(&self.rooms).get(room).cloned() else {
+                    return;
+                };
+                let members: Vec<u64> = lock(&entry.members)
+                    .list
+                    .iter()
+                    .map(|m| m.session_id)
+                    .collect();
+                let except = (*node == self.node_id).then_some(*session);
+                self.markers.deliver(user, room, *seq, &members, except);
             }
             Signal::Typing { nick } => {
                 let dg = ServerDatagram::Typing {

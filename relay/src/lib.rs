@@ -20,6 +20,7 @@ pub mod gate;
 pub mod http;
 pub mod hub;
 pub mod lookalike;
+pub mod markers;
 pub mod metrics;
 pub mod page_policy;
 pub mod rooms;

@@ -1,6 +1,7 @@
 //! The full-screen `chitchat chat` in a real terminal: tmux runs it, `send-keys` types and
 //! `capture-pane` reads the screen, polled until the expected text shows or a deadline
-//! passes. Screens are saved under test-artifacts/tui/. Line mode's piped sends too.
+//! passes. Screens are saved under test-artifacts/tui/. Line mode's piped sends too, and read
+//! markers shared by two terminals of one nick.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -16,7 +17,13 @@ struct Tmux {
 impl Tmux {
     /// Starts `chitchat chat` as `nick` in `room` in a 120x40 terminal.
     fn chat(relay: &RelayProcess, nick: &str, room: &str) -> Tmux {
-        let socket = format!("chitchat-tui-{}-{nick}", std::process::id());
+        Tmux::chat_in(relay, nick, nick, room)
+    }
+
+    /// [`Tmux::chat`] in a terminal named `label`, so one nick can have two terminals (both
+    /// read the same guest secret from the test config).
+    fn chat_in(relay: &RelayProcess, label: &str, nick: &str, room: &str) -> Tmux {
+        let socket = format!("chitchat-tui-{}-{label}", std::process::id());
         // The pane stays after the chat exits (with its exit status), so a failure shows.
         let line = format!(
             "XDG_CONFIG_HOME={} CHITCHAT_LOG=info {} --relay {} --ca {} --nick {nick} chat '{room}'; \
@@ -246,6 +253,50 @@ fn a_rename_in_one_terminal_is_a_rename_in_the_other() {
     bob.keys(&["C-c"]);
     ada.wait("29-ada-exited", |s| s.contains("EXITED 0"));
     bob.wait("30-bob-exited", |s| s.contains("EXITED 0"));
+}
+
+#[test]
+fn a_room_read_in_one_terminal_stops_counting_in_the_other() {
+    let relay = RelayProcess::start(&[]);
+    let one = Tmux::chat_in(&relay, "mark-one", "tuimark", "#marked");
+    one.wait("40-one-joined", |s| {
+        s.contains("#marked>") && s.contains("connected")
+    });
+    let two = Tmux::chat_in(&relay, "mark-two", "tuimark", "#marked");
+    two.wait("41-two-joined", |s| {
+        s.contains("#marked>") && s.contains("connected")
+    });
+    for tmux in [&one, &two] {
+        tmux.typed("/join #away");
+        tmux.keys(&["Enter"]);
+        tmux.wait("42-away", |s| s.contains("#away>"));
+    }
+    relay.cli().send("marked", "first news");
+    relay.cli().send("marked", "second news");
+    for tmux in [&one, &two] {
+        tmux.wait("43-unread", |s| s.contains("#marked 2"));
+    }
+
+    // One terminal shows the room: the other's count goes, without showing it there.
+    one.keys(&["M-1"]);
+    one.wait("44-one-reads", |s| {
+        s.contains("#marked>") && s.contains("second news")
+    });
+    let screen = two.wait("45-two-cleared", |s| !s.contains("#marked 2"));
+    assert!(screen.contains("#away>"), "still showing #away:\n{screen}");
+    assert!(!screen.contains("#marked 1"), "{screen}");
+
+    // A later message counts again in the other terminal.
+    one.keys(&["M-2"]);
+    one.wait("46-one-away", |s| s.contains("#away>"));
+    relay.cli().send("marked", "third news");
+    two.wait("47-two-counts-again", |s| s.contains("#marked 1"));
+    one.wait("48-one-counts-again", |s| s.contains("#marked 1"));
+
+    one.keys(&["C-c"]);
+    two.keys(&["C-c"]);
+    one.wait("49-one-exited", |s| s.contains("EXITED 0"));
+    two.wait("50-two-exited", |s| s.contains("EXITED 0"));
 }
 
 #[test]

@@ -11,6 +11,7 @@ import { Connection } from './connection.js';
 import { explainError, formatNumber, mentions } from './format.js';
 import { MessageActions } from './actions.js';
 import { Room, STORE_REFUSALS, isText, sendRetryDelay } from './rooms.js';
+import { ReadMarkers, applyMarker, markSeen } from './markers.js';
 import { applyRename, canRename, renameFromDialog } from './rename.js';
 import { TopicDialog, applyTopic } from './topic.js';
 import { Store } from './store.js';
@@ -78,6 +79,8 @@ class App {
     this.conn = null;
     /** Room name -> {count, timer} while its join is being retried. */
     this.joinRetries = new Map();
+    /** Read markers shared with this person's other devices (version 3). */
+    this.markers = new ReadMarkers({ send: (room, seq) => this.conn.request('MarkRead', { room, seq }) });
     this.$ = Object.fromEntries(ELEMENT_IDS.map((id) => [id, document.getElementById(id)]));
     this.status = new StatusView(this);
     this.messages = new MessagesView(this);
@@ -129,6 +132,7 @@ class App {
     document.addEventListener('visibilitychange', () => {
       if (!document.hidden) {
         this.rooms.get(this.active)?.markRead();
+        markSeen(this, this.rooms.get(this.active));
         this.sidebar.renderRoomList();
       }
     });
@@ -157,6 +161,7 @@ class App {
     conn.addEventListener('presence', (e) => this.#onPresence(e.detail));
     conn.addEventListener('renamed', (e) => applyRename(this, e.detail));
     conn.addEventListener('topic', (e) => applyTopic(this, e.detail));
+    conn.addEventListener('readmarker', (e) => applyMarker(this, e.detail));
     conn.addEventListener('typing', (e) => this.#onTyping(e.detail));
     conn.addEventListener('fatal', (e) => this.#onFatal(e.detail));
     conn.addEventListener('rtt', (e) => this.status.rtt(e.detail.ms));
@@ -177,7 +182,8 @@ class App {
         room.joined = false;
         room.joining = false;
       }
-      // The next session joins every room afresh.
+      // The next session joins every room afresh (and hears the stored markers again).
+      this.markers.stop();
       for (const retry of this.joinRetries.values()) clearTimeout(retry.timer);
       this.joinRetries.clear();
       this.sidebar.renderRoomList();
@@ -376,6 +382,7 @@ class App {
     this.messages.show(room);
     if (room) {
       const firstUnread = room.markRead();
+      markSeen(this, room);
       this.composer.show(room);
       this.messages.restoreScroll(room, firstUnread);
       if (room.more === null && room.shown.size === 0 && room.joined) this.#setMore(room, false);
@@ -399,6 +406,7 @@ class App {
     this.store.setPosition(room.name, room.epoch, room.lastSeq);
     if (isText(e)) this.#onText(room, e);
     else this.messages.update(room, room.change(e));
+    markSeen(this, room);
     this.#checkCaughtUp(room);
   }
 

@@ -89,6 +89,7 @@ const ANSWERS = {
   Rooms: ['ListRooms'],
   RoomInfo: ['CreateRoom', 'SetTopic'],
   Renamed: ['Rename'],
+  ReadMarker: ['MarkRead'],
 };
 
 export class Connection extends EventTarget {
@@ -487,6 +488,11 @@ class Session {
     if (name === 'Left' && body.id === 0) {
       // The relay took the session out of a room: a refreshed token no longer grants it.
       this.owner._emit('roomremoved', { room: body.room });
+      return;
+    }
+    if (name === 'ReadMarker' && body.id === 0) {
+      // Another device of this person read the room (or the marker stored before a join).
+      this.owner._emit('readmarker', { room: body.room, seq: body.seq });
       return;
     }
     if (name === 'TokenExpiring') {

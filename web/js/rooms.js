@@ -103,6 +103,10 @@ export class Room {
     this.mentions = 0;
     /** The first message counted in `unread`, marked "New" when the room is shown. */
     this.firstUnread = null;
+    /** The unread messages ({seq, mention}), oldest first, so a read marker can drop some. */
+    this.unreadSeqs = [];
+    /** The highest read marker known (this device's or another's): nothing at or below it counts as unread. */
+    this.readTo = 0;
     /** Every message shown: seq -> its state (`messageState`). */
     this.shown = new Map();
     /** Replies among them: the seq answered -> the seqs of its replies. */
@@ -151,6 +155,7 @@ export class Room {
       this.orphans = [];
       this.replyTo = null;
       this.lastSeq = 0;
+      this.readTo = 0;
       this.more = false;
     }
     this.epoch = epoch;
@@ -277,6 +282,8 @@ export class Room {
 
   /** Someone else's message arrived out of sight; `mention`: it mentions this person. */
   countUnread(seq, mention = false) {
+    if (seq <= this.readTo) return;
+    this.unreadSeqs.push({ seq, mention });
     if (this.unread === 0) this.firstUnread = seq;
     this.unread += 1;
     if (mention) this.mentions += 1;
@@ -288,6 +295,7 @@ export class Room {
     this.unread = 0;
     this.mentions = 0;
     this.firstUnread = null;
+    this.unreadSeqs = [];
     return first;
   }
 

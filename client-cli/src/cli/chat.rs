@@ -339,7 +339,7 @@ impl Chat {
                 let verb = if joined { "joined" } else { "left" };
                 self.say(&format!("* {nick} {verb} #{room}"))
             }
-            SessionEvent::Typing { .. } => Ok(()),
+            SessionEvent::Typing { .. } | SessionEvent::ReadMarker { .. } => Ok(()),
             SessionEvent::Topic { room, topic, by } => {
                 let first = !self.topics.contains_key(&room);
                 if self.topics.get(&room) == Some(&topic) || (first && topic.is_empty()) {

@@ -232,6 +232,7 @@ fn dispatch(
         },
         ServerFrame::TokenExpiring { expires_ms } => Event::TokenExpiring { expires_ms },
         ServerFrame::Left { id: 0, room } => Event::RoomRemoved { room },
+        ServerFrame::ReadMarker { id: 0, room, seq } => Event::ReadMarker { room, seq },
         ServerFrame::Welcome(_) => return Err("a second Welcome".into()),
         frame => {
             if let ServerFrame::Error(e) = &frame

@@ -139,6 +139,9 @@ pub enum Event {
         topic: String,
         by: String,
     },
+    /// Another session of this user read `room` up to `seq`, or the marker stored for it
+    /// came after a join (`ReadMarker` with id 0, version 3).
+    ReadMarker { room: String, seq: u64 },
     /// The relay is shutting down: reconnect after `reconnect_ms`, elsewhere if possible.
     GoAway { reconnect_ms: u32, message: String },
     /// Token mode: the session's token expires at `expires_ms` (ms since the Unix epoch);

@@ -1,5 +1,5 @@
 //! The client's room requests: a page of the room directory, making a room with a topic,
-//! changing a joined room's topic.
+//! changing a joined room's topic, marking a joined room read.
 
 use chitchat_protocol::{ClientFrame, RoomSummary, ServerFrame};
 
@@ -15,6 +15,20 @@ pub struct RoomPage {
 }
 
 impl Client {
+    /// Marks `room` (joined) read up to `seq` for this user's other sessions (version 3);
+    /// returns the marker the relay stored (never lower than before, at most the room's
+    /// newest seq).
+    pub async fn mark_read(&self, room: &str, seq: u64) -> Result<u64, ClientError> {
+        let room = room.to_owned();
+        match self
+            .request(|id| ClientFrame::MarkRead { id, room, seq })
+            .await?
+        {
+            ServerFrame::ReadMarker { seq, .. } => Ok(seq),
+            other => Err(unexpected(&other)),
+        }
+    }
+
     /// Up to `limit` public rooms whose name or topic contains `search`, in name order after
     /// `after`. A page may hold fewer while `next` is set: ask again from there.
     pub async fn list_rooms(

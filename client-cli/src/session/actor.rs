@@ -278,6 +278,11 @@ impl Actor {
                     self.outq.push_back(SessionEvent::Topic { room, topic, by });
                 }
             }
+            Some(Event::ReadMarker { room, seq }) => {
+                if self.tracker.contains(&room) {
+                    self.outq.push_back(SessionEvent::ReadMarker { room, seq });
+                }
+            }
             Some(Event::RoomOpened { .. }) => {}
             Some(Event::RoomRemoved { room }) => {
                 self.unjoined.remove(&room);
@@ -398,8 +403,8 @@ impl Actor {
                         self.closing = Some(reply);
                         return false;
                     }
-                    // Typing is only worth telling now.
-                    Some(Request::Typing { .. }) => {}
+                    // Typing is only worth telling now; a marker is sent again on the next read.
+                    Some(Request::Typing { .. } | Request::MarkRead { .. }) => {}
                     Some(request) => self.deferred.push_back(request),
                 },
                 permit = self.out.reserve(), if !self.outq.is_empty() => match permit {
@@ -542,6 +547,13 @@ impl Actor {
             }
             Request::Typing { room } => {
                 let _ = client.typing(&room);
+            }
+            Request::MarkRead { room, seq } => {
+                if client.welcome().version >= 3
+                    && let Err(e) = client.mark_read(&room, seq).await
+                {
+                    tracing::debug!(room, "marking read: {e}");
+                }
             }
             Request::Nick { nick, reply } => self.change_nick(nick, reply).await,
             Request::Close { reply } => {

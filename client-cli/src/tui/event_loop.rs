@@ -13,6 +13,7 @@ use tokio::sync::mpsc;
 use super::command::{self, Line, ROOMS_SHOWN};
 use super::input::{Candidates, Input};
 use super::keys::{self, Action, WHEEL_LINES};
+use super::markers::Marking;
 use super::model::{App, Link};
 use super::pace::patiently;
 use super::view::{self, Drawn, Theme};
@@ -81,6 +82,8 @@ pub struct Chat {
     done: mpsc::UnboundedReceiver<Done>,
     sends: mpsc::UnboundedSender<(String, u64, String)>,
     last_typing: u64,
+    /// The read markers sent for the shown room.
+    marking: Marking,
 }
 
 impl Chat {
@@ -99,6 +102,7 @@ impl Chat {
             done,
             sends,
             last_typing: 0,
+            marking: Marking::default(),
         }
     }
 
@@ -117,6 +121,11 @@ impl Chat {
             // A log line while the screen is up: its words in the status line (logs.rs).
             if let Some(line) = logs::take_unseen() {
                 self.app.note = Some(line);
+            }
+            // The shown room is read up to its newest message: the user's other sessions
+            // hear it (version 3).
+            if let Some((room, seq)) = self.app.to_mark(&mut self.marking, now_ms()) {
+                self.session.mark_read(&room, seq);
             }
             self.draw(screen)?;
             tokio::select! {
@@ -398,6 +407,7 @@ impl Chat {
             SessionEvent::Typing { room, nick } => self.app.typing(&room, &nick, now),
             SessionEvent::Renamed { room, from, to } => self.app.renamed(&room, &from, &to, now),
             SessionEvent::Topic { room, topic, by } => self.app.topic(&room, topic, &by, now),
+            SessionEvent::ReadMarker { room, seq } => self.app.marker(&room, seq),
             SessionEvent::Disconnected { relay, reason } => {
                 self.app.link = Link::Reconnecting {
                     at_ms: None,

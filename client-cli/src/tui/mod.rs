@@ -3,7 +3,8 @@
 //! scrollback, day dividers and grouped senders, who is typing, a status line for the relay
 //! and the connection, and an input line with history and completion.
 //!
-//! Cut by concern: [`model`] (the state, pure), [`rows`] (entries as rows: grouping and day
+//! Cut by concern: [`model`] (the state, pure), [`markers`] (read markers shared with the
+//! user's other sessions, pure), [`rows`] (entries as rows: grouping and day
 //! dividers, pure), [`input`] (line editing, history, completion, pure), [`command`] (what
 //! a typed line asks for; line mode uses it too), [`keys`] (what a key means), [`view`]
 //! (drawing), [`event_loop`] (the events of the terminal and the session), [`pace`] (sends
@@ -14,6 +15,7 @@ pub mod command;
 mod event_loop;
 pub mod input;
 pub mod keys;
+pub mod markers;
 pub mod model;
 pub mod pace;
 pub mod rows;

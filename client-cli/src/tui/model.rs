@@ -62,6 +62,12 @@ pub struct Room {
     pub typing: Vec<(String, u64)>,
     /// Lines scrolled back from the newest (0: following the newest).
     pub scroll: usize,
+    /// The unread messages' seqs, with whether each names this user (see `markers`).
+    pub unread_seqs: Vec<(u64, bool)>,
+    /// The highest read marker known: nothing at or below it counts as unread.
+    pub read_to: u64,
+    /// The newest seq the room has shown.
+    pub newest: u64,
 }
 
 impl Room {
@@ -180,6 +186,9 @@ impl App {
             .filter(|m| !joined.has_seq(m.seq))
             .map(|m| Entry::Message(as_posted(m)))
             .collect();
+        if let Some(Entry::Message(Posted { seq: Some(seq), .. })) = older.last() {
+            joined.newest = joined.newest.max(*seq);
+        }
         joined.entries.splice(0..0, older);
         joined.entries.truncate(ROOM_ENTRIES);
         self.switch(index);
@@ -201,6 +210,7 @@ impl App {
             self.current = index;
             room.unread = 0;
             room.mentions = 0;
+            room.unread_seqs.clear();
         }
     }
 
@@ -278,6 +288,7 @@ impl App {
         if r.has_seq(msg.seq) {
             return;
         }
+        r.newest = r.newest.max(msg.seq);
         r.typing.retain(|(n, _)| *n != msg.from);
         if msg.from == nick {
             let pending = r.entries.iter_mut().find_map(|e| match e {
@@ -293,9 +304,11 @@ impl App {
                 p.ts = msg.ts;
                 return;
             }
-        } else if shown.as_deref() != Some(msg.room.as_str()) {
+        } else if shown.as_deref() != Some(msg.room.as_str()) && msg.seq > r.read_to {
+            let mention = mentions(&msg.text, &nick);
             r.unread += 1;
-            if mentions(&msg.text, &nick) {
+            r.unread_seqs.push((msg.seq, mention));
+            if mention {
                 r.mentions += 1;
             }
         }

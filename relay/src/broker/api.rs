@@ -96,6 +96,11 @@ pub enum ClaimOutcome {
     Taken,
 }
 
+/// How long a read marker is kept after it was last set: a device unused for a month has
+/// little left to agree on, and the store holds about one marker per user and room read
+/// within this time.
+pub const READ_MARKER_TTL: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
 /// A room as a record: created explicitly with a topic, or implicitly when someone first
 /// joins or sends to its name (public, no topic). Names are never reused: an archived room
 /// keeps its record and its history.
@@ -181,6 +186,15 @@ pub enum Signal {
     /// The room's topic changed to `topic` (empty: none), by the member `by` (empty: through
     /// the server API). The record is stored before the signal is sent.
     Topic { topic: String, by: String },
+    /// A user's read marker in the room is now `seq` (see [`Broker::set_read_marker`]),
+    /// set by session `session` on the relay `node`: every relay hands it to the user's
+    /// other sessions in the room.
+    ReadMarker {
+        user: String,
+        seq: u64,
+        node: String,
+        session: u64,
+    },
 }
 
 /// Why a broker call failed. Nothing was stored when `publish` fails.
@@ -390,6 +404,16 @@ pub trait Broker: Send + Sync + 'static {
         claims: &[NickClaim],
         ttl: std::time::Duration,
     ) -> Result<Vec<ClaimOutcome>, BrokerError>;
+
+    /// Sets `user`'s read marker in `room` to `seq`, atomically: never backwards (the stored
+    /// marker stays if it is later) and never past the room's newest seq (`seq` is clamped
+    /// to it). The marker is kept for [`READ_MARKER_TTL`] after this call. Resolves to the
+    /// marker stored after the call (0: none, the room has no messages). `user` is opaque
+    /// to the store (the relay's user key).
+    async fn set_read_marker(&self, room: &str, user: &str, seq: u64) -> Result<u64, BrokerError>;
+
+    /// `user`'s read marker in `room`, if one was set within [`READ_MARKER_TTL`].
+    async fn read_marker(&self, room: &str, user: &str) -> Result<Option<u64>, BrokerError>;
 
     /// Stores `record` unless a record of its name exists; the stored record (the new one, or
     /// the one already there) and whether this call made it. Atomic: two callers racing for

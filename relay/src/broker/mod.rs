@@ -12,7 +12,7 @@ pub mod redis;
 mod store;
 
 pub use api::{
-    Broker, BrokerError, ClaimOutcome, Deliver, NewEntry, NewMessage, NickClaim, RelayInfo,
-    RoomChange, RoomHead, RoomPage, RoomRecord, SEND_ID_TTL, SharedBroker, Signal,
+    Broker, BrokerError, ClaimOutcome, Deliver, NewEntry, NewMessage, NickClaim, READ_MARKER_TTL,
+    RelayInfo, RoomChange, RoomHead, RoomPage, RoomRecord, SEND_ID_TTL, SharedBroker, Signal,
 };
 pub use store::{Store, StoreConfig, open};

@@ -66,6 +66,13 @@ const ROOM_REQUESTS_BURST: f64 = 10.0;
 const RENAMES_PER_SEC: f64 = 0.1;
 const RENAMES_BURST: f64 = 3.0;
 
+/// Read markers one session may set: a client marks a room read when it is shown and as
+/// messages arrive in it (debounced), a couple a second at most; each costs a store write
+/// and a signal to the room's relays, so a flood is cut to two a second after a burst that
+/// covers switching through a few rooms quickly.
+const MARKS_PER_SEC: f64 = 2.0;
+const MARKS_BURST: f64 = 20.0;
+
 /// Limits that protect the relay and its users from any one client.
 #[derive(Debug, Clone, clap::Args)]
 pub struct LimitsConfig {
@@ -164,6 +171,8 @@ pub(super) struct RateLimits {
     pub rooms: TokenBucket,
     /// Rename (each one asks the store and tells every joined room).
     pub renames: TokenBucket,
+    /// MarkRead (each one writes to the store and signals the room's relays).
+    pub markers: TokenBucket,
 }
 
 impl RateLimits {
@@ -185,6 +194,7 @@ impl RateLimits {
             typing: TokenBucket::new(TYPING_PER_SEC, TYPING_BURST),
             rooms: TokenBucket::new(ROOM_REQUESTS_PER_SEC, ROOM_REQUESTS_BURST),
             renames: TokenBucket::new(RENAMES_PER_SEC, RENAMES_BURST),
+            markers: TokenBucket::new(MARKS_PER_SEC, MARKS_BURST),
         }
     }
 }

@@ -9,6 +9,7 @@
 mod entries;
 mod identity;
 mod limits;
+mod markers;
 mod quota;
 mod rename;
 mod requests;
@@ -244,6 +245,8 @@ async fn handshake(
         claim_lost: CancellationToken::new(),
         held: HeldClaim::default(),
         version: hello.version,
+        inbox: Arc::default(),
+        watching: None,
     };
     let refused = if !(MIN_PROTOCOL_VERSION..=PROTOCOL_VERSION).contains(&hello.version) {
         Some(fatal(
@@ -287,6 +290,7 @@ async fn handshake(
             limits: state.limits.wire(),
         }))
         .await?;
+    session.watch_markers();
     tracing::Span::current().record("session", id);
     tracing::debug!(nick = %session.nick, "session open");
     *out = Some(session);
@@ -322,6 +326,10 @@ struct Session {
     /// The protocol version the session speaks: the Hello's, once checked to be one this
     /// relay speaks (see `Welcome.version`).
     version: u16,
+    /// Read markers the user's other sessions set, waiting to be written (see `markers`).
+    inbox: Arc<crate::markers::Inbox>,
+    /// The session's place on the hub's marker board, while it has a user (version 3).
+    watching: Option<crate::markers::Watching>,
 }
 
 impl Session {
@@ -364,6 +372,7 @@ impl Session {
         let mut drain_deadline: Option<Instant> = None;
         let slow = self.slow.clone();
         let claim_lost = self.claim_lost.clone();
+        let inbox = self.inbox.clone();
         let mut idle = IdleWatch::new(&self.conn, self.state.limits.session_idle_timeout());
         let mut ticker = tokio::time::interval(idle.tick());
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -396,6 +405,7 @@ impl Session {
                 _ = sleep_until_opt(self.clock.warn_at) => self.warn_expiring().await?,
                 _ = sleep_until_opt(self.clock.expire_at) => return Err(self.expired()),
                 Some(answer) = pending.next() => self.answer(answer).await?,
+                _ = inbox.ready() => self.send_markers().await?,
                 frame = reader.next::<ClientFrame>(), if pending.len() < MAX_IN_FLIGHT => {
                     match frame? {
                         // Boxed: requests are few, and inline their futures (Join's

@@ -53,6 +53,8 @@ impl Session {
         tracing::debug!(from = %self.nick, to = %nick, "renamed");
         self.identity.nick.clone_from(&nick);
         self.nick.clone_from(&nick);
+        // A guest's markers are kept under its nick: the new nick's are the session's now.
+        self.watch_markers();
         self.send(&ServerFrame::Renamed { id, nick }).await
     }
 

@@ -88,10 +88,7 @@ impl Session {
             | ClientFrame::Delete { .. }
             | ClientFrame::React { .. } => self.change(frame, pending).await,
             ClientFrame::Rename { id, nick } => self.rename(id, nick).await,
-            ClientFrame::MarkRead { .. } => Err(fatal(
-                ErrorCode::UNKNOWN_FRAME,
-                "this relay does not serve read markers",
-            )),
+            ClientFrame::MarkRead { id, room, seq } => self.mark_read(id, room, seq).await,
         }
     }
 
@@ -187,13 +184,14 @@ impl Session {
         self.rooms.insert(room.clone(), task);
         self.send(&ServerFrame::Joined(Joined {
             id,
-            room,
+            room: room.clone(),
             epoch: head.epoch,
             last_seq: head.last_seq,
             members: joining.members,
             resume: outcome,
         }))
-        .await
+        .await?;
+        self.joined_marker(&room).await
     }
 
     /// Leave: drops the room's writer and the membership.

@@ -21,6 +21,7 @@ mod entries;
 mod hostile_process;
 mod nick_claims;
 mod nick_claims_lost;
+mod read_markers;
 mod rename;
 mod rooms;
 mod send_once;

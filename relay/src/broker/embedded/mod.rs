@@ -13,11 +13,13 @@
 //! gapless from 1 per room. Retention (`retention`) deletes a room's oldest messages but
 //! never its newest, so what is kept is always a run of seqs ending at the room's last.
 //! Below the data dir's free-space floor (`disk`) sends are refused. Guest nick claims
-//! (`claims`) are a table of their own, written by the same writer thread.
+//! (`claims`) and read markers (`markers`) are tables of their own, written by the same
+//! writer thread.
 
 mod claims;
 mod disk;
 mod entries;
+mod markers;
 mod retention;
 mod rooms;
 mod sqlite;
@@ -110,6 +112,8 @@ enum WriterCommand {
     Claim(ClaimJob),
     /// Create or change a room record.
     Room(rooms::RoomJob),
+    /// Set a read marker (see `Broker::set_read_marker`).
+    Marker(markers::MarkerJob),
 }
 
 /// Nick claims to check and whom to answer.
@@ -431,6 +435,26 @@ impl Broker for EmbeddedBroker {
         };
         self.queue_command(WriterCommand::Claim(job))?;
         answered.await.unwrap_or_else(|_| Err(closed()))
+    }
+
+    async fn set_read_marker(&self, room: &str, user: &str, seq: u64) -> Result<u64, BrokerError> {
+        let (reply, answered) = oneshot::channel();
+        self.queue_command(WriterCommand::Marker(markers::MarkerJob {
+            room: room.to_owned(),
+            user: user.to_owned(),
+            seq,
+            reply,
+        }))?;
+        answered.await.unwrap_or_else(|_| Err(closed()))
+    }
+
+    async fn read_marker(&self, room: &str, user: &str) -> Result<Option<u64>, BrokerError> {
+        let (room, user) = (room.to_owned(), user.to_owned());
+        self.read(
+            format!("reading a read marker in room {room}"),
+            move |conn| markers::select_marker(conn, &room, &user, crate::clock::now_ms()),
+        )
+        .await
     }
 
     async fn create_room(&self, record: RoomRecord) -> Result<(RoomRecord, bool), BrokerError> {

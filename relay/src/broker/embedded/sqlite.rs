@@ -29,7 +29,7 @@ pub(super) const MAX_READERS: usize = 4;
 
 /// Prepared statements each connection keeps. The broker uses fewer than this many
 /// distinct statements, so every one stays prepared.
-const STATEMENT_CACHE: usize = 16;
+const STATEMENT_CACHE: usize = 24;
 
 /// The remembered send ids (see `NewMessage::send_id`): one row per send that carried an
 /// id, until `expires` (ms since the Unix epoch). Created on every open, so stores made
@@ -224,6 +224,8 @@ pub(super) fn open_writer(path: &Path) -> Result<(Connection, u64), BrokerError>
         .map_err(|e| sqlite_error(format_args!("{}: creating the rooms table", context()), e))?;
     tx.execute_batch(CREATE_CLAIMS)
         .map_err(|e| sqlite_error(format_args!("{}: creating the nick claims", context()), e))?;
+    tx.execute_batch(super::markers::CREATE_MARKERS)
+        .map_err(|e| sqlite_error(format_args!("{}: creating the read markers", context()), e))?;
     let epoch: Option<u64> = tx
         .query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |row| {
             row.get(0)

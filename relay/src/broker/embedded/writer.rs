@@ -14,7 +14,7 @@ use super::sqlite::{
     EXPIRE_SENDS, REMEMBER_SEND, SELECT_LAST_SEQ, SELECT_SEND, SELECT_TEXT, sqlite_error,
 };
 use super::{EmbeddedState, Job, WriterCommand};
-use super::{claims, rooms};
+use super::{claims, markers, rooms};
 use crate::broker::BrokerError;
 use crate::broker::api::{NewEntry, SEND_ID_TTL};
 use crate::clock::now_ms;
@@ -59,6 +59,7 @@ impl Writer {
             let mut closing = None;
             let mut claims = Vec::new();
             let mut rooms = Vec::new();
+            let mut markers = Vec::new();
             while let Some(command) = next.take() {
                 match command {
                     WriterCommand::Publish(job) => batch.push(job),
@@ -69,8 +70,9 @@ impl Writer {
                     // Another table: served after the batch, all in one transaction.
                     WriterCommand::Claim(job) => claims.push(job),
                     WriterCommand::Room(job) => rooms.push(job),
+                    WriterCommand::Marker(job) => markers.push(job),
                 }
-                if batch.len() + claims.len() + rooms.len() < MAX_BATCH {
+                if batch.len() + claims.len() + rooms.len() + markers.len() < MAX_BATCH {
                     next = commands.try_recv().ok();
                 }
             }
@@ -82,6 +84,9 @@ impl Writer {
             }
             if !rooms.is_empty() {
                 rooms::serve(&mut self.conn, rooms);
+            }
+            if !markers.is_empty() {
+                markers::serve(&mut self.conn, markers, now_ms());
             }
             if closing.is_some() {
                 return closing;

@@ -65,6 +65,14 @@ pub enum BusBody {
     Renamed { from: String, to: String },
     /// [`Signal::Topic`] (variant 5); not stored (the room's record is).
     Topic { topic: String, by: String },
+    /// [`Signal::ReadMarker`] (variant 6); not stored here (the marker itself is stored by
+    /// `Broker::set_read_marker` before it is signalled).
+    ReadMarker {
+        user: String,
+        seq: u64,
+        node: String,
+        session: u64,
+    },
 }
 
 /// Why bytes on a channel are not a frame this relay can use.
@@ -89,6 +97,17 @@ impl BusFrame {
             Signal::Typing { nick } => BusBody::Typing { nick },
             Signal::Renamed { from, to } => BusBody::Renamed { from, to },
             Signal::Topic { topic, by } => BusBody::Topic { topic, by },
+            Signal::ReadMarker {
+                user,
+                seq,
+                node,
+                session,
+            } => BusBody::ReadMarker {
+                user,
+                seq,
+                node,
+                session,
+            },
         };
         BusFrame {
             version: BUS_VERSION,
@@ -173,6 +192,17 @@ impl BusFrame {
             BusBody::Topic { topic, by } => Some(Signal::Topic {
                 topic: topic.clone(),
                 by: by.clone(),
+            }),
+            BusBody::ReadMarker {
+                user,
+                seq,
+                node,
+                session,
+            } => Some(Signal::ReadMarker {
+                user: user.clone(),
+                seq: *seq,
+                node: node.clone(),
+                session: *session,
             }),
             BusBody::Message { .. } | BusBody::Entry { .. } => None,
         }
@@ -360,6 +390,23 @@ mod tests {
         let bytes = BusFrame::of_signal("relay-1", "lobby", signal.clone()).encode();
         let mut head = encode(&(BUS_VERSION, "relay-1", "lobby", 5u32));
         head.extend(encode(&("Release planning", "Zoë")));
+        assert_eq!(bytes, head);
+        let frame = BusFrame::decode(&bytes).expect("a frame");
+        assert_eq!(frame.signal(), Some(signal));
+        assert_eq!(frame.entry(), None);
+    }
+
+    #[test]
+    fn a_read_marker_crosses_the_bus_as_variant_6() {
+        let signal = Signal::ReadMarker {
+            user: "guest:ada".into(),
+            seq: 300,
+            node: "relay-2".into(),
+            session: 7,
+        };
+        let bytes = BusFrame::of_signal("relay-2", "lobby", signal.clone()).encode();
+        let mut head = encode(&(BUS_VERSION, "relay-2", "lobby", 6u32));
+        head.extend(encode(&("guest:ada", 300u64, "relay-2", 7u64)));
         assert_eq!(bytes, head);
         let frame = BusFrame::decode(&bytes).expect("a frame");
         assert_eq!(frame.signal(), Some(signal));

@@ -22,6 +22,9 @@
 //!   (score = seq), so that each change entry deletes the state hashes of messages retention
 //!   dropped from the log.
 //!
+//! - [`marker_key`], `chitchat:{room}:read:<user>`: a user's read marker in the room (a
+//!   decimal seq), expiring [`crate::broker::READ_MARKER_TTL`] after it was last set.
+//!
 //! A room's record is [`room_key`], `chitchat:{room}:room`, a hash with the fields `topic`,
 //! `private` and `archived` (`0`/`1`), `created_ms` and `created_by`; every room with a record
 //! is a member of [`ROOMS_INDEX`], a sorted set (all scores 0, so in name order) read with
@@ -92,6 +95,12 @@ pub fn states_key(room: &str) -> String {
     format!("chitchat:{{{room}}}:states")
 }
 
+/// The key holding `user`'s read marker in `room` (the user key comes last: it may hold
+/// `:`, and nothing follows it).
+pub fn marker_key(room: &str, user: &str) -> String {
+    format!("chitchat:{{{room}}}:read:{user}")
+}
+
 /// The key of the guest nick claim on `skeleton` (a nick's skeleton). It has no hash tag
 /// of its own making: the claim script touches this one key, whatever slot it falls in.
 pub fn claim_key(skeleton: &str) -> String {
@@ -147,6 +156,10 @@ mod tests {
         assert_eq!(seq_key("a.b"), "chitchat:{a.b}:seq");
         assert_eq!(log_key("a.b"), "chitchat:{a.b}:log");
         assert_eq!(channel("a.b"), "chitchat:{a.b}:ch");
+        assert_eq!(
+            marker_key("a.b", "guest:ada"),
+            "chitchat:{a.b}:read:guest:ada"
+        );
         assert_eq!(
             room_of_channel(channel("Room-1").as_bytes()),
             Some("Room-1")

@@ -53,6 +53,7 @@ mod delivery;
 mod entries;
 pub mod keys;
 mod link;
+mod markers;
 mod presence;
 mod registry;
 mod rooms;
@@ -523,6 +524,14 @@ impl Broker for RedisBroker {
             return Err(closed());
         }
         claims::claim_nicks(&self.state, claims, ttl).await
+    }
+
+    async fn set_read_marker(&self, room: &str, user: &str, seq: u64) -> Result<u64, BrokerError> {
+        markers::set(&self.state.active, room, user, seq).await
+    }
+
+    async fn read_marker(&self, room: &str, user: &str) -> Result<Option<u64>, BrokerError> {
+        markers::get(&self.state.active, room, user).await
     }
 
     async fn create_room(&self, record: RoomRecord) -> Result<(RoomRecord, bool), BrokerError> {

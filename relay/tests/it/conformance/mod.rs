@@ -24,6 +24,7 @@
 mod claims;
 mod delivery;
 mod entries;
+mod markers;
 mod numbering;
 mod rooms;
 mod send_ids;
@@ -47,6 +48,7 @@ pub use entries::{
     edits_are_limited, entries_are_numbered_in_the_log, history_pages_show_the_latest_state,
     only_the_author_changes_a_message, reactions_count_once_per_user,
 };
+pub use markers::read_markers_shared_by_a_users_sessions;
 pub use numbering::{
     call_order_is_seq_order, concurrent_publishers_get_gapless_seqs,
     many_rooms_at_once_stay_gapless, numbering_starts_at_one_per_room, publish_agrees_with_reads,
@@ -92,6 +94,7 @@ pub const CASES: &[&str] = &[
     "reactions_count_once_per_user",
     "only_the_author_changes_a_message",
     "edits_are_limited",
+    "read_markers_shared_by_a_users_sessions",
 ];
 
 /// Makes one `#[tokio::test]` per conformance case, each calling the case with a factory
@@ -132,6 +135,7 @@ macro_rules! broker_conformance_tests {
             reactions_count_once_per_user,
             only_the_author_changes_a_message,
             edits_are_limited,
+            read_markers_shared_by_a_users_sessions,
         }
     };
     (@sequential $factory:expr, $before:expr, $after:expr; $($case:ident),* $(,)?) => {{

@@ -128,6 +128,11 @@ impl ClusterRelay {
         RawClient::hello_to(self.quic, &self.ca, nick).await.0
     }
 
+    /// The cluster's CA certificate, for clients built by hand.
+    pub fn ca(&self) -> &Path {
+        &self.ca
+    }
+
     /// A protocol client speaking `version`, Hello/Welcome done.
     pub async fn client_as(&self, nick: &str, version: u16) -> RawClient {
         let mut c = RawClient::connect_to(self.quic, &self.ca, None).await;
