@@ -22,6 +22,7 @@ mod hostile_process;
 mod nick_claims;
 mod nick_claims_lost;
 mod rename;
+mod room_epochs;
 mod rooms;
 mod send_once;
 mod session_limits;

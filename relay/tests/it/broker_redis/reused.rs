@@ -2,7 +2,8 @@
 //! entries, played here on one Redis by removing them and setting the counter back): the
 //! next message is given a seq some relay already saw, and the room gets a new epoch
 //! instead of its clients skipping that message as one they have. Noticed by the relay
-//! that sends it, by a relay that only delivers it, and by a relay that reconnects.
+//! that sends it, by a relay that only delivers it, and by a relay that reconnects. A
+//! garbled epoch key is refused for its room alone.
 
 use super::*;
 
@@ -109,4 +110,29 @@ async fn a_reconnecting_relay_notices_a_head_below_what_it_delivered() {
     let seen = sink.wait_messages("r", 4).await;
     assert_eq!((seen[3].seq, seen[3].text.as_str()), (1, "before 1"));
     assert_ne!(seen[3].epoch, old);
+}
+
+/// A room whose epoch key holds something else than an epoch: sends and subscriptions to
+/// it are refused with a clear error, nothing is stored, and other rooms carry on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_garbled_room_epoch_is_refused_for_that_room_only() {
+    let (server, sink, broker) = subscribed("relay-g", "fine").await;
+    for garbage in ["not a number", "0", "9007199254740992"] {
+        let _: Value = server.cmd(&["SET", &epoch_key("bad"), garbage]).await;
+        match broker.publish(new_message("bad", "ann", "refused")).await {
+            Err(BrokerError::Internal(why)) => {
+                assert!(why.contains("does not hold an epoch"), "{why}")
+            }
+            other => panic!("a garbled epoch {garbage:?} gave {other:?}"),
+        }
+        match broker.subscribe("bad").await {
+            Err(BrokerError::Internal(why)) => assert!(why.contains("room bad"), "{why}"),
+            other => panic!("subscribing with a garbled epoch gave {other:?}"),
+        }
+    }
+    let stored: Value = server.cmd(&["EXISTS", &log_key("bad")]).await;
+    assert_eq!(stored, Value::Int(0), "nothing stored");
+    assert!(broker.is_ready());
+    let fine = publish(&broker, "fine", "ann", "still fine").await;
+    assert_eq!(sink.wait_messages("fine", 1).await, vec![fine]);
 }
