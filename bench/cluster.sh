@@ -9,8 +9,10 @@
 # each with one relay. For every setup it reports the highest rate that held (no loss, no
 # refusal, the sender on schedule, acknowledgements p99 under ACK_P99_MAX_MS) and, per step,
 # the Redis CPU per send (utime + stime of every redis-server of the setup, from
-# /proc/<pid>/stat, over the whole step, divided by every message sent in it) and the
-# acknowledgement latency (ack_p50_ms, ack_p99_ms from chitchat-bench).
+# /proc/<pid>/stat, over the whole step, less what the same servers burn idle over as long
+# (measured for IDLE_SECS before the first step: cluster gossip and cron), divided by every
+# message sent in the step) and the acknowledgement latency (ack_p50_ms, ack_p99_ms from
+# chitchat-bench).
 #
 # Writes $OUT/cluster.jsonl (one JSON object per step) and $OUT/cluster.md (the table).
 # Everything it starts is stopped on exit, however it exits.
@@ -46,6 +48,8 @@ ACK_P99_MAX_MS=250
 # ...and if the load generator stayed this close to its schedule (else it, not the relay,
 # fell behind).
 SEND_LAG_MAX_MS=100
+# Seconds the setup's idle Redis CPU is measured over, to take it out of the per-send figure.
+IDLE_SECS=5
 # Milliseconds a cluster master may be unreachable before its replica takes over.
 NODE_TIMEOUT=2000
 # Seconds for a redis-server to answer and for the cluster to form and agree.
@@ -148,7 +152,7 @@ start_setup() {
       done
       REDIS_PORTS=("${ports[@]}")
       REDIS_URL="redis+cluster://${nodes[0]},${nodes[1]},${nodes[2]}/"
-      [ "$1" = nowait ] && RELAY_EXTRA=(--redis-min-replicas 0) ;;
+      if [ "$1" = nowait ]; then RELAY_EXTRA=(--redis-min-replicas 0); fi ;;
     *) echo "unknown setup $1" >&2; exit 2 ;;
   esac
 }
@@ -183,16 +187,18 @@ redis_ticks() {
   echo "$total"
 }
 
-# step.py SETUP RATE REV TICKS HZ SECS ACK_MAX LAG_MAX < bench JSON: the step's JSON line
+# step.py SETUP RATE REV TICKS HZ SECS ACK_MAX LAG_MAX IDLE_CPU_PER_S WALL_S < bench JSON: the step's JSON line
 # with the setup, Redis CPU per send and whether the step held; a summary on stderr.
 cat >"$WORK/step.py" <<'STEP'
 import json, sys
 d = json.loads(sys.stdin.read())
-setup, rate, rev, ticks, hz, secs, ack_max, lag_max = sys.argv[1:]
+setup, rate, rev, ticks, hz, secs, ack_max, lag_max, idle_per_s, wall = sys.argv[1:]
 every = float(rate) * (2 + float(secs))  # warm-up (2 s) and measured messages
 cpu = int(ticks) / int(hz)
+idle = float(idle_per_s) * float(wall)
 d.update(setup=setup, rate=float(rate), rev=rev, redis_cpu_all_s=cpu,
-         redis_cpu_us_per_send=1e6 * cpu / every)
+         redis_idle_cpu_s=idle, step_wall_s=float(wall),
+         redis_cpu_us_per_send=1e6 * max(cpu - idle, 0.0) / every)
 d["held"] = (not d.get("failed")) and d["lost"] == 0 and d["send_errors"] == 0 \
     and d["ack_p99_ms"] <= float(ack_max) and d["send_lag_max_ms"] <= float(lag_max)
 print(json.dumps(d))
@@ -215,12 +221,16 @@ say "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f
 for setup in $SETUPS; do
   start_setup "$setup"
   start_relay
-  say "$setup: redis ${REDIS_PIDS[*]}, relay $RELAY_PID at $RELAY_ADDR"
+  idle_before=$(redis_ticks)
+  sleep "$IDLE_SECS"
+  IDLE_PER_S=$(python3 -c "print(($(redis_ticks) - $idle_before) / $TICKS / $IDLE_SECS)")
+  say "$setup: redis ${REDIS_PIDS[*]} (idle: $IDLE_PER_S CPU s/s), relay $RELAY_PID at $RELAY_ADDR"
   for rate in $RATES; do
     for port in "${REDIS_PORTS[@]}"; do
       redis-cli -p "$port" flushall >/dev/null 2>&1 || true
     done
     before=$(redis_ticks)
+    started=$(date +%s.%N)
     line=$(timeout "$BENCH_TIMEOUT" "$WORK/chitchat-bench" --ca "$WORK/certs/ca.pem" many-rooms \
       -S "$ROOMS" -P "$ROOMS" -N "$ROOMS" -R "$rate" -T "$SECONDS_PER_STEP" \
       --relays "$RELAY_ADDR" --server-pids "$RELAY_PID" --json) || {
@@ -228,8 +238,9 @@ for setup in $SETUPS; do
       line='{"failed": true}'
     }
     after=$(redis_ticks)
+    wall=$(python3 -c "print($(date +%s.%N) - $started)")
     echo "$line" | python3 "$WORK/step.py" "$setup" "$rate" "$REV" "$((after - before))" "$TICKS" \
-      "$SECONDS_PER_STEP" "$ACK_P99_MAX_MS" "$SEND_LAG_MAX_MS" >>"$JSONL"
+      "$SECONDS_PER_STEP" "$ACK_P99_MAX_MS" "$SEND_LAG_MAX_MS" "$IDLE_PER_S" "$wall" >>"$JSONL"
     held=$(tail -1 "$JSONL" | python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["held"])')
     [ "$held" = True ] || break
   done
