@@ -2,8 +2,9 @@
 //! S subscribers in N rooms, P publishers, an open-loop schedule at R messages per second,
 //! a warm-up, T measured seconds, a drain, and the measurements bench/WORKLOADS.md defines.
 
-use std::sync::Arc;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context as _, bail};
@@ -146,6 +147,11 @@ pub struct FanoutResult {
     pub lat_p99_ms: f64,
     pub lat_p999_ms: f64,
     pub lat_max_ms: f64,
+    /// Acknowledgement latency of the measured sends: from writing `Send` to reading its
+    /// `Sent`, the time the relay and its store (with the replica wait, if on) take to
+    /// store a message. `0` when no measured send was acknowledged.
+    pub ack_p50_ms: f64,
+    pub ack_p99_ms: f64,
     pub deliveries_per_sec: f64,
     pub offered_deliveries_per_sec: f64,
     pub server_cpu_s: f64,
@@ -252,9 +258,11 @@ pub async fn run(env: &Env, w: &Fanout) -> anyhow::Result<FanoutResult> {
         let (conn, control) = session.split();
         let (writer, reader) = control.split();
         conns.push(conn);
-        acks.push(tokio::spawn(count_answers(reader)));
+        let sent_at = SentAt::default();
+        acks.push(tokio::spawn(count_answers(reader, Arc::clone(&sent_at))));
         pubs.push(Publisher {
             writer,
+            sent_at,
             frame: ClientFrame::Send {
                 id: 0,
                 room: room(w.room_of_publisher(p)),
@@ -313,11 +321,14 @@ pub async fn run(env: &Env, w: &Fanout) -> anyhow::Result<FanoutResult> {
         .await
         .context("receivers did not stop")?;
     let mut send_errors = sent.write_errors;
+    let mut ack_samples = Vec::new();
     for handle in acks {
-        if let Ok(errors) = handle.await {
+        if let Ok((errors, samples)) = handle.await {
             send_errors += errors;
+            ack_samples.extend(samples);
         }
     }
+    let ack = Latencies::new(ack_samples);
     if let Some(e) = receiver_errors.first() {
         eprintln!(
             "warning: {} receivers failed during the run, e.g.: {e}",
@@ -356,6 +367,8 @@ pub async fn run(env: &Env, w: &Fanout) -> anyhow::Result<FanoutResult> {
         lat_p90_ms: lat.percentile_ms(90.0),
         lat_p99_ms: lat.percentile_ms(99.0),
         lat_p999_ms: lat.percentile_ms(99.9),
+        ack_p50_ms: ack.percentile_ms(50.0),
+        ack_p99_ms: ack.percentile_ms(99.0),
         lat_max_ms: lat.max_ms(),
         deliveries_per_sec: if span_s > 0.0 {
             delivered as f64 / span_s
@@ -397,8 +410,13 @@ impl Diff {
     }
 }
 
+/// When each measured send of one publisher was written, by request id, until its answer
+/// comes.
+type SentAt = Arc<Mutex<HashMap<u32, u64>>>;
+
 struct Publisher {
     writer: ControlWriter,
+    sent_at: SentAt,
     /// The Send frame, reused for every message.
     frame: ClientFrame,
 }
@@ -459,6 +477,13 @@ async fn send(env: &Env, w: &Fanout, pubs: &mut [Publisher]) -> anyhow::Result<S
             sent.max_lag_us = sent.max_lag_us.max(t_us.saturating_sub(due));
             write_text(&mut text, Stamp { phase, k, t_us }, w.b)?;
             let id = publisher.writer.next_id();
+            if phase == Phase::Measured {
+                publisher
+                    .sent_at
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(id, t_us);
+            }
             encode_send(&mut publisher.frame, id, &text, &mut out)?;
             if publisher.writer.write_raw(&out).await.is_err() {
                 sent.write_errors += 1;
@@ -475,14 +500,33 @@ async fn send(env: &Env, w: &Fanout, pubs: &mut [Publisher]) -> anyhow::Result<S
     Ok(sent)
 }
 
-/// Reads a publisher's answers; returns how many sends the relay refused.
-async fn count_answers(mut reader: ControlReader) -> u64 {
+/// Reads a publisher's answers; returns how many sends the relay refused and the
+/// acknowledgement latency (µs) of each measured send acknowledged.
+async fn count_answers(mut reader: ControlReader, sent_at: SentAt) -> (u64, Vec<u32>) {
     let mut errors = 0;
     let mut first = None;
+    let mut samples = Vec::new();
     while let Ok(frame) = reader.read().await {
-        if let ServerFrame::Error(e) = frame {
-            errors += 1;
-            first.get_or_insert(e);
+        let now = now_us();
+        let (id, refused) = match frame {
+            ServerFrame::Sent { id, .. } => (id, None),
+            ServerFrame::Error(e) => (e.id, Some(e)),
+            _ => continue,
+        };
+        let written = sent_at
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&id);
+        match refused {
+            None => {
+                if let Some(t) = written {
+                    samples.push(u32::try_from(now.saturating_sub(t)).unwrap_or(u32::MAX));
+                }
+            }
+            Some(e) => {
+                errors += 1;
+                first.get_or_insert(e);
+            }
         }
     }
     if let Some(e) = first {
@@ -491,7 +535,7 @@ async fn count_answers(mut reader: ControlReader) -> u64 {
             e.message
         );
     }
-    errors
+    (errors, samples)
 }
 
 /// Reads one subscriber's room stream until the connection closes, timing every measured

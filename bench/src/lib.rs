@@ -113,9 +113,9 @@ pub struct BenchArgs {
     #[arg(long, value_name = "PID,...", value_delimiter = ',')]
     pub server_pids: Vec<u32>,
 
-    /// The Redis server process, for redis_cpu_s.
-    #[arg(long, value_name = "PID")]
-    pub redis_pid: Option<u32>,
+    /// The Redis server processes (every node of a Redis Cluster), for redis_cpu_s.
+    #[arg(long = "redis-pid", value_name = "PID,...", value_delimiter = ',')]
+    pub redis_pids: Vec<u32>,
 
     /// Print only the JSON line on stdout.
     #[arg(long)]
@@ -263,7 +263,7 @@ pub async fn run(ctx: &Context, args: BenchArgs) -> anyhow::Result<()> {
         relays,
         watched: Watched {
             servers: args.server_pids.clone(),
-            redis: args.redis_pid,
+            redis: args.redis_pids.clone(),
         },
         concurrency: args.concurrency.max(1),
         transport: args.transport,

@@ -97,7 +97,7 @@ fn parse_machine(stat: &str) -> Option<MachineCpu> {
 pub struct CpuSnapshot {
     /// Sum over the relay processes.
     pub servers: f64,
-    /// The Redis server, if one was named.
+    /// Sum over the Redis server processes named.
     pub redis: f64,
     /// This load generator.
     pub load: f64,
@@ -107,7 +107,7 @@ pub struct CpuSnapshot {
 #[derive(Debug, Clone, Default)]
 pub struct Watched {
     pub servers: Vec<u32>,
-    pub redis: Option<u32>,
+    pub redis: Vec<u32>,
 }
 
 impl Watched {
@@ -119,7 +119,11 @@ impl Watched {
                 .iter()
                 .map(|&p| cpu_seconds(p).unwrap_or(0.0))
                 .sum(),
-            redis: self.redis.and_then(cpu_seconds).unwrap_or(0.0),
+            redis: self
+                .redis
+                .iter()
+                .map(|&p| cpu_seconds(p).unwrap_or(0.0))
+                .sum(),
             load: own_cpu_seconds().unwrap_or(0.0),
         }
     }

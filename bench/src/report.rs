@@ -110,6 +110,10 @@ fn fanout_rows(r: &FanoutResult, row: &mut impl FnMut(&str, String)) {
         ),
     );
     row(
+        "ack latency p50 p99",
+        format!("{:.3} {:.3} ms", r.ack_p50_ms, r.ack_p99_ms),
+    );
+    row(
         "deliveries/s (offered)",
         format!(
             "{:.0} ({:.0})",

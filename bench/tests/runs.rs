@@ -128,6 +128,10 @@ fn every_measured_message_reaches_every_subscriber_over_every_transport() {
         let p99 = r["lat_p99_ms"].as_f64().unwrap();
         let max = r["lat_max_ms"].as_f64().unwrap();
         assert!(0.0 < p50 && p50 <= p99 && p99 <= max, "{r}");
+        // Every measured send was acknowledged, so both acknowledgement figures are set.
+        let ack50 = r["ack_p50_ms"].as_f64().unwrap();
+        let ack99 = r["ack_p99_ms"].as_f64().unwrap();
+        assert!(0.0 < ack50 && ack50 <= ack99, "{r}");
         for field in [
             "server_cpu_s",
             "server_cpu_us_per_delivery",

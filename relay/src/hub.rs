@@ -33,10 +33,12 @@ pub const MAX_MEMBERS_LISTED: usize = 1000;
 /// What a member's room stream writer receives.
 #[derive(Debug, Clone)]
 pub enum Outbound {
-    /// A log entry and its seq (for dropping duplicates on resume), encoded once for each
-    /// protocol version: [`RoomFrame::Entry`] for version 2, and for version 1
-    /// [`RoomFrame::Message`] if it is a text entry (`None`: version 1 skips it).
+    /// A log entry, its epoch and seq (for dropping duplicates on resume, and starting over
+    /// when the room's epoch changes), encoded once for each protocol version:
+    /// [`RoomFrame::Entry`] for version 2, and for version 1 [`RoomFrame::Message`] if it is
+    /// a text entry (`None`: version 1 skips it).
     Entry {
+        epoch: u64,
         seq: u64,
         v1: Option<Bytes>,
         v2: Bytes,
@@ -474,6 +476,7 @@ impl Deliver for Hub {
         let sent = self.fan_out(
             &entry.room,
             Outbound::Entry {
+                epoch: entry.epoch,
                 seq: entry.seq,
                 v1,
                 v2,

@@ -82,7 +82,14 @@ impl RoomWriter {
             let mut next = Some(first);
             while let Some(item) = next {
                 match item {
-                    Outbound::Entry { seq, v1, v2 } => {
+                    Outbound::Entry { epoch, seq, v1, v2 } => {
+                        if epoch != self.epoch {
+                            // The room has a new epoch (its history was lost, or its seq
+                            // went backwards): the broker delivers it again from seq 1, and
+                            // the client, seeing the new epoch, drops what it kept.
+                            self.epoch = epoch;
+                            self.last_sent = 0;
+                        }
                         if seq > self.last_sent {
                             self.last_sent = seq;
                             if self.version >= 2 {

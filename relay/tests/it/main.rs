@@ -23,6 +23,7 @@ mod nick_claims;
 mod nick_claims_lost;
 mod read_markers;
 mod rename;
+mod room_epochs;
 mod rooms;
 mod send_once;
 mod session_limits;

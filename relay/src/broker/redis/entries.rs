@@ -8,9 +8,10 @@ use chitchat_protocol::{Entry, EntryBody, ErrorCode, MAX_EDITS, MessageState, Re
 
 use super::BrokerState;
 use super::bus_frame::{entry_prefix, entry_suffix};
-use super::keys::{channel, log_key, send_key, seq_key, state_key};
+use super::keys::{channel, epoch_key, log_key, send_key, seq_key, state_key};
 use super::link::COMMAND_TIMEOUT;
 use super::scripts::ENTRY_SCRIPT;
+use super::seen::check_stored;
 use super::sender::REPLICA_WAIT;
 use super::stream::read_texts_before;
 use crate::broker::api::{BrokerError, NewEntry, SEND_ID_TTL};
@@ -34,16 +35,17 @@ pub(super) async fn append(state: &BrokerState, entry: NewEntry) -> Result<Entry
     };
     let mut eval = ::redis::cmd("EVAL");
     eval.arg(ENTRY_SCRIPT)
-        .arg(if send_id.is_some() { 5 } else { 4 })
+        .arg(if send_id.is_some() { 6 } else { 5 })
         .arg(seq_key(room))
         .arg(log_key(room))
         .arg(channel(room))
-        .arg(state_key(room, target));
+        .arg(state_key(room, target))
+        .arg(epoch_key(room));
     if let Some(id) = send_id {
         eval.arg(send_key(room, &entry.from, id));
     }
     eval.arg(state.history_limit)
-        .arg(link.epoch)
+        .arg(state.seen.floor(room))
         .arg(entry_prefix(&state.node_id, room))
         .arg(entry_suffix(&entry.from, &entry.body))
         .arg(&entry.from)
@@ -61,6 +63,7 @@ pub(super) async fn append(state: &BrokerState, entry: NewEntry) -> Result<Entry
     pipe.add_command(eval);
     let what = format!("storing an entry in room {room}");
     let mut conn = link.conn.clone();
+    let seen_before = state.seen.position(room);
     let stored = conn.replicated(&pipe, 1, state.min_replicas, REPLICA_WAIT);
     let reply = match tokio::time::timeout(COMMAND_TIMEOUT, stored).await {
         Ok(Ok(mut replies)) if replies.len() == 1 => replies.remove(0),
@@ -79,7 +82,17 @@ pub(super) async fn append(state: &BrokerState, entry: NewEntry) -> Result<Entry
             )));
         }
     };
-    let (seq, ts, original) = parse_reply(&entry, reply)?;
+    let Stored {
+        seq,
+        ts,
+        mut epoch,
+        new,
+        original,
+    } = parse_reply(&entry, reply)?;
+    if new {
+        let position = (epoch, seq, ts);
+        epoch = check_stored(state, &link.conn, room, seen_before, position, &entry.from).await;
+    }
     let body = match (original, entry.body) {
         (Some(text), EntryBody::Text { reply_to, .. }) => EntryBody::Text { text, reply_to },
         (_, body) => body,
@@ -87,16 +100,26 @@ pub(super) async fn append(state: &BrokerState, entry: NewEntry) -> Result<Entry
     Ok(Entry {
         room: entry.room,
         seq,
-        epoch: link.epoch,
+        epoch,
         from: entry.from,
         ts,
         body,
     })
 }
 
-/// `(seq, ts, the original text of a repeated send)` from the script's reply, or its
-/// refusal.
-fn parse_reply(entry: &NewEntry, reply: Value) -> Result<(u64, u64, Option<String>), BrokerError> {
+/// What the entry script answered for an entry it did not refuse.
+struct Stored {
+    seq: u64,
+    ts: u64,
+    epoch: u64,
+    /// Stored by this run (not a repeated send id, nor a reaction that changed nothing).
+    new: bool,
+    /// The original text of a repeated send.
+    original: Option<String>,
+}
+
+/// What the script stored (see [`ENTRY_SCRIPT`]'s replies), or its refusal.
+fn parse_reply(entry: &NewEntry, reply: Value) -> Result<Stored, BrokerError> {
     let bad = |v: &Value| BrokerError::Internal(format!("the entry script answered {v:?}"));
     let Value::Array(values) = &reply else {
         return Err(bad(&reply));
@@ -107,15 +130,24 @@ fn parse_reply(entry: &NewEntry, reply: Value) -> Result<(u64, u64, Option<Strin
     };
     match values.as_slice() {
         [Value::BulkString(code)] => Err(refusal(entry, code)),
-        [seq, ts, rest @ ..] => {
-            let (Some(seq), Some(ts)) = (number(seq), number(ts)) else {
+        [seq, ts, epoch, rest @ ..] => {
+            let (Some(seq), Some(ts), Some(epoch)) = (number(seq), number(ts), number(epoch))
+            else {
                 return Err(bad(&reply));
             };
             let original = match rest {
                 [Value::BulkString(text)] => Some(String::from_utf8_lossy(text).into_owned()),
                 _ => None,
             };
-            Ok((seq, ts, original))
+            // A fourth element (a repeated send's text, or nil for a reaction that changed
+            // nothing) says the entry was stored before.
+            Ok(Stored {
+                seq,
+                ts,
+                epoch,
+                new: rest.is_empty(),
+                original,
+            })
         }
         _ => Err(bad(&reply)),
     }

@@ -6,15 +6,21 @@
 //!
 //! - [`seq_key`], `chitchat:{room}:seq`: the room's last seq (a string holding a decimal
 //!   integer);
+//! - [`epoch_key`], `chitchat:{room}:epoch`: the room's epoch (a decimal integer from 1 to
+//!   2^53 - 1), set by the first script that stores in the room. It lives and dies with the
+//!   room's other keys, so a room whose shard lost its data gets a new epoch, and a room
+//!   whose seq went backwards (a failover that lost entries) is given a new one on purpose;
 //! - [`log_key`], `chitchat:{room}:log`: the room's history, a stream whose entry ids are
 //!   `<seq>-0`, so `XRANGE`/`XREVRANGE` by seq work directly. Each entry holds the fields
-//!   `f` (sender), `t` (text), `ts` (server time, ms) and `e` (epoch). The stream is trimmed
+//!   `f` (sender), `t` (text), `ts` (server time, ms) and `e` (the room's epoch when it was
+//!   stored; reads stamp entries with the room's epoch now, see [`epoch_key`]). The stream is trimmed
 //!   to the history limit (exact `MAXLEN`), so the oldest stored seq is the first entry's id;
 //! - [`channel`], `chitchat:{room}:ch`: the room's sharded pub/sub channel
 //!   (`SPUBLISH`/`SSUBSCRIBE`), carrying [`super::BusFrame`]s;
 //! - [`members_key`] and [`nicks_key`]: the room's presence across relays;
 //! - [`send_key`], `chitchat:{room}:send:<id>:<nick>`: a remembered send id, holding
-//!   `<seq>:<ts>` of the message it stored, expiring after `SEND_ID_TTL`.
+//!   `<seq>:<ts>:<epoch>` of the message it stored (older relays wrote `<seq>:<ts>`),
+//!   expiring after `SEND_ID_TTL`.
 //! - [`state_key`], `chitchat:{room}:m:<seq>`: a message's state once an edit, delete or
 //!   reaction changed it. Log entries other than plain texts carry more stream fields: `k`
 //!   (kind), `g` (target), `r` (reply target), `m` (emoji), `o` (reaction on);
@@ -35,14 +41,9 @@
 //!
 //! The registry lives under the `{_relays}` tag, which cannot be a room's (room names start
 //! with a letter or digit): [`REGISTRY_INDEX`], [`REGISTRATIONS_KEY`] and one [`node_key`]
-//! hash per relay. [`EPOCH_KEY`] stands alone.
+//! hash per relay.
 
 use ::redis::Value;
-
-/// The key holding the store's epoch: the Unix time in ms at which it was first set
-/// (`SET NX`). If Redis loses its data the key disappears with it and the next relay to
-/// connect sets a new one.
-pub const EPOCH_KEY: &str = "chitchat:epoch";
 
 /// The sorted set of node ids in the registry (score: when the node's hash expires, ms).
 pub const REGISTRY_INDEX: &str = "chitchat:{_relays}:index";
@@ -67,6 +68,13 @@ pub fn room_key(room: &str) -> String {
 /// The key holding `room`'s last seq.
 pub fn seq_key(room: &str) -> String {
     format!("chitchat:{{{room}}}:seq")
+}
+
+/// The key holding `room`'s epoch: the Redis time in ms at which it was set (at least one
+/// above the epoch it replaces). If the room's shard loses its data the key disappears with
+/// the history and the next script to store in the room sets a new one.
+pub fn epoch_key(room: &str) -> String {
+    format!("chitchat:{{{room}}}:epoch")
 }
 
 /// The stream holding `room`'s history.
@@ -155,6 +163,7 @@ mod tests {
     fn keys_share_the_room_hash_tag_and_map_back() {
         assert_eq!(seq_key("a.b"), "chitchat:{a.b}:seq");
         assert_eq!(log_key("a.b"), "chitchat:{a.b}:log");
+        assert_eq!(epoch_key("a.b"), "chitchat:{a.b}:epoch");
         assert_eq!(channel("a.b"), "chitchat:{a.b}:ch");
         assert_eq!(
             marker_key("a.b", "guest:ada"),

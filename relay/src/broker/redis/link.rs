@@ -1,8 +1,7 @@
-//! The broker's connections to Redis: opening them (with the store's epoch), the command
-//! connection every task shares ([`ActiveConn`]), deadlines, and which errors mean the
-//! connection is gone.
+//! The broker's connections to Redis: opening them, the command connection every task
+//! shares ([`ActiveConn`]), deadlines, and which errors mean the connection is gone.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, PoisonError};
 use std::time::Duration;
 
@@ -10,13 +9,10 @@ use ::redis::{
     AsyncConnectionConfig, Client, ConnectionInfo, ErrorKind, IntoConnectionInfo, ProtocolVersion,
     PushInfo, RedisError, Script, ServerErrorKind, Value,
 };
-use chitchat_protocol::MAX_EPOCH;
 use tokio::sync::mpsc;
 
 use super::cluster::{Endpoint, RedisConn, cluster_seeds};
-use super::keys::EPOCH_KEY;
 use crate::broker::api::BrokerError;
-use crate::clock::now_ms;
 
 /// How long opening a connection to Redis may take. Local and same-datacenter Redis
 /// answers in milliseconds; longer means it is unreachable, and the relay should say so.
@@ -31,7 +27,6 @@ pub(super) const COMMAND_TIMEOUT: Duration = Duration::from_secs(3);
 #[derive(Clone)]
 pub(super) struct CommandConn {
     pub conn: RedisConn,
-    pub epoch: u64,
     /// Counts connections, so a failure report about an old one is ignored.
     pub generation: u64,
 }
@@ -42,19 +37,16 @@ pub(super) struct ActiveConn {
     current: Mutex<Option<CommandConn>>,
     /// Whether `current` is set (read without the lock by `publish` and `/healthz`).
     ready: AtomicBool,
-    /// The epoch of the current (or last) connection.
-    epoch: AtomicU64,
     /// Reports to the bus task that the connection of a generation failed.
     trouble: mpsc::UnboundedSender<u64>,
 }
 
 impl ActiveConn {
     /// None installed yet; failure reports go to `trouble`.
-    pub fn new(epoch: u64, trouble: mpsc::UnboundedSender<u64>) -> ActiveConn {
+    pub fn new(trouble: mpsc::UnboundedSender<u64>) -> ActiveConn {
         ActiveConn {
             current: Mutex::new(None),
             ready: AtomicBool::new(false),
-            epoch: AtomicU64::new(epoch),
             trouble,
         }
     }
@@ -72,9 +64,8 @@ impl ActiveConn {
         self.current().ok_or_else(unavailable)
     }
 
-    /// Makes `conn` the connection in use (the bus task, on connecting or a new epoch).
+    /// Makes `conn` the connection in use (the bus task, on connecting).
     pub fn install(&self, conn: CommandConn) {
-        self.epoch.store(conn.epoch, Ordering::Release);
         *self.current.lock().unwrap_or_else(PoisonError::into_inner) = Some(conn);
         self.ready.store(true, Ordering::Release);
     }
@@ -88,11 +79,6 @@ impl ActiveConn {
     /// Whether a connection is installed.
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Acquire)
-    }
-
-    /// The epoch of the current (or last) connection.
-    pub fn epoch(&self) -> u64 {
-        self.epoch.load(Ordering::Acquire)
     }
 
     /// Tells the bus task that the connection of `generation` failed.
@@ -121,7 +107,7 @@ pub(super) struct Connections {
 }
 
 impl Connections {
-    /// Opens the command and subscriber connections, loads `script` and learns the epoch.
+    /// Opens the command and subscriber connections and loads `script`.
     pub async fn open(
         endpoint: &Endpoint,
         script: &Script,
@@ -135,10 +121,9 @@ impl Connections {
             let mut conn = endpoint.connect(&config, None).await?;
             let pubsub = endpoint.connect(&config, Some(push_tx)).await?;
             script.load_async(&mut conn).await?;
-            let epoch = read_epoch(&mut conn).await?;
-            Ok::<_, RedisError>((conn, pubsub, epoch))
+            Ok::<_, RedisError>((conn, pubsub))
         };
-        let (conn, pubsub, epoch) =
+        let (conn, pubsub) =
             match tokio::time::timeout(CONNECT_TIMEOUT + COMMAND_TIMEOUT, attempt).await {
                 Ok(Ok(opened)) => opened,
                 Ok(Err(e)) if is_connection_error(&e) || is_transient(&e) => {
@@ -155,41 +140,12 @@ impl Connections {
                     ));
                 }
             };
-        let epoch = epoch.map_err(BrokerError::Internal)?;
         Ok(Connections {
-            command: CommandConn {
-                conn,
-                epoch,
-                generation,
-            },
+            command: CommandConn { conn, generation },
             pubsub,
             pushes,
         })
     }
-}
-
-/// Reads the epoch, setting it first if the store has none (the epoch is the Unix time in
-/// ms at which it was set, so a store that lost its data gets a new, larger one). The
-/// inner error says the key holds something else.
-pub(super) async fn read_epoch(conn: &mut RedisConn) -> Result<Result<u64, String>, RedisError> {
-    let candidate = now_ms().clamp(1, MAX_EPOCH);
-    // NX with GET: the existing value if there is one, nil if ours was set.
-    let existing: Option<String> = ::redis::cmd("SET")
-        .arg(EPOCH_KEY)
-        .arg(candidate)
-        .arg("NX")
-        .arg("GET")
-        .query_async(conn)
-        .await?;
-    Ok(match existing {
-        None => Ok(candidate),
-        Some(text) => match text.parse::<u64>() {
-            Ok(epoch) if (1..=MAX_EPOCH).contains(&epoch) => Ok(epoch),
-            _ => Err(format!(
-                "{EPOCH_KEY} holds {text:?}, not an epoch (an integer from 1 to 2^53 - 1)"
-            )),
-        },
-    })
 }
 
 /// Refuses servers that cannot run the broker, and warns about settings that break it.

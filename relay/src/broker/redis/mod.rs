@@ -4,11 +4,12 @@
 //! - [`keys`]: every key and channel (the data layout);
 //! - [`scripts`]: all Lua, and the compiled scripts;
 //! - [`bus_frame`]: the frame relays exchange on a room's channel;
-//! - `link`: the connections, the store's epoch, deadlines and error classes;
+//! - `link`: the connections, deadlines and error classes;
 //! - `sender`: the queue and the pipelined batches that carry publishes, signals and
 //!   presence changes to Redis;
 //! - `bus`: the subscriber task (`SSUBSCRIBE`, reconnection, resync), which hands frames
-//!   to `delivery` (per-room seq order, gap filling);
+//!   to `delivery` (per-room seq order, gap filling) and watches each room's epoch;
+//! - `seen`: per room, the highest seq seen, to notice a seq that went backwards;
 //! - `stream`: history reads and reply parsing;
 //! - `registry` and `presence`: the relays of the cluster and who is in each room;
 //! - `claims`: guest nick claims, one expiring key per nick;
@@ -18,9 +19,10 @@
 //! call order; every relay sees one order per room, stamped with Redis's clock. While Redis
 //! is unreachable publishes fail at once with [`BrokerError::Unavailable`]; a publish whose
 //! connection drops while its script is in flight is reported unavailable although Redis
-//! may have stored it (the message then reaches every relay like any other). When the
-//! store's epoch changes (Redis lost its data) every subscribed room is read again from
-//! seq 1. Every Redis call has a deadline.
+//! may have stored it (the message then reaches every relay like any other). Each room has
+//! its own epoch ([`keys::epoch_key`], on the room's slot): when it changes (the room's
+//! shard lost its data, or a failover made its seq go backwards and a relay gave it a new
+//! one) the room is read again from seq 1. Every Redis call has a deadline.
 //!
 //! Redis must be 7 or newer (sharded pub/sub) and must not evict keys
 //! (`maxmemory-policy noeviction`, the default): an evicted counter or epoch would
@@ -58,18 +60,19 @@ mod presence;
 mod registry;
 mod rooms;
 pub mod scripts;
+mod seen;
 mod sender;
 mod stream;
 
 pub use bus_frame::{BUS_VERSION, BusBody, BusFrame, BusFrameError};
 pub use keys::{
-    EPOCH_KEY, REGISTRATIONS_KEY, REGISTRY_INDEX, channel, claim_key, log_key, members_key,
+    REGISTRATIONS_KEY, REGISTRY_INDEX, channel, claim_key, epoch_key, log_key, members_key,
     nicks_key, node_key, send_key, seq_key, state_key, states_key,
 };
 pub use registry::{CHECKS_PER_BEAT, DEFAULT_HEARTBEAT, NodeStatus, Registration, ttl};
 pub use scripts::{
-    CLAIM_SCRIPT, HEARTBEAT_SCRIPT, PRESENCE_SCRIPT, PUBLISH_SCRIPT, PURGE_SCRIPT,
-    UNREGISTER_SCRIPT,
+    BUMP_EPOCH_SCRIPT, CLAIM_SCRIPT, HEARTBEAT_SCRIPT, PRESENCE_SCRIPT, PUBLISH_SCRIPT,
+    PURGE_SCRIPT, ROOM_EPOCH_SCRIPT, UNREGISTER_SCRIPT,
 };
 
 use bus::{BusCommand, BusTask};
@@ -77,6 +80,7 @@ use link::{ActiveConn, COMMAND_TIMEOUT, Connections, check_server, open_client, 
 use presence::{LocalPresence, PresenceChange};
 use registry::RegistryState;
 use scripts::Scripts;
+use seen::Seen;
 use sender::{Queued, run_sender};
 
 /// How long a caller waits for the sender or bus task to answer at most. Each of their
@@ -135,6 +139,8 @@ struct BrokerState {
     scripts: Scripts,
     /// The command connection in use.
     active: ActiveConn,
+    /// What this relay saw of each room it delivers.
+    seen: Seen,
     presence: LocalPresence,
     registry: RegistryState,
     /// Set by `close`: publishes fail from then on.
@@ -154,8 +160,7 @@ impl BrokerState {
 
 impl RedisBroker {
     /// Connects to the Redis at `url` (`redis://[user:password@]host:port[/db]`), checks it
-    /// can serve (Redis 7 or newer, for sharded pub/sub), reads or sets the epoch and
-    /// starts the broker's tasks. Messages are delivered to `sink`; `node_id` names this
+    /// can serve (Redis 7 or newer, for sharded pub/sub) and starts the broker's tasks. Messages are delivered to `sink`; `node_id` names this
     /// relay in frames and logs; each room keeps its newest `history_limit` messages.
     ///
     /// Fails with [`BrokerError::Internal`] for a bad URL, a zero `history_limit` or an
@@ -203,6 +208,7 @@ impl RedisBroker {
         let client = open_client(url, tls_ca.as_deref())?;
         let scripts = Scripts::new();
         let (trouble, trouble_rx) = mpsc::unbounded_channel();
+        let (seen, rechecks) = Seen::new();
         let first = Connections::open(&client, &scripts.publish, 1).await?;
         check_server(&first.command.conn).await?;
         let state = Arc::new(BrokerState {
@@ -213,7 +219,8 @@ impl RedisBroker {
             min_replicas,
             sink,
             scripts,
-            active: ActiveConn::new(first.command.epoch, trouble),
+            active: ActiveConn::new(trouble),
+            seen,
             presence: LocalPresence::new(),
             registry: RegistryState::new(),
             closed: AtomicBool::new(false),
@@ -240,7 +247,6 @@ impl RedisBroker {
             node = %state.node_id,
             instance = %state.instance,
             redis = %redacted(url),
-            epoch = first.command.epoch,
             "Redis broker connected"
         );
 
@@ -262,6 +268,7 @@ impl RedisBroker {
             client,
             bus_rx,
             trouble_rx,
+            rechecks,
             sender_done,
             queue.downgrade(),
         );
@@ -342,11 +349,6 @@ impl RedisBroker {
         self.state.active.uninstall();
     }
 
-    /// The epoch of the store, as of the last connection or health check.
-    pub fn epoch(&self) -> u64 {
-        self.state.active.epoch()
-    }
-
     /// The node id this broker was connected with.
     pub fn node_id(&self) -> &str {
         &self.state.node_id
@@ -401,7 +403,7 @@ impl Broker for RedisBroker {
     }
 
     async fn head(&self, room: &str) -> Result<RoomHead, BrokerError> {
-        stream::head(&self.state.active, room).await
+        stream::head(&self.state.active, room, self.state.seen.floor(room)).await
     }
 
     async fn read_entries_after(

@@ -33,15 +33,17 @@ end
     };
 }
 
-/// The Lua function both storing scripts check a send id with: `repeated_send(key, log)` is
-/// `{seq, ts, text}` of the message the send id key `key` (holding `<seq>:<ts>`) says was
-/// stored, `text` false if retention dropped it from `log`; nil for a send id not seen.
+/// The Lua function both storing scripts check a send id with: `repeated_send(key, log,
+/// epoch_key)` is `{seq, ts, epoch, text}` of the message the send id key `key` (holding
+/// `<seq>:<ts>:<epoch>`, or `<seq>:<ts>` as older relays wrote it: then the room's epoch now)
+/// says was stored, `text` false if retention dropped it from `log`; nil for a send id not
+/// seen.
 macro_rules! lua_repeated_send {
     () => {
         r#"
-local function repeated_send(key, log)
+local function repeated_send(key, log, epoch_key)
   local known = redis.call('GET', key)
-  local seq, ts = string.match(known or '', '^(%d+):(%d+)$')
+  local seq, ts, epoch = string.match(known or '', '^(%d+):(%d+):?(%d*)$')
   if not seq then return nil end
   local text = false
   local entry = redis.call('XRANGE', log, seq .. '-0', seq .. '-0')
@@ -51,7 +53,46 @@ local function repeated_send(key, log)
       if fields[i] == 't' then text = fields[i + 1] end
     end
   end
-  return {tonumber(seq), tonumber(ts), text}
+  epoch = tonumber(epoch) or tonumber(redis.call('GET', epoch_key) or '') or 1
+  return {tonumber(seq), tonumber(ts), epoch, text}
+end
+"#
+    };
+}
+
+/// The Lua function every script that reads or stores a room's epoch uses:
+/// `room_epoch(key, log, floor, now)` is the epoch `key` holds, or nil and an error reply if
+/// it holds something else. A missing key is set first: to the epoch the newest entry of
+/// `log` carries (a history written before epochs were per room keeps its epoch), else to
+/// the larger of `now` (Redis's time in ms) and `floor` (one above the last epoch the relay
+/// knew for the room), so a room that lost its keys gets an epoch it never had.
+macro_rules! lua_room_epoch {
+    () => {
+        r#"
+local function room_epoch(key, log, floor, now)
+  local held = redis.call('GET', key)
+  if held then
+    local epoch = tonumber(held)
+    if not epoch or epoch < 1 or epoch > 9007199254740991 then
+      return nil, redis.error_reply('ERR chitchat: ' .. key .. ' does not hold an epoch')
+    end
+    return epoch
+  end
+  local epoch = nil
+  local tail = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)
+  if tail[1] then
+    local fields = tail[1][2]
+    for i = 1, #fields, 2 do
+      if fields[i] == 'e' then epoch = tonumber(fields[i + 1]) end
+    end
+  end
+  if not epoch then epoch = math.max(now, tonumber(floor) or 1) end
+  redis.call('SET', key, string.format('%d', epoch))
+  return epoch
+end
+local function time_ms()
+  local now = redis.call('TIME')
+  return tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
 end
 "#
     };
@@ -104,16 +145,19 @@ end
 
 /// The publish script: numbers one message (last seq + 1), appends it to the history,
 /// stores the new seq and `SPUBLISH`es its frame, stamped with Redis's clock so every relay
-/// agrees on timestamps. Numbering and publishing in one script is what gives every relay
-/// subscribed to a room one order of its messages.
+/// agrees on timestamps and with the room's epoch (set first if the room has none). Numbering
+/// and publishing in one script is what gives every relay subscribed to a room one order of
+/// its messages.
 ///
-/// `KEYS`: seq counter, history stream, channel, and optionally the send id's key (one hash
-/// slot). `ARGV`: history limit, epoch, frame prefix, frame suffix, sender, text, and with
-/// a send id key its lifetime in ms. Replies `{seq, ts}`. A failed run stores nothing.
+/// `KEYS`: seq counter, history stream, channel, epoch key, and optionally the send id's key
+/// (one hash slot). `ARGV`: history limit, the epoch floor (see `room_epoch`), frame prefix,
+/// frame suffix, sender, text, and with a send id key its lifetime in ms. Replies `{seq, ts,
+/// epoch}`. A failed run stores nothing.
 ///
-/// With a send id key that holds `<seq>:<ts>` the send was stored before: the script
-/// stores and publishes nothing and replies `{seq, ts, text}` of that message (`text`
-/// nil if retention dropped it). Otherwise it sets the key with the new seq and ts.
+/// With a send id key that holds `<seq>:<ts>:<epoch>` the send was stored before: the
+/// script stores and publishes nothing and replies `{seq, ts, epoch, text}` of that message
+/// (`text` nil if retention dropped it). Otherwise it sets the key with the new seq, ts and
+/// epoch.
 ///
 /// The frame is [`super::BusFrame`] in bincode: the caller encodes the parts it knows, the
 /// script the three varints only it knows (seq, epoch, ts).
@@ -121,48 +165,84 @@ pub const PUBLISH_SCRIPT: &str = concat!(
     lua_varint!(),
     lua_repeated_send!(),
     lua_next_seq!(),
+    lua_room_epoch!(),
     r#"-- Everything that can fail is checked before the first write: Lua scripts are not
 -- rolled back. That is why the counter is read and written rather than INCRed.
-if KEYS[4] then
-  local stored = repeated_send(KEYS[4], KEYS[2])
+if KEYS[5] then
+  local stored = repeated_send(KEYS[5], KEYS[2], KEYS[4])
   if stored then return stored end
 end
 local seq, ts = next_seq(KEYS[1], KEYS[2])
 if not seq then return ts end
-local epoch = tonumber(ARGV[2])
+local epoch, refused = room_epoch(KEYS[4], KEYS[2], ARGV[2], ts)
+if not epoch then return refused end
+local es = string.format('%d', epoch)
 -- Numbers go through %d: Lua's default formatting switches to exponents above 14 digits.
 redis.call('XADD', KEYS[2], 'MAXLEN', ARGV[1], string.format('%d-0', seq),
-  'f', ARGV[5], 't', ARGV[6], 'ts', string.format('%d', ts), 'e', ARGV[2])
+  'f', ARGV[5], 't', ARGV[6], 'ts', string.format('%d', ts), 'e', es)
 redis.call('SET', KEYS[1], string.format('%d', seq))
-if KEYS[4] then
-  redis.call('SET', KEYS[4], string.format('%d:%d', seq, ts), 'PX', ARGV[7])
+if KEYS[5] then
+  redis.call('SET', KEYS[5], string.format('%d:%d:%s', seq, ts, es), 'PX', ARGV[7])
 end
 redis.call('SPUBLISH', KEYS[3], ARGV[3] .. varint(seq) .. varint(epoch) .. varint(ts) .. ARGV[4])
-return {seq, ts}
+return {seq, ts, epoch}
 "#
 );
+
+/// Reads a room's epoch, setting it if the room has none (see `room_epoch`). `KEYS`: the
+/// epoch key, the history stream. `ARGV`: the epoch floor. Replies the epoch.
+pub const ROOM_EPOCH_SCRIPT: &str = concat!(
+    lua_room_epoch!(),
+    r#"
+local epoch, refused = room_epoch(KEYS[1], KEYS[2], ARGV[1], time_ms())
+if not epoch then return refused end
+return epoch
+"#
+);
+
+/// Gives a room a new epoch because its seq went backwards (a failover lost entries some
+/// relay had seen), unless another relay already did. `KEYS`: the epoch key. `ARGV`: the
+/// epoch the caller saw the seq go backwards in. If the key still holds it (or nothing),
+/// it is set to the larger of Redis's time in ms and that epoch + 1. Replies the room's
+/// epoch after.
+pub const BUMP_EPOCH_SCRIPT: &str = r#"
+local held = redis.call('GET', KEYS[1])
+local seen = tonumber(ARGV[1])
+if held and tonumber(held) ~= seen then return tonumber(held) or seen end
+local now = redis.call('TIME')
+local ms = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+local epoch = math.max(ms, seen + 1)
+redis.call('SET', KEYS[1], string.format('%d', epoch))
+return epoch
+"#;
 
 /// The entry script: checks and stores one log entry other than a plain text (a reply,
 /// an edit, a delete, a reaction), all in one run, so two relays cannot both pass a check.
 ///
-/// `KEYS`: seq counter, history stream, channel, the target's state hash, and optionally
-/// the send id's key. `ARGV`: history limit, epoch, frame prefix, frame suffix (see
+/// `KEYS`: seq counter, history stream, channel, the target's state hash, the epoch key,
+/// and optionally the send id's key. `ARGV`: history limit, the epoch floor (see
+/// `room_epoch`), frame prefix, frame suffix (see
 /// `entry_prefix`), sender, kind (0 text with a reply target, 1 edit, 2 delete, 3 react),
 /// target seq, text, emoji, on (`1`/`0`), the edit limit, `1` if the operator makes it (no
 /// author check), and with a send id key its lifetime in ms.
 ///
-/// Replies `{seq, ts}` of the stored entry; `{seq, ts}` of the entry that made the current
-/// state for a reaction that changes nothing (the message itself if none); `{seq, ts, text}`
-/// for a repeated send id; or `{code}` for a refusal (`NO_SUCH_MESSAGE`, `NOT_AUTHOR`,
-/// `EDIT_LIMIT`), which stores nothing.
+/// Replies `{seq, ts, epoch}` of the stored entry; `{seq, ts, epoch, nil}` of the entry that
+/// made the current state for a reaction that changes nothing (the message itself if none);
+/// `{seq, ts, epoch, text}` for a repeated send id; or `{code}` for a refusal
+/// (`NO_SUCH_MESSAGE`, `NOT_AUTHOR`, `EDIT_LIMIT`), which stores nothing but the room's
+/// epoch if it had none.
 pub const ENTRY_SCRIPT: &str = concat!(
     lua_varint!(),
     lua_repeated_send!(),
     lua_next_seq!(),
-    r#"if KEYS[5] then
-  local stored = repeated_send(KEYS[5], KEYS[2])
+    lua_room_epoch!(),
+    r#"if KEYS[6] then
+  local stored = repeated_send(KEYS[6], KEYS[2], KEYS[5])
   if stored then return stored end
 end
+local epoch, refused = room_epoch(KEYS[5], KEYS[2], ARGV[2], time_ms())
+if not epoch then return refused end
+local es = string.format('%d', epoch)
 local kind, target, from = ARGV[6], ARGV[7], ARGV[5]
 local state = redis.call('HMGET', KEYS[4], 'a', 'mts', 'n', 'd')
 local author, mts = state[1], state[2]
@@ -188,15 +268,15 @@ if kind == '3' then
   -- `<seq>:<ts>:<1 on, 0 off>` of the user's latest reaction entry with this emoji.
   local seq, ts, now = string.match(redis.call('HGET', KEYS[4], reaction) or '', '^(%d+):(%d+):(%d)$')
   if (now == '1') == (ARGV[10] == '1') then
-    if seq then return {tonumber(seq), tonumber(ts)} end
-    return {tonumber(target), tonumber(mts)}
+    -- The fourth element (nil) says nothing was stored.
+    if seq then return {tonumber(seq), tonumber(ts), epoch, false} end
+    return {tonumber(target), tonumber(mts), epoch, false}
   end
 end
 local seq, ts = next_seq(KEYS[1], KEYS[2])
 if not seq then return ts end
-local epoch = tonumber(ARGV[2])
 local tss = string.format('%d', ts)
-local fields = {'f', from, 't', ARGV[8], 'ts', tss, 'e', ARGV[2]}
+local fields = {'f', from, 't', ARGV[8], 'ts', tss, 'e', es}
 if kind == '0' then
   table.insert(fields, 'r'); table.insert(fields, target)
 else
@@ -235,11 +315,11 @@ if kind ~= '0' then
     if #gone > 0 then redis.call('ZREM', states, unpack(gone)) end
   end
 end
-if KEYS[5] then
-  redis.call('SET', KEYS[5], mark, 'PX', ARGV[13])
+if KEYS[6] then
+  redis.call('SET', KEYS[6], mark .. ':' .. es, 'PX', ARGV[13])
 end
 redis.call('SPUBLISH', KEYS[3], ARGV[3] .. varint(seq) .. varint(epoch) .. varint(ts) .. ARGV[4])
-return {seq, ts}
+return {seq, ts, epoch}
 "#
 );
 
@@ -384,8 +464,8 @@ return 2
 "#;
 
 /// The scripts the broker invokes by hash (`EVALSHA`), compiled once per broker.
-/// [`PRESENCE_SCRIPT`] and [`CLAIM_SCRIPT`] are not among them: they go as `EVAL` (see
-/// `add_presence` and `claims`).
+/// [`PRESENCE_SCRIPT`], [`CLAIM_SCRIPT`], [`ROOM_EPOCH_SCRIPT`] and [`BUMP_EPOCH_SCRIPT`]
+/// are not among them: they go as `EVAL` (inside transactions, or rarely).
 pub(super) struct Scripts {
     pub publish: Script,
     pub purge: Script,

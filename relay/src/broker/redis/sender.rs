@@ -12,9 +12,10 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::BrokerState;
 use super::bus_frame::{message_prefix, message_suffix};
-use super::keys::{channel, log_key, send_key, seq_key};
+use super::keys::{channel, epoch_key, log_key, send_key, seq_key};
 use super::link::{COMMAND_TIMEOUT, unavailable};
 use super::presence::{PresenceChange, add_presence};
+use super::seen::check_stored;
 use crate::broker::api::{BrokerError, NewMessage, SEND_ID_TTL};
 
 /// How long a message may wait in the send queue before it is failed without being sent.
@@ -91,7 +92,8 @@ async fn send_batch(
     let mut pipe = ::redis::pipe();
     let mut sent = Vec::with_capacity(items.len());
     let mut barriers = Vec::new();
-    let epoch = link.epoch.to_string();
+    // Per publish, what was seen of its room before its script runs (see `check_stored`).
+    let mut before = Vec::new();
     for item in items {
         match item {
             Queued::Publish { msg, queued, reply } => {
@@ -104,16 +106,17 @@ async fn send_batch(
                 let command = pipe
                     .cmd("EVALSHA")
                     .arg(state.scripts.publish.get_hash())
-                    .arg(if msg.send_id.is_some() { 4 } else { 3 })
+                    .arg(if msg.send_id.is_some() { 5 } else { 4 })
                     .arg(seq_key(&msg.room))
                     .arg(log_key(&msg.room))
-                    .arg(channel(&msg.room));
+                    .arg(channel(&msg.room))
+                    .arg(epoch_key(&msg.room));
                 if let Some(send_id) = msg.send_id {
                     command.arg(send_key(&msg.room, &msg.from, send_id));
                 }
                 command
                     .arg(state.history_limit)
-                    .arg(&epoch)
+                    .arg(state.seen.floor(&msg.room))
                     .arg(message_prefix(&state.node_id, &msg.room))
                     .arg(message_suffix(&msg.from, &msg.text))
                     .arg(&msg.from)
@@ -121,6 +124,7 @@ async fn send_batch(
                 if msg.send_id.is_some() {
                     command.arg(SEND_ID_TTL.as_millis() as u64);
                 }
+                before.push(state.seen.position(&msg.room));
                 sent.push(Queued::Publish { msg, queued, reply });
             }
             Queued::Signal { room, frame } => {
@@ -172,6 +176,7 @@ async fn send_batch(
     let mut retry = Vec::new();
     let mut stored_after_noscript = false;
     let mut outcomes = Vec::with_capacity(count);
+    let mut before = before.into_iter();
     for (item, reply) in sent.into_iter().zip(replies) {
         let Queued::Publish {
             msg,
@@ -184,6 +189,7 @@ async fn send_batch(
             }
             continue;
         };
+        let seen_before = before.next().flatten();
         let noscript = matches!(&reply, Value::ServerError(e)
             if e.kind() == Some(ServerErrorKind::NoScript));
         if noscript {
@@ -196,14 +202,31 @@ async fn send_batch(
             if !retry.is_empty() && !matches!(reply, Value::ServerError(_)) {
                 stored_after_noscript = true;
             }
-            outcomes.push((msg, answer_to, reply));
+            outcomes.push((msg, answer_to, reply, seen_before));
         }
     }
-    for (msg, answer_to, reply) in outcomes {
-        let result = stored_message(&msg, link.epoch, reply);
-        if let Err(e) = &result {
-            tracing::warn!(room = %msg.room, error = %e, "storing a message failed");
-        }
+    for (msg, answer_to, reply, seen_before) in outcomes {
+        let result = match stored_message(&msg, reply) {
+            Ok((mut stored, repeated)) => {
+                if !repeated {
+                    let position = (stored.epoch, stored.seq, stored.ts);
+                    stored.epoch = check_stored(
+                        state,
+                        &link.conn,
+                        &msg.room,
+                        seen_before,
+                        position,
+                        &msg.from,
+                    )
+                    .await;
+                }
+                Ok(stored)
+            }
+            Err(e) => {
+                tracing::warn!(room = %msg.room, error = %e, "storing a message failed");
+                Err(e)
+            }
+        };
         let _ = answer_to.send(result);
     }
     for barrier in barriers {
@@ -229,19 +252,28 @@ async fn send_batch(
     None
 }
 
-/// The message a script run stored, from its reply: `{seq, ts}` for a new message, or
-/// `{seq, ts, text}` for a repeated send id (the original's text wins; nil if retention
-/// dropped it).
-fn stored_message(msg: &NewMessage, epoch: u64, reply: Value) -> Result<Message, BrokerError> {
+/// The message a script run stored, from its reply: `{seq, ts, epoch}` for a new message
+/// (false), or `{seq, ts, epoch, text}` for a repeated send id (true: the original's text
+/// wins; nil if retention dropped it).
+fn stored_message(msg: &NewMessage, reply: Value) -> Result<(Message, bool), BrokerError> {
     let mut text = msg.text.clone();
-    let (seq, ts) = match reply {
+    let (seq, ts, epoch, repeated) = match reply {
         Value::Array(values) => match values.as_slice() {
-            [Value::Int(seq), Value::Int(ts)] | [Value::Int(seq), Value::Int(ts), Value::Nil] => {
-                (*seq, *ts)
-            }
-            [Value::Int(seq), Value::Int(ts), Value::BulkString(stored)] => {
+            [Value::Int(seq), Value::Int(ts), Value::Int(epoch)] => (*seq, *ts, *epoch, false),
+            [
+                Value::Int(seq),
+                Value::Int(ts),
+                Value::Int(epoch),
+                Value::Nil,
+            ] => (*seq, *ts, *epoch, true),
+            [
+                Value::Int(seq),
+                Value::Int(ts),
+                Value::Int(epoch),
+                Value::BulkString(stored),
+            ] => {
                 text = String::from_utf8_lossy(stored).into_owned();
-                (*seq, *ts)
+                (*seq, *ts, *epoch, true)
             }
             _ => return Err(bad_reply(&Value::Array(values))),
         },
@@ -255,12 +287,14 @@ fn stored_message(msg: &NewMessage, epoch: u64, reply: Value) -> Result<Message,
         }
         other => return Err(bad_reply(&other)),
     };
-    let (Ok(seq), Ok(ts)) = (u64::try_from(seq), u64::try_from(ts)) else {
+    let (Ok(seq), Ok(ts), Ok(epoch)) =
+        (u64::try_from(seq), u64::try_from(ts), u64::try_from(epoch))
+    else {
         return Err(BrokerError::Internal(format!(
-            "the publish script returned seq {seq} and ts {ts}"
+            "the publish script returned seq {seq}, ts {ts} and epoch {epoch}"
         )));
     };
-    Ok(msg.stored_as(epoch, seq, ts, text))
+    Ok((msg.stored_as(epoch, seq, ts, text), repeated))
 }
 
 fn bad_reply(value: &Value) -> BrokerError {

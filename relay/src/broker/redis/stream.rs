@@ -6,8 +6,9 @@ use ::redis::{Cmd, RedisError, Value};
 use chitchat_protocol::{Entry, EntryBody, Message};
 
 use super::cluster::RedisConn;
-use super::keys::{log_key, seq_key};
+use super::keys::{epoch_key, log_key, seq_key};
 use super::link::{ActiveConn, COMMAND_TIMEOUT, is_connection_error};
+use super::scripts::ROOM_EPOCH_SCRIPT;
 use crate::broker::api::{BrokerError, RoomHead};
 
 /// Stream entries read per `XRANGE` when the bus task fills a gap or catches up.
@@ -22,17 +23,18 @@ pub(super) enum HistoryError {
     TimedOut(String),
 }
 
-/// Where `room`'s history stands, read on the current command connection.
-pub(super) async fn head(active: &ActiveConn, room: &str) -> Result<RoomHead, BrokerError> {
+/// Where `room`'s history stands, read on the current command connection; `floor` is the
+/// least epoch a room without one may be given (see `room_epoch` in the scripts).
+pub(super) async fn head(
+    active: &ActiveConn,
+    room: &str,
+    floor: u64,
+) -> Result<RoomHead, BrokerError> {
     let link = active.get()?;
     let mut conn = link.conn.clone();
     let what = format!("reading the head of room {room}");
-    match tokio::time::timeout(COMMAND_TIMEOUT, read_head(&mut conn, room)).await {
-        Ok(Ok((last_seq, first_seq))) => Ok(RoomHead {
-            epoch: link.epoch,
-            last_seq,
-            first_seq,
-        }),
+    match tokio::time::timeout(COMMAND_TIMEOUT, read_head(&mut conn, room, floor)).await {
+        Ok(Ok(head)) => Ok(head),
         Ok(Err(ReadError::Redis(e))) => Err(active.failed(&link, &what, &e)),
         Ok(Err(ReadError::Format(why))) => Err(BrokerError::Internal(format!("{what}: {why}"))),
         Err(_) => {
@@ -57,10 +59,34 @@ pub(super) async fn read_after(
     if limit == 0 {
         return Ok(Vec::new());
     }
-    let cmd = range_from(room, start, limit);
     let what = format!("reading room {room} after seq {after}");
-    let value = query(active, &cmd, &what).await?;
-    parse_entries(room, value).map_err(|why| BrokerError::Internal(format!("{what}: {why}")))
+    let epoch = room_epoch(active, room, &what).await?;
+    let value = query(active, &range_from(room, start, limit), &what).await?;
+    parse_entries(room, epoch, value).map_err(|why| BrokerError::Internal(format!("{what}: {why}")))
+}
+
+/// The command that reads `room`'s epoch, setting it first if the room has none: to one
+/// at least `floor` unless its history says which (see `room_epoch` in the scripts).
+pub(super) fn epoch_cmd(room: &str, floor: u64) -> Cmd {
+    let mut cmd = ::redis::cmd("EVAL");
+    cmd.arg(ROOM_EPOCH_SCRIPT)
+        .arg(2)
+        .arg(epoch_key(room))
+        .arg(log_key(room))
+        .arg(floor);
+    cmd
+}
+
+/// `room`'s epoch, read (or set) on the current command connection: history reads carry
+/// the room's epoch now, whatever epoch an entry was stored in (a room given a new epoch
+/// keeps its stream, which its clients read again from seq 1).
+async fn room_epoch(active: &ActiveConn, room: &str, what: &str) -> Result<u64, BrokerError> {
+    match query(active, &epoch_cmd(room, 1), what).await? {
+        Value::Int(epoch) if epoch > 0 => Ok(epoch.unsigned_abs()),
+        other => Err(BrokerError::Internal(format!(
+            "{what}: the room's epoch reads {other:?}"
+        ))),
+    }
 }
 
 /// The newest `limit` stored text entries of `room` with seq < `before` (all if `None`),
@@ -77,6 +103,8 @@ pub(super) async fn read_texts_before(
         Some(0 | 1) => return Ok(Vec::new()),
         Some(before) => format!("{}-0", before - 1),
     };
+    let what = format!("reading room {room} before seq {before:?}");
+    let epoch = room_epoch(active, room, &what).await?;
     let mut texts = Vec::new();
     for _ in 0..TEXT_READS {
         if texts.len() >= limit {
@@ -88,9 +116,8 @@ pub(super) async fn read_texts_before(
             .arg("-")
             .arg("COUNT")
             .arg(limit);
-        let what = format!("reading room {room} before seq {before:?}");
         let value = query(active, &cmd, &what).await?;
-        let entries = parse_entries(room, value)
+        let entries = parse_entries(room, epoch, value)
             .map_err(|why| BrokerError::Internal(format!("{what}: {why}")))?;
         let Some(oldest) = entries.last().map(|e| e.seq) else {
             break;
@@ -164,11 +191,17 @@ impl From<RedisError> for ReadError {
     }
 }
 
-/// `(last_seq, first_seq)` of `room`, read in one transaction.
-pub(super) async fn read_head(conn: &mut RedisConn, room: &str) -> Result<(u64, u64), ReadError> {
+/// The head of `room` (its epoch, set first if it has none, see [`epoch_cmd`]), read in
+/// one transaction.
+pub(super) async fn read_head(
+    conn: &mut RedisConn,
+    room: &str,
+    floor: u64,
+) -> Result<RoomHead, ReadError> {
     let log = log_key(room);
-    let (counter, first, last): (Option<String>, Value, Value) = ::redis::pipe()
+    let (epoch, counter, first, last): (Value, Option<String>, Value, Value) = ::redis::pipe()
         .atomic()
+        .add_command(epoch_cmd(room, floor))
         .cmd("GET")
         .arg(seq_key(room))
         .cmd("XRANGE")
@@ -185,6 +218,17 @@ pub(super) async fn read_head(conn: &mut RedisConn, room: &str) -> Result<(u64, 
         .arg(1)
         .query_async(conn)
         .await?;
+    let epoch = match epoch {
+        Value::Int(epoch) if epoch > 0 => epoch.unsigned_abs(),
+        Value::ServerError(e) => {
+            return Err(ReadError::Format(format!(
+                "{}: {}",
+                e.code(),
+                e.details().unwrap_or("")
+            )));
+        }
+        other => return Err(ReadError::Format(format!("the epoch reads {other:?}"))),
+    };
     let first = first_entry_seq(first).map_err(ReadError::Format)?;
     let newest = first_entry_seq(last).map_err(ReadError::Format)?;
     let counter = match counter {
@@ -195,7 +239,11 @@ pub(super) async fn read_head(conn: &mut RedisConn, room: &str) -> Result<(u64, 
     };
     // As the script numbers: one above both the counter and the newest entry.
     let last_seq = counter.max(newest.unwrap_or(0));
-    Ok((last_seq, first.unwrap_or(last_seq + 1)))
+    Ok(RoomHead {
+        epoch,
+        last_seq,
+        first_seq: first.unwrap_or(last_seq + 1),
+    })
 }
 
 /// `XRANGE` of up to `count` entries of `room` from seq `start` on.
@@ -219,12 +267,14 @@ pub(super) struct Page {
 }
 
 /// Up to [`CATCH_UP_PAGE`] entries of `room` after `after`, read on `conn` (the subscriber
-/// connection, in line with the frames). A reply that is not a page, a refused read and
+/// connection, in line with the frames), as entries of `epoch` (the epoch the bus task
+/// delivers the room in). A reply that is not a page, a refused read and
 /// entries that do not parse are logged and skipped, so nothing but a lost connection can
 /// stall a room's delivery.
 pub(super) async fn read_page(
     conn: &mut RedisConn,
     room: &str,
+    epoch: u64,
     after: u64,
 ) -> Result<Page, HistoryError> {
     let cmd = range_from(room, after.saturating_add(1), CATCH_UP_PAGE);
@@ -259,7 +309,7 @@ pub(super) async fn read_page(
         {
             page.last_id = Some(id);
         }
-        match parse_entry(room, entry) {
+        match parse_entry(room, epoch, entry) {
             Ok(msg) => page.messages.push(msg),
             Err(why) => tracing::error!(room, reason = %why, "skipping a bad history entry"),
         }
@@ -295,8 +345,8 @@ fn parse_id(id: &Value) -> Result<u64, String> {
         .ok_or_else(|| format!("stream entry id {id:?} is not <seq>-0"))
 }
 
-/// The entries in an `XRANGE`/`XREVRANGE` reply, in reply order.
-fn parse_entries(room: &str, value: Value) -> Result<Vec<Entry>, String> {
+/// The entries in an `XRANGE`/`XREVRANGE` reply, in reply order, as entries of `epoch`.
+pub(super) fn parse_entries(room: &str, epoch: u64, value: Value) -> Result<Vec<Entry>, String> {
     let entries = match value {
         Value::Array(entries) => entries,
         Value::Nil => return Ok(Vec::new()),
@@ -304,14 +354,15 @@ fn parse_entries(room: &str, value: Value) -> Result<Vec<Entry>, String> {
     };
     entries
         .into_iter()
-        .map(|entry| parse_entry(room, entry))
+        .map(|entry| parse_entry(room, epoch, entry))
         .collect()
 }
 
-/// One stream entry: id `<seq>-0`, fields `f` (from), `t` (text), `ts`, `e` (epoch), and for
+/// One stream entry, as an entry of `epoch`: id `<seq>-0`, fields `f` (from), `t` (text),
+/// `ts`, `e` (the epoch it was stored in, not read: see [`room_epoch`]), and for
 /// entries other than plain texts `k` (kind: 1 edit, 2 delete, 3 react; absent: text), `g`
 /// (the target), `r` (a text's reply target), `m` (emoji), `o` (a reaction on: 1).
-fn parse_entry(room: &str, entry: Value) -> Result<Entry, String> {
+fn parse_entry(room: &str, epoch: u64, entry: Value) -> Result<Entry, String> {
     let Value::Array(parts) = entry else {
         return Err(format!("unexpected stream entry {entry:?}"));
     };
@@ -332,7 +383,7 @@ fn parse_entry(room: &str, entry: Value) -> Result<Entry, String> {
         Value::Map(pairs) => pairs,
         other => return Err(format!("unexpected fields {other:?} in entry {seq}")),
     };
-    let (mut from, mut text, mut ts, mut epoch) = (None, None, None, None);
+    let (mut from, mut text, mut ts) = (None, None, None);
     let (mut kind, mut target, mut reply_to, mut emoji, mut on) = (0u8, None, None, None, false);
     for (key, value) in pairs {
         let (Value::BulkString(key), Value::BulkString(value)) = (key, value) else {
@@ -344,7 +395,6 @@ fn parse_entry(room: &str, entry: Value) -> Result<Entry, String> {
             b"f" => from = Some(value),
             b"t" => text = Some(value),
             b"ts" => ts = value.parse::<u64>().ok(),
-            b"e" => epoch = value.parse::<u64>().ok(),
             b"k" => kind = value.parse::<u8>().unwrap_or(u8::MAX),
             b"g" => target = value.parse::<u64>().ok(),
             b"r" => reply_to = value.parse::<u64>().ok(),
@@ -353,8 +403,8 @@ fn parse_entry(room: &str, entry: Value) -> Result<Entry, String> {
             _ => {}
         }
     }
-    let (Some(from), Some(text), Some(ts), Some(epoch)) = (from, text, ts, epoch) else {
-        return Err(format!("entry {seq} lacks one of the fields f, t, ts, e"));
+    let (Some(from), Some(text), Some(ts)) = (from, text, ts) else {
+        return Err(format!("entry {seq} lacks one of the fields f, t, ts"));
     };
     let body = match (kind, target) {
         (0, _) => EntryBody::Text { text, reply_to },

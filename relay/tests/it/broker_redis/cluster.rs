@@ -87,11 +87,12 @@ async fn conformance_on_a_redis_cluster_with_rooms_on_every_shard() {
 }
 
 /// Why sends wait for a replica: with the replica of a room's master stopped (SIGSTOP and
-/// its link cut), a
-/// relay that does not wait (`min_replicas` 0) has messages acknowledged that only the
-/// master holds, while a relay that waits refuses to acknowledge; the master dies, the
-/// stale replica takes over, and the acknowledged messages are gone: the next send is
-/// given a seq an acknowledged message already had.
+/// its link cut), a relay that does not wait (`min_replicas` 0) has messages acknowledged
+/// that only the master holds, while a relay that waits refuses to acknowledge; the master
+/// dies, the stale replica takes over, and the acknowledged messages are gone: the next
+/// send is given a seq an acknowledged message already had. The relay, which delivered
+/// that seq to its member, notices and gives the room a new epoch, so clients are told
+/// rather than skipping the new message as one they have.
 async fn unreplicated_messages_are_not_acknowledged(cluster: &mut RedisCluster) {
     let room = cluster.room_on_each_shard("stale").await.remove(2);
     let slot = cluster.room_slot(&room).await;
@@ -108,9 +109,11 @@ async fn unreplicated_messages_are_not_acknowledged(cluster: &mut RedisCluster) 
         min_replicas: Some(0),
         tls_ca: None,
     };
-    let hasty = RedisBroker::connect_with(&url, RecordingSink::new(), options)
+    let hasty_sink = RecordingSink::new();
+    let hasty = RedisBroker::connect_with(&url, hasty_sink.clone(), options)
         .await
         .expect("connecting without the replica wait");
+    hasty.subscribe(&room).await.expect("subscribe");
     let before = conformance::publish(&hasty, &room, "ann", "replicated").await;
     assert_eq!(before.seq, 1);
     // The waiting relay's sends now reach the replica only once it has them.
@@ -128,6 +131,7 @@ async fn unreplicated_messages_are_not_acknowledged(cluster: &mut RedisCluster) 
         .expect("CLIENT KILL TYPE replica");
     let lost = conformance::publish(&hasty, &room, "ann", "only on the master").await;
     assert_eq!(lost.seq, 3, "acknowledged without the replica");
+    assert_eq!(hasty_sink.wait_messages(&room, 3).await[2], lost);
     match waiting
         .publish(conformance::new_message(&room, "bob", "refused"))
         .await
@@ -169,6 +173,25 @@ async fn unreplicated_messages_are_not_acknowledged(cluster: &mut RedisCluster) 
         reused.seq, lost.seq,
         "the acknowledged message's seq went to another message"
     );
+    assert_ne!(
+        reused.epoch, lost.epoch,
+        "the reused seq was noticed: the room has a new epoch"
+    );
+    let head = hasty.head(&room).await.expect("head");
+    assert_eq!((head.epoch, head.last_seq), (reused.epoch, reused.seq));
+    // The member's stream restarts at seq 1 of the new epoch, with the new message.
+    let seen = hasty_sink
+        .wait_until("the room delivered again in its new epoch", DEADLINE, |r| {
+            r.messages.iter().any(|m| m == &reused)
+        })
+        .await
+        .messages_in(&room);
+    let again: Vec<u64> = seen
+        .iter()
+        .filter(|m| m.epoch == reused.epoch)
+        .map(|m| m.seq)
+        .collect();
+    assert_eq!(again, (1..=reused.seq).collect::<Vec<_>>());
 }
 
 /// Two relays send to two rooms of one shard, a third only reads them, and the shard's

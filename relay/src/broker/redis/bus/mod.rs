@@ -1,9 +1,11 @@
 //! The bus task: owns the subscriber connection (`SSUBSCRIBE` to the channels of the rooms
 //! this relay has members in), reconnects, and is the only caller of the
-//! [`Deliver`](crate::broker::api::Deliver) sink. Per room it keeps the last seq delivered:
-//! duplicates are dropped and a jump in seq is filled from history first. After a lost
-//! connection it subscribes every room again and catches each one up, so the sink still
-//! sees every room gapless.
+//! [`Deliver`](crate::broker::api::Deliver) sink. Per room it keeps the epoch and the last
+//! seq delivered: duplicates are dropped and a jump in seq is filled from history first.
+//! After a lost connection it subscribes every room again and catches each one up, so the
+//! sink still sees every room gapless. `epochs` watches each room's epoch.
+
+mod epochs;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -15,9 +17,9 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::bus_frame::BusFrame;
 use super::cluster::Endpoint;
-use super::delivery::Delivery;
+use super::delivery::{Delivered, Delivery};
 use super::keys::{channel, channel_room};
-use super::link::{COMMAND_TIMEOUT, Connections, is_connection_error, read_epoch};
+use super::link::{COMMAND_TIMEOUT, Connections, is_connection_error};
 use super::presence::{PresenceChange, purge_room, room_nicks};
 use super::registry::beat;
 use super::sender::Queued;
@@ -32,9 +34,9 @@ const BACKOFF_MIN: Duration = Duration::from_millis(50);
 /// seconds of Redis, long enough that a cluster of relays does not hammer a recovering one.
 const BACKOFF_MAX: Duration = Duration::from_secs(2);
 
-/// How often the bus task checks that both connections answer and that the epoch has not
-/// changed. A killed Redis is noticed at once (the socket closes); this catches a silent
-/// network failure or a flushed store.
+/// How often the bus task checks that both connections answer and that no delivered room's
+/// epoch has changed. A killed Redis is noticed at once (the socket closes); this catches a
+/// silent network failure or a flushed store.
 const HEALTH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// A command for the bus task.
@@ -111,6 +113,8 @@ pub(super) struct BusTask {
     client: Endpoint,
     commands: mpsc::UnboundedReceiver<BusCommand>,
     trouble: mpsc::UnboundedReceiver<u64>,
+    /// Rooms whose epoch to read again (see [`super::seen::Seen::recheck`]).
+    rechecks: mpsc::UnboundedReceiver<String>,
     /// Fires when the sender task has sent everything (the broker was dropped).
     sender_done: Option<oneshot::Receiver<()>>,
     delivery: Delivery,
@@ -132,10 +136,12 @@ impl BusTask {
         client: Endpoint,
         commands: mpsc::UnboundedReceiver<BusCommand>,
         trouble: mpsc::UnboundedReceiver<u64>,
+        rechecks: mpsc::UnboundedReceiver<String>,
         sender_done: oneshot::Receiver<()>,
         queue: mpsc::WeakUnboundedSender<Queued>,
     ) -> BusTask {
         BusTask {
+            rechecks,
             delivery: Delivery::new(Arc::clone(&state)),
             state,
             client,
@@ -239,11 +245,7 @@ impl BusTask {
     /// Runs on one connection until it fails or the broker closes.
     async fn serve(&mut self, mut c: Connections) -> Exit {
         self.pending.clear();
-        let epoch_before = self.state.active.epoch();
         self.state.active.install(c.command.clone());
-        if c.command.epoch != epoch_before {
-            self.epoch_changed(epoch_before, c.command.epoch);
-        }
         // Drop reports about earlier connections.
         while self.trouble.try_recv().is_ok() {}
         if let Err(why) = self.resync(&mut c).await {
@@ -276,6 +278,7 @@ impl BusTask {
                         Ok(())
                     }
                 }
+                Some(room) = self.rechecks.recv() => self.check_room(&mut c, &room).await,
                 _ = health.tick() => self.health(&mut c).await,
             };
             if let Err(why) = step {
@@ -291,6 +294,7 @@ impl BusTask {
             self.send_subscription(c, "SSUBSCRIBE", room).await?;
         }
         for room in &rooms {
+            self.verify_room(c, room).await?;
             self.delivery.catch_up(&mut c.pubsub, room).await?;
         }
         // Presence frames were lost while the connection was down: read the members anew,
@@ -370,15 +374,6 @@ impl BusTask {
         Ok(())
     }
 
-    fn epoch_changed(&mut self, old: u64, new: u64) {
-        tracing::warn!(
-            old,
-            new,
-            "the Redis store has a new epoch: its history was lost; rooms restart at seq 1"
-        );
-        self.delivery.restart();
-    }
-
     async fn command(&mut self, c: &mut Connections, command: BusCommand) -> Result<(), BusError> {
         match command {
             BusCommand::Subscribe {
@@ -428,10 +423,11 @@ impl BusTask {
             return Err(why);
         }
         let mut conn = c.pubsub.clone();
-        let head = tokio::time::timeout(COMMAND_TIMEOUT, read_head(&mut conn, &room)).await;
+        let floor = self.state.seen.floor(&room);
+        let head = tokio::time::timeout(COMMAND_TIMEOUT, read_head(&mut conn, &room, floor)).await;
         let refused = match head {
-            Ok(Ok((last, _))) => {
-                self.delivery.start(room.clone(), last);
+            Ok(Ok(head)) => {
+                self.delivery.start(room.clone(), head.epoch, head.last_seq);
                 self.state.delivering().insert(room.clone());
                 // A failure here loses the connection; the resync reads the members again,
                 // so the subscription itself stands.
@@ -546,20 +542,22 @@ impl BusTask {
                 let Some(msg) = frame.entry() else {
                     return Ok(());
                 };
-                if msg.epoch != c.command.epoch {
-                    // Another relay knows a different epoch: find out which one is current.
-                    return self.check_epoch(c).await;
-                }
-                Ok(self
+                match self
                     .delivery
                     .deliver_in_order(&mut c.pubsub, &room, msg)
-                    .await?)
+                    .await?
+                {
+                    Delivered::Done => Ok(()),
+                    // The room has a new epoch, or this is a late frame of the old one.
+                    Delivered::OtherEpoch => self.check_room(c, &room).await,
+                    Delivered::Reused { epoch } => self.diverged(c, &room, epoch).await,
+                }
             }
             _ => Ok(()),
         }
     }
 
-    /// Checks that both connections answer and that the epoch is unchanged.
+    /// Checks that both connections answer and that no room's epoch changed.
     async fn health(&mut self, c: &mut Connections) -> Result<(), BusError> {
         let mut pubsub = c.pubsub.clone();
         let ping = ::redis::cmd("PING");
@@ -568,33 +566,6 @@ impl BusTask {
             Ok(Err(e)) => return Err(BusError::Subscriber(e)),
             Err(_) => return Err(BusError::SubscriberSilent),
         }
-        self.check_epoch(c).await
-    }
-
-    /// Reads the epoch (setting a new one if the store lost it); on a change, every room
-    /// restarts from seq 0 and is caught up from the new history.
-    async fn check_epoch(&mut self, c: &mut Connections) -> Result<(), BusError> {
-        let mut conn = c.command.conn.clone();
-        let epoch = match tokio::time::timeout(COMMAND_TIMEOUT, read_epoch(&mut conn)).await {
-            Ok(Ok(Ok(epoch))) => epoch,
-            Ok(Ok(Err(why))) => {
-                tracing::error!(reason = %why, "the store's epoch is unreadable");
-                return Ok(());
-            }
-            Ok(Err(e)) => return Err(BusError::Command(e)),
-            Err(_) => return Err(BusError::CommandSilent),
-        };
-        if epoch == c.command.epoch {
-            return Ok(());
-        }
-        let old = c.command.epoch;
-        c.command.epoch = epoch;
-        self.state.active.install(c.command.clone());
-        self.epoch_changed(old, epoch);
-        let rooms = self.delivery.rooms();
-        for room in &rooms {
-            self.delivery.catch_up(&mut c.pubsub, room).await?;
-        }
-        Ok(())
+        self.check_epochs(c).await
     }
 }
