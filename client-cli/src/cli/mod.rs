@@ -96,7 +96,7 @@ pub enum Command {
         #[arg(long)]
         off: bool,
     },
-    /// Print a room's messages (and members' renames) as they arrive; reconnects and resumes
+    /// Print a room's messages (and members' renames and topic changes) as they arrive; reconnects and resumes
     /// if the relay goes away.
     Tail {
         /// The room (a leading '#' is dropped).
