@@ -5,36 +5,11 @@
 //! with its old resume point is told `EpochChanged`.
 
 use chitchat_protocol::{Entry, EntryBody, ResumeOutcome, ResumePoint};
-use chitchat_relay::broker::redis::{log_key, seq_key};
 use chitchat_tests::redis::{Persistence, RedisServer};
-use redis::Value;
 
+use crate::broker_redis::reused::lose_newest;
 use crate::support::cluster::ClusterRelay;
 use crate::support::{join, send_text};
-
-/// Rebuilds `room`'s stream with its entries up to `keep` (so the stream's last id is
-/// `keep`) and sets its counter to `keep`: the room as a replica promoted before it had the
-/// later entries holds it.
-async fn lose_newest(server: &RedisServer, room: &str, keep: u64) {
-    const REBUILD: &str = r#"
-local entries = redis.call('XRANGE', KEYS[1], '-', ARGV[1] .. '-0')
-redis.call('DEL', KEYS[1])
-for _, e in ipairs(entries) do redis.call('XADD', KEYS[1], e[1], unpack(e[2])) end
-redis.call('SET', KEYS[2], ARGV[1])
-return #entries
-"#;
-    let kept: Value = server
-        .cmd(&[
-            "EVAL",
-            REBUILD,
-            "2",
-            &log_key(room),
-            &seq_key(room),
-            &keep.to_string(),
-        ])
-        .await;
-    assert_eq!(kept, Value::Int(keep as i64), "entries kept");
-}
 
 fn said(e: &Entry) -> (u64, &str) {
     match &e.body {

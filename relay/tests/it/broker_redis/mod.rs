@@ -6,7 +6,7 @@
 
 mod cluster;
 mod recovery;
-mod reused;
+pub(crate) mod reused;
 mod states;
 mod tls;
 

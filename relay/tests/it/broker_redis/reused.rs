@@ -10,7 +10,7 @@ use super::*;
 /// Leaves `room` as a replica promoted before it received the entries after `keep` would
 /// have it: the stream rebuilt with entries up to `keep` (so its last id is `keep`), the
 /// counter at `keep`.
-async fn lose_newest(server: &RedisServer, room: &str, keep: u64) {
+pub(crate) async fn lose_newest(server: &RedisServer, room: &str, keep: u64) {
     const REBUILD: &str = r#"
 local entries = redis.call('XRANGE', KEYS[1], '-', ARGV[1] .. '-0')
 redis.call('DEL', KEYS[1])
