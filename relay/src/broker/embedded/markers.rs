@@ -1,5 +1,5 @@
 //! Read markers in the embedded store: the `read_markers` table, created on every open
-//! ([`CREATE_MARKERS`]), written by the writer thread ([`serve`], after a batch of messages,
+//! (`sqlite::CREATE_MARKERS`), written by the writer thread ([`serve`], after a batch of messages,
 //! like claims) and read on the read pool ([`select_marker`]).
 //!
 //! One row per (room, user) with the marker's seq and when it expires (ms since the Unix
@@ -13,17 +13,6 @@ use tokio::sync::oneshot;
 use super::sqlite::{SELECT_LAST_SEQ, sqlite_error};
 use crate::broker::BrokerError;
 use crate::broker::api::READ_MARKER_TTL;
-
-/// The table. Created on every open (`IF NOT EXISTS`), so stores made before read markers
-/// gain it without a schema version change; an older relay opening the store ignores it.
-pub(super) const CREATE_MARKERS: &str = "CREATE TABLE IF NOT EXISTS read_markers (
-         room    TEXT NOT NULL,
-         user    TEXT NOT NULL,
-         seq     INTEGER NOT NULL,
-         expires INTEGER NOT NULL,
-         PRIMARY KEY (room, user)
-     ) STRICT, WITHOUT ROWID;
-     CREATE INDEX IF NOT EXISTS read_markers_expires ON read_markers (expires);";
 
 const SELECT_MARKER: &str =
     "SELECT seq FROM read_markers WHERE room = ?1 AND user = ?2 AND expires > ?3";

@@ -68,6 +68,17 @@ const CREATE_ROOMS: &str = "CREATE TABLE IF NOT EXISTS rooms (
      ) STRICT, WITHOUT ROWID;
      CREATE INDEX IF NOT EXISTS rooms_archived ON rooms (name) WHERE archived = 1;";
 
+/// The read markers' table (`markers.rs`). Created on every open (`IF NOT EXISTS`), so stores made before read markers
+/// gain it without a schema version change; an older relay opening the store ignores it.
+const CREATE_MARKERS: &str = "CREATE TABLE IF NOT EXISTS read_markers (
+         room    TEXT NOT NULL,
+         user    TEXT NOT NULL,
+         seq     INTEGER NOT NULL,
+         expires INTEGER NOT NULL,
+         PRIMARY KEY (room, user)
+     ) STRICT, WITHOUT ROWID;
+     CREATE INDEX IF NOT EXISTS read_markers_expires ON read_markers (expires);";
+
 pub(super) const SELECT_SEND: &str = "SELECT seq, ts FROM sends \
      WHERE room = ?1 AND sender = ?2 AND send_id = ?3 AND expires > ?4";
 pub(super) const REMEMBER_SEND: &str = "INSERT OR REPLACE INTO sends \
@@ -224,7 +235,7 @@ pub(super) fn open_writer(path: &Path) -> Result<(Connection, u64), BrokerError>
         .map_err(|e| sqlite_error(format_args!("{}: creating the rooms table", context()), e))?;
     tx.execute_batch(CREATE_CLAIMS)
         .map_err(|e| sqlite_error(format_args!("{}: creating the nick claims", context()), e))?;
-    tx.execute_batch(super::markers::CREATE_MARKERS)
+    tx.execute_batch(CREATE_MARKERS)
         .map_err(|e| sqlite_error(format_args!("{}: creating the read markers", context()), e))?;
     let epoch: Option<u64> = tx
         .query_row("SELECT value FROM meta WHERE key = 'epoch'", [], |row| {
