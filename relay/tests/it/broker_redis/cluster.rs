@@ -253,26 +253,36 @@ async fn a_master_dies_under_sends(cluster: &mut RedisCluster) {
 /// sends follow `MOVED`/`ASK`, each relay is told by Redis that its subscription ended,
 /// subscribes again on the new master and catches up, and both deliver every acknowledged
 /// message exactly once, gapless, in one order. A third relay with no member there is not
-/// subscribed anywhere.
+/// subscribed anywhere. Both relays also hold a room on the third master, which the move
+/// does not concern: its subscription is left alone (no `SSUBSCRIBE` reaches that master).
 async fn a_live_rooms_slot_moves(cluster: &RedisCluster) {
-    let room = cluster.room_on_each_shard("moving").await.remove(0);
+    let rooms = cluster.room_on_each_shard("moving").await;
+    let room = rooms[0].clone();
     let slot = cluster.room_slot(&room).await;
     let from = cluster.shard_of(slot).await.master;
+    let staying = rooms[2].clone();
+    let third = cluster
+        .shard_of(cluster.room_slot(&staying).await)
+        .await
+        .master;
     let to = cluster
         .shards()
         .await
         .into_iter()
         .map(|s| s.master)
-        .find(|&m| m != from)
+        .find(|&m| m != from && m != third)
         .expect("another master");
     let url = cluster.url();
     let (sink_a, sink_b) = (RecordingSink::new(), RecordingSink::new());
     let a = Arc::new(connect(&url, sink_a.clone(), "relay-a").await);
     let b = Arc::new(connect(&url, sink_b.clone(), "relay-b").await);
     let _c = connect(&url, RecordingSink::new(), "relay-c").await;
-    a.subscribe(&room).await.expect("subscribe");
-    b.subscribe(&room).await.expect("subscribe");
+    for broker in [&a, &b] {
+        broker.subscribe(&room).await.expect("subscribe");
+        broker.subscribe(&staying).await.expect("subscribe");
+    }
     assert_eq!(subscribers(cluster, from, &room).await, 2);
+    let subscriptions_before = ssubscribe_calls(cluster, third).await;
 
     let moved = Arc::new(AtomicBool::new(false));
     let senders: Vec<_> = [(&a, "ann"), (&b, "bob")]
@@ -290,13 +300,42 @@ async fn a_live_rooms_slot_moves(cluster: &RedisCluster) {
     for sender in senders {
         acked.extend(sender.await.expect("a sender task"));
     }
-    assert_delivered_once(&room, acked, &[sink_a, sink_b]).await;
+    assert_delivered_once(&room, acked, &[sink_a, sink_b.clone()]).await;
     assert_eq!(
         subscribers(cluster, to, &room).await,
         2,
         "both on the new master"
     );
     assert_eq!(subscribers(cluster, from, &room).await, 0);
+    assert_eq!(
+        ssubscribe_calls(cluster, third).await,
+        subscriptions_before,
+        "the room on the third master was not subscribed again"
+    );
+    assert_eq!(subscribers(cluster, third, &staying).await, 2);
+    let stayed = a
+        .publish(NewMessage {
+            room: staying.clone(),
+            from: "ann".into(),
+            text: "still here".into(),
+            send_id: None,
+        })
+        .await
+        .expect("a send to the room that stayed");
+    assert_eq!(sink_b.wait_messages(&staying, 1).await, vec![stayed]);
+}
+
+/// How many `SSUBSCRIBE` commands the master on `port` has run since it started.
+async fn ssubscribe_calls(cluster: &RedisCluster, port: u16) -> u64 {
+    let info: String = redis::cmd("INFO")
+        .arg("commandstats")
+        .query_async(&mut cluster.connection(port).await)
+        .await
+        .expect("INFO commandstats");
+    info.lines()
+        .find_map(|line| line.strip_prefix("cmdstat_ssubscribe:calls="))
+        .and_then(|rest| rest.split(',').next())
+        .map_or(0, |calls| calls.parse().expect("a count of calls"))
 }
 
 /// Checks that `acked` (one room's acknowledged messages) hold every seq from 1 once, and

@@ -3,7 +3,9 @@
 //! [`Deliver`](crate::broker::api::Deliver) sink. Per room it keeps the epoch and the last
 //! seq delivered: duplicates are dropped and a jump in seq is filled from history first.
 //! After a lost connection it subscribes every room again and catches each one up, so the
-//! sink still sees every room gapless. `epochs` watches each room's epoch.
+//! sink still sees every room gapless. When Redis Cluster ends one room's subscription (its
+//! slot moved to another master), only that room is subscribed again, on its new master,
+//! and caught up. `epochs` watches each room's epoch.
 
 mod epochs;
 
@@ -84,9 +86,6 @@ pub(super) enum BusError {
     },
     #[error("{command} {room} timed out")]
     SubscriptionTimeout { command: &'static str, room: String },
-    /// Redis Cluster ends shard subscriptions when a slot moves.
-    #[error("Redis ended the subscription to room {0}")]
-    SubscriptionEnded(String),
     #[error("reading the head of room {room}: {source}")]
     Head { room: String, source: RedisError },
     #[error("reading the head of room {0} timed out")]
@@ -125,6 +124,9 @@ pub(super) struct BusTask {
     /// push has not been seen yet. Until it is, frames on the channel belong to an older
     /// subscription and are dropped.
     pending: HashMap<String, u32>,
+    /// Rooms whose subscription Redis ended on the current connection (Redis Cluster does
+    /// when a slot moves to another master), to subscribe again on their new master.
+    moved: Vec<String>,
     generation: u64,
 }
 
@@ -150,6 +152,7 @@ impl BusTask {
             sender_done: Some(sender_done),
             queue,
             pending: HashMap::new(),
+            moved: Vec::new(),
             generation: 1,
         }
     }
@@ -245,6 +248,7 @@ impl BusTask {
     /// Runs on one connection until it fails or the broker closes.
     async fn serve(&mut self, mut c: Connections) -> Exit {
         self.pending.clear();
+        self.moved.clear();
         self.state.active.install(c.command.clone());
         // Drop reports about earlier connections.
         while self.trouble.try_recv().is_ok() {}
@@ -281,6 +285,10 @@ impl BusTask {
                 Some(room) = self.rechecks.recv() => self.check_room(&mut c, &room).await,
                 _ = health.tick() => self.health(&mut c).await,
             };
+            let step = match step {
+                Ok(()) => self.follow_moved(&mut c).await,
+                lost => lost,
+            };
             if let Err(why) = step {
                 return Exit::Lost(why);
             }
@@ -308,6 +316,24 @@ impl BusTask {
         }
         if !rooms.is_empty() {
             tracing::info!(rooms = rooms.len(), "resubscribed and caught up");
+        }
+        Ok(())
+    }
+
+    /// Subscribes again each room whose subscription Redis ended because its slot moved:
+    /// the subscription follows `MOVED` to the slot's new master, then the room is caught
+    /// up from history after the last seq delivered (what was stored while no subscription
+    /// stood) and its members read anew. The other rooms' subscriptions are left alone.
+    async fn follow_moved(&mut self, c: &mut Connections) -> Result<(), BusError> {
+        while let Some(room) = self.moved.pop() {
+            if !self.delivery.contains(&room) {
+                continue;
+            }
+            self.send_subscription(c, "SSUBSCRIBE", &room).await?;
+            self.verify_room(c, &room).await?;
+            self.delivery.catch_up(&mut c.pubsub, &room).await?;
+            self.presence_snapshot(c, &room).await?;
+            tracing::info!(room, "subscribed again after the room's slot moved");
         }
         Ok(())
     }
@@ -502,11 +528,14 @@ impl BusTask {
                         Ok(())
                     }
                     // Not ours: Redis Cluster ends shard subscriptions when a slot moves.
-                    // Starting over subscribes again and catches up from history.
+                    // The serve loop subscribes the room again once this push is handled.
                     None if push.kind == PushKind::SUnsubscribe
                         && self.delivery.contains(&room) =>
                     {
-                        Err(BusError::SubscriptionEnded(room))
+                        if !self.moved.contains(&room) {
+                            self.moved.push(room);
+                        }
+                        Ok(())
                     }
                     None => Ok(()),
                 }

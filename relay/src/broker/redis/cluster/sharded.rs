@@ -223,15 +223,57 @@ impl ShardedConn {
     ) -> RedisResult<Vec<Value>> {
         let first_slot = pipeline.cmd_iter().find_map(key_of).map(slot);
         if pipeline.is_transaction() {
-            let (node, mut conn) = self.conn_for_slot(first_slot.unwrap_or(0))?;
-            let replies = conn.req_packed_commands(pipeline, offset, count).await?;
-            if replies.iter().any(|r| redirect(r, &node).is_some()) {
-                self.refresh(&node, &mut conn).await;
-            }
-            return Ok(replies);
+            return self
+                .send_transaction(pipeline, offset, count, first_slot.unwrap_or(0))
+                .await;
         }
         let replies = self.send_parts(pipeline, None).await?;
         Ok(replies.into_iter().skip(offset).take(count).collect())
+    }
+
+    /// Runs a transaction on the master of `slot`. Redis aborts a transaction whose
+    /// commands were redirected: `MOVED` is followed (the layout read again from the new
+    /// owner, which may not have known it yet when an earlier redirection read it), and a
+    /// slot in the middle of a move (`ASK`, `TRYAGAIN`) is tried again shortly, a bounded
+    /// number of times.
+    async fn send_transaction(
+        &self,
+        pipeline: &Pipeline,
+        offset: usize,
+        count: usize,
+        slot: u16,
+    ) -> RedisResult<Vec<Value>> {
+        let (mut node, mut conn) = self.conn_for_slot(slot)?;
+        let mut hops = 0;
+        loop {
+            let error = match conn.req_packed_commands(pipeline, offset, count).await {
+                Ok(replies) => {
+                    if replies.iter().any(|r| redirect(r, &node).is_some()) {
+                        self.refresh(&node, &mut conn).await;
+                    }
+                    return Ok(replies);
+                }
+                Err(error) => error,
+            };
+            let redirected = error.clone().into_server_errors().and_then(|errors| {
+                errors
+                    .iter()
+                    .find_map(|(_, e)| redirect(&Value::ServerError(e.clone()), &node))
+            });
+            match redirected {
+                Some(_) if hops == MAX_REDIRECTS => return Err(error),
+                None => return Err(error),
+                Some(Redirect::Moved(to)) => {
+                    conn = self.conn_to(&to).await?;
+                    self.refresh(&to, &mut conn).await;
+                    node = to;
+                }
+                Some(Redirect::Ask(_) | Redirect::TryAgain) => {
+                    tokio::time::sleep(TRY_AGAIN_DELAY).await;
+                }
+            }
+            hops += 1;
+        }
     }
 
     /// [`ShardedConn::send_pipeline`] for a pipeline of writes that must reach replicas
