@@ -14,11 +14,18 @@
 # what the servers burn idle (cluster gossip, cron; measured for IDLE_SECS first), divided
 # by every message of the step) and the acknowledgement latency (ack_p50_ms, ack_p99_ms).
 #
+# With --redis-cpu F every redis-server (master or replica) runs in a cgroup of its own
+# limited to F of one core (CFS quota; root and cgroup v1 or v2 needed). That stands in for
+# a machine with a core per Redis: the relay and the load generator keep what is left, Redis
+# runs out first, and the highest sustained rate shows what one shard and three shards can
+# take at the same CPU per shard.
+#
 # Writes $OUT/cluster.jsonl (one JSON object per step) and $OUT/cluster.md (the table).
 # Everything it starts is stopped on exit, however it exits.
 #
 # Usage: bench/cluster.sh [--rates "1000 2000 4000 8000 16000"] [--seconds T] [--rooms N]
-#                         [--setups "one cluster nowait"] [--out DIR] [--no-build]
+#                         [--setups "one cluster nowait"] [--redis-cpu F] [--out DIR]
+#                         [--no-build]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -30,12 +37,14 @@ ROOMS=200
 SETUPS="one cluster nowait"
 OUT=bench/results/cluster
 BUILD=1
+REDIS_CPU=
 while [ $# -gt 0 ]; do
   case "$1" in
     --rates) RATES=$2; shift 2 ;;
     --seconds) SECONDS_PER_STEP=$2; shift 2 ;;
     --rooms) ROOMS=$2; shift 2 ;;
     --setups) SETUPS=$2; shift 2 ;;
+    --redis-cpu) REDIS_CPU=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --no-build) BUILD=0; shift ;;
     *) echo "unknown argument: $1 (see the header of $0)" >&2; exit 2 ;;
@@ -75,6 +84,55 @@ WORK=$(mktemp -d "${TMPDIR:-/tmp}/chitchat-cluster-bench.XXXXXX")
 cp target/release/chitchat-relay target/release/chitchat-bench "$WORK/"
 REV=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 PIDS=()
+CGROUPS=()
+# The CFS period and quota for --redis-cpu: a 20 ms period, longer where the quota would
+# fall below the kernel's 1 ms minimum.
+if [ -n "$REDIS_CPU" ]; then
+  read -r CPU_PERIOD_US CPU_QUOTA_US < <(python3 -c "
+f = float('$REDIS_CPU')
+assert 0 < f <= 1, 'the fraction of a core must be in (0, 1]'
+period = max(20000, int(1000 / f + 0.999))
+print(period, int(f * period))") || { echo "--redis-cpu takes a fraction of a core, like 0.05" >&2; exit 2; }
+  if [ -e /sys/fs/cgroup/cgroup.controllers ]; then
+    CGROUP_ROOT=/sys/fs/cgroup
+    grep -qw cpu /sys/fs/cgroup/cgroup.subtree_control ||
+      echo +cpu >/sys/fs/cgroup/cgroup.subtree_control
+  else
+    CGROUP_ROOT=/sys/fs/cgroup/cpu
+  fi
+  [ -w "$CGROUP_ROOT" ] || { echo "--redis-cpu needs root and a writable $CGROUP_ROOT" >&2; exit 2; }
+fi
+# cap PID: moves PID into a cgroup of its own, to be limited to --redis-cpu of a core.
+cap() {
+  local dir="$CGROUP_ROOT/chitchat-cluster-bench-$$-$1"
+  mkdir "$dir"
+  CGROUPS+=("$dir")
+  if [ ! -e "$dir/cpu.max" ]; then echo "$CPU_PERIOD_US" >"$dir/cpu.cfs_period_us"; fi
+  echo "$1" >"$dir/cgroup.procs"
+}
+# limit on|off: the --redis-cpu limit of every redis-server, or none.
+limit() {
+  [ -n "$REDIS_CPU" ] || return 0
+  local dir quota=$CPU_QUOTA_US
+  for dir in "${CGROUPS[@]}"; do
+    if [ -e "$dir/cpu.max" ]; then
+      [ "$1" = on ] || quota=max
+      echo "$quota $CPU_PERIOD_US" >"$dir/cpu.max"
+    else
+      [ "$1" = on ] || quota=-1
+      echo "$quota" >"$dir/cpu.cfs_quota_us"
+    fi
+  done
+}
+# subscribed: how many room channels the setup's Redis has subscribers on.
+subscribed() {
+  local port total=0 n
+  for port in "${REDIS_PORTS[@]}"; do
+    n=$(redis-cli -p "$port" pubsub shardchannels 2>/dev/null | grep -c . || true)
+    total=$((total + n))
+  done
+  echo "$total"
+}
 terminate() {
   local pid
   for pid in "$@"; do kill -TERM "$pid" 2>/dev/null || true; done
@@ -86,6 +144,8 @@ terminate() {
 }
 cleanup() {
   terminate "${PIDS[@]}"
+  local dir
+  for dir in "${CGROUPS[@]}"; do rmdir "$dir" 2>/dev/null || true; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -103,6 +163,7 @@ start_redis() {
     --dir "$WORK/redis-$port" --logfile "$WORK/redis-$port.log" "$@" </dev/null &
   PIDS+=($!)
   REDIS_PIDS+=($!)
+  if [ -n "$REDIS_CPU" ]; then cap $!; fi
   local deadline=$((SECONDS + START_TIMEOUT))
   until redis-cli -p "$port" ping 2>/dev/null | grep -q PONG; do
     [ $SECONDS -lt $deadline ] || { echo "redis-server on $port did not start" >&2; exit 1; }
@@ -190,13 +251,14 @@ redis_ticks() {
 # step.py SETUP RATE REV TICKS HZ SECS ACK_MAX LAG_MAX IDLE_CPU_PER_S WALL_S < bench JSON: the step's JSON line
 # with the setup, Redis CPU per send and whether the step held; a summary on stderr.
 cat >"$WORK/step.py" <<'STEP'
-import json, sys
+import json, os, sys
 d = json.loads(sys.stdin.read())
 setup, rate, rev, ticks, hz, secs, ack_max, lag_max, idle_per_s, wall = sys.argv[1:]
 every = float(rate) * (2 + float(secs))  # warm-up (2 s) and measured messages
 cpu = int(ticks) / int(hz)
 idle = float(idle_per_s) * float(wall)
 d.update(setup=setup, rate=float(rate), rev=rev, redis_step_cpu_s=cpu,
+         redis_cpu_cap=float(os.environ["REDIS_CPU"]) if os.environ.get("REDIS_CPU") else None,
          redis_idle_cpu_s=idle, step_wall_s=float(wall),
          redis_step_us_per_send=1e6 * max(cpu - idle, 0.0) / every)
 if not d.get("failed"):
@@ -219,6 +281,9 @@ JSONL="$OUT/cluster.jsonl"
 : >"$JSONL"
 TICKS=$(getconf CLK_TCK)
 say "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(uname -r)"
+if [ -n "$REDIS_CPU" ]; then
+  say "every redis-server limited to $REDIS_CPU of a core ($CPU_QUOTA_US us per $CPU_PERIOD_US us)"
+fi
 
 for setup in $SETUPS; do
   start_setup "$setup"
@@ -233,16 +298,30 @@ for setup in $SETUPS; do
     done
     before=$(redis_ticks)
     started=$(date +%s.%N)
-    line=$(timeout "$BENCH_TIMEOUT" "$WORK/chitchat-bench" --ca "$WORK/certs/ca.pem" many-rooms \
+    limit off
+    timeout "$BENCH_TIMEOUT" "$WORK/chitchat-bench" --ca "$WORK/certs/ca.pem" many-rooms \
       -S "$ROOMS" -P "$ROOMS" -N "$ROOMS" -R "$rate" -T "$SECONDS_PER_STEP" \
       --relays "$RELAY_ADDR" --server-pids "$RELAY_PID" \
-      --redis-pid "$(IFS=,; echo "${REDIS_PIDS[*]}")" --json) || {
+      --redis-pid "$(IFS=,; echo "${REDIS_PIDS[*]}")" --json >"$WORK/step.json" &
+    bench=$!
+    PIDS+=("$bench")
+    if [ -n "$REDIS_CPU" ]; then
+      # The joins run unlimited (each is a few round trips through the relay's one
+      # subscriber connection, which a throttled Redis would stretch to seconds); the limit
+      # starts once the relay subscribes every room, before the warm-up's first send.
+      until [ "$(subscribed)" -ge "$ROOMS" ] || ! kill -0 "$bench" 2>/dev/null; do sleep 0.05; done
+      limit on
+    fi
+    if wait "$bench"; then
+      line=$(cat "$WORK/step.json")
+    else
       echo "$setup at $rate msg/s: the bench failed" >&2
       line='{"failed": true}'
-    }
+    fi
+    unset 'PIDS[-1]'
     after=$(redis_ticks)
     wall=$(python3 -c "print($(date +%s.%N) - $started)")
-    echo "$line" | python3 "$WORK/step.py" "$setup" "$rate" "$REV" "$((after - before))" "$TICKS" \
+    echo "$line" | REDIS_CPU=$REDIS_CPU python3 "$WORK/step.py" "$setup" "$rate" "$REV" "$((after - before))" "$TICKS" \
       "$SECONDS_PER_STEP" "$ACK_P99_MAX_MS" "$SEND_LAG_MAX_MS" "$IDLE_PER_S" "$wall" >>"$JSONL"
     held=$(tail -1 "$JSONL" | python3 -c 'import json,sys; print(json.loads(sys.stdin.read())["held"])')
     [ "$held" = True ] || break
