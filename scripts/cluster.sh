@@ -57,6 +57,8 @@ say "building chitchat-relay and chitchat (release)"
 cargo build --release --bin chitchat-relay --bin chitchat
 
 mkdir -p "$CLUSTER_DIR/logs" certs
+# Absolute from here on: redis-server is given its paths whole.
+CLUSTER_DIR=$(cd "$CLUSTER_DIR" && pwd)
 # Keep the cluster's data out of git without touching the repository's own ignore list.
 [ -f "$CLUSTER_DIR/.gitignore" ] || printf '*\n' >"$CLUSTER_DIR/.gitignore"
 
@@ -118,8 +120,8 @@ start_redis() {
   mkdir -p "$dir"
   local log="$CLUSTER_DIR/logs/$name.log"
   : >"$log"
-  redis-server --port "$port" --bind 127.0.0.1 --dir "$(pwd)/$dir" \
-    --appendonly yes --save "" --daemonize no --logfile "$(pwd)/$log" "$@" </dev/null &
+  redis-server --port "$port" --bind 127.0.0.1 --dir "$dir" \
+    --appendonly yes --save "" --daemonize no --logfile "$log" "$@" </dev/null &
   started "$name" $!
   local pid=$! deadline=$((SECONDS + START_TIMEOUT))
   until redis-cli -h 127.0.0.1 -p "$port" ping 2>/dev/null | grep -q PONG; do

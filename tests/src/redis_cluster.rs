@@ -227,7 +227,8 @@ impl RedisCluster {
     }
 
     /// Moves `slot` with its keys to the master on `to` (`CLUSTER SETSLOT` importing and
-    /// migrating, `MIGRATE` in batches, then `SETSLOT NODE` on every master), as
+    /// migrating, `MIGRATE` in batches, then `SETSLOT NODE` on every master, the source
+    /// first), as
     /// `redis-cli --cluster reshard` does.
     pub async fn migrate_slot(&self, slot: u16, to: u16) {
         let from = self.shard_of(slot).await;
@@ -276,8 +277,12 @@ impl RedisCluster {
                 .await
                 .expect("MIGRATE");
         }
-        for shard in self.shards().await {
-            let mut conn = self.connection(shard.master).await;
+        // The source first: it ends the slot's subscriptions at once, so subscribers come
+        // back before the target has been told, the order that tests them most.
+        let mut masters: Vec<u16> = self.shards().await.iter().map(|s| s.master).collect();
+        masters.sort_by_key(|&m| m != from.master);
+        for master in masters {
+            let mut conn = self.connection(master).await;
             let _: () = setslot("NODE", &target.master_id)
                 .query_async(&mut conn)
                 .await

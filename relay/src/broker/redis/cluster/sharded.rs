@@ -182,33 +182,46 @@ impl ShardedConn {
         };
         let (mut node, mut conn) = self.conn_for_slot(slot(key))?;
         let mut asking = false;
-        let mut reply = Value::Nil;
+        let mut came_from = None;
+        let mut reply = Ok(Value::Nil);
         for _ in 0..=MAX_REDIRECTS {
             reply = if asking {
                 let mut pipe = ::redis::pipe();
                 pipe.cmd("ASKING").add_command(cmd.clone());
-                let mut replies = conn.req_packed_commands(&pipe, 0, 2).await?;
-                replies.pop().unwrap_or(Value::Nil)
+                conn.req_packed_commands(&pipe, 0, 2)
+                    .await
+                    .map(|mut replies| replies.pop().unwrap_or(Value::Nil))
             } else {
-                conn.req_packed_command(cmd).await?
+                conn.req_packed_command(cmd).await
             };
-            match redirect(&reply, &node) {
-                None => return Ok(reply),
+            // A redirection comes as a reply, or as an error for the subscription
+            // commands, whose replies the client library matches up itself.
+            let redirected = match &reply {
+                Ok(value) => redirect(value, &node),
+                Err(error) => error_redirect(error, &node),
+            };
+            match redirected {
+                None => return reply,
                 Some(Redirect::Moved(to)) => {
+                    // Sent back where it was just redirected from: the slot's new owner has
+                    // not been told yet (the move is told to each node in turn).
+                    if came_from.as_ref() == Some(&to) {
+                        tokio::time::sleep(TRY_AGAIN_DELAY).await;
+                    }
                     conn = self.conn_to(&to).await?;
                     self.refresh(&to, &mut conn).await;
-                    node = to;
+                    came_from = Some(std::mem::replace(&mut node, to));
                     asking = false;
                 }
                 Some(Redirect::Ask(to)) => {
                     conn = self.conn_to(&to).await?;
-                    node = to;
+                    came_from = Some(std::mem::replace(&mut node, to));
                     asking = true;
                 }
                 Some(Redirect::TryAgain) => tokio::time::sleep(TRY_AGAIN_DELAY).await,
             }
         }
-        Ok(reply)
+        reply
     }
 
     /// Runs a pipeline: a transaction whole on the master of its first key; otherwise split
@@ -255,12 +268,7 @@ impl ShardedConn {
                 }
                 Err(error) => error,
             };
-            let redirected = error.clone().into_server_errors().and_then(|errors| {
-                errors
-                    .iter()
-                    .find_map(|(_, e)| redirect(&Value::ServerError(e.clone()), &node))
-            });
-            match redirected {
+            match error_redirect(&error, &node) {
                 Some(_) if hops == MAX_REDIRECTS => return Err(error),
                 None => return Err(error),
                 Some(Redirect::Moved(to)) => {
@@ -350,6 +358,15 @@ impl ShardedConn {
         }
         Ok(replies)
     }
+}
+
+/// The redirection among the server errors of `error` (one command's, or those a
+/// transaction was aborted for), if any.
+fn error_redirect(error: &RedisError, from: &NodeAddr) -> Option<Redirect> {
+    let errors = error.clone().into_server_errors()?;
+    errors
+        .iter()
+        .find_map(|(_, e)| redirect(&Value::ServerError(e.clone()), from))
 }
 
 /// Writes on `node` that fewer than `target` replicas acknowledged in time.
