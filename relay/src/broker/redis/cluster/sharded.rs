@@ -194,8 +194,7 @@ impl ShardedConn {
             } else {
                 conn.req_packed_command(cmd).await
             };
-            // A redirection comes as a reply, or as an error for the subscription
-            // commands, whose replies the client library matches up itself.
+            // The client library may hand a redirection back as a reply or as an error.
             let redirected = match &reply {
                 Ok(value) => redirect(value, &node),
                 Err(error) => error_redirect(error, &node),
@@ -245,8 +244,9 @@ impl ShardedConn {
     }
 
     /// Runs a transaction on the master of `slot`. Redis aborts a transaction whose
-    /// commands were redirected: `MOVED` is followed (the layout read again from the new
-    /// owner, which may not have known it yet when an earlier redirection read it), and a
+    /// commands were redirected: `MOVED` is followed as for one command (the layout read
+    /// again from the new owner, which may not have known it yet when an earlier
+    /// redirection read it; sent back where it came from, after a pause), and a
     /// slot in the middle of a move (`ASK`, `TRYAGAIN`) is tried again shortly, a bounded
     /// number of times.
     async fn send_transaction(
@@ -257,6 +257,7 @@ impl ShardedConn {
         slot: u16,
     ) -> RedisResult<Vec<Value>> {
         let (mut node, mut conn) = self.conn_for_slot(slot)?;
+        let mut came_from = None;
         let mut hops = 0;
         loop {
             let error = match conn.req_packed_commands(pipeline, offset, count).await {
@@ -272,9 +273,12 @@ impl ShardedConn {
                 Some(_) if hops == MAX_REDIRECTS => return Err(error),
                 None => return Err(error),
                 Some(Redirect::Moved(to)) => {
+                    if came_from.as_ref() == Some(&to) {
+                        tokio::time::sleep(TRY_AGAIN_DELAY).await;
+                    }
                     conn = self.conn_to(&to).await?;
                     self.refresh(&to, &mut conn).await;
-                    node = to;
+                    came_from = Some(std::mem::replace(&mut node, to));
                 }
                 Some(Redirect::Ask(_) | Redirect::TryAgain) => {
                     tokio::time::sleep(TRY_AGAIN_DELAY).await;
