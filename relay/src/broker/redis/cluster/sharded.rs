@@ -151,6 +151,22 @@ impl ShardedConn {
         }
     }
 
+    /// Follows `MOVED` to `to`: its connection, with the layout read again from it. Sent
+    /// back to `came_from`, the node just left, it pauses first: the slot's new owner has
+    /// not been told yet (a move is told to each node in turn).
+    async fn moved_to(
+        &self,
+        to: &NodeAddr,
+        came_from: Option<&NodeAddr>,
+    ) -> RedisResult<MultiplexedConnection> {
+        if came_from == Some(to) {
+            tokio::time::sleep(TRY_AGAIN_DELAY).await;
+        }
+        let mut conn = self.conn_to(to).await?;
+        self.refresh(to, &mut conn).await;
+        Ok(conn)
+    }
+
     fn state(&self) -> std::sync::MutexGuard<'_, State> {
         self.inner
             .state
@@ -202,13 +218,7 @@ impl ShardedConn {
             match redirected {
                 None => return reply,
                 Some(Redirect::Moved(to)) => {
-                    // Sent back where it was just redirected from: the slot's new owner has
-                    // not been told yet (the move is told to each node in turn).
-                    if came_from.as_ref() == Some(&to) {
-                        tokio::time::sleep(TRY_AGAIN_DELAY).await;
-                    }
-                    conn = self.conn_to(&to).await?;
-                    self.refresh(&to, &mut conn).await;
+                    conn = self.moved_to(&to, came_from.as_ref()).await?;
                     came_from = Some(std::mem::replace(&mut node, to));
                     asking = false;
                 }
@@ -244,11 +254,9 @@ impl ShardedConn {
     }
 
     /// Runs a transaction on the master of `slot`. Redis aborts a transaction whose
-    /// commands were redirected: `MOVED` is followed as for one command (the layout read
-    /// again from the new owner, which may not have known it yet when an earlier
-    /// redirection read it; sent back where it came from, after a pause), and a
-    /// slot in the middle of a move (`ASK`, `TRYAGAIN`) is tried again shortly, a bounded
-    /// number of times.
+    /// commands were redirected: `MOVED` is followed as for one command (see
+    /// [`ShardedConn::moved_to`]), and a slot in the middle of a move (`ASK`, `TRYAGAIN`) is
+    /// tried again shortly, a bounded number of times.
     async fn send_transaction(
         &self,
         pipeline: &Pipeline,
@@ -273,11 +281,7 @@ impl ShardedConn {
                 Some(_) if hops == MAX_REDIRECTS => return Err(error),
                 None => return Err(error),
                 Some(Redirect::Moved(to)) => {
-                    if came_from.as_ref() == Some(&to) {
-                        tokio::time::sleep(TRY_AGAIN_DELAY).await;
-                    }
-                    conn = self.conn_to(&to).await?;
-                    self.refresh(&to, &mut conn).await;
+                    conn = self.moved_to(&to, came_from.as_ref()).await?;
                     came_from = Some(std::mem::replace(&mut node, to));
                 }
                 Some(Redirect::Ask(_) | Redirect::TryAgain) => {
