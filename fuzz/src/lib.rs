@@ -8,11 +8,11 @@
 
 use std::fmt::Debug;
 
+use chitchat_protocol::bus::BusFrame;
 use chitchat_protocol::{
     Frame, FrameBuffer, FrameError, LEN_PREFIX, MAX_FRAME_LEN, decode_body, decode_datagram,
     encode_datagram, encode_frame,
 };
-use chitchat_relay::broker::redis::BusFrame;
 
 /// What an idle [`FrameBuffer`] may keep allocated after it handed out its last frame (its
 /// private `KEEP_CAPACITY`): a drained stream must not hold the memory of a large frame.

@@ -1,10 +1,12 @@
 //! The ChitChat wire protocol: every frame between clients and relays, how frames become
-//! bytes, the rules for nicks, room names and texts, and the error codes.
+//! bytes, the rules for nicks, room names and texts, and the error codes; and, in [`bus`],
+//! the frames relays send each other through Redis.
 //!
 //! This crate does no I/O and knows nothing of tokio, QUIC or sockets: the relay, the CLI
 //! and the load generator all speak through it, and docs/protocol.md specifies the same
 //! bytes for other implementations (the web client's JavaScript codec among them).
 
+pub mod bus;
 mod codec;
 mod entries;
 mod error;

@@ -1,369 +1,76 @@
-//! The bus encoding: [`BusFrame`], what relays send each other on a room's channel, and the
-//! byte pieces the scripts complete inside Redis.
+//! The relay's side of the bus encoding ([`chitchat_protocol::bus`]): the frame of a
+//! [`Signal`], and the signal a frame carries.
 
-use chitchat_protocol::{Entry, EntryBody};
-use serde::{Deserialize, Serialize};
+use chitchat_protocol::bus::{BUS_VERSION, BusBody, BusFrame};
 
 use crate::broker::api::Signal;
 
-/// The version byte every [`BusFrame`] starts with. A relay drops frames of another
-/// version, so a mixed-version cluster loses live delivery between versions (history
-/// still fills the gap), never misreads a frame.
-pub const BUS_VERSION: u8 = 1;
-
-/// One frame on a room's channel, bincode-encoded with [`chitchat_protocol::CONFIG`]
-/// (little-endian, varint integers): a `u8` version ([`BUS_VERSION`]), then `origin` and
-/// `room` as strings (varint length, UTF-8 bytes), then the body (varint variant index and
-/// its fields, in declaration order).
-///
-/// Message frames are assembled by [`super::PUBLISH_SCRIPT`] inside Redis, which writes the
-/// varints for seq, epoch and ts itself; the layout above is what makes that possible.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BusFrame {
-    /// [`BUS_VERSION`].
-    pub version: u8,
-    /// The node id of the relay that sent it.
-    pub origin: String,
-    /// The room it belongs to (also named by the channel; a frame whose room differs from
-    /// its channel's is dropped).
-    pub room: String,
-    /// What it carries.
-    pub body: BusBody,
+/// The frame of `signal`, sent by `origin` in `room`.
+pub(super) fn signal_frame(origin: &str, room: &str, signal: Signal) -> BusFrame {
+    let body = match signal {
+        Signal::Presence { node, nick, joined } => BusBody::Presence { node, nick, joined },
+        Signal::Typing { nick } => BusBody::Typing { nick },
+        Signal::Renamed { from, to } => BusBody::Renamed { from, to },
+        Signal::Topic { topic, by } => BusBody::Topic { topic, by },
+        Signal::ReadMarker {
+            user,
+            seq,
+            node,
+            session,
+        } => BusBody::ReadMarker {
+            user,
+            seq,
+            node,
+            session,
+        },
+    };
+    BusFrame {
+        version: BUS_VERSION,
+        origin: origin.to_owned(),
+        room: room.to_owned(),
+        body,
+    }
 }
 
-/// What a [`BusFrame`] carries. Variant indexes are part of the format: append new
-/// variants, never reorder.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub enum BusBody {
-    /// A stored message (variant 0).
-    Message {
-        seq: u64,
-        epoch: u64,
-        /// Redis's time when the message was stored, ms since the Unix epoch.
-        ts: u64,
-        from: String,
-        text: String,
-    },
-    /// [`Signal::Presence`] (variant 1); not stored.
-    Presence {
-        node: String,
-        nick: String,
-        joined: bool,
-    },
-    /// [`Signal::Typing`] (variant 2); not stored.
-    Typing { nick: String },
-    /// A stored log entry other than a plain text (variant 3): a reply or a change,
-    /// assembled by [`super::scripts::ENTRY_SCRIPT`] like `Message` by the publish script.
-    Entry {
-        seq: u64,
-        epoch: u64,
-        ts: u64,
-        from: String,
-        body: EntryBody,
-    },
-    /// [`Signal::Renamed`] (variant 4); not stored.
-    Renamed { from: String, to: String },
-    /// [`Signal::Topic`] (variant 5); not stored (the room's record is).
-    Topic { topic: String, by: String },
-    /// [`Signal::ReadMarker`] (variant 6); not stored here (the marker itself is stored by
-    /// `Broker::set_read_marker` before it is signalled).
-    ReadMarker {
-        user: String,
-        seq: u64,
-        node: String,
-        session: u64,
-    },
-}
-
-/// Why bytes on a channel are not a frame this relay can use.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum BusFrameError {
-    /// No bytes at all.
-    #[error("empty frame")]
-    Empty,
-    /// The first byte is not [`BUS_VERSION`] (a relay of another version sent it).
-    #[error("frame version {0}; this relay speaks {BUS_VERSION}")]
-    Version(u8),
-    /// The bytes do not decode as a [`BusFrame`], or bytes are left over.
-    #[error("malformed frame: {0}")]
-    Malformed(String),
-}
-
-impl BusFrame {
-    /// The frame of `signal`, sent by `origin` in `room`.
-    pub(super) fn of_signal(origin: &str, room: &str, signal: Signal) -> BusFrame {
-        let body = match signal {
-            Signal::Presence { node, nick, joined } => BusBody::Presence { node, nick, joined },
-            Signal::Typing { nick } => BusBody::Typing { nick },
-            Signal::Renamed { from, to } => BusBody::Renamed { from, to },
-            Signal::Topic { topic, by } => BusBody::Topic { topic, by },
-            Signal::ReadMarker {
-                user,
-                seq,
-                node,
-                session,
-            } => BusBody::ReadMarker {
-                user,
-                seq,
-                node,
-                session,
-            },
-        };
-        BusFrame {
-            version: BUS_VERSION,
-            origin: origin.to_owned(),
-            room: room.to_owned(),
-            body,
-        }
-    }
-
-    /// The frame's bytes.
-    pub fn encode(&self) -> Vec<u8> {
-        encode(self)
-    }
-
-    /// Decodes a whole frame; trailing bytes are an error.
-    pub fn decode(bytes: &[u8]) -> Result<BusFrame, BusFrameError> {
-        match bytes.first() {
-            None => return Err(BusFrameError::Empty),
-            Some(&v) if v != BUS_VERSION => return Err(BusFrameError::Version(v)),
-            Some(_) => {}
-        }
-        let (frame, used): (BusFrame, usize) =
-            bincode::serde::decode_from_slice(bytes, chitchat_protocol::CONFIG)
-                .map_err(|e| BusFrameError::Malformed(e.to_string()))?;
-        if used != bytes.len() {
-            return Err(BusFrameError::Malformed(format!(
-                "{} bytes left over",
-                bytes.len() - used
-            )));
-        }
-        Ok(frame)
-    }
-
-    /// The log entry this frame carries, if it carries one.
-    pub fn entry(&self) -> Option<Entry> {
-        let (seq, epoch, ts, from, body) = match &self.body {
-            BusBody::Message {
-                seq,
-                epoch,
-                ts,
-                from,
-                text,
-            } => {
-                let body = EntryBody::Text {
-                    text: text.clone(),
-                    reply_to: None,
-                };
-                (seq, epoch, ts, from, body)
-            }
-            BusBody::Entry {
-                seq,
-                epoch,
-                ts,
-                from,
-                body,
-            } => (seq, epoch, ts, from, body.clone()),
-            _ => return None,
-        };
-        Some(Entry {
-            room: self.room.clone(),
-            seq: *seq,
-            epoch: *epoch,
+/// The signal this frame carries, if it carries one.
+pub fn signal_of(frame: &BusFrame) -> Option<Signal> {
+    match &frame.body {
+        BusBody::Presence { node, nick, joined } => Some(Signal::Presence {
+            node: node.clone(),
+            nick: nick.clone(),
+            joined: *joined,
+        }),
+        BusBody::Typing { nick } => Some(Signal::Typing { nick: nick.clone() }),
+        BusBody::Renamed { from, to } => Some(Signal::Renamed {
             from: from.clone(),
-            ts: *ts,
-            body,
-        })
+            to: to.clone(),
+        }),
+        BusBody::Topic { topic, by } => Some(Signal::Topic {
+            topic: topic.clone(),
+            by: by.clone(),
+        }),
+        BusBody::ReadMarker {
+            user,
+            seq,
+            node,
+            session,
+        } => Some(Signal::ReadMarker {
+            user: user.clone(),
+            seq: *seq,
+            node: node.clone(),
+            session: *session,
+        }),
+        BusBody::Message { .. } | BusBody::Entry { .. } => None,
     }
-
-    /// The signal this frame carries, if it carries one.
-    pub fn signal(&self) -> Option<Signal> {
-        match &self.body {
-            BusBody::Presence { node, nick, joined } => Some(Signal::Presence {
-                node: node.clone(),
-                nick: nick.clone(),
-                joined: *joined,
-            }),
-            BusBody::Typing { nick } => Some(Signal::Typing { nick: nick.clone() }),
-            BusBody::Renamed { from, to } => Some(Signal::Renamed {
-                from: from.clone(),
-                to: to.clone(),
-            }),
-            BusBody::Topic { topic, by } => Some(Signal::Topic {
-                topic: topic.clone(),
-                by: by.clone(),
-            }),
-            BusBody::ReadMarker {
-                user,
-                seq,
-                node,
-                session,
-            } => Some(Signal::ReadMarker {
-                user: user.clone(),
-                seq: *seq,
-                node: node.clone(),
-                session: *session,
-            }),
-            BusBody::Message { .. } | BusBody::Entry { .. } => None,
-        }
-    }
-}
-
-/// The bincode bytes of `value`. Encoding into a `Vec` fails only for types serde cannot
-/// describe (none here), so a failure is a bug and yields an empty frame, which every
-/// receiver drops.
-fn encode(value: &impl Serialize) -> Vec<u8> {
-    bincode::serde::encode_to_vec(value, chitchat_protocol::CONFIG).unwrap_or_else(|e| {
-        tracing::error!(error = %e, "encoding a bus frame failed");
-        Vec::new()
-    })
-}
-
-/// The bytes of a message frame before seq (version, origin, room, variant index 0); the
-/// publish script appends seq, epoch and ts, then [`message_suffix`].
-pub(super) fn message_prefix(origin: &str, room: &str) -> Vec<u8> {
-    encode(&(BUS_VERSION, origin, room, 0u32))
-}
-
-/// The bytes of a message frame after ts (sender, text).
-pub(super) fn message_suffix(from: &str, text: &str) -> Vec<u8> {
-    encode(&(from, text))
-}
-
-/// The bytes of an entry frame before seq (version, origin, room, variant index 3); the
-/// entry script appends seq, epoch and ts, then [`entry_suffix`].
-pub(super) fn entry_prefix(origin: &str, room: &str) -> Vec<u8> {
-    encode(&(BUS_VERSION, origin, room, 3u32))
-}
-
-/// The bytes of an entry frame after ts (sender, body).
-pub(super) fn entry_suffix(from: &str, body: &EntryBody) -> Vec<u8> {
-    encode(&(from, body))
-}
-
-/// The bytes of a presence frame before its node (version, origin, room, variant index 1);
-/// the presence scripts append node, nick and the joined flag.
-pub(super) fn presence_prefix(origin: &str, room: &str) -> Vec<u8> {
-    encode(&(BUS_VERSION, origin, room, 1u32))
 }
 
 #[cfg(test)]
 mod tests {
-    use chitchat_protocol::MAX_EPOCH;
-
     use super::*;
 
-    /// The script's part of a message frame: three varints in bincode's encoding.
-    fn script_varints(seq: u64, epoch: u64, ts: u64) -> Vec<u8> {
-        encode(&(seq, epoch, ts))
-    }
-
-    #[test]
-    fn message_frames_split_where_the_script_fills_in() {
-        for (seq, epoch, ts) in [
-            (1, 1, 0),
-            (250, 251, 65_535),
-            (65_536, (1 << 32) - 1, 1 << 32),
-            (MAX_EPOCH, MAX_EPOCH, 1_760_000_000_000),
-        ] {
-            let frame = BusFrame {
-                version: BUS_VERSION,
-                origin: "node-a".into(),
-                room: "lobby".into(),
-                body: BusBody::Message {
-                    seq,
-                    epoch,
-                    ts,
-                    from: "Zoë".into(),
-                    text: "héllo\nworld".into(),
-                },
-            };
-            let mut assembled = message_prefix("node-a", "lobby");
-            assembled.extend(script_varints(seq, epoch, ts));
-            assembled.extend(message_suffix("Zoë", "héllo\nworld"));
-            assert_eq!(assembled, frame.encode());
-            assert_eq!(BusFrame::decode(&assembled), Ok(frame));
-        }
-    }
-
-    #[test]
-    fn entry_frames_split_where_the_script_fills_in() {
-        let body = EntryBody::React {
-            target: 7,
-            emoji: chitchat_protocol::REACTIONS[1].into(),
-            on: true,
-        };
-        let frame = BusFrame {
-            version: BUS_VERSION,
-            origin: "node-a".into(),
-            room: "lobby".into(),
-            body: BusBody::Entry {
-                seq: 70_000,
-                epoch: MAX_EPOCH,
-                ts: 1_760_000_000_000,
-                from: "Zoë".into(),
-                body: body.clone(),
-            },
-        };
-        let mut assembled = entry_prefix("node-a", "lobby");
-        assembled.extend(script_varints(70_000, MAX_EPOCH, 1_760_000_000_000));
-        assembled.extend(entry_suffix("Zoë", &body));
-        assert_eq!(assembled, frame.encode());
-        let entry = BusFrame::decode(&assembled).unwrap().entry().unwrap();
-        assert_eq!((entry.seq, entry.body), (70_000, body));
-    }
-
-    #[test]
-    fn bad_frames_are_refused() {
-        let frame = BusFrame {
-            version: BUS_VERSION,
-            origin: "n".into(),
-            room: "r".into(),
-            body: BusBody::Typing { nick: "ann".into() },
-        };
-        let bytes = frame.encode();
-        assert_eq!(BusFrame::decode(&[]), Err(BusFrameError::Empty));
-        let mut other_version = bytes.clone();
-        other_version[0] = BUS_VERSION + 1;
-        assert_eq!(
-            BusFrame::decode(&other_version),
-            Err(BusFrameError::Version(BUS_VERSION + 1))
-        );
-        assert!(matches!(
-            BusFrame::decode(&bytes[..bytes.len() - 1]),
-            Err(BusFrameError::Malformed(_))
-        ));
-        let mut longer = bytes.clone();
-        longer.push(0);
-        assert!(matches!(
-            BusFrame::decode(&longer),
-            Err(BusFrameError::Malformed(_))
-        ));
-        let mut unknown_variant = message_prefix("n", "r");
-        *unknown_variant.last_mut().expect("prefix is not empty") = 9;
-        assert!(matches!(
-            BusFrame::decode(&unknown_variant),
-            Err(BusFrameError::Malformed(_))
-        ));
-    }
-
-    #[test]
-    fn presence_frames_split_where_the_scripts_fill_in() {
-        for (node, nick, joined) in [("relay-1", "ann", true), ("n/ö", "Zoë", false)] {
-            let frame = BusFrame {
-                version: BUS_VERSION,
-                origin: "relay-2".into(),
-                room: "lobby".into(),
-                body: BusBody::Presence {
-                    node: node.into(),
-                    nick: nick.into(),
-                    joined,
-                },
-            };
-            let mut assembled = presence_prefix("relay-2", "lobby");
-            assembled.extend(encode(&(node, nick, joined)));
-            assert_eq!(assembled, frame.encode());
-        }
+    /// The bincode bytes of `value`, as the bus encodes them.
+    fn encode(value: &impl serde::Serialize) -> Vec<u8> {
+        bincode::serde::encode_to_vec(value, chitchat_protocol::CONFIG).expect("encodes")
     }
 
     #[test]
@@ -372,12 +79,12 @@ mod tests {
             from: "ada".into(),
             to: "Zoë".into(),
         };
-        let bytes = BusFrame::of_signal("relay-1", "lobby", signal.clone()).encode();
+        let bytes = signal_frame("relay-1", "lobby", signal.clone()).encode();
         let mut head = encode(&(BUS_VERSION, "relay-1", "lobby", 4u32));
         head.extend(encode(&("ada", "Zoë")));
         assert_eq!(bytes, head);
         let frame = BusFrame::decode(&bytes).expect("a frame");
-        assert_eq!(frame.signal(), Some(signal));
+        assert_eq!(signal_of(&frame), Some(signal));
         assert_eq!(frame.entry(), None);
     }
 
@@ -387,12 +94,12 @@ mod tests {
             topic: "Release planning".into(),
             by: "Zoë".into(),
         };
-        let bytes = BusFrame::of_signal("relay-1", "lobby", signal.clone()).encode();
+        let bytes = signal_frame("relay-1", "lobby", signal.clone()).encode();
         let mut head = encode(&(BUS_VERSION, "relay-1", "lobby", 5u32));
         head.extend(encode(&("Release planning", "Zoë")));
         assert_eq!(bytes, head);
         let frame = BusFrame::decode(&bytes).expect("a frame");
-        assert_eq!(frame.signal(), Some(signal));
+        assert_eq!(signal_of(&frame), Some(signal));
         assert_eq!(frame.entry(), None);
     }
 
@@ -404,12 +111,12 @@ mod tests {
             node: "relay-2".into(),
             session: 7,
         };
-        let bytes = BusFrame::of_signal("relay-2", "lobby", signal.clone()).encode();
+        let bytes = signal_frame("relay-2", "lobby", signal.clone()).encode();
         let mut head = encode(&(BUS_VERSION, "relay-2", "lobby", 6u32));
         head.extend(encode(&("guest:ada", 300u64, "relay-2", 7u64)));
         assert_eq!(bytes, head);
         let frame = BusFrame::decode(&bytes).expect("a frame");
-        assert_eq!(frame.signal(), Some(signal));
+        assert_eq!(signal_of(&frame), Some(signal));
         assert_eq!(frame.entry(), None);
     }
 }

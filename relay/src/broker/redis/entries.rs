@@ -7,7 +7,6 @@ use ::redis::Value;
 use chitchat_protocol::{Entry, EntryBody, ErrorCode, MAX_EDITS, MessageState, ReactionCount};
 
 use super::BrokerState;
-use super::bus_frame::{entry_prefix, entry_suffix};
 use super::keys::{channel, epoch_key, log_key, send_key, seq_key, state_key};
 use super::link::COMMAND_TIMEOUT;
 use super::scripts::ENTRY_SCRIPT;
@@ -15,6 +14,7 @@ use super::seen::check_stored;
 use super::sender::REPLICA_WAIT;
 use super::stream::read_texts_before;
 use crate::broker::api::{BrokerError, NewEntry, SEND_ID_TTL};
+use chitchat_protocol::bus::{entry_prefix, entry_suffix};
 
 /// Checks and stores `entry` (not a plain text: those take the publish queue). Sent as
 /// `EVAL` through [`super::cluster::RedisConn::replicated`], so on a Redis Cluster the entry

@@ -64,7 +64,7 @@ mod seen;
 mod sender;
 mod stream;
 
-pub use bus_frame::{BUS_VERSION, BusBody, BusFrame, BusFrameError};
+pub use chitchat_protocol::bus::{BUS_VERSION, BusBody, BusFrame, BusFrameError};
 pub use keys::{
     REGISTRATIONS_KEY, REGISTRY_INDEX, channel, claim_key, epoch_key, log_key, members_key,
     nicks_key, node_key, send_key, seq_key, state_key, states_key,
@@ -485,7 +485,7 @@ impl Broker for RedisBroker {
         if !self.state.active.is_ready() {
             return;
         }
-        let frame = BusFrame::of_signal(&self.state.node_id, room, signal).encode();
+        let frame = bus_frame::signal_frame(&self.state.node_id, room, signal).encode();
         // Best effort: a closed queue means the broker is stopping.
         let _ = self.queue.send(Queued::Signal {
             room: room.to_owned(),

@@ -12,11 +12,11 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use ::redis::RedisError;
 
 use super::BrokerState;
-use super::bus_frame::presence_prefix;
 use super::cluster::RedisConn;
 use super::keys::{channel, members_key, nicks_key};
 use super::link::{COMMAND_TIMEOUT, timed_out};
 use super::scripts::PRESENCE_SCRIPT;
+use chitchat_protocol::bus::presence_prefix;
 
 /// Nicks with sessions on this relay, per room: what presence in Redis must say, asserted
 /// again after every reconnection.

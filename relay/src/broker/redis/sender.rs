@@ -11,12 +11,12 @@ use chitchat_protocol::Message;
 use tokio::sync::{mpsc, oneshot};
 
 use super::BrokerState;
-use super::bus_frame::{message_prefix, message_suffix};
 use super::keys::{channel, epoch_key, log_key, send_key, seq_key};
 use super::link::{COMMAND_TIMEOUT, unavailable};
 use super::presence::{PresenceChange, add_presence};
 use super::seen::check_stored;
 use crate::broker::api::{BrokerError, NewMessage, SEND_ID_TTL};
+use chitchat_protocol::bus::{message_prefix, message_suffix};
 
 /// How long a message may wait in the send queue before it is failed without being sent.
 /// Bounds a publisher's wait when Redis is slow, and keeps a stale message from being

@@ -17,7 +17,7 @@ use ::redis::{PushInfo, PushKind, RedisError, Value};
 use rand::Rng;
 use tokio::sync::{mpsc, oneshot};
 
-use super::bus_frame::BusFrame;
+use super::bus_frame::signal_of;
 use super::cluster::Endpoint;
 use super::delivery::{Delivered, Delivery};
 use super::keys::{channel, channel_room};
@@ -28,6 +28,7 @@ use super::sender::Queued;
 use super::stream::{HistoryError, ReadError, read_head};
 use super::{ANSWER_TIMEOUT, BrokerState};
 use crate::broker::api::BrokerError;
+use chitchat_protocol::bus::BusFrame;
 
 /// The first delay before reconnecting, doubled after each failed attempt.
 const BACKOFF_MIN: Duration = Duration::from_millis(50);
@@ -561,7 +562,7 @@ impl BusTask {
                         return Ok(());
                     }
                 };
-                if let Some(signal) = frame.signal() {
+                if let Some(signal) = signal_of(&frame) {
                     let delivering = self.state.delivering();
                     if delivering.contains(&room) {
                         self.state.sink.signal(&room, &signal);
