@@ -5,7 +5,9 @@
 // `fill`, `press`, ...), `page.waitForFunction(fn, arg, {timeout})`, viewport and colour
 // scheme changes.
 
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 
 import puppeteer from 'puppeteer-core';
 
@@ -65,17 +67,23 @@ const ACTION_MS = 15_000;
 const POLL_MS = 50;
 
 /**
- * Launches `name` ('chromium' or 'firefox') headless with the profile `profile`. Resolves
- * to a Context: `newPage()` gives pages that share localStorage, as tabs of one browser do.
+ * The running browsers, one per kind (Firefox: per starting colour scheme, a launch
+ * preference), shared by every context of this test process: a Firefox takes seconds to
+ * start, a context of a running one a fraction of that. Each is a promise, so that contexts
+ * asked for at once share one launch.
  */
-export async function launch(name, { profile, viewport, colorScheme }) {
+const running = new Map();
+
+/** Starts `name` headless with a profile directory of its own. */
+async function start(name, colorScheme) {
   const executablePath = name === 'firefox' ? FIREFOX : CHROMIUM;
   if (!existsSync(executablePath)) {
     throw new Error(
       `${executablePath} is missing: install Debian's ${PACKAGES[name]} package (apt-get install ${PACKAGES[name]})`,
     );
   }
-  const common = { executablePath, headless: true, userDataDir: profile, defaultViewport: viewport };
+  const profile = mkdtempSync(path.join(tmpdir(), `chitchat-${name}-`));
+  const common = { executablePath, headless: true, userDataDir: profile, defaultViewport: null };
   const browser =
     name === 'firefox'
       ? await puppeteer.launch({
@@ -88,34 +96,92 @@ export async function launch(name, { profile, viewport, colorScheme }) {
           },
         })
       : await puppeteer.launch({ ...common, browser: 'chrome', args: CHROMIUM_ARGS });
-  return new Context(name, browser, { viewport, colorScheme });
+  return { browser, profile };
 }
 
-/** One browser with its profile. */
+/** The running browser of kind `name` for `colorScheme`, started if none is (or it died). */
+async function browserFor(name, colorScheme) {
+  // Chromium emulates the colour scheme per page, so one Chromium serves both.
+  const key = name === 'firefox' ? `firefox-${colorScheme}` : name;
+  const known = running.get(key);
+  if (known) {
+    const { browser } = await known.catch(() => ({}));
+    if (browser?.connected) return browser;
+    running.delete(key);
+  }
+  const starting = start(name, colorScheme);
+  running.set(key, starting);
+  try {
+    return (await starting).browser;
+  } catch (e) {
+    running.delete(key);
+    throw e;
+  }
+}
+
+/** Closes every running browser (and removes its profile); the next `launch` starts anew. */
+export async function closeBrowsers() {
+  const all = [...running.values()];
+  running.clear();
+  await Promise.all(
+    all.map(async (starting) => {
+      try {
+        const { browser, profile } = await starting;
+        await browser.close();
+        rmSync(profile, { recursive: true, force: true });
+      } catch {
+        // It never started, or is already gone.
+      }
+    }),
+  );
+}
+
+/**
+ * A fresh browsing context of `name` ('chromium' or 'firefox'), headless: in a browser this
+ * process already runs, a context of its own (its own cookies, storage and connections, as
+ * a separate profile has). Resolves to a Context: `newPage()` gives pages that share
+ * localStorage, as tabs of one browser do.
+ */
+export async function launch(name, { viewport, colorScheme }) {
+  const browser = await browserFor(name, colorScheme);
+  const context = await browser.createBrowserContext();
+  return new Context(name, context, { viewport, colorScheme });
+}
+
+/** One browsing context: a profile of its own in a shared browser. */
 class Context {
-  constructor(name, browser, { viewport, colorScheme }) {
+  constructor(name, context, { viewport, colorScheme }) {
     this.name = name;
-    this.browser = browser;
+    this.context = context;
     this.viewport = viewport;
     this.colorScheme = colorScheme;
     this.closed = false;
     this.onClose = [];
   }
 
-  /** A new tab, at the context's viewport and colour scheme. */
+  /**
+   * A new page in a window of its own (a tab behind another would not be drawn: Firefox
+   * runs no animation frames in a background tab), at the context's viewport and colour
+   * scheme.
+   */
   async newPage() {
-    const raw = await this.browser.newPage();
+    const raw = await this.context.newPage({ type: 'window' });
+    front.set(raw.browser(), raw); // a new window opens in front
     const page = new Page(this, raw);
     await raw.setViewport(this.viewport);
     if (this.name === 'chromium') await page.emulateMedia({ colorScheme: this.colorScheme });
     return page;
   }
 
-  /** Closes the browser (every page in it). */
+  /** Closes the context (every page in it). */
   async close() {
     if (this.closed) return;
     this.closed = true;
-    await this.browser.close();
+    try {
+      await this.context.close();
+    } catch {
+      // Its browser is gone: so is the context.
+    }
     for (const f of this.onClose) f();
   }
 
@@ -319,6 +385,7 @@ class Locator {
   }
 
   async focus() {
+    await toFront(this.page.raw);
     await this.evaluate((el) => el.focus());
   }
 
@@ -423,8 +490,24 @@ function queryInPage(steps, op) {
   }
 }
 
+/** The page each browser last brought to the front. */
+const front = new WeakMap();
+
+/**
+ * Makes `raw` its browser's active window, as a person does by looking at it before typing:
+ * the pages of a browser share one, and Firefox sends keys to an element of an inactive
+ * window without acting on them (Enter on a button). A no-op for the page already in front.
+ */
+async function toFront(raw) {
+  const browser = raw.browser();
+  if (front.get(browser) === raw) return;
+  await raw.bringToFront();
+  front.set(browser, raw);
+}
+
 /** Presses `key`, with modifiers written 'Shift+Enter'. */
 async function pressKey(raw, key) {
+  await toFront(raw);
   const parts = key.split('+');
   const main = parts.pop();
   for (const m of parts) await raw.keyboard.down(m);

@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 
 import { describe, before } from 'node:test';
 
-import { CHROMIUM, FIREFOX, launch } from './driver.js';
+import { CHROMIUM, FIREFOX, closeBrowsers, launch } from './driver.js';
 
 export { CHROMIUM, FIREFOX };
 
@@ -390,9 +390,10 @@ export function describeBrowsers(name, body, { websocket = false } = {}) {
 }
 
 /**
- * A headless browser (the suite's, see `describeBrowsers`) with a fresh profile. Returns its
- * context: its pages share localStorage, as tabs of one browser do. `context.transport` is
- * the page setting `openChat` applies ('auto' or 'websocket').
+ * A fresh context (a profile of its own) in the suite's headless browser (see
+ * `describeBrowsers`), which starts on first use and stops in `cleanup`. Its pages share
+ * localStorage, as tabs of one browser do. `context.transport` is the page setting `openChat`
+ * applies ('auto' or 'websocket').
  */
 export async function launchBrowser({
   viewport = DESKTOP,
@@ -400,8 +401,7 @@ export async function launchBrowser({
   browser = currentBrowser,
   transport = currentTransport,
 } = {}) {
-  const profile = tempDir(browser);
-  const context = await launch(browser, { profile, viewport, colorScheme });
+  const context = await launch(browser, { viewport, colorScheme });
   context.transport = transport;
   live.add(context);
   context.on('close', () => live.delete(context));
@@ -457,6 +457,7 @@ export async function cleanup() {
       }
     }),
   );
+  await closeBrowsers();
   for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
   tempDirs.clear();
 }
