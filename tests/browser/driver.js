@@ -374,13 +374,25 @@ class Locator {
     }
   }
 
-  /** Clicks the first match once it is visible and nothing covers it (a drawer sliding away). */
+  /**
+   * Clicks the first match once it is visible and nothing covers it (a drawer sliding away).
+   * An element the page replaced between finding it and clicking it (a message drawn again
+   * as a reaction arrives) is found again, until the action's deadline: the click had not
+   * happened.
+   */
   async click() {
-    const handle = await this.#handle('clickable');
-    try {
-      await handle.click();
-    } finally {
-      await handle.dispose();
+    const deadline = Date.now() + ACTION_MS;
+    for (;;) {
+      let handle;
+      try {
+        handle = await this.#handle('clickable');
+        await handle.click();
+        return;
+      } catch (e) {
+        if (!/not clickable|detached|is gone/i.test(String(e?.message)) || Date.now() > deadline) throw e;
+      } finally {
+        await handle?.dispose().catch(() => {});
+      }
     }
   }
 
