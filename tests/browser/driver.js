@@ -84,9 +84,9 @@ async function start(name, colorScheme) {
   }
   const profile = mkdtempSync(path.join(tmpdir(), `chitchat-${name}-`));
   const common = { executablePath, headless: true, userDataDir: profile, defaultViewport: null };
-  const browser =
+  const launching =
     name === 'firefox'
-      ? await puppeteer.launch({
+      ? puppeteer.launch({
           ...common,
           browser: 'firefox',
           // The starting colour scheme; `emulateMedia` changes it on a page later.
@@ -95,8 +95,13 @@ async function start(name, colorScheme) {
             'layout.css.prefers-color-scheme.content-override': colorScheme === 'dark' ? 0 : 1,
           },
         })
-      : await puppeteer.launch({ ...common, browser: 'chrome', args: CHROMIUM_ARGS });
-  return { browser, profile };
+      : puppeteer.launch({ ...common, browser: 'chrome', args: CHROMIUM_ARGS });
+  try {
+    return { browser: await launching, profile };
+  } catch (e) {
+    rmSync(profile, { recursive: true, force: true });
+    throw e;
+  }
 }
 
 /** The running browser of kind `name` for `colorScheme`, started if none is (or it died). */
@@ -125,12 +130,14 @@ export async function closeBrowsers() {
   running.clear();
   await Promise.all(
     all.map(async (starting) => {
+      let started;
       try {
-        const { browser, profile } = await starting;
-        await browser.close();
-        rmSync(profile, { recursive: true, force: true });
+        started = await starting;
+        await started.browser.close();
       } catch {
-        // It never started, or is already gone.
+        // It never started (its profile is gone with it), or is already gone.
+      } finally {
+        if (started) rmSync(started.profile, { recursive: true, force: true });
       }
     }),
   );

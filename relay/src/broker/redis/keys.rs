@@ -16,7 +16,7 @@
 //!   stored; reads stamp entries with the room's epoch now, see [`epoch_key`]). The stream is trimmed
 //!   to the history limit (exact `MAXLEN`), so the oldest stored seq is the first entry's id;
 //! - [`channel`], `chitchat:{room}:ch`: the room's sharded pub/sub channel
-//!   (`SPUBLISH`/`SSUBSCRIBE`), carrying [`super::BusFrame`]s;
+//!   (`SPUBLISH`/`SSUBSCRIBE`), carrying [`BusFrame`](chitchat_protocol::bus::BusFrame)s;
 //! - [`members_key`] and [`nicks_key`]: the room's presence across relays;
 //! - [`send_key`], `chitchat:{room}:send:<id>:<nick>`: a remembered send id, holding
 //!   `<seq>:<ts>:<epoch>` of the message it stored (older relays wrote `<seq>:<ts>`),
@@ -115,7 +115,7 @@ pub fn claim_key(skeleton: &str) -> String {
     format!("chitchat:claim:{skeleton}")
 }
 
-/// The sharded pub/sub channel carrying `room`'s [`super::BusFrame`]s.
+/// The sharded pub/sub channel carrying `room`'s [`BusFrame`](chitchat_protocol::bus::BusFrame)s.
 pub fn channel(room: &str) -> String {
     format!("chitchat:{{{room}}}:ch")
 }

@@ -64,7 +64,6 @@ mod seen;
 mod sender;
 mod stream;
 
-pub use chitchat_protocol::bus::{BUS_VERSION, BusBody, BusFrame, BusFrameError};
 pub use keys::{
     REGISTRATIONS_KEY, REGISTRY_INDEX, channel, claim_key, epoch_key, log_key, members_key,
     nicks_key, node_key, send_key, seq_key, state_key, states_key,

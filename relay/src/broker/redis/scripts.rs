@@ -2,7 +2,7 @@
 //!
 //! Each script's docs give its contract (keys, arguments, reply); the comments inside the
 //! Lua explain how it keeps it. Scripts that write frames encode bincode themselves, byte
-//! for byte as [`super::BusFrame`] does.
+//! for byte as [`BusFrame`](chitchat_protocol::bus::BusFrame) does.
 
 use ::redis::Script;
 
@@ -159,7 +159,7 @@ end
 /// (`text` nil if retention dropped it). Otherwise it sets the key with the new seq, ts and
 /// epoch.
 ///
-/// The frame is [`super::BusFrame`] in bincode: the caller encodes the parts it knows, the
+/// The frame is [`BusFrame`](chitchat_protocol::bus::BusFrame) in bincode: the caller encodes the parts it knows, the
 /// script the three varints only it knows (seq, epoch, ts).
 pub const PUBLISH_SCRIPT: &str = concat!(
     lua_varint!(),

@@ -13,8 +13,9 @@ mod tls;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use chitchat_protocol::bus::BusFrame;
 use chitchat_protocol::{MAX_EPOCH, Message};
-use chitchat_relay::broker::redis::{BusFrame, RedisBroker, channel, epoch_key, log_key, seq_key};
+use chitchat_relay::broker::redis::{RedisBroker, channel, epoch_key, log_key, seq_key};
 use chitchat_relay::broker::{Broker, BrokerError, Deliver, SharedBroker, Signal};
 use chitchat_tests::redis::{Persistence, RedisServer};
 use futures::future::join_all;

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use ::redis::{PushInfo, PushKind, RedisError, Value};
+use chitchat_protocol::bus::BusFrame;
 use rand::Rng;
 use tokio::sync::{mpsc, oneshot};
 
@@ -28,7 +29,6 @@ use super::sender::Queued;
 use super::stream::{HistoryError, ReadError, read_head};
 use super::{ANSWER_TIMEOUT, BrokerState};
 use crate::broker::api::BrokerError;
-use chitchat_protocol::bus::BusFrame;
 
 /// The first delay before reconnecting, doubled after each failed attempt.
 const BACKOFF_MIN: Duration = Duration::from_millis(50);
