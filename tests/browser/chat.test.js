@@ -14,6 +14,7 @@ import {
   messages,
   openChat,
   send,
+  sendStored,
   showRoom,
   transportOf,
   waitConnected,
@@ -134,7 +135,7 @@ describeBrowsers('chat page', () => {
     const page = await openChat(context, relay, 'rita');
     await joinRoom(page, 'reload-room');
     await send(page, 'one');
-    await send(page, 'two');
+    await sendStored(page, 'two');
     await cli(relay, 'sam', ['send', 'reload-room', 'three']);
     await waitForTexts(page, ['one', 'two', 'three']);
 

@@ -11,10 +11,13 @@ import { Relay, cleanup, cli, describeBrowsers, launchBrowser, startRedis, tempD
 import {
   assertNoPageErrors,
   assertOrderedOnce,
+  explained,
   joinRoom,
   messages,
   openChat,
+  recordStatuses,
   send,
+  sendStored,
   transportOf,
   waitForTexts,
 } from './pages.js';
@@ -110,6 +113,7 @@ describeBrowsers('cluster', () => {
     await joinRoom(page, 'paused');
     await cli(there, 'zed', ['send', 'paused', 'before the pause']);
     await waitForTexts(page, ['before the pause']);
+    await recordStatuses(page);
 
     // The store stops answering, then the page's relay dies: the other relay cannot check
     // the nick's claim without its store, so it refuses the page's sessions (UNAVAILABLE)
@@ -127,7 +131,7 @@ describeBrowsers('cluster', () => {
       redis.resume();
     }
     await cli(there, 'zed', ['send', 'paused', 'after the pause']);
-    await waitForTexts(page, ['before the pause', 'after the pause'], FAILOVER_MS);
+    await explained(page, waitForTexts(page, ['before the pause', 'after the pause'], FAILOVER_MS));
     // On another relay of the cluster (an earlier test's may be listed too).
     assert.doesNotMatch(await page.locator('#conn-status').getAttribute('title'), new RegExp(`:${here.quicPort}(\\D|$)`));
     assertOrderedOnce(await messages(page));
@@ -205,7 +209,7 @@ describeBrowsers('cluster over the WebSocket', () => {
     await page
       .locator(`#conn-status[data-state="open"][data-transport="websocket"][title*=":${second.quicPort}"]`)
       .waitFor({ timeout: FAILOVER_MS });
-    await send(page, 'from the page after failover');
+    await sendStored(page, 'from the page after failover', FAILOVER_MS);
     await cli(second, 'zed', ['send', 'ws-cluster', 'via second 3']);
     const all = ['via second 1', 'via second 2', 'from the page after failover', 'via second 3'];
     await waitForTexts(page, all, FAILOVER_MS);

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 
 import { Relay, cleanup, cli, describeBrowsers, launchBrowser } from './helpers.js';
-import { assertNoPageErrors, assertOrderedOnce, joinRoom, messages, openChat, send, transportOf, waitForTexts } from './pages.js';
+import { assertNoPageErrors, assertOrderedOnce, joinRoom, messages, openChat, sendStored, transportOf, waitForTexts } from './pages.js';
 
 describeBrowsers('IPv6 literal host', () => {
   let relay;
@@ -32,7 +32,7 @@ describeBrowsers('IPv6 literal host', () => {
     const page = await openChat(await launchBrowser(), relay, 'six', { url: `${base}?transport=webtransport` });
     assert.equal(await transportOf(page), 'webtransport');
     await joinRoom(page, 'v6');
-    await send(page, 'from [::1]');
+    await sendStored(page, 'from [::1]');
     await cli(relay, 'cli', ['send', 'v6', 'to [::1]']);
     await waitForTexts(page, ['from [::1]', 'to [::1]']);
     const list = await messages(page);

@@ -85,6 +85,48 @@ export async function send(page, text) {
 }
 
 /**
+ * Starts keeping the page's connection states (`#conn-status`: state and text, e.g. why a
+ * session ended) for `statusTrail`: what a failed assertion about sessions needs to say.
+ */
+export async function recordStatuses(page) {
+  await page.evaluate(() => {
+    const el = document.getElementById('conn-status');
+    const trail = (window.statusTrail = []);
+    const note = () => {
+      const line = `${el.dataset.state}: ${el.textContent.trim()}`;
+      if (trail.at(-1)?.line !== line) trail.push({ at: new Date().toISOString().slice(11, 23), line });
+    };
+    note();
+    new MutationObserver(note).observe(el, { attributes: true, childList: true, subtree: true, characterData: true });
+  });
+}
+
+/** The states kept since `recordStatuses`, a line each. */
+export async function statusTrail(page) {
+  const trail = await page.evaluate(() => window.statusTrail ?? []);
+  return trail.map(({ at, line }) => `${at} ${line}`).join('\n');
+}
+
+/** Awaits `waiting`; a failure says how the page's connection went (`recordStatuses`). */
+export async function explained(page, waiting) {
+  try {
+    return await waiting;
+  } catch (e) {
+    e.message += `\nthe connection went:\n${await statusTrail(page).catch(() => '(page gone)')}`;
+    throw e;
+  }
+}
+
+/**
+ * Sends `text` and waits until the relay has stored it (the page shows it with its seq):
+ * what another sender sends after this is numbered after it.
+ */
+export async function sendStored(page, text, timeout = SHOW_MS) {
+  await send(page, text);
+  await waitForTexts(page, [text], timeout);
+}
+
+/**
  * The messages of the room in view, in page order: `{seq, from, text, own, state}`
  * (`seq` null and `state` set for own messages not yet confirmed).
  */

@@ -16,7 +16,17 @@ import path from 'node:path';
 import { after, test } from 'node:test';
 
 import { RELAY_BIN, Relay, cleanup, cli, describeBrowsers, launchBrowser, screenshot, tempDir, waitFor } from './helpers.js';
-import { assertNoPageErrors, assertOrderedOnce, joinRoom, messages, send, waitConnected, waitForTexts } from './pages.js';
+import {
+  assertNoPageErrors,
+  assertOrderedOnce,
+  joinRoom,
+  messages,
+  recordStatuses,
+  send,
+  statusTrail,
+  waitConnected,
+  waitForTexts,
+} from './pages.js';
 
 /** Default deadline for something to appear on the page. */
 const SHOW_MS = 15_000;
@@ -170,6 +180,7 @@ describeBrowsers('signing in', () => {
     await signInShown(page);
     await signInThere(page, server);
     await joinRoom(page, 'live');
+    await recordStatuses(page);
     const issuedAtStart = server.issued;
 
     // A writer with a long token sends while three refreshes go by (over two lifetimes of
@@ -190,7 +201,11 @@ describeBrowsers('signing in', () => {
       'every message shown once, in order',
     );
     assertOrderedOnce(list);
-    assert.equal(await sessions(page), 1, 'refreshed on the live session, never reconnected');
+    assert.equal(
+      await sessions(page),
+      1,
+      `refreshed on the live session, never reconnected; the connection went:\n${await statusTrail(page)}`,
+    );
     assertNoPageErrors(page);
   });
 

@@ -34,6 +34,14 @@ export const ANSWERED_AFTER_STORE = new Set(['Join', 'Leave', 'Who']);
 /** How often the liveness check runs (a tab in the background may run it less often). */
 export const LIVENESS_CHECK_MS = 200;
 
+/**
+ * A check this long after the one before ran late: the page itself was held up (a busy main
+ * thread, a background tab's throttled timers), and what the relay sent meanwhile may still
+ * wait in the page's task queue behind the timer. Such a check does not judge a ping; the
+ * next one, after those tasks ran, does.
+ */
+export const LATE_CHECK_MS = 600;
+
 export class Liveness {
   /**
    * @param {object} opts
@@ -49,6 +57,10 @@ export class Liveness {
     this.lastHeard = now();
     /** When the unanswered ping went out, or null. */
     this.pingSentAt = null;
+    /** When the last check ran, or null. */
+    this.checkedAt = null;
+    /** Whether the last check was late and left its judgement to this one. */
+    this.deferred = false;
   }
 
   /** Something arrived from the relay. */
@@ -60,17 +72,26 @@ export class Liveness {
    * Pings a relay silent for PING_AFTER_SILENCE_MS; calls `dead` if nothing at all arrived
    * within PING_TIMEOUT_MS of the ping (STORE_WAIT_MS while `waitingOnStore`). Judged from
    * the ping's own time, so a background tab whose timers run late never takes its own
-   * lateness for a dead relay.
+   * lateness for a dead relay; a late check (LATE_CHECK_MS) leaves the judgement to the next,
+   * once what arrived while the page was held up has been read.
    */
   check() {
     const now = this.now();
+    const late = this.checkedAt !== null && now - this.checkedAt >= LATE_CHECK_MS;
+    this.checkedAt = now;
     if (this.pingSentAt !== null && this.lastHeard >= this.pingSentAt) this.pingSentAt = null;
     if (this.pingSentAt === null) {
       if (now - this.lastHeard >= PING_AFTER_SILENCE_MS) this.#probe(now);
       return;
     }
     const limit = this.waitingOnStore() ? STORE_WAIT_MS : PING_TIMEOUT_MS;
-    if (now - this.pingSentAt >= limit) this.dead();
+    if (now - this.pingSentAt < limit) return;
+    if (late && !this.deferred) {
+      this.deferred = true;
+      return;
+    }
+    this.deferred = false;
+    this.dead();
   }
 
   #probe(now) {

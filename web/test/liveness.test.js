@@ -5,7 +5,14 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 
-import { Liveness, PING_AFTER_SILENCE_MS, PING_TIMEOUT_MS, STORE_WAIT_MS } from '../js/liveness.js';
+import {
+  LATE_CHECK_MS,
+  LIVENESS_CHECK_MS,
+  Liveness,
+  PING_AFTER_SILENCE_MS,
+  PING_TIMEOUT_MS,
+  STORE_WAIT_MS,
+} from '../js/liveness.js';
 import { firstToOpen } from '../js/race.js';
 
 /** A Liveness on a clock the test moves, counting pings and deaths. */
@@ -22,7 +29,15 @@ function watched({ waitingOnStore = false } = {}) {
     },
     now: () => w.t,
   });
+  /** Checks on time, every LIVENESS_CHECK_MS, until (and at) `t`. */
   w.at = (t) => {
+    while (w.t < t) {
+      w.t = Math.min(t, w.t + LIVENESS_CHECK_MS);
+      w.liveness.check();
+    }
+  };
+  /** One check at `t`, the first for a while: the page was held up until then. */
+  w.lateAt = (t) => {
     w.t = t;
     w.liveness.check();
   };
@@ -58,9 +73,34 @@ describe('liveness', () => {
     w.t = PING_AFTER_SILENCE_MS + 5;
     w.liveness.heard();
     // A background tab's timer fires a minute late: the relay answered long ago.
-    w.at(60_000);
+    w.lateAt(60_000);
     assert.equal(w.dead, 0);
     assert.equal(w.pings, 2, 'pinged again after the silence');
+  });
+
+  test('a page held up past the ping deadline reads what arrived before judging', () => {
+    const w = watched();
+    w.at(PING_AFTER_SILENCE_MS);
+    assert.equal(w.pings, 1);
+    // The main thread was busy for seconds: the Pong waits in the task queue behind the timer.
+    w.lateAt(PING_AFTER_SILENCE_MS + 3 * PING_TIMEOUT_MS);
+    assert.equal(w.dead, 0, 'a late check does not judge');
+    w.liveness.heard();
+    w.at(w.t + LIVENESS_CHECK_MS);
+    assert.equal(w.dead, 0, 'the Pong was read before the next check');
+  });
+
+  test('a dead relay is still left when every check is late', () => {
+    // A background tab whose timers run once a second.
+    const w = watched();
+    const step = 2 * LATE_CHECK_MS;
+    let t = 0;
+    while (w.dead === 0 && t < 60_000) {
+      t += step;
+      w.lateAt(t);
+    }
+    assert.equal(w.pings, 1);
+    assert.ok(t <= PING_AFTER_SILENCE_MS + PING_TIMEOUT_MS + 3 * step, `left at ${t} ms`);
   });
 
   test('a relay holding answers for its store gets the store deadline', () => {
