@@ -1,7 +1,7 @@
 # Shared by scripts/*.sh: installing what ChitChat needs on Debian, with sudo when not root.
 # Sourced, not run.
 
-say() { printf '\n== %s\n' "$*"; }
+say() { printf '\n== %s (%s)\n' "$*" "$(date -u +%T)"; }
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 

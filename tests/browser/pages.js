@@ -59,9 +59,12 @@ export async function joinRoom(page, room) {
   await waitJoined(page, room);
 }
 
-/** Waits until `room` is the room in view and joined (its member count is shown). */
+/**
+ * Waits until `room` is the room in view and joined (its member count is shown). Its link
+ * need not be visible: on a phone the room list is a drawer, closed once the join is asked.
+ */
 export async function waitJoined(page, room, timeout = SHOW_MS) {
-  await page.locator(`.room-link.current[data-room="${room}"][data-state=""]`).waitFor({ timeout });
+  await page.locator(`.room-link.current[data-room="${room}"][data-state=""]`).waitFor({ state: 'attached', timeout });
   await page.waitForFunction(
     (name) => document.getElementById('room-title').textContent === name &&
       /here$/.test(document.getElementById('room-topic').textContent),
