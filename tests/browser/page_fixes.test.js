@@ -50,12 +50,12 @@ const AT_END_PX = 2;
 const ALWAYS_FULL_MB = '1000000000';
 
 /**
- * An idle page takes a frozen relay for dead within this: at most 3.4 s by its liveness pings
- * (web/js/liveness.js), with room for a loaded machine; without them the browser waits out
- * QUIC's idle timeout (tens of seconds). A frozen process sends nothing, not even the ICMP
+ * An idle page takes a frozen relay for dead within this: about 3.4 s by its liveness pings
+ * (web/js/liveness.js), with plenty of room for a loaded machine; without them the browser
+ * waits out QUIC's idle timeout (30 s). A frozen process sends nothing, not even the ICMP
  * "port unreachable" a killed one leaves behind, so only the page's own check can tell.
  */
-const FROZEN_NOTICED_MS = 6_000;
+const FROZEN_NOTICED_MS = 15_000;
 
 /** Resolves once no CSS transition runs (the themes and drawers animate their colours and moves). */
 function settled(page) {
