@@ -21,8 +21,14 @@ import {
 /** Reconnecting includes backoff waits of a few seconds: allow for several. */
 const RECONNECT_MS = 40_000;
 
-/** Past the relay's default idle timeout (30 s), with margin. */
-const IDLE_WATCH_MS = 36_000;
+/** The idle test's relay closes sessions silent for this long (`--idle-timeout-secs`). */
+const IDLE_TIMEOUT_SECS = 5;
+
+/**
+ * Past that relay's idle timeouts, the session's and QUIC's (half as long again, plus a
+ * grace), with margin.
+ */
+const IDLE_WATCH_MS = 12_000;
 
 describeBrowsers('reconnecting', () => {
   let relay;
@@ -137,11 +143,13 @@ describeBrowsers('reconnecting', () => {
   });
 
   test("an idle page pings, and stays on its session past the relay's idle timeout", async () => {
-    const page = await openChat(await launchBrowser(), relay, 'quinn');
+    // A relay of its own, quick to drop a silent session.
+    const quiet = await new Relay({ extraArgs: ['--idle-timeout-secs', String(IDLE_TIMEOUT_SECS)] }).start();
+    const page = await openChat(await launchBrowser(), quiet, 'quinn');
     await joinRoom(page, 'quiet');
     const sessions = await page.locator('#app').getAttribute('data-sessions');
-    // The relay drops sessions silent for 30 s; the page pings every 15 s. Watch the page
-    // for longer than the timeout: it must stay on its first session throughout.
+    // The relay drops sessions silent for 5 s; the page pings after 2 s of silence. Watch
+    // the page for longer than the timeout: it must stay on its first session throughout.
     const until = Date.now() + IDLE_WATCH_MS;
     while (Date.now() < until) {
       const [conn, now] = await page.locator('#app').evaluate((el) => [el.dataset.conn, el.dataset.sessions]);
@@ -153,7 +161,7 @@ describeBrowsers('reconnecting', () => {
     const rtt = Number(await page.locator('#conn-status').getAttribute('data-rtt'));
     assert.ok(rtt >= 1, 'a keep-alive ping was answered');
     assert.match(await page.locator('#conn-status').getAttribute('title'), /round trip \d+ ms/);
-    await cli(relay, 'kai', ['send', 'quiet', 'still here?']);
+    await cli(quiet, 'kai', ['send', 'quiet', 'still here?']);
     await waitForTexts(page, ['still here?']);
     assertNoPageErrors(page);
   });
