@@ -175,16 +175,17 @@ describeBrowsers('signing in', () => {
   });
 
   test('short-lived tokens are refreshed silently while messages keep arriving', async () => {
-    // Each token lives 6 s: the relay warns at once, the page refreshes half way through.
-    const { secret, server, relay, page } = await withTokenUrl('6s');
+    // Each token lives 10 s: the relay warns at once, the page refreshes half way through,
+    // leaving a loaded machine seconds for the token URL and the Refresh.
+    const { secret, server, relay, page } = await withTokenUrl('10s');
     await signInShown(page);
     await signInThere(page, server);
     await joinRoom(page, 'live');
     await recordStatuses(page);
     const issuedAtStart = server.issued;
 
-    // A writer with a long token sends while three refreshes go by (over two lifetimes of
-    // the first token).
+    // A writer with a long token sends while three refreshes go by (past the first token's
+    // expiry).
     const writer = mint(secret, 'writer', '1h');
     const texts = [];
     for (let round = 0; server.issued < issuedAtStart + 3; round++) {
