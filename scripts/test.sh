@@ -26,6 +26,8 @@ cargo fmt --all --check
 cargo fmt --manifest-path fuzz/Cargo.toml --check
 say "cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
+say "cargo doc (the API docs, private items included)"
+RUSTDOCFLAGS="${RUSTDOCFLAGS:-} -D warnings" cargo doc --workspace --no-deps --document-private-items --quiet
 say "cargo build (binaries the end-to-end tests run)"
 cargo build --workspace --bins --quiet
 say "cargo test"

@@ -11,7 +11,7 @@ use crate::{Entry, EntryBody};
 /// still fills the gap), never misreads a frame.
 pub const BUS_VERSION: u8 = 1;
 
-/// One frame on a room's channel, bincode-encoded with [`chitchat_protocol::CONFIG`]
+/// One frame on a room's channel, bincode-encoded with [`crate::CONFIG`]
 /// (little-endian, varint integers): a `u8` version ([`BUS_VERSION`]), then `origin` and
 /// `room` as strings (varint length, UTF-8 bytes), then the body (varint variant index and
 /// its fields, in declaration order).

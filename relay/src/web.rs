@@ -42,8 +42,8 @@ pub struct PublicConfig {
     #[arg(long, env = "CHITCHAT_PUBLIC_ADDR", value_parser = parse_host_port)]
     pub public_addr: Option<String>,
 
-    /// Public HTTP URL of this relay's web app (default: http://localhost:<bound HTTP
-    /// port>/).
+    /// Public HTTP URL of this relay's web app (default: http://localhost:PORT/, the bound
+    /// HTTP port).
     #[arg(long, env = "CHITCHAT_PUBLIC_HTTP", value_parser = parse_http_url)]
     pub public_http: Option<String>,
 }

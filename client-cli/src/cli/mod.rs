@@ -34,7 +34,7 @@ pub struct Cli {
     pub choice: ContextChoice,
     /// The file holding the guest secret sent for the nick (for scripts and tests) [default:
     /// one file per nick under the user's config directory, e.g.
-    /// ~/.config/chitchat/guest/<nick>.secret, made on first use].
+    /// ~/.config/chitchat/guest/NICK.secret, made on first use].
     #[arg(
         long,
         value_name = "FILE",

@@ -10,8 +10,8 @@ use super::link::ActiveConn;
 use super::stream::query;
 use crate::broker::api::{BrokerError, READ_MARKER_TTL};
 
-/// Sets a read marker: KEYS[1] the marker, KEYS[2] the room's seq counter, KEYS[3] its log;
-/// ARGV[1] the seq asked for (decimal), ARGV[2] the time-to-live in ms. The seq is clamped
+/// Sets a read marker: `KEYS[1]` the marker, `KEYS[2]` the room's seq counter, `KEYS[3]` its log;
+/// `ARGV[1]` the seq asked for (decimal), `ARGV[2]` the time-to-live in ms. The seq is clamped
 /// to the room's newest (the higher of the counter and the log's newest entry), and the
 /// marker never moves backwards. Replies the stored marker as a string (`"0"`: none).
 /// Seqs are compared as numbers but written back as the strings they came in, so large

@@ -23,8 +23,8 @@ redis.call('HSET', KEYS[1], 'topic', ARGV[1], 'private', ARGV[2], 'archived', AR
 return {1}
 "#;
 
-/// Changes an existing record (ARGV[1] '1': set the topic to ARGV[2]; ARGV[3] non-empty:
-/// set `archived` to it; ARGV[4] non-empty: set `private` to it); replies the record after,
+/// Changes an existing record (`ARGV[1]` '1': set the topic to `ARGV[2]`; `ARGV[3]` non-empty:
+/// set `archived` to it; `ARGV[4]` non-empty: set `private` to it); replies the record after,
 /// or an empty array if there is none.
 const UPDATE_ROOM: &str = r#"
 if redis.call('EXISTS', KEYS[1]) == 0 then return {} end
