@@ -96,6 +96,7 @@ export class Liveness {
 
   #probe(now) {
     this.pingSentAt = now;
+    this.deferred = false;
     this.ping().then(
       () => this.rtt(this.now() - now),
       () => {

@@ -90,6 +90,20 @@ describe('liveness', () => {
     assert.equal(w.dead, 0, 'the Pong was read before the next check');
   });
 
+  test('each ping gets its own late-check grace', () => {
+    const w = watched();
+    w.at(PING_AFTER_SILENCE_MS);
+    w.lateAt(w.t + 3 * PING_TIMEOUT_MS);
+    w.liveness.heard();
+    w.at(w.t + LIVENESS_CHECK_MS);
+    assert.equal(w.dead, 0);
+    // Quiet again: the next ping, and another stall past its deadline.
+    w.at(w.t + PING_AFTER_SILENCE_MS);
+    assert.equal(w.pings, 2);
+    w.lateAt(w.t + 3 * PING_TIMEOUT_MS);
+    assert.equal(w.dead, 0, 'the first stall used no grace of this ping');
+  });
+
   test('a dead relay is still left when every check is late', () => {
     // A background tab whose timers run once a second.
     const w = watched();
