@@ -89,7 +89,8 @@ export async function send(page, text) {
 
 /**
  * Starts keeping the page's connection states (`#conn-status`: state and text, e.g. why a
- * session ended) for `statusTrail`: what a failed assertion about sessions needs to say.
+ * session ended), which `explained` adds to a failure: what a failed wait or assertion about
+ * the page's sessions needs to say.
  */
 export async function recordStatuses(page) {
   await page.evaluate(() => {
@@ -105,7 +106,7 @@ export async function recordStatuses(page) {
 }
 
 /** The states kept since `recordStatuses`, a line each. */
-export async function statusTrail(page) {
+async function statusTrail(page) {
   const trail = await page.evaluate(() => window.statusTrail ?? []);
   return trail.map(({ at, line }) => `${at} ${line}`).join('\n');
 }

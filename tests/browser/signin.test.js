@@ -19,11 +19,11 @@ import { RELAY_BIN, Relay, cleanup, cli, describeBrowsers, launchBrowser, screen
 import {
   assertNoPageErrors,
   assertOrderedOnce,
+  explained,
   joinRoom,
   messages,
   recordStatuses,
   send,
-  statusTrail,
   waitConnected,
   waitForTexts,
 } from './pages.js';
@@ -202,10 +202,9 @@ describeBrowsers('signing in', () => {
       'every message shown once, in order',
     );
     assertOrderedOnce(list);
-    assert.equal(
-      await sessions(page),
-      1,
-      `refreshed on the live session, never reconnected; the connection went:\n${await statusTrail(page)}`,
+    await explained(
+      page,
+      sessions(page).then((n) => assert.equal(n, 1, 'refreshed on the live session, never reconnected')),
     );
     assertNoPageErrors(page);
   });

@@ -159,8 +159,8 @@ end
 /// (`text` nil if retention dropped it). Otherwise it sets the key with the new seq, ts and
 /// epoch.
 ///
-/// The frame is [`BusFrame`](chitchat_protocol::bus::BusFrame) in bincode: the caller encodes the parts it knows, the
-/// script the three varints only it knows (seq, epoch, ts).
+/// The frame is [`BusFrame`](chitchat_protocol::bus::BusFrame) in bincode: the caller
+/// encodes the parts it knows, the script the three varints only it knows (seq, epoch, ts).
 pub const PUBLISH_SCRIPT: &str = concat!(
     lua_varint!(),
     lua_repeated_send!(),
